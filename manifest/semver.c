@@ -422,7 +422,7 @@ xrange(struct alt_eval *ae, const struct partial *p,
     const struct range_ctx *rc, const char *tok)
 {
 	struct semver lo, hi;
-	uint64_t n;
+	uint64_t n = 0;
 
 	if (p->nparts == 1) {
 		if (inc(&n, p->v[0], rc, tok) < 0)
@@ -501,7 +501,7 @@ tilde(struct alt_eval *ae, const struct partial *p,
     const struct range_ctx *rc, const char *tok)
 {
 	struct semver hi;
-	uint64_t n;
+	uint64_t n = 0;
 
 	if (p->nparts == 0)
 		return 0;
@@ -525,7 +525,7 @@ caret(struct alt_eval *ae, const struct partial *p,
     const struct range_ctx *rc, const char *tok)
 {
 	struct semver lo, hi;
-	uint64_t n;
+	uint64_t n = 0;
 
 	if (p->nparts == 0)
 		return 0;
@@ -607,7 +607,7 @@ hyphen(struct alt_eval *ae, const struct range_ctx *rc, const char *from,
 {
 	struct partial a, b;
 	struct semver c;
-	uint64_t n;
+	uint64_t n = 0;
 
 	if (parse_partial(&a, rc, from, from) < 0 ||
 	    parse_partial(&b, rc, to, to) < 0)
