@@ -62,7 +62,8 @@ struct resources_spec {
 	uint64_t memory; /* bytes; 0 = not declared */
 };
 
-/* rlimits; -1 = leave as inherited. */
+/* rlimits; -1 = leave as inherited, LIMIT_UNLIMITED = RLIM_INFINITY. */
+#define LIMIT_UNLIMITED INT64_MAX
 struct limits_spec {
 	int64_t nofile;
 	int64_t nproc;

@@ -1,0 +1,1187 @@
+/*
+ * spec_service.c - one entry of `services:` -> struct service_spec:
+ * defaults, types and every per-service rule of docs/manifest.md.
+ *
+ * Each block reader starts from the defaults of manifest.h and overwrites
+ * only what the user wrote and what passed its check, so a struct is
+ * always complete and consistent even while errors pile up in v->errs.
+ */
+#include <ctype.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "err.h"
+#include "internal.h"
+#include "units.h"
+
+#define ARGV_HINT "orch starts the program directly, without a shell: " \
+	"write a list such as [\"bin/web\", \"--port\", \"${ORCH_PORT}\"] " \
+	"(or [\"sh\", \"-c\", \"...\"] if you need a shell)"
+
+/* The port a service gets when it needs one and declares none. */
+#define IMPLICIT_PORT "main"
+
+static const char *const service_keys[] = {
+	"kind", "version", "command", "env", "workdir", "user", "group",
+	"artifact", "resources", "limits", "replicas", "min", "max", "nodes",
+	"ports", "health", "stop", "restart", "strategy", "depends_on", NULL,
+};
+
+static void
+free_strv(char **v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+spec_service_clear(struct service_spec *s)
+{
+	if (s == NULL)
+		return;
+	free(s->name);
+	free(s->version);
+	free_strv(s->command, s->ncommand);
+	for (size_t i = 0; i < s->nenv; i++) {
+		free(s->env[i].key);
+		free(s->env[i].value);
+	}
+	free(s->env);
+	free(s->workdir);
+	free(s->user);
+	free(s->group);
+	free(s->artifact.url);
+	free(s->artifact.sha256);
+	free_strv(s->nodes, s->nnodes);
+	free_strv(s->ports, s->nports);
+	free(s->health.path);
+	free(s->health.port);
+	free_strv(s->health.command, s->health.ncommand);
+	free(s->strategy.steps);
+	for (size_t i = 0; i < s->ndeps; i++) {
+		free(s->deps[i].service);
+		free(s->deps[i].constraint);
+	}
+	free(s->deps);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The defaults of manifest.h and spec-t.h, before any field is read. */
+static void
+set_defaults(struct service_spec *s)
+{
+	s->kind = KIND_CATTLE;
+	s->workdir = spec_strdup(".");
+	s->limits = (struct limits_spec){ -1, -1, -1, -1, -1, -1 };
+	s->replicas = 1;
+	s->min = 0;
+	s->max = 100;
+	s->health.type = HEALTH_NONE;
+	s->health.interval_ms = 5000;
+	s->health.timeout_ms = 1000;
+	s->health.start_period_ms = 0;
+	s->health.healthy_threshold = 1;
+	s->health.unhealthy_threshold = 3;
+	s->stop.signal = SIGTERM;
+	s->stop.timeout_ms = 10000;
+	s->restart.limit = 5;
+	s->restart.window_ms = 60000;
+	s->restart.backoff_ms = 100;
+	s->restart.max_backoff_ms = 10000;
+	s->strategy.type = STRATEGY_ROLLING;
+	s->strategy.max_surge = (struct count_or_pct){ 1, false };
+	s->strategy.max_unavailable = (struct count_or_pct){ 0, false };
+	s->strategy.min_ready_ms = 0;
+	s->strategy.auto_promote_ms = 0;
+	s->strategy.scale_down_delay_ms = 30000;
+	s->strategy.auto_rollback = true;
+	s->strategy.progress_deadline_ms = 600000;
+}
+
+/* A reader for one field: path of the field and its node. */
+#define FIELD(map, key, pathbuf, parent) \
+	(spec_field((map), (key)) != NULL ? \
+	 (spec_path((pathbuf), (parent), (key)), spec_field((map), (key))) : NULL)
+
+/* ---- scalars and lists ----------------------------------------------- */
+
+static void
+read_kind(struct vctx *v, struct service_spec *s, const struct mnode *svc,
+    const char *path)
+{
+	char p[SPEC_PATH_MAX];
+	const struct mnode *n = FIELD(svc, "kind", p, path);
+
+	if (n == NULL)
+		return;
+	if (n->type == MNODE_SCALAR && strcmp(n->str, "pet") == 0)
+		s->kind = KIND_PET;
+	else if (n->type == MNODE_SCALAR && strcmp(n->str, "cattle") == 0)
+		s->kind = KIND_CATTLE;
+	else if (n->type == MNODE_SCALAR)
+		spec_err(v, n->pos, p, "kind must be pet or cattle, got '%s'",
+		    n->str);
+	else
+		spec_err(v, n->pos, p, "kind must be pet or cattle, got %s",
+		    mnode_kind(n));
+}
+
+static void
+read_version(struct vctx *v, struct service_spec *s, const struct mnode *svc,
+    const char *path, struct mpos at)
+{
+	char p[SPEC_PATH_MAX];
+	const struct mnode *n = spec_field(svc, "version");
+	char *ver = NULL;
+
+	spec_path(p, path, "version");
+	if (n == NULL) {
+		spec_err(v, at, p, "missing required key 'version' (the "
+		    "software version, semver such as \"1.2.3\")");
+		return;
+	}
+	if (spec_string(v, &ver, n, p))
+		return;
+	if (semver_parse(&s->semver, ver) != 0) {
+		spec_err(v, n->pos, p, "%s", orch_err_last());
+		memset(&s->semver, 0, sizeof(s->semver));
+		free(ver);
+		return;
+	}
+	s->version = ver;
+}
+
+/* An argv: a non-empty list of strings. Returns 0 when *out was set. */
+static int
+read_argv(struct vctx *v, char ***out, size_t *out_n, const struct mnode *n,
+    const char *path)
+{
+	char p[SPEC_PATH_MAX];
+	char **argv;
+	int bad = 0;
+
+	if (n->type == MNODE_SCALAR) {
+		spec_err(v, n->pos, path, "must be a list, not a string: %s",
+		    ARGV_HINT);
+		return -1;
+	}
+	if (n->type != MNODE_SEQ) {
+		spec_err(v, n->pos, path, "expected a list of strings, got %s",
+		    mnode_kind(n));
+		return -1;
+	}
+	if (n->nitems == 0) {
+		spec_err(v, n->pos, path, "must not be empty: the first item "
+		    "is the program to run");
+		return -1;
+	}
+	argv = spec_calloc(n->nitems + 1, sizeof(*argv));
+	for (size_t i = 0; i < n->nitems; i++) {
+		const struct mnode *it = n->items[i];
+		spec_path_idx(p, path, i);
+		if (it->type != MNODE_SCALAR || mnode_is_null(it)) {
+			spec_err(v, it->pos, p, "expected a string, got %s",
+			    mnode_kind(it));
+			bad = 1;
+			continue;
+		}
+		if (i == 0 && it->str[0] == '\0') {
+			spec_err(v, it->pos, p, "the program name must not be "
+			    "empty");
+			bad = 1;
+		}
+		argv[i] = spec_strdup(it->str);
+	}
+	if (bad) {
+		free_strv(argv, n->nitems);
+		return -1;
+	}
+	free_strv(*out, *out_n);
+	*out = argv;
+	*out_n = n->nitems;
+	return 0;
+}
+
+static void
+read_command(struct vctx *v, struct service_spec *s, const struct mnode *svc,
+    const char *path, struct mpos at)
+{
+	char p[SPEC_PATH_MAX];
+	const struct mnode *n = spec_field(svc, "command");
+
+	spec_path(p, path, "command");
+	if (n == NULL) {
+		spec_err(v, at, p, "missing required key 'command' (the argv "
+		    "to run, e.g. [\"bin/web\", \"--port\", \"${ORCH_PORT}\"])");
+		return;
+	}
+	read_argv(v, &s->command, &s->ncommand, n, p);
+}
+
+static void
+read_env(struct vctx *v, struct service_spec *s, const struct mnode *svc,
+    const char *path)
+{
+	char p[SPEC_PATH_MAX], kp[SPEC_PATH_MAX];
+	const struct mnode *n = FIELD(svc, "env", p, path);
+
+	if (n == NULL || spec_expect_map(v, n, p))
+		return;
+	s->env = spec_calloc(n->npairs, sizeof(*s->env));
+	for (size_t i = 0; i < n->npairs; i++) {
+		const struct mnode *k = n->pairs[i].key, *val = n->pairs[i].val;
+		spec_path(kp, p, k->str);
+		if (!spec_is_identifier(k->str)) {
+			spec_err(v, k->pos, kp, "env name '%s' is not an "
+			    "identifier ([A-Za-z_][A-Za-z0-9_]*)", k->str);
+			continue;
+		}
+		if (strncmp(k->str, "ORCH_", 5) == 0) {
+			spec_err(v, k->pos, kp, "env name '%s' is reserved: "
+			    "orch sets the ORCH_* variables itself", k->str);
+			continue;
+		}
+		if (val->type != MNODE_SCALAR) {
+			spec_err(v, val->pos, kp, "expected a string, got %s",
+			    mnode_kind(val));
+			continue;
+		}
+		/* Values are the text as written: 8080, true and 1.0 stay
+		 * "8080", "true" and "1.0"; a null value is empty. */
+		s->env[s->nenv].key = spec_strdup(k->str);
+		s->env[s->nenv].value = spec_strdup(mnode_is_null(val) ? "" :
+		    val->str);
+		s->nenv++;
+	}
+}
+
+/* A list of unique names. ident: names must be identifiers (ports). */
+static void
+read_names(struct vctx *v, char ***out, size_t *out_n, const struct mnode *n,
+    const char *path, bool ident)
+{
+	char p[SPEC_PATH_MAX];
+
+	if (n->type != MNODE_SEQ) {
+		spec_err(v, n->pos, path, "expected a list of names, got %s",
+		    mnode_kind(n));
+		return;
+	}
+	*out = spec_calloc(n->nitems + 1, sizeof(**out));
+	for (size_t i = 0; i < n->nitems; i++) {
+		const struct mnode *it = n->items[i];
+		bool dup = false;
+
+		spec_path_idx(p, path, i);
+		if (it->type != MNODE_SCALAR || mnode_is_null(it)) {
+			spec_err(v, it->pos, p, "expected a name, got %s",
+			    mnode_kind(it));
+			continue;
+		}
+		if (ident && !spec_is_identifier(it->str)) {
+			spec_err(v, it->pos, p, "port name '%s' is not an "
+			    "identifier ([A-Za-z_][A-Za-z0-9_]*)", it->str);
+			continue;
+		}
+		if (!ident && (it->str[0] == '\0' || strlen(it->str) > 253)) {
+			spec_err(v, it->pos, p, "node name must be 1..253 "
+			    "characters");
+			continue;
+		}
+		/* Ports become ORCH_PORT_<NAME>: names equal once upper-cased
+		 * would collide there. */
+		for (size_t j = 0; j < *out_n && !dup; j++)
+			dup = ident ? strcasecmp((*out)[j], it->str) == 0 :
+			    strcmp((*out)[j], it->str) == 0;
+		if (dup) {
+			spec_err(v, it->pos, p, "duplicate %s name '%s'",
+			    ident ? "port" : "node", it->str);
+			continue;
+		}
+		(*out)[(*out_n)++] = spec_strdup(it->str);
+	}
+}
+
+static bool
+is_user_name(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 32)
+		return false;
+	for (; *s; s++)
+		if (isspace((unsigned char)*s) || iscntrl((unsigned char)*s) ||
+		    *s == ':' || *s == '/')
+			return false;
+	return true;
+}
+
+static bool
+mentions_port(const struct mnode *n)
+{
+	if (n == NULL)
+		return false;
+	if (n->type == MNODE_SCALAR)
+		return strstr(n->str, "${ORCH_PORT}") != NULL;
+	for (size_t i = 0; i < n->nitems; i++)
+		if (mentions_port(n->items[i]))
+			return true;
+	for (size_t i = 0; i < n->npairs; i++)
+		if (mentions_port(n->pairs[i].val))
+			return true;
+	return false;
+}
+
+/*
+ * A service that leaves out `ports` but uses ${ORCH_PORT} or an http/tcp
+ * health check gets one port named "main" (the design's `cache` example
+ * does exactly this). `ports: []` says "no ports" and gets none.
+ */
+static bool
+needs_port(const struct mnode *svc)
+{
+	const struct mnode *h = spec_field(svc, "health"), *t;
+
+	t = spec_field(h, "type");
+	if (t != NULL && t->type == MNODE_SCALAR &&
+	    (strcmp(t->str, "http") == 0 || strcmp(t->str, "tcp") == 0))
+		return true;
+	return mentions_port(spec_field(svc, "command")) ||
+	    mentions_port(spec_field(svc, "env")) ||
+	    mentions_port(spec_field(h, "command"));
+}
+
+static void
+read_plain_strings(struct vctx *v, struct service_spec *s,
+    const struct mnode *svc, const char *path)
+{
+	char p[SPEC_PATH_MAX];
+	const struct mnode *n;
+
+	if ((n = FIELD(svc, "workdir", p, path)) != NULL &&
+	    spec_string(v, &s->workdir, n, p) == 0 && s->workdir[0] == '\0')
+		spec_err(v, n->pos, p, "must not be empty (use \".\")");
+	if ((n = FIELD(svc, "user", p, path)) != NULL &&
+	    spec_string(v, &s->user, n, p) == 0 && !is_user_name(s->user)) {
+		spec_err(v, n->pos, p, "'%s' is not a user name or uid",
+		    s->user);
+		free(s->user);
+		s->user = NULL;
+	}
+	if ((n = FIELD(svc, "group", p, path)) != NULL &&
+	    spec_string(v, &s->group, n, p) == 0 && !is_user_name(s->group)) {
+		spec_err(v, n->pos, p, "'%s' is not a group name or gid",
+		    s->group);
+		free(s->group);
+		s->group = NULL;
+	}
+	if ((n = FIELD(svc, "nodes", p, path)) != NULL)
+		read_names(v, &s->nodes, &s->nnodes, n, p, false);
+	if ((n = FIELD(svc, "ports", p, path)) != NULL) {
+		read_names(v, &s->ports, &s->nports, n, p, true);
+	} else if (spec_key(svc, "ports") == NULL && needs_port(svc)) {
+		s->ports = spec_calloc(2, sizeof(*s->ports));
+		s->ports[0] = spec_strdup(IMPLICIT_PORT);
+		s->nports = 1;
+	}
+}
+
+/* ---- artifact, resources, limits -------------------------------------- */
+
+static void
+read_artifact(struct vctx *v, struct service_spec *s, const struct mnode *svc,
+    const char *path)
+{
+	static const char *const keys[] = { "url", "sha256", NULL };
+	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
+	const struct mnode *n = FIELD(svc, "artifact", p, path), *f;
+	const struct mnode *k = spec_key(svc, "artifact");
+	char *url = NULL, *sum = NULL;
+
+	if (n == NULL || spec_expect_map(v, n, p))
+		return;
+	spec_check_keys(v, n, p, keys, false);
+	if ((f = FIELD(n, "url", fp, p)) == NULL) {
+		spec_err(v, k->pos, spec_path(fp, p, "url"),
+		    "missing required key 'url'");
+	} else if (spec_string(v, &url, f, fp) == 0 && !spec_is_url(url, true)) {
+		spec_err(v, f->pos, fp, "'%s' is not a file:///, http:// or "
+		    "https:// URL", url);
+		free(url);
+		url = NULL;
+	}
+	if ((f = FIELD(n, "sha256", fp, p)) == NULL) {
+		spec_err(v, k->pos, spec_path(fp, p, "sha256"),
+		    "missing required key 'sha256' (the artifact is verified "
+		    "before it is unpacked)");
+	} else if (spec_string(v, &sum, f, fp) == 0) {
+		size_t i;
+		for (i = 0; sum[i] && isxdigit((unsigned char)sum[i]); i++)
+			sum[i] = (char)tolower((unsigned char)sum[i]);
+		if (i != 64 || sum[i] != '\0') {
+			spec_err(v, f->pos, fp, "must be 64 hex digits (a "
+			    "SHA-256 digest)");
+			free(sum);
+			sum = NULL;
+		}
+	}
+	s->artifact.url = url;
+	s->artifact.sha256 = sum;
+}
+
+/* cpu: cores as a number ("0.25") or Kubernetes millicores ("250m"). */
+static void
+read_cpu(struct vctx *v, struct service_spec *s, const struct mnode *n,
+    const char *path)
+{
+	char *end = NULL;
+	double cores = 0;
+	size_t len;
+
+	if (n->type == MNODE_SCALAR && (len = strlen(n->str)) > 0 &&
+	    (isdigit((unsigned char)n->str[0]) || n->str[0] == '.')) {
+		cores = strtod(n->str, &end);
+		if (end[0] == 'm' && end[1] == '\0') {
+			cores /= 1000;
+			end++;
+		}
+	}
+	if (end == NULL || *end != '\0' || !(cores > 0) || cores > 4096) {
+		spec_err(v, n->pos, path, "cpu must be a number of cores "
+		    "greater than 0 (e.g. 0.25 or 250m), got %s%s%s%s",
+		    mnode_kind(n), n->type == MNODE_SCALAR ? " '" : "",
+		    n->type == MNODE_SCALAR ? n->str : "",
+		    n->type == MNODE_SCALAR ? "'" : "");
+		return;
+	}
+	s->resources.cpu = cores;
+}
+
+static void
+read_resources(struct vctx *v, struct service_spec *s,
+    const struct mnode *svc, const char *path)
+{
+	static const char *const keys[] = { "cpu", "memory", NULL };
+	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
+	const struct mnode *n = FIELD(svc, "resources", p, path), *f;
+	uint64_t bytes;
+
+	if (n == NULL || spec_expect_map(v, n, p))
+		return;
+	spec_check_keys(v, n, p, keys, false);
+	if ((f = FIELD(n, "cpu", fp, p)) != NULL)
+		read_cpu(v, s, f, fp);
+	if ((f = FIELD(n, "memory", fp, p)) == NULL)
+		return;
+	if (f->type != MNODE_SCALAR) {
+		spec_err(v, f->pos, fp, "expected a size such as 128M, got %s",
+		    mnode_kind(f));
+	} else if (orch_parse_size(&bytes, f->str) != 0) {
+		spec_err(v, f->pos, fp, "%s", orch_err_last());
+	} else if (bytes == 0) {
+		spec_err(v, f->pos, fp, "must be greater than 0");
+	} else {
+		s->resources.memory = bytes;
+	}
+}
+
+static void
+read_limits(struct vctx *v, struct service_spec *s, const struct mnode *svc,
+    const char *path)
+{
+	/* Byte-valued rlimits also take sizes ("8M"). */
+	static const struct {
+		const char *key;
+		size_t off;
+		bool bytes;
+	} tab[] = {
+		{ "nofile", offsetof(struct limits_spec, nofile), false },
+		{ "nproc", offsetof(struct limits_spec, nproc), false },
+		{ "core", offsetof(struct limits_spec, core), true },
+		{ "memlock", offsetof(struct limits_spec, memlock), true },
+		{ "stack", offsetof(struct limits_spec, stack), true },
+		{ "fsize", offsetof(struct limits_spec, fsize), true },
+	};
+	static const char *const keys[] = {
+		"nofile", "nproc", "core", "memlock", "stack", "fsize", NULL,
+	};
+	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
+	const struct mnode *n = FIELD(svc, "limits", p, path), *f;
+
+	if (n == NULL || spec_expect_map(v, n, p))
+		return;
+	spec_check_keys(v, n, p, keys, false);
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		int64_t *dst = (int64_t *)((char *)&s->limits + tab[i].off);
+		uint64_t bytes;
+		int64_t x;
+
+		if ((f = FIELD(n, tab[i].key, fp, p)) == NULL)
+			continue;
+		if (f->type == MNODE_SCALAR && strcmp(f->str, "unlimited") == 0) {
+			*dst = LIMIT_UNLIMITED;
+		} else if (f->type == MNODE_SCALAR && f->plain &&
+		    (f->str[0] == '-' || isdigit((unsigned char)f->str[0])) &&
+		    strspn(f->str + 1, "0123456789") == strlen(f->str + 1)) {
+			if (spec_int(v, &x, f, fp, 0, INT64_MAX - 1) == 0)
+				*dst = x;
+		} else if (tab[i].bytes && f->type == MNODE_SCALAR &&
+		    orch_parse_size(&bytes, f->str) == 0 &&
+		    bytes < (uint64_t)INT64_MAX) {
+			*dst = (int64_t)bytes;
+		} else {
+			spec_err(v, f->pos, fp, "expected a non-negative "
+			    "integer%s or \"unlimited\", got %s%s%s%s",
+			    tab[i].bytes ? ", a size such as 8M" : "",
+			    mnode_kind(f), f->type == MNODE_SCALAR ? " '" : "",
+			    f->type == MNODE_SCALAR ? f->str : "",
+			    f->type == MNODE_SCALAR ? "'" : "");
+		}
+	}
+}
+
+/* ---- replicas --------------------------------------------------------- */
+
+static void
+read_scale(struct vctx *v, struct service_spec *s, const struct mnode *svc,
+    const char *path)
+{
+	static const char *const names[3] = { "replicas", "min", "max" };
+	const struct mnode *n[3];
+	int64_t val[3] = { 1, 0, -1 };
+	bool ok[3];
+	char p[3][SPEC_PATH_MAX];
+
+	for (int i = 0; i < 3; i++) {
+		n[i] = spec_field(svc, names[i]);
+		spec_path(p[i], path, names[i]);
+		ok[i] = n[i] == NULL;
+		if (n[i] == NULL)
+			continue;
+		if (spec_int(v, &val[i], n[i], p[i], 0, INT64_MAX) != 0)
+			continue;
+		if (val[i] > MANIFEST_MAX_REPLICAS) {
+			spec_err(v, n[i]->pos, p[i], "%s %lld is over the limit "
+			    "of %d", names[i], (long long)val[i],
+			    MANIFEST_MAX_REPLICAS);
+			v->toobig = true;
+			continue;
+		}
+		ok[i] = true;
+	}
+	if (!ok[0] || !ok[1] || !ok[2])
+		return;
+	if (val[2] < 0)
+		val[2] = val[0] > 100 ? val[0] : 100;
+	s->replicas = (int)val[0];
+	s->min = (int)val[1];
+	s->max = (int)val[2];
+	if (s->min > s->max) {
+		const struct mnode *at = n[1] ? n[1] : n[2];
+		spec_err(v, at->pos, at == n[1] ? p[1] : p[2],
+		    "min %d is greater than max %d", s->min, s->max);
+		return;
+	}
+	if (s->replicas < s->min || s->replicas > s->max) {
+		const struct mnode *at = n[0];
+		const char *ap = p[0];
+		if (at == NULL) {
+			at = s->replicas < s->min ? n[1] : n[2];
+			ap = s->replicas < s->min ? p[1] : p[2];
+		}
+		spec_err(v, at->pos, ap, "replicas %d is outside min..max "
+		    "(%d..%d)%s", s->replicas, s->min, s->max,
+		    n[0] == NULL ? "; replicas defaults to 1" : "");
+	}
+}
+
+/* ---- health, stop, restart -------------------------------------------- */
+
+static bool
+has_port(const struct service_spec *s, const char *name)
+{
+	for (size_t i = 0; i < s->nports; i++)
+		if (strcmp(s->ports[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Say a field is set where its block's type gives it no meaning. */
+static void
+not_for_type(struct vctx *v, const struct mnode *map, const char *path,
+    const char *key, bool allowed, const char *what, const char *type)
+{
+	const struct mnode *k = spec_key(map, key);
+	char p[SPEC_PATH_MAX];
+
+	if (k == NULL || allowed)
+		return;
+	spec_err(v, k->pos, spec_path(p, path, key), "'%s' applies only to "
+	    "%s (this one is %s)", key, what, type);
+}
+
+/* Report "a must not exceed b", at the one the user wrote. */
+static void
+check_order(struct vctx *v, const struct mnode *map, const char *path,
+    const char *lo_key, int64_t lo, const char *hi_key, int64_t hi)
+{
+	const struct mnode *at = spec_field(map, lo_key);
+	const char *key = lo_key;
+	char p[SPEC_PATH_MAX], a[32], b[32];
+
+	if (lo <= hi)
+		return;
+	if (at == NULL) {
+		at = spec_field(map, hi_key);
+		key = hi_key;
+	}
+	orch_fmt_duration(a, sizeof(a), lo);
+	orch_fmt_duration(b, sizeof(b), hi);
+	spec_err(v, at->pos, spec_path(p, path, key), "%s (%s) must not "
+	    "exceed %s (%s)", lo_key, a, hi_key, b);
+}
+
+static void
+read_health(struct vctx *v, struct service_spec *s, const struct mnode *svc,
+    const char *path)
+{
+	static const char *const keys[] = {
+		"type", "path", "port", "command", "interval", "timeout",
+		"healthy_threshold", "unhealthy_threshold", "start_period", NULL,
+	};
+	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
+	const struct mnode *n = FIELD(svc, "health", p, path), *f, *t;
+	struct health_spec *h = &s->health;
+	const char *tname;
+	int64_t x;
+	bool typed = false;
+
+	if (n == NULL || spec_expect_map(v, n, p))
+		return;
+	spec_check_keys(v, n, p, keys, false);
+	if ((t = FIELD(n, "type", fp, p)) == NULL) {
+		spec_err(v, spec_key(svc, "health")->pos, spec_path(fp, p, "type"),
+		    "missing required key 'type' (http, tcp, exec or none)");
+	} else if (t->type == MNODE_SCALAR) {
+		for (int i = 0; i < HEALTH__LAST; i++) {
+			if (strcmp(t->str, manifest_health_name(i)) == 0) {
+				h->type = (enum health_type)i;
+				typed = true;
+			}
+		}
+		if (!typed)
+			spec_err(v, t->pos, fp, "health type must be http, tcp, "
+			    "exec or none, got '%s'", t->str);
+	} else {
+		spec_err(v, t->pos, fp, "health type must be http, tcp, exec "
+		    "or none, got %s", mnode_kind(t));
+	}
+	if (!typed)
+		return; /* the type-specific rules would only add noise */
+	tname = manifest_health_name(h->type);
+	not_for_type(v, n, p, "path", h->type == HEALTH_HTTP, "type http",
+	    tname);
+	not_for_type(v, n, p, "port", h->type == HEALTH_HTTP ||
+	    h->type == HEALTH_TCP, "types http and tcp", tname);
+	not_for_type(v, n, p, "command", h->type == HEALTH_EXEC, "type exec",
+	    tname);
+	if ((h->type == HEALTH_HTTP || h->type == HEALTH_TCP) && s->nports == 0)
+		spec_err(v, t->pos, spec_path(fp, p, "type"), "health type %s "
+		    "probes a port, but the service declares none in 'ports'",
+		    tname);
+	if (h->type == HEALTH_HTTP)
+		h->path = spec_strdup("/");
+	if (h->type == HEALTH_HTTP && (f = FIELD(n, "path", fp, p)) != NULL &&
+	    spec_string(v, &h->path, f, fp) == 0 && h->path[0] != '/')
+		spec_err(v, f->pos, fp, "must start with '/', got '%s'",
+		    h->path);
+	if ((h->type == HEALTH_HTTP || h->type == HEALTH_TCP) &&
+	    (f = FIELD(n, "port", fp, p)) != NULL &&
+	    spec_string(v, &h->port, f, fp) == 0 && s->nports > 0 &&
+	    !has_port(s, h->port))
+		spec_err(v, f->pos, fp, "port '%s' is not declared in 'ports'",
+		    h->port);
+	if (h->type == HEALTH_EXEC) {
+		if ((f = FIELD(n, "command", fp, p)) != NULL)
+			read_argv(v, &h->command, &h->ncommand, f, fp);
+		else
+			spec_err(v, t->pos, spec_path(fp, p, "command"),
+			    "health type exec needs 'command'");
+	}
+	if ((f = FIELD(n, "interval", fp, p)) != NULL)
+		spec_duration(v, &h->interval_ms, f, fp, 1);
+	if ((f = FIELD(n, "timeout", fp, p)) != NULL)
+		spec_duration(v, &h->timeout_ms, f, fp, 1);
+	if ((f = FIELD(n, "start_period", fp, p)) != NULL)
+		spec_duration(v, &h->start_period_ms, f, fp, 0);
+	if ((f = FIELD(n, "healthy_threshold", fp, p)) != NULL &&
+	    spec_int(v, &x, f, fp, 1, 1000) == 0)
+		h->healthy_threshold = (int)x;
+	if ((f = FIELD(n, "unhealthy_threshold", fp, p)) != NULL &&
+	    spec_int(v, &x, f, fp, 1, 1000) == 0)
+		h->unhealthy_threshold = (int)x;
+	check_order(v, n, p, "timeout", h->timeout_ms, "interval",
+	    h->interval_ms);
+}
+
+static const struct {
+	const char *name;
+	int sig;
+} signals[] = {
+	{ "TERM", SIGTERM }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
+	{ "HUP", SIGHUP }, { "KILL", SIGKILL }, { "USR1", SIGUSR1 },
+	{ "USR2", SIGUSR2 },
+};
+
+static void
+read_stop(struct vctx *v, struct service_spec *s, const struct mnode *svc,
+    const char *path)
+{
+	static const char *const keys[] = { "signal", "timeout", NULL };
+	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
+	const struct mnode *n = FIELD(svc, "stop", p, path), *f;
+
+	if (n == NULL || spec_expect_map(v, n, p))
+		return;
+	spec_check_keys(v, n, p, keys, false);
+	if ((f = FIELD(n, "signal", fp, p)) != NULL) {
+		const char *name = f->type == MNODE_SCALAR ? f->str : "";
+		bool found = false;
+
+		if (strncmp(name, "SIG", 3) == 0)
+			name += 3;
+		for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+			if (strcmp(name, signals[i].name) == 0) {
+				s->stop.signal = signals[i].sig;
+				found = true;
+			}
+		}
+		if (!found)
+			spec_err(v, f->pos, fp, "unknown signal %s%s%s (use TERM, "
+			    "INT, QUIT, HUP, KILL, USR1 or USR2)",
+			    f->type == MNODE_SCALAR ? "'" : "",
+			    f->type == MNODE_SCALAR ? f->str : mnode_kind(f),
+			    f->type == MNODE_SCALAR ? "'" : "");
+	}
+	if ((f = FIELD(n, "timeout", fp, p)) != NULL)
+		spec_duration(v, &s->stop.timeout_ms, f, fp, 0);
+}
+
+static void
+read_restart(struct vctx *v, struct service_spec *s, const struct mnode *svc,
+    const char *path)
+{
+	static const char *const keys[] = {
+		"limit", "window", "backoff", "max_backoff", NULL,
+	};
+	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
+	const struct mnode *n = FIELD(svc, "restart", p, path), *f;
+	struct restart_spec *r = &s->restart;
+	int64_t x;
+
+	if (n == NULL || spec_expect_map(v, n, p))
+		return;
+	spec_check_keys(v, n, p, keys, false);
+	if ((f = FIELD(n, "limit", fp, p)) != NULL &&
+	    spec_int(v, &x, f, fp, 0, 1000000) == 0)
+		r->limit = (int)x;
+	if ((f = FIELD(n, "window", fp, p)) != NULL)
+		spec_duration(v, &r->window_ms, f, fp, 1);
+	/* A zero backoff would be a tight respawn loop. */
+	if ((f = FIELD(n, "backoff", fp, p)) != NULL)
+		spec_duration(v, &r->backoff_ms, f, fp, 1);
+	if ((f = FIELD(n, "max_backoff", fp, p)) != NULL)
+		spec_duration(v, &r->max_backoff_ms, f, fp, 1);
+	check_order(v, n, p, "backoff", r->backoff_ms, "max_backoff",
+	    r->max_backoff_ms);
+}
+
+/* ---- strategy --------------------------------------------------------- */
+
+/* "1" or "25%". */
+static int
+read_count_or_pct(struct vctx *v, struct count_or_pct *out,
+    const struct mnode *n, const char *path)
+{
+	int64_t x;
+
+	if (n->type == MNODE_SCALAR && !mnode_is_null(n)) {
+		size_t len = strlen(n->str);
+		if (len >= 2 && n->str[len - 1] == '%' &&
+		    strspn(n->str, "0123456789") == len - 1 && len <= 4) {
+			x = atoi(n->str);
+			if (x > 100) {
+				spec_err(v, n->pos, path, "percentage must be "
+				    "0%%..100%%, got %s", n->str);
+				return -1;
+			}
+			*out = (struct count_or_pct){ (int)x, true };
+			return 0;
+		}
+		if (n->plain && strspn(n->str, "0123456789") == len && len > 0) {
+			if (spec_int(v, &x, n, path, 0, MANIFEST_MAX_REPLICAS))
+				return -1;
+			*out = (struct count_or_pct){ (int)x, false };
+			return 0;
+		}
+	}
+	spec_err(v, n->pos, path, "expected a count such as 1 or a "
+	    "percentage such as \"25%%\", got %s%s%s%s", mnode_kind(n),
+	    n->type == MNODE_SCALAR ? " '" : "",
+	    n->type == MNODE_SCALAR ? n->str : "",
+	    n->type == MNODE_SCALAR ? "'" : "");
+	return -1;
+}
+
+static void
+read_steps(struct vctx *v, struct strategy_spec *st, const struct mnode *n,
+    const char *path)
+{
+	static const char *const keys[] = { "weight", "pause", NULL };
+	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
+	int prev = 0;
+
+	if (n->type != MNODE_SEQ) {
+		spec_err(v, n->pos, path, "expected a list of {weight, pause} "
+		    "steps, got %s", mnode_kind(n));
+		return;
+	}
+	if (n->nitems == 0) {
+		spec_err(v, n->pos, path, "a canary needs at least one step");
+		return;
+	}
+	st->steps = spec_calloc(n->nitems, sizeof(*st->steps));
+	for (size_t i = 0; i < n->nitems; i++) {
+		const struct mnode *it = n->items[i], *f;
+		struct canary_step step = { 0, -1 };
+		int64_t x;
+
+		spec_path_idx(p, path, i);
+		if (spec_expect_map(v, it, p))
+			continue;
+		spec_check_keys(v, it, p, keys, false);
+		if ((f = FIELD(it, "weight", fp, p)) == NULL) {
+			spec_err(v, it->pos, spec_path(fp, p, "weight"),
+			    "missing required key 'weight' (1..100)");
+		} else if (spec_int(v, &x, f, fp, 1, 100) == 0) {
+			step.weight = (int)x;
+			if (step.weight <= prev)
+				spec_err(v, f->pos, fp, "weight %d does not rise "
+				    "above the previous step's %d (weights rise "
+				    "strictly, up to 100)", step.weight, prev);
+			prev = step.weight;
+		}
+		if ((f = FIELD(it, "pause", fp, p)) != NULL)
+			spec_duration(v, &step.pause_ms, f, fp, 0);
+		st->steps[st->nsteps++] = step;
+	}
+}
+
+static void
+read_strategy(struct vctx *v, struct service_spec *s, const struct mnode *svc,
+    const char *path)
+{
+	static const char *const keys[] = {
+		"type", "max_surge", "max_unavailable", "min_ready",
+		"auto_promote", "scale_down_delay", "steps", "auto_rollback",
+		"progress_deadline", NULL,
+	};
+	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
+	const struct mnode *n = FIELD(svc, "strategy", p, path), *f, *t;
+	struct strategy_spec *st = &s->strategy;
+	const char *tname;
+	bool typed = true;
+
+	/* Pets update in place: one down at a time, never a second copy. */
+	if (s->kind == KIND_PET) {
+		st->max_surge = (struct count_or_pct){ 0, false };
+		st->max_unavailable = (struct count_or_pct){ 1, false };
+	}
+	if (n == NULL || spec_expect_map(v, n, p))
+		return;
+	spec_check_keys(v, n, p, keys, false);
+	if ((t = FIELD(n, "type", fp, p)) != NULL) {
+		typed = false;
+		for (int i = 0; i < STRATEGY__LAST && t->type == MNODE_SCALAR; i++) {
+			if (strcmp(t->str, manifest_strategy_name(i)) == 0) {
+				st->type = (enum strategy_type)i;
+				typed = true;
+			}
+		}
+		if (!typed)
+			spec_err(v, t->pos, fp, "strategy type must be rolling, "
+			    "recreate, blue-green or canary, got %s%s%s",
+			    t->type == MNODE_SCALAR ? "'" : "",
+			    t->type == MNODE_SCALAR ? t->str : mnode_kind(t),
+			    t->type == MNODE_SCALAR ? "'" : "");
+	}
+	if ((f = FIELD(n, "auto_rollback", fp, p)) != NULL)
+		spec_bool(v, &st->auto_rollback, f, fp);
+	if ((f = FIELD(n, "progress_deadline", fp, p)) != NULL)
+		spec_duration(v, &st->progress_deadline_ms, f, fp, 1);
+	if (!typed)
+		return;
+	tname = manifest_strategy_name(st->type);
+	if (s->kind == KIND_PET && st->type != STRATEGY_ROLLING &&
+	    st->type != STRATEGY_RECREATE)
+		spec_err(v, t->pos, spec_path(fp, p, "type"), "a pet cannot use "
+		    "the %s strategy: pets are updated in place (use rolling "
+		    "or recreate)", tname);
+	not_for_type(v, n, p, "max_surge", st->type == STRATEGY_ROLLING,
+	    "strategy type rolling", tname);
+	not_for_type(v, n, p, "max_unavailable", st->type == STRATEGY_ROLLING,
+	    "strategy type rolling", tname);
+	not_for_type(v, n, p, "min_ready", st->type == STRATEGY_ROLLING,
+	    "strategy type rolling", tname);
+	not_for_type(v, n, p, "auto_promote", st->type == STRATEGY_BLUE_GREEN,
+	    "strategy type blue-green", tname);
+	not_for_type(v, n, p, "scale_down_delay",
+	    st->type == STRATEGY_BLUE_GREEN, "strategy type blue-green", tname);
+	not_for_type(v, n, p, "steps", st->type == STRATEGY_CANARY,
+	    "strategy type canary", tname);
+	switch (st->type) {
+	case STRATEGY_ROLLING: {
+		const struct mnode *surge = FIELD(n, "max_surge", fp, p);
+		const struct mnode *unav;
+		if (surge != NULL && read_count_or_pct(v, &st->max_surge, surge,
+		    fp) == 0 && s->kind == KIND_PET && st->max_surge.value != 0)
+			spec_err(v, surge->pos, fp, "must be 0 for a pet: a pet "
+			    "is updated in place, never run twice");
+		if ((unav = FIELD(n, "max_unavailable", fp, p)) != NULL)
+			read_count_or_pct(v, &st->max_unavailable, unav, fp);
+		if (st->max_surge.value == 0 && st->max_unavailable.value == 0) {
+			const struct mnode *at = unav ? unav : surge;
+			spec_err(v, at->pos, spec_path(fp, p, unav ?
+			    "max_unavailable" : "max_surge"), "max_surge and "
+			    "max_unavailable cannot both be 0: the rollout could "
+			    "never make progress");
+		}
+		if ((f = FIELD(n, "min_ready", fp, p)) != NULL)
+			spec_duration(v, &st->min_ready_ms, f, fp, 0);
+		break;
+	}
+	case STRATEGY_BLUE_GREEN:
+		if ((f = FIELD(n, "auto_promote", fp, p)) != NULL) {
+			if (f->type == MNODE_SCALAR && f->plain &&
+			    strcmp(f->str, "false") == 0)
+				st->auto_promote_ms = -1;
+			else if (f->type == MNODE_SCALAR && f->plain &&
+			    strcmp(f->str, "true") == 0)
+				spec_err(v, f->pos, fp, "expected a duration or "
+				    "false (wait for `orchctl promote`), got "
+				    "true");
+			else
+				spec_duration(v, &st->auto_promote_ms, f, fp, 0);
+		}
+		if ((f = FIELD(n, "scale_down_delay", fp, p)) != NULL)
+			spec_duration(v, &st->scale_down_delay_ms, f, fp, 0);
+		break;
+	case STRATEGY_CANARY:
+		if ((f = FIELD(n, "steps", fp, p)) != NULL)
+			read_steps(v, st, f, fp);
+		else
+			spec_err(v, t->pos, spec_path(fp, p, "steps"), "a canary "
+			    "needs 'steps' (at least one {weight, pause})");
+		break;
+	case STRATEGY_RECREATE:
+	case STRATEGY__LAST:
+		break;
+	}
+}
+
+/* ---- depends_on ------------------------------------------------------- */
+
+static void
+read_depends(struct vctx *v, struct service_spec *s, const struct mnode *svc,
+    const char *path)
+{
+	char p[SPEC_PATH_MAX], kp[SPEC_PATH_MAX];
+	const struct mnode *n = FIELD(svc, "depends_on", p, path);
+
+	if (n == NULL)
+		return;
+	if (n->type != MNODE_MAP) {
+		spec_err(v, n->pos, p, "expected a map of service: version "
+		    "constraint (null or \"*\" for any version), got %s",
+		    mnode_kind(n));
+		return;
+	}
+	s->deps = spec_calloc(n->npairs, sizeof(*s->deps));
+	for (size_t i = 0; i < n->npairs; i++) {
+		const struct mnode *k = n->pairs[i].key, *val = n->pairs[i].val;
+		const char *c = "*";
+
+		spec_path(kp, p, k->str);
+		if (val->type != MNODE_SCALAR) {
+			spec_err(v, val->pos, kp, "expected a version constraint "
+			    "such as \">=2.0.0 <3.0.0\", got %s", mnode_kind(val));
+			continue;
+		}
+		if (!mnode_is_null(val) && val->str[0] != '\0')
+			c = val->str;
+		if (semver_range_check(c) != 0)
+			spec_err(v, val->pos, kp, "%s", orch_err_last());
+		s->deps[s->ndeps].service = spec_strdup(k->str);
+		s->deps[s->ndeps].constraint = spec_strdup(c);
+		s->deps[s->ndeps].pos = k->pos;
+		s->ndeps++;
+	}
+}
+
+/* ---- placeholders ----------------------------------------------------- */
+
+static bool
+placeholder_ok(const struct service_spec *s, const char *name, size_t len)
+{
+	static const char *const fixed[] = {
+		"ORCH_DATA_DIR", "ORCH_INSTANCE_ID", "ORCH_SERVICE",
+		"ORCH_VERSION", "ORCH_NODE",
+	};
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (strlen(fixed[i]) == len && memcmp(fixed[i], name, len) == 0)
+			return true;
+	if (len == 9 && memcmp(name, "ORCH_PORT", 9) == 0)
+		return s->nports > 0;
+	if (len > 10 && memcmp(name, "ORCH_PORT_", 10) == 0) {
+		for (size_t i = 0; i < s->nports; i++)
+			if (strlen(s->ports[i]) == len - 10 &&
+			    strncasecmp(s->ports[i], name + 10, len - 10) == 0) {
+				/* The variable is the upper-cased name. */
+				for (size_t j = 10; j < len; j++)
+					if (islower((unsigned char)name[j]))
+						return false;
+				return true;
+			}
+		return false;
+	}
+	for (size_t i = 0; i < s->nenv; i++)
+		if (strlen(s->env[i].key) == len &&
+		    memcmp(s->env[i].key, name, len) == 0)
+			return true;
+	return false;
+}
+
+/* Check every ${...} of one string; `$$` is a literal `$`. */
+static void
+check_placeholders(struct vctx *v, const struct service_spec *s,
+    const struct mnode *n, const char *path)
+{
+	const char *str;
+
+	if (n->type != MNODE_SCALAR)
+		return;
+	for (str = n->str; *str; str++) {
+		const char *end;
+		size_t len;
+
+		if (*str != '$')
+			continue;
+		if (str[1] == '$') {
+			str++;
+			continue;
+		}
+		if (str[1] != '{') {
+			spec_err(v, n->pos, path, "a lone '$' must be written '$$' "
+			    "(placeholders are ${NAME})");
+			continue;
+		}
+		end = strchr(str + 2, '}');
+		if (end == NULL) {
+			spec_err(v, n->pos, path, "unterminated placeholder "
+			    "'%.40s' (missing '}')", str);
+			return;
+		}
+		len = (size_t)(end - str - 2);
+		if (len == 0 || len > 200) {
+			spec_err(v, n->pos, path, "bad placeholder '%.*s'",
+			    (int)(len > 200 ? 40 : len + 3), str);
+		} else if (strncmp(str + 2, "ORCH_PORT", 9) == 0 &&
+		    s->nports == 0 && !placeholder_ok(s, str + 2, len)) {
+			spec_err(v, n->pos, path, "placeholder ${%.*s} needs a "
+			    "port, but the service declares none in 'ports'",
+			    (int)len, str + 2);
+		} else if (!placeholder_ok(s, str + 2, len)) {
+			spec_err(v, n->pos, path, "unknown placeholder ${%.*s} "
+			    "(allowed: ${ORCH_PORT}, ${ORCH_PORT_<NAME>} of a "
+			    "declared port, ${ORCH_DATA_DIR}, ${ORCH_INSTANCE_ID}, "
+			    "${ORCH_SERVICE}, ${ORCH_VERSION}, ${ORCH_NODE} and "
+			    "the service's env names)", (int)len, str + 2);
+		}
+		str = end;
+	}
+}
+
+static void
+check_argv_placeholders(struct vctx *v, const struct service_spec *s,
+    const struct mnode *n, const char *path)
+{
+	char p[SPEC_PATH_MAX];
+
+	if (n == NULL || n->type != MNODE_SEQ)
+		return;
+	for (size_t i = 0; i < n->nitems; i++)
+		check_placeholders(v, s, n->items[i],
+		    spec_path_idx(p, path, i));
+}
+
+static void
+read_placeholders(struct vctx *v, const struct service_spec *s,
+    const struct mnode *svc, const char *path)
+{
+	char p[SPEC_PATH_MAX], kp[SPEC_PATH_MAX];
+	const struct mnode *n, *h;
+
+	check_argv_placeholders(v, s, spec_field(svc, "command"),
+	    spec_path(p, path, "command"));
+	if ((n = spec_field(svc, "env")) != NULL && n->type == MNODE_MAP) {
+		spec_path(p, path, "env");
+		for (size_t i = 0; i < n->npairs; i++)
+			check_placeholders(v, s, n->pairs[i].val,
+			    spec_path(kp, p, n->pairs[i].key->str));
+	}
+	if ((h = spec_field(svc, "health")) != NULL &&
+	    s->health.type == HEALTH_EXEC) {
+		spec_path(p, path, "health");
+		check_argv_placeholders(v, s, spec_field(h, "command"),
+		    spec_path(kp, p, "command"));
+	}
+}
+
+/* ---- the service ------------------------------------------------------ */
+
+void
+spec_service(struct vctx *v, struct service_spec *s, const struct mpair *pair)
+{
+	const struct mnode *svc = pair->val;
+	char path[SPEC_PATH_MAX];
+
+	spec_path(path, "services", pair->key->str);
+	s->name = spec_strdup(pair->key->str);
+	s->pos = pair->key->pos;
+	set_defaults(s);
+	spec_check_keys(v, svc, path, service_keys, true);
+	/* Order matters: kind picks the strategy defaults, ports and env
+	 * define the placeholders the strings may use. */
+	read_kind(v, s, svc, path);
+	read_version(v, s, svc, path, s->pos);
+	read_plain_strings(v, s, svc, path);
+	read_env(v, s, svc, path);
+	read_command(v, s, svc, path, s->pos);
+	read_artifact(v, s, svc, path);
+	read_resources(v, s, svc, path);
+	read_limits(v, s, svc, path);
+	read_scale(v, s, svc, path);
+	read_health(v, s, svc, path);
+	read_stop(v, s, svc, path);
+	read_restart(v, s, svc, path);
+	read_strategy(v, s, svc, path);
+	read_depends(v, s, svc, path);
+	read_placeholders(v, s, svc, path);
+}
