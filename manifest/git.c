@@ -249,6 +249,36 @@ credentials_cb(git_credential **out, const char *url, const char *user,
 
 /* The mirror refspec: every ref of the origin lands under the same name
  * here, so "main" and "v1.2" resolve in the cache exactly as upstream. */
+#define MIRROR_REFSPEC "+refs/*:refs/*"
+
+/*
+ * A remote for url with the mirror refspec; named (saved in the cache's
+ * config) when name is given, in memory otherwise. url.<base>.insteadOf
+ * rewriting is skipped on purpose: libgit2 1.5.1 matches every config key
+ * against a regex to apply it and leaks the PCRE2 match data (~20 KB) per
+ * key and per lookup (libgit2 PR #6382), which a controller fetching every
+ * few seconds cannot afford. Give orch the final URL.
+ */
+static int
+mirror_remote(git_remote **out, git_repository *repo, const char *name,
+    const char *url)
+{
+	git_remote_create_options opts;
+	int rc;
+
+	*out = NULL;
+	if ((rc = git_remote_create_options_init(&opts,
+	    GIT_REMOTE_CREATE_OPTIONS_VERSION)) < 0)
+		return rc;
+	opts.repository = repo;
+	opts.name = name;
+	opts.fetchspec = MIRROR_REFSPEC;
+	opts.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF;
+	return git_remote_create_with_opts(out, url, &opts);
+}
+
+/* git_clone()'s remote_cb: origin, saved as a mirror (as `git clone
+ * --mirror` writes it, so a person inspecting the cache sees what it is). */
 static int
 mirror_remote_cb(git_remote **out, git_repository *repo, const char *name,
     const char *url, void *payload)
@@ -257,16 +287,22 @@ mirror_remote_cb(git_remote **out, git_repository *repo, const char *name,
 	int rc;
 
 	(void)payload;
-	if ((rc = git_remote_create_with_fetchspec(out, repo, name, url,
-	    "+refs/*:refs/*")) < 0)
+	if ((rc = mirror_remote(out, repo, name, url)) < 0)
 		return rc;
 	if ((rc = git_repository_config(&cfg, repo)) == 0) {
 		rc = git_config_set_bool(cfg, "remote.origin.mirror", 1);
 		git_config_free(cfg);
 	}
+	if (rc < 0) {
+		git_remote_free(*out);
+		*out = NULL;
+	}
 	return rc;
 }
 
+/* Fetch g->url into the mirror, pruning refs deleted upstream. The remote
+ * is made in memory from the URL rather than looked up by name (see
+ * mirror_remote() for why). */
 static int
 fetch_origin(struct manifest_git *g)
 {
@@ -277,11 +313,11 @@ fetch_origin(struct manifest_git *g)
 	/* The *_init() functions, not the INIT macros: those leave fields to
 	 * zero-initialisation, which -Wextra flags. */
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
-	opts.prune = GIT_FETCH_PRUNE; /* a branch deleted upstream goes here too */
+	opts.prune = GIT_FETCH_PRUNE;
 	opts.update_fetchhead = 0;
 	opts.callbacks.credentials = credentials_cb;
 	opts.callbacks.payload = &tries;
-	if (git_remote_lookup(&origin, g->repo, "origin") < 0)
+	if (mirror_remote(&origin, g->repo, NULL, g->url) < 0)
 		return gerr(ORCH_ERROR, "cannot fetch into '%s'", g->where);
 	if (git_remote_fetch(origin, NULL, &opts, "orch: fetch") < 0)
 		rc = gerr(ORCH_EUNAVAIL, "cannot fetch '%s'", g->where);
@@ -364,7 +400,8 @@ done:
 static int
 open_url(struct manifest_git *g, const char *url, const char *cache_dir)
 {
-	git_remote *origin = NULL;
+	const char *origin_url = NULL;
+	git_config *cfg = NULL;
 	char *name = NULL, *path = NULL;
 	struct stat st;
 	int rc;
@@ -391,18 +428,19 @@ open_url(struct manifest_git *g, const char *url, const char *cache_dir)
 	}
 	/* The name hashes the URL, so only a hand-edited cache can hold
 	 * another origin; refuse rather than serve the wrong manifests. */
-	if (git_remote_lookup(&origin, g->repo, "origin") < 0) {
+	if (git_repository_config_snapshot(&cfg, g->repo) < 0 ||
+	    git_config_get_string(&origin_url, cfg, "remote.origin.url") < 0) {
 		rc = gerr(ORCH_ERROR, "cache '%s' has no origin", path);
 		goto done;
 	}
-	if (git_remote_url(origin) == NULL || strcmp(git_remote_url(origin), url) != 0) {
+	if (strcmp(origin_url, url) != 0) {
 		rc = orch_err_set(ORCH_EEXISTS, "cache '%s' mirrors another "
 		    "repository, not '%s'", path, g->where);
 		goto done;
 	}
 	rc = fetch_origin(g);
 done:
-	git_remote_free(origin);
+	git_config_free(cfg); /* origin_url lives in the snapshot */
 	free(name);
 	free(path);
 	return rc;

@@ -353,6 +353,23 @@ gitrepo_branch(struct gitrepo *r, const char *name, const char *target)
 	return rc;
 }
 
+/* The ref alone: git_branch_delete() would also clear branch.<name>.*
+ * from the config, which libgit2 1.5.1 does with a regex that leaks
+ * (ASan would fail the test), and these branches have no config. */
+int
+gitrepo_branch_delete(struct gitrepo *r, const char *name)
+{
+	char *refname = NULL;
+	int rc = 0;
+
+	if (asprintf(&refname, "refs/heads/%s", name) < 0)
+		return orch_err_set(ORCH_ERROR, "gitrepo: out of memory");
+	if (git_reference_remove(r->repo, refname) < 0)
+		rc = gerr("delete branch '%s'", name);
+	free(refname);
+	return rc;
+}
+
 int
 gitrepo_checkout(struct gitrepo *r, const char *branch)
 {

@@ -60,6 +60,8 @@ int gitrepo_tag(struct gitrepo *r, const char *name, const char *target,
     const char *annotation);
 /* Create branch name at target (rev-parse expression). */
 int gitrepo_branch(struct gitrepo *r, const char *name, const char *target);
+/* Delete branch name (not the current one). */
+int gitrepo_branch_delete(struct gitrepo *r, const char *name);
 /* Make branch the current one and reset the work tree to its head. */
 int gitrepo_checkout(struct gitrepo *r, const char *branch);
 

@@ -631,6 +631,12 @@ TEST(git_clone__file_url_and_fetch)
 	CHECK_STR(sha, c6);
 	check_read(g, c6, "orch.yaml", "1.3.0");
 
+	/* A branch deleted upstream goes away here too (mirror, pruned). */
+	REQUIRE_OK(gitrepo_branch_delete(f.r, "canary"));
+	REQUIRE_OK(manifest_git_fetch(g));
+	CHECK_EQ_INT(resolve_sha(sha, g, "canary"), ORCH_ENOTFOUND);
+	CHECK_EQ_INT(resolve_sha(sha, g, "v1.1"), 0);
+
 	/* A second open reuses the cache (and fetches into it). */
 	REQUIRE_OK(write_manifest(f.r, "orch.yaml", "1.4.0"));
 	REQUIRE_OK(gitrepo_commit(c6, f.r, "web 1.4.0\n", NULL));
