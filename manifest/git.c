@@ -315,6 +315,7 @@ fetch_origin(struct manifest_git *g)
 	git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
 	opts.prune = GIT_FETCH_PRUNE;
 	opts.update_fetchhead = 0;
+	opts.proxy_opts.type = GIT_PROXY_AUTO; /* http.proxy, $https_proxy */
 	opts.callbacks.credentials = credentials_cb;
 	opts.callbacks.payload = &tries;
 	if (mirror_remote(&origin, g->repo, NULL, g->url) < 0)
@@ -372,6 +373,7 @@ clone_mirror(struct manifest_git *g, const char *url, const char *path)
 	opts.bare = 1;
 	opts.remote_cb = mirror_remote_cb;
 	opts.fetch_opts.update_fetchhead = 0;
+	opts.fetch_opts.proxy_opts.type = GIT_PROXY_AUTO;
 	opts.fetch_opts.callbacks.credentials = credentials_cb;
 	opts.fetch_opts.callbacks.payload = &tries;
 	if (git_clone(&g->repo, url, tmp, &opts) < 0) {

@@ -670,8 +670,37 @@ TEST(git_clone__file_url_and_fetch)
 	free(url);
 }
 
+/*
+ * What counts as a URL: a scheme, or scp-like user@host:path. Nothing
+ * listens on 127.0.0.1:1 and the ssh attempt fails without a key, so both
+ * fail fast with EUNAVAIL -- a local path would have given ENOTFOUND. A
+ * password in the URL never shows in the message.
+ */
+TEST(git_open__url_forms)
+{
+	struct manifest_git *g = NULL;
+	char *cache = NULL;
+	int all_git;
+
+	REQUIRE_OK(gitrepo_mkdtemp(&cache, "gitcache"));
+	CHECK_EQ_INT(manifest_git_open(&g,
+	    "https://orch:s3cret@127.0.0.1:1/shop.git", cache), ORCH_EUNAVAIL);
+	CHECK_CONTAINS(orch_err_last(), "https://orch:***@127.0.0.1:1/shop.git");
+	CHECK(strstr(orch_err_last(), "s3cret") == NULL);
+	CHECK(g == NULL);
+	CHECK_EQ_INT(manifest_git_open(&g, "orch@127.0.0.1:shop.git", cache),
+	    ORCH_EUNAVAIL);
+	CHECK_CONTAINS(orch_err_last(), "cannot clone 'orch@127.0.0.1:shop.git'");
+	CHECK_EQ_INT(count_entries(cache, &all_git), 0);
+	/* A colon after a slash is part of a local path. */
+	CHECK_EQ_INT(manifest_git_open(&g, "./no@such:dir", cache), ORCH_ENOTFOUND);
+	gitrepo_rmtree(cache);
+	free(cache);
+}
+
 CHECK_MAIN(git_resolve__refs, git_resolve__commit_info, git_resolve__bad_refs,
     git_resolve__ambiguous_short_sha, git_read__each_commit,
     git_read__size_limit, git_open__not_a_repository,
     git_history__file_changes, git_history__merges,
-    git_load__valid_and_invalid, git_clone__file_url_and_fetch)
+    git_load__valid_and_invalid, git_clone__file_url_and_fetch,
+    git_open__url_forms)
