@@ -23,21 +23,31 @@ source_init(struct source *s, const char *label, const char *ref)
 	return 0;
 }
 
-/* Map the loader's result: a rejection with its reasons is EINVALID; a
- * failure without any (unreadable file, too big before parsing) keeps its
- * code and the message in orch_err_last(). */
+/* Map the loader's result: a rejection (EINVALID) keeps its list of
+ * errors; any other failure (missing file, unknown ref, over the size
+ * limit) is one message in orch_err_last(), since "file:0:0:" would point
+ * into a file that was never read. */
 static int
 source_result(struct source *s, int rc)
 {
 	if (rc == 0)
 		return 0;
-	if (s->errs.n > 0) {
+	if (rc == ORCH_EINVALID && s->errs.n > 0) {
 		manifest_errors_sort(&s->errs);
 		return ORCH_EINVALID;
 	}
-	if (orch_err_last()[0] == '\0')
+	if (s->errs.n > 0)
+		orch_err_set(rc, "%s", s->errs.v[0].msg);
+	else if (orch_err_last()[0] == '\0')
 		orch_err_set(rc, "%s: cannot load manifest", s->label);
-	return rc < 0 ? rc : ORCH_ERROR;
+	if (strstr(orch_err_last(), s->label) == NULL) {
+		/* Say which manifest, unless the message already does. */
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s", orch_err_last());
+		orch_err_set(rc, "%s: %s", s->label, msg);
+	}
+	return rc == ORCH_EINVALID || rc >= 0 ? ORCH_ERROR : rc;
 }
 
 int
@@ -68,8 +78,11 @@ source_load_git(struct source *s, struct manifest_git *g, const char *ref,
 	memset(&c, 0, sizeof(c));
 	orch_err_clear();
 	if ((rc = manifest_git_resolve(&c, g, ref)) < 0) {
+		/* The message names the ref; the path is beside the point. */
 		git_commit_info_clear(&c);
-		return source_result(s, rc);
+		if (orch_err_last()[0] == '\0')
+			orch_err_set(rc, "cannot resolve '%s'", ref);
+		return rc;
 	}
 	s->commit = c;
 	s->has_commit = true;
