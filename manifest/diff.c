@@ -7,7 +7,11 @@
  * (DIFF_ROLLOUT_FIELDS). Fields are compared by meaning, not by layout:
  * env, nodes and depends_on are sets (their order changes nothing), while
  * command and ports are sequences (argv order matters, and ports[0] is
- * ORCH_PORT).
+ * ORCH_PORT). version is compared as written, so a new build label
+ * ("1.0.0+b2") is a new version to roll out even though semver precedence
+ * ignores it. Added and removed services carry no field bits: everything
+ * about them changes. architecture_changed is true when exactly one side
+ * is NULL.
  */
 #include <stdlib.h>
 #include <string.h>
