@@ -535,12 +535,18 @@ manifest_git_free(struct manifest_git *g)
 
 /* ---- resolving ------------------------------------------------------- */
 
-/* Looks like a branch name: worth a second try as origin's branch. */
-static bool
-plain_name(const char *ref)
+/* Length of the leading name of ref when it could be a branch name (not
+ * HEAD, not a full refname, not empty): worth a second try as origin's
+ * branch, with whatever follows ("~1", "^{tree}") kept. 0 otherwise. */
+static size_t
+branch_part(const char *ref)
 {
-	return strpbrk(ref, "~^:@{}") == NULL && strncmp(ref, "refs/", 5) != 0 &&
-	    strcmp(ref, "HEAD") != 0;
+	size_t n = strcspn(ref, "~^:@{}");
+
+	if (n == 0 || strncmp(ref, "refs/", 5) == 0 ||
+	    (n == 4 && strncmp(ref, "HEAD", 4) == 0))
+		return 0;
+	return n;
 }
 
 /*
@@ -548,7 +554,9 @@ plain_name(const char *ref)
  * refs/<ref>, tags, then branches, then remote branches, then full or
  * abbreviated shas, and any expression (main~1, v1^{commit}). A work tree
  * that only has origin's copy of a branch (a plain `git clone` never made
- * the local branch) is tried as refs/remotes/origin/<ref> too. Tags are
+ * the local branch) is tried as refs/remotes/origin/<ref> too (so
+ * "canary~1" works as well as "canary"), but only after the real lookup
+ * failed, so a local branch always wins. Tags are
  * peeled; anything that is not a commit in the end is rejected.
  */
 static int
@@ -562,7 +570,7 @@ lookup_commit(git_commit **out, struct manifest_git *g, const char *ref)
 	if (ref == NULL || ref[0] == '\0')
 		return orch_err_set(ORCH_EINVALID, "no ref given");
 	rc = git_revparse_single(&obj, g->repo, ref);
-	if (rc == GIT_ENOTFOUND && plain_name(ref)) {
+	if (rc == GIT_ENOTFOUND && branch_part(ref) > 0) {
 		if (asprintf(&remote, "refs/remotes/origin/%s", ref) < 0)
 			return oom();
 		if (git_revparse_single(&obj, g->repo, remote) == 0)

@@ -3,6 +3,8 @@
  * (tests/support/gitrepo.h): resolve, read, history, load, clone + fetch.
  */
 #include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,6 +260,61 @@ TEST(git_resolve__ambiguous_short_sha)
 	git_commit_info_clear(&ci);
 	manifest_git_free(g);
 	gitrepo_free(r);
+}
+
+/* Run git (the CLI) with argv, isolated from the machine's config; 0 when
+ * it exits 0. */
+static int
+run_git(char *const argv[])
+{
+	int status = 0;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
+		setenv("GIT_CONFIG_GLOBAL", "/dev/null", 1);
+		execvp("git", argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/*
+ * A plain `git clone` (work tree) has only origin/canary, no local canary:
+ * "canary" still resolves, to origin's branch. And the mirror cache is a
+ * repository git itself reads.
+ */
+TEST(git_resolve__remote_tracking_branch)
+{
+	struct manifest_git *g = NULL;
+	struct fixture f;
+	char *dir = NULL, *work = NULL, sha[41];
+
+	fixture_make(&f);
+	REQUIRE_OK(gitrepo_mkdtemp(&dir, "gitclone"));
+	REQUIRE(asprintf(&work, "%s/work", dir) > 0);
+	REQUIRE(run_git((char *[]){"git", "clone", "-q", (char *)gitrepo_url(f.r),
+	    work, NULL}) == 0);
+	REQUIRE_OK(manifest_git_open(&g, work, NULL));
+	CHECK_EQ_INT(resolve_sha(sha, g, "canary"), 0);
+	CHECK_STR(sha, f.cb);
+	CHECK_EQ_INT(resolve_sha(sha, g, "origin/canary"), 0);
+	CHECK_STR(sha, f.cb);
+	CHECK_EQ_INT(resolve_sha(sha, g, "main"), 0);
+	CHECK_STR(sha, f.c5);
+	CHECK_EQ_INT(resolve_sha(sha, g, "canary~1"), 0);
+	CHECK_STR(sha, f.c2);
+	CHECK_EQ_INT(resolve_sha(sha, g, "nope~1"), ORCH_ENOTFOUND);
+	manifest_git_free(g);
+
+	gitrepo_rmtree(dir);
+	free(dir);
+	free(work);
+	fixture_free(&f);
 }
 
 static void
@@ -703,4 +760,4 @@ CHECK_MAIN(git_resolve__refs, git_resolve__commit_info, git_resolve__bad_refs,
     git_read__size_limit, git_open__not_a_repository,
     git_history__file_changes, git_history__merges,
     git_load__valid_and_invalid, git_clone__file_url_and_fetch,
-    git_open__url_forms)
+    git_open__url_forms, git_resolve__remote_tracking_branch)
