@@ -377,6 +377,22 @@ out:
 	free(path);
 }
 
+/*
+ * "*" (or "x", or "") is what depends_on says when it names no constraint (a null
+ * value is stored as "*"): "start after it", whatever its version. npm
+ * would refuse a pre-release there, but a dependency without a constraint
+ * must not fail just because the other service ships an "-rc.1".
+ */
+static bool
+any_version(const char *c)
+{
+	c += strspn(c, " \t");
+	if (*c == '*' || *c == 'x' || *c == 'X')
+		c++;
+	c += strspn(c, " \t");
+	return *c == '\0';
+}
+
 void
 manifest_check_graph(const struct manifest *m, struct manifest_errors *errs)
 {
@@ -417,7 +433,8 @@ manifest_check_graph(const struct manifest *m, struct manifest_errors *errs)
 			t = &m->services[to];
 			/* A NULL version or an unparsable constraint was
 			 * already reported where it was read. */
-			if (t->version == NULL || d->constraint == NULL)
+			if (t->version == NULL || d->constraint == NULL ||
+			    any_version(d->constraint))
 				continue;
 			if (semver_satisfies(&ok, d->constraint, &t->semver) < 0)
 				continue;

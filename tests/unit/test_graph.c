@@ -225,6 +225,15 @@ TEST(graph_check__by_hand)
 	    "1:1 services.a.depends_on.b: requires b >=2.0.0, but b is at "
 	    "2.1.0-rc.1\n");
 	check_graph_errs("a@1.0.0:b=>=2.1.0-rc.0;b@2.1.0-rc.1", "");
+	/* No constraint ("*", as a null one is stored) takes any version,
+	 * pre-releases too: it only orders the start. */
+	check_graph_errs("a@1.0.0:b,c=;b@2.1.0-rc.1;c@0.0.1-0", "");
+	check_graph_errs("a@1.0.0:b=*;b@2.1.0-rc.1", "");
+	check_graph_errs("a@1.0.0:b=x;b@2.1.0-rc.1", "");
+	/* Any other range keeps npm's rule. */
+	check_graph_errs("a@1.0.0:b=>=0.0.0;b@2.1.0-rc.1", "1:1 "
+	    "services.a.depends_on.b: requires b >=0.0.0, but b is at "
+	    "2.1.0-rc.1\n");
 	/* An unparsable constraint is the field check's business. */
 	check_graph_errs("a@1.0.0:b=>>1;b@1.0.0", "");
 }
