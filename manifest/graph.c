@@ -378,10 +378,11 @@ out:
 }
 
 /*
- * "*" (or "x", or "") is what depends_on says when it names no constraint (a null
- * value is stored as "*"): "start after it", whatever its version. npm
- * would refuse a pre-release there, but a dependency without a constraint
- * must not fail just because the other service ships an "-rc.1".
+ * "*" (or "x", or "") is what depends_on says when it names no
+ * constraint (a null value is stored as "*"): "start after it", whatever
+ * its version. npm would refuse a pre-release there, but a dependency
+ * without a constraint must not fail because the other service ships an
+ * "-rc.1".
  */
 static bool
 any_version(const char *c)
