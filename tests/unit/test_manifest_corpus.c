@@ -85,7 +85,7 @@ collect(const char *path, const struct stat *st, int type, struct FTW *ftw)
 	/* Examples are YAML; regressions are whatever crashed the fuzzer. */
 	if (!regression && (len < 5 || strcmp(path + len - 5, ".yaml") != 0))
 		return 0;
-	if (regression && path[len - 1] == 'd' && strstr(path, "README"))
+	if (regression && strncmp(path + ftw->base, "README", 6) == 0)
 		return 0;
 	if (read_file(&buf, &n, path) == 0)
 		corpus_add(path, buf, n);
