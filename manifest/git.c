@@ -139,7 +139,7 @@ is_url(const char *s)
 	    (slash == NULL || colon < slash);
 }
 
-/* A copy of url fit for messages and directory names: the password of
+/* A copy of url fit for messages: the password of
  * scheme://user:password@host is replaced by "***". */
 static char *
 redact_url(const char *url)
@@ -176,10 +176,15 @@ cache_name(const char *url)
 		h ^= (unsigned char)*s;
 		h *= 0x100000001b3ULL;
 	}
-	if ((s = strstr(url, "://")) != NULL)
+	/* Skip the scheme and any user[:password]@, which must never end up
+	 * in a directory name. */
+	if ((s = strstr(url, "://")) != NULL) {
 		p = s + 3;
-	if ((s = strchr(p, '@')) != NULL && s < p + strcspn(p, "/:"))
-		p = s + 1;
+		if ((s = memrchr(p, '@', strcspn(p, "/?#"))) != NULL)
+			p = s + 1;
+	} else if ((s = strchr(p, '@')) != NULL && s < p + strcspn(p, ":")) {
+		p = s + 1; /* scp-like user@host:path */
+	}
 	for (; *p && n < sizeof(readable) - 1; p++) {
 		char c = *p;
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -191,6 +196,10 @@ cache_name(const char *url)
 			continue;
 		readable[n++] = c;
 	}
+	if (n >= 4 && memcmp(readable + n - 4, ".git", 4) == 0)
+		n -= 4; /* ".../shop.git" -> "..._shop-<hash>.git" */
+	while (n > 0 && (readable[n - 1] == '_' || readable[n - 1] == '.'))
+		n--;
 	readable[n] = '\0';
 	if (asprintf(&out, "%s-%016llx.git", readable, (unsigned long long)h) < 0)
 		return NULL;
