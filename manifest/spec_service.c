@@ -529,7 +529,11 @@ read_limits(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 		} else if (f->type == MNODE_SCALAR && f->plain &&
 		    (f->str[0] == '-' || isdigit((unsigned char)f->str[0])) &&
 		    strspn(f->str + 1, "0123456789") == strlen(f->str + 1)) {
-			if (spec_int(v, &x, f, fp, 0, INT64_MAX - 1) == 0)
+			if (f->str[0] == '-')
+				spec_err(v, f->pos, fp, "must not be negative, "
+				    "got %s (leave the key out to inherit the "
+				    "limit)", f->str);
+			else if (spec_int(v, &x, f, fp, 0, INT64_MAX - 1) == 0)
 				*dst = x;
 		} else if (tab[i].bytes && f->type == MNODE_SCALAR &&
 		    orch_parse_size(&bytes, f->str) == 0 &&
@@ -660,7 +664,7 @@ read_health(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 	struct health_spec *h = &s->health;
 	const char *tname;
 	int64_t x;
-	bool typed = false;
+	bool typed = false, timing_ok = true;
 
 	if (n == NULL || spec_expect_map(v, n, p))
 		return;
@@ -714,10 +718,12 @@ read_health(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 			spec_err(v, t->pos, spec_path(fp, p, "command"),
 			    "health type exec needs 'command'");
 	}
-	if ((f = FIELD(n, "interval", fp, p)) != NULL)
-		spec_duration(v, &h->interval_ms, f, fp, 1);
-	if ((f = FIELD(n, "timeout", fp, p)) != NULL)
-		spec_duration(v, &h->timeout_ms, f, fp, 1);
+	if ((f = FIELD(n, "interval", fp, p)) != NULL &&
+	    spec_duration(v, &h->interval_ms, f, fp, 1) != 0)
+		timing_ok = false;
+	if ((f = FIELD(n, "timeout", fp, p)) != NULL &&
+	    spec_duration(v, &h->timeout_ms, f, fp, 1) != 0)
+		timing_ok = false;
 	if ((f = FIELD(n, "start_period", fp, p)) != NULL)
 		spec_duration(v, &h->start_period_ms, f, fp, 0);
 	if ((f = FIELD(n, "healthy_threshold", fp, p)) != NULL &&
@@ -726,8 +732,9 @@ read_health(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 	if ((f = FIELD(n, "unhealthy_threshold", fp, p)) != NULL &&
 	    spec_int(v, &x, f, fp, 1, 1000) == 0)
 		h->unhealthy_threshold = (int)x;
-	check_order(v, n, p, "timeout", h->timeout_ms, "interval",
-	    h->interval_ms);
+	if (timing_ok)
+		check_order(v, n, p, "timeout", h->timeout_ms, "interval",
+		    h->interval_ms);
 }
 
 static const struct {
@@ -783,6 +790,7 @@ read_restart(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
 	const struct mnode *n = FIELD(svc, "restart", p, path), *f;
 	struct restart_spec *r = &s->restart;
+	bool timing_ok = true;
 	int64_t x;
 
 	if (n == NULL || spec_expect_map(v, n, p))
@@ -794,12 +802,15 @@ read_restart(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 	if ((f = FIELD(n, "window", fp, p)) != NULL)
 		spec_duration(v, &r->window_ms, f, fp, 1);
 	/* A zero backoff would be a tight respawn loop. */
-	if ((f = FIELD(n, "backoff", fp, p)) != NULL)
-		spec_duration(v, &r->backoff_ms, f, fp, 1);
-	if ((f = FIELD(n, "max_backoff", fp, p)) != NULL)
-		spec_duration(v, &r->max_backoff_ms, f, fp, 1);
-	check_order(v, n, p, "backoff", r->backoff_ms, "max_backoff",
-	    r->max_backoff_ms);
+	if ((f = FIELD(n, "backoff", fp, p)) != NULL &&
+	    spec_duration(v, &r->backoff_ms, f, fp, 1) != 0)
+		timing_ok = false;
+	if ((f = FIELD(n, "max_backoff", fp, p)) != NULL &&
+	    spec_duration(v, &r->max_backoff_ms, f, fp, 1) != 0)
+		timing_ok = false;
+	if (timing_ok)
+		check_order(v, n, p, "backoff", r->backoff_ms, "max_backoff",
+		    r->max_backoff_ms);
 }
 
 /* ---- strategy --------------------------------------------------------- */
