@@ -628,9 +628,10 @@ TEST(git_load__valid_and_invalid)
 	fixture_free(&f);
 }
 
-/* Entries of dir (not . and ..), and whether all end in ".git". */
+/* Entries of dir (not . and ..), whether all end in ".git", and the name
+ * of the last one into last (when not NULL). */
 static int
-count_entries(const char *dir, int *all_git)
+count_entries(const char *dir, int *all_git, char *last, size_t lastlen)
 {
 	struct dirent *de;
 	DIR *d = opendir(dir);
@@ -646,6 +647,8 @@ count_entries(const char *dir, int *all_git)
 		n++;
 		if (len < 4 || strcmp(de->d_name + len - 4, ".git") != 0)
 			*all_git = 0;
+		if (last != NULL)
+			snprintf(last, lastlen, "%s", de->d_name);
 	}
 	closedir(d);
 	return n;
@@ -655,14 +658,15 @@ TEST(git_clone__file_url_and_fetch)
 {
 	struct manifest_git *g = NULL, *g2 = NULL;
 	struct fixture f;
-	char *cache = NULL, *bad_url = NULL, *url = NULL, sha[41], c6[41];
+	char *cache = NULL, *bad_url = NULL, *url = NULL, *gitdir = NULL;
+	char sha[41], c6[41], entry[256];
 	int all_git;
 
 	fixture_make(&f);
 	REQUIRE_OK(gitrepo_mkdtemp(&cache, "gitcache"));
 
 	REQUIRE_OK(manifest_git_open(&g, gitrepo_url(f.r), cache));
-	CHECK_EQ_INT(count_entries(cache, &all_git), 1);
+	CHECK_EQ_INT(count_entries(cache, &all_git, NULL, 0), 1);
 	CHECK(all_git);
 	CHECK_EQ_INT(resolve_sha(sha, g, "main"), 0);
 	CHECK_STR(sha, f.c5);
@@ -698,11 +702,27 @@ TEST(git_clone__file_url_and_fetch)
 	REQUIRE_OK(write_manifest(f.r, "orch.yaml", "1.4.0"));
 	REQUIRE_OK(gitrepo_commit(c6, f.r, "web 1.4.0\n", NULL));
 	REQUIRE_OK(manifest_git_open(&g2, gitrepo_url(f.r), cache));
-	CHECK_EQ_INT(count_entries(cache, &all_git), 1);
+	CHECK_EQ_INT(count_entries(cache, &all_git, NULL, 0), 1);
 	CHECK_EQ_INT(resolve_sha(sha, g2, "main"), 0);
 	CHECK_STR(sha, c6);
 	manifest_git_free(g2);
 	manifest_git_free(g);
+
+	/* The cache is an ordinary bare mirror that git itself reads; one
+	 * whose origin was changed by hand is refused, not fetched into. */
+	REQUIRE(count_entries(cache, &all_git, entry, sizeof(entry)) == 1);
+	REQUIRE(asprintf(&gitdir, "--git-dir=%s/%s", cache, entry) > 0);
+	CHECK(run_git((char *[]){"git", gitdir, "rev-parse", "-q", "--verify",
+	    "refs/heads/main", NULL}) == 0);
+	CHECK(run_git((char *[]){"git", gitdir, "symbolic-ref", "-q", "HEAD",
+	    NULL}) == 0);
+	REQUIRE(run_git((char *[]){"git", gitdir, "config", "remote.origin.url",
+	    "file:///elsewhere", NULL}) == 0);
+	CHECK_EQ_INT(manifest_git_open(&g, gitrepo_url(f.r), cache), ORCH_EEXISTS);
+	CHECK_CONTAINS(orch_err_last(), "mirrors another repository");
+	CHECK(g == NULL);
+	REQUIRE(run_git((char *[]){"git", gitdir, "config", "remote.origin.url",
+	    (char *)gitrepo_url(f.r), NULL}) == 0);
 
 	/* Unreachable: EUNAVAIL, and no half-made cache left behind. */
 	REQUIRE(asprintf(&bad_url, "file://%s/no-such-repo", cache) > 0);
@@ -710,7 +730,7 @@ TEST(git_clone__file_url_and_fetch)
 	CHECK_CONTAINS(orch_err_last(), "cannot clone");
 	CHECK_CONTAINS(orch_err_last(), bad_url);
 	CHECK(g == NULL);
-	CHECK_EQ_INT(count_entries(cache, &all_git), 1);
+	CHECK_EQ_INT(count_entries(cache, &all_git, NULL, 0), 1);
 	/* A URL needs somewhere to keep its clone. */
 	CHECK_EQ_INT(manifest_git_open(&g, gitrepo_url(f.r), NULL), ORCH_EINVALID);
 
@@ -725,6 +745,7 @@ TEST(git_clone__file_url_and_fetch)
 	free(cache);
 	free(bad_url);
 	free(url);
+	free(gitdir);
 }
 
 /*
@@ -748,7 +769,7 @@ TEST(git_open__url_forms)
 	CHECK_EQ_INT(manifest_git_open(&g, "orch@127.0.0.1:shop.git", cache),
 	    ORCH_EUNAVAIL);
 	CHECK_CONTAINS(orch_err_last(), "cannot clone 'orch@127.0.0.1:shop.git'");
-	CHECK_EQ_INT(count_entries(cache, &all_git), 0);
+	CHECK_EQ_INT(count_entries(cache, &all_git, NULL, 0), 0);
 	/* A colon after a slash is part of a local path. */
 	CHECK_EQ_INT(manifest_git_open(&g, "./no@such:dir", cache), ORCH_ENOTFOUND);
 	gitrepo_rmtree(cache);
