@@ -20,7 +20,7 @@ struct gitrepo {
 	git_repository *repo;
 	char *dir;  /* work tree root, no trailing slash */
 	char *url;  /* file://dir */
-	int ncommits;
+	int64_t last_time; /* of the newest commit made; 0 before the first */
 };
 
 /* orch_err_set() with libgit2's last message appended. */
@@ -252,7 +252,7 @@ commit_with(char *out_sha, struct gitrepo *r, const char *message,
 	if ((rc = stage_all(&tree_id, r)) < 0)
 		return rc;
 	when = who && who->time ? who->time :
-	    GITREPO_TIME_BASE + 100 * (int64_t)r->ncommits;
+	    r->last_time ? r->last_time + 100 : GITREPO_TIME_BASE;
 	if (git_signature_new(&sig, who && who->name ? who->name : "Orch Test",
 	    who && who->email ? who->email : "test@orch.invalid",
 	    (git_time_t)when, 0) < 0) {
@@ -273,7 +273,8 @@ commit_with(char *out_sha, struct gitrepo *r, const char *message,
 		rc = gerr("commit");
 		goto done;
 	}
-	r->ncommits++;
+	if (when > r->last_time)
+		r->last_time = when;
 	if (out_sha != NULL)
 		git_oid_tostr(out_sha, 41, &id);
 done:
@@ -324,7 +325,7 @@ gitrepo_tag(struct gitrepo *r, const char *name, const char *target,
 		if (git_tag_create_lightweight(&id, r->repo, name, obj, 0) < 0)
 			rc = gerr("tag '%s'", name);
 	} else if (git_signature_new(&sig, "Orch Test", "test@orch.invalid",
-	    GITREPO_TIME_BASE + 100 * (git_time_t)r->ncommits, 0) < 0) {
+	    r->last_time ? r->last_time : GITREPO_TIME_BASE, 0) < 0) {
 		rc = gerr("signature");
 	} else if (git_tag_create(&id, r->repo, name, obj, sig, annotation, 0) < 0) {
 		rc = gerr("tag '%s'", name);

@@ -6,9 +6,9 @@
  * and remove files in the work tree, then commit the whole tree on the
  * current branch, tag, branch, switch branches and merge. Everything goes
  * through libgit2 with explicit signatures, so neither the machine's git
- * config nor the wall clock changes what a test sees: commits without an
- * explicit time get 1700000000 + 100 * n (n = commits made so far), so
- * they are strictly ordered in time.
+ * config nor the wall clock changes what a test sees: a commit without an
+ * explicit time gets 100 s after the newest commit made so far (the first
+ * one 1700000000), so commits are ordered in time as they are made.
  *
  * Functions return 0 or a negative ORCH_E* code with orch_err_last() set.
  * gitrepo_free() removes the directory.
