@@ -25,19 +25,20 @@ source_init(struct source *s, const char *label, const char *ref)
 
 /* Map the loader's result: a rejection with positioned errors (invalid,
  * or over a limit found while parsing) keeps its list and becomes
- * ORCH_EINVALID; any other failure (missing file, unknown ref, file over
- * the size limit) is one message in orch_err_last(), since "file:0:0:"
- * would point into a file that was never read. */
+ * ORCH_EINVALID; any other failure (missing file, not a regular file,
+ * unknown ref, file over the size limit) is one message, since
+ * "file:0:0:" would point into a file that was never read. */
 static int
 source_result(struct source *s, int rc)
 {
 	if (rc == 0)
 		return 0;
-	for (size_t i = 0; i < s->errs.n; i++)
-		if (rc == ORCH_EINVALID || s->errs.v[i].pos.line > 0) {
-			manifest_errors_sort(&s->errs);
-			return ORCH_EINVALID;
-		}
+	/* The loaders report I/O failures as one error without a position
+	 * (and the message in orch_err_last()). */
+	if (s->errs.n > 1 || (s->errs.n == 1 && s->errs.v[0].pos.line > 0)) {
+		manifest_errors_sort(&s->errs);
+		return ORCH_EINVALID;
+	}
 	if (s->errs.n > 0)
 		orch_err_set(rc, "%s", s->errs.v[0].msg);
 	else if (orch_err_last()[0] == '\0')

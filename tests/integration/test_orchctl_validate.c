@@ -324,7 +324,17 @@ TEST(orchctl_validate__missing_file)
 	orchctl(&r, work_dir, "validate", "no-such.yaml", NULL);
 	CHECK_EQ_INT(r.status, 1);
 	CHECK_CONTAINS(r.err, "no-such.yaml");
+	/* One message, not an error "at" line 0 of a file never read. */
+	CHECK(strncmp(r.err, "orchctl: ", 9) == 0);
+	CHECK(strstr(r.err, ":0:0:") == NULL);
 	CHECK_STR(r.out, "");
+	run_result_free(&r);
+
+	/* A directory is not a manifest. */
+	orchctl(&r, src_dir, "validate", "examples", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK(strncmp(r.err, "orchctl: ", 9) == 0);
+	CHECK_CONTAINS(r.err, "examples");
 	run_result_free(&r);
 
 	/* No FILE and no ./orch.yaml. */
