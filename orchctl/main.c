@@ -88,7 +88,7 @@ print_main_help(FILE *f)
 	table_free(t);
 	fputs("\n", f);
 	fputs(global_options_help, f);
-	fputs("\nExit codes: 0 success, 1 failed or rejected, 2 usage error, "
+	fputs("\nExit codes: 0 success, 1 failed or rejected, 2 usage error,\n"
 	    "3 cannot reach the controller.\n"
 	    "Run 'orchctl help VERB' or 'orchctl VERB --help' for a verb's "
 	    "options.\n", f);
