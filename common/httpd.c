@@ -1,0 +1,377 @@
+/* httpd.c - libmicrohttpd in external epoll mode, see httpd.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "httpd.h"
+#include "log.h"
+
+struct httpd {
+	struct MHD_Daemon *mhd;
+	struct httpd_config cfg;
+	int port;
+};
+
+/* Per-request state kept by MHD between calls of the access handler. */
+struct reqctx {
+	char *body;
+	size_t len, cap;
+	bool too_big;
+};
+
+static void
+mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	log_debug("httpd: %s", buf);
+}
+
+void
+httpd_reply_text(struct httpd_resp *out, int status, const char *ctype,
+    const char *text, size_t len)
+{
+	out->status = status;
+	out->content_type = ctype;
+	out->body = malloc(len + 1);
+	out->len = out->body ? len : 0;
+	if (out->body) {
+		memcpy(out->body, text, len);
+		out->body[len] = '\0';
+	}
+}
+
+void
+httpd_reply_json(struct httpd_resp *out, int status, json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+
+	json_decref(j);
+	out->status = status;
+	out->content_type = "application/json";
+	out->body = s;
+	out->len = s ? strlen(s) : 0;
+}
+
+void
+httpd_reply_error(struct httpd_resp *out, int status, const char *error,
+    const char *fmt, ...)
+{
+	char detail[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	httpd_reply_json(out, status, json_pack("{s:s, s:s}", "error", error,
+	    "detail", detail));
+}
+
+const char *
+httpd_query(const struct httpd_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static enum MHD_Result
+send_resp(struct MHD_Connection *conn, struct httpd_resp *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (r->body == NULL) {
+		/* Only out of memory gets here; answer without a body. */
+		r->status = 500;
+		r->len = 0;
+	}
+	resp = MHD_create_response_from_buffer(r->len, r->body ? r->body : (void *)"",
+	    r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL) {
+		free(r->body);
+		return MHD_NO;
+	}
+	r->body = NULL;
+	MHD_add_response_header(resp, "Content-Type",
+	    r->content_type ? r->content_type : "application/json");
+	ret = MHD_queue_response(conn, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result
+send_error(struct MHD_Connection *conn, int status, const char *error, const char *detail)
+{
+	struct httpd_resp r = {0};
+
+	httpd_reply_error(&r, status, error, "%s", detail);
+	return send_resp(conn, &r);
+}
+
+/* Match path against pattern; captures go into req->params (pointers into
+ * buf, a copy of path split at '/'). */
+static bool
+route_match(struct httpd_req *req, char *buf, size_t buflen, const char *pattern,
+    const char *path)
+{
+	const char *p = pattern, *s = path;
+	char *w = buf, *end = buf + buflen - 1;
+
+	req->nparams = 0;
+	while (*p && *s) {
+		if (*p == ':') {
+			if (*s == '/' || req->nparams == HTTPD_MAX_PARAMS)
+				return false;
+			req->params[req->nparams++] = w;
+			while (*s && *s != '/' && w < end)
+				*w++ = *s++;
+			if (w >= end)
+				return false;
+			*w++ = '\0';
+			while (*p && *p != '/')
+				p++;
+			continue;
+		}
+		if (*p != *s)
+			return false;
+		p++;
+		s++;
+	}
+	return *p == '\0' && *s == '\0';
+}
+
+static bool
+token_ok(const struct httpd *h, struct MHD_Connection *conn)
+{
+	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *want = h->cfg.token;
+	size_t n, m;
+	unsigned char diff = 0;
+
+	if (want == NULL)
+		return true;
+	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0)
+		return false;
+	auth += 7;
+	n = strlen(auth);
+	m = strlen(want);
+	/* Compare in time independent of where they differ. */
+	for (size_t i = 0; i < m; i++)
+		diff |= (unsigned char)(want[i] ^ (i < n ? auth[i] : 0));
+	return diff == 0 && n == m;
+}
+
+static enum MHD_Result
+access_cb(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct httpd *h = cls;
+	struct reqctx *ctx = *con_cls;
+	const struct httpd_route *route = NULL;
+	struct httpd_resp resp = {0};
+	struct httpd_req req = {0};
+	bool path_known = false;
+	char buf[1024];
+	const char *cl;
+
+	if (strlen(url) >= sizeof(buf))
+		return send_error(conn, 414, "uri too long", "the path is too long");
+	for (size_t i = 0; i < h->cfg.nroutes; i++) {
+		if (!route_match(&req, buf, sizeof(buf), h->cfg.routes[i].pattern, url))
+			continue;
+		path_known = true;
+		if (strcmp(method, h->cfg.routes[i].method) == 0) {
+			route = &h->cfg.routes[i];
+			break;
+		}
+	}
+	if (ctx == NULL) {
+		/* First call: only headers are known. Reject early so an
+		 * unauthenticated or oversized body is never read. */
+		if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
+			return MHD_NO;
+		*con_cls = ctx;
+		if (route == NULL || !route->public) {
+			if (!token_ok(h, conn))
+				return send_error(conn, 401, "unauthorized",
+				    "missing or wrong bearer token");
+		}
+		if (route == NULL)
+			return path_known ?
+			    send_error(conn, 405, "method not allowed", method) :
+			    send_error(conn, 404, "not found", "no such path");
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL && strtoull(cl, NULL, 10) > h->cfg.max_body)
+			return send_error(conn, 413, "body too large",
+			    "the request body is over the limit");
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (ctx->too_big || ctx->len + n > h->cfg.max_body) {
+			/* Chunked bodies have no Content-Length: drop the rest. */
+			ctx->too_big = true;
+			return MHD_YES;
+		}
+		if (ctx->len + n + 1 > ctx->cap) {
+			size_t cap = (ctx->len + n + 1) * 2;
+			char *p = realloc(ctx->body, cap);
+
+			if (p == NULL)
+				return MHD_NO;
+			ctx->body = p;
+			ctx->cap = cap;
+		}
+		memcpy(ctx->body + ctx->len, upload_data, n);
+		ctx->len += n;
+		ctx->body[ctx->len] = '\0';
+		return MHD_YES;
+	}
+	if (ctx->too_big)
+		return send_error(conn, 413, "body too large", "the request body is over the limit");
+	if (route == NULL) /* cannot happen: rejected on the first call */
+		return send_error(conn, 404, "not found", "no such path");
+	req.method = method;
+	req.path = url;
+	req.body = ctx->body ? ctx->body : "";
+	req.body_len = ctx->len;
+	req.conn = conn;
+	route->fn(&resp, &req, h->cfg.arg);
+	return send_resp(conn, &resp);
+}
+
+static void
+completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct reqctx *ctx = *con_cls;
+
+	if (ctx != NULL) {
+		free(ctx->body);
+		free(ctx);
+		*con_cls = NULL;
+	}
+}
+
+int
+httpd_parse_listen(char *out_addr, size_t addrlen, int *out_port, const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	struct in_addr a;
+	char host[64], *end;
+	long port;
+
+	if (colon == NULL || (size_t)(colon - s) >= sizeof(host) || colon == s)
+		return orch_err_set(ORCH_EINVALID, "listen address \"%s\": want ADDR:PORT", s);
+	memcpy(host, s, colon - s);
+	host[colon - s] = '\0';
+	if (strcmp(host, "localhost") == 0)
+		strcpy(host, "127.0.0.1");
+	if (inet_pton(AF_INET, host, &a) != 1)
+		return orch_err_set(ORCH_EINVALID, "listen address \"%s\": not an IPv4 address", s);
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || port < 0 || port > 65535)
+		return orch_err_set(ORCH_EINVALID, "listen address \"%s\": bad port", s);
+	if (strlen(host) >= addrlen)
+		return orch_err_set(ORCH_EINVALID, "listen address too long");
+	strcpy(out_addr, host);
+	*out_port = (int)port;
+	return 0;
+}
+
+int
+httpd_start(struct httpd **out, const struct httpd_config *cfg)
+{
+	struct sockaddr_in sin;
+	const union MHD_DaemonInfo *info;
+	struct httpd *h;
+	char addr[64];
+	int port, rc;
+
+	*out = NULL;
+	if ((rc = httpd_parse_listen(addr, sizeof(addr), &port, cfg->listen)) < 0)
+		return rc;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return orch_err_set(ORCH_ERROR, "out of memory");
+	h->cfg = *cfg;
+	if (h->cfg.max_body == 0)
+		h->cfg.max_body = 1024 * 1024;
+	if (h->cfg.conn_limit == 0)
+		h->cfg.conn_limit = 256;
+	if (h->cfg.conn_timeout_s == 0)
+		h->cfg.conn_timeout_s = 30;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	inet_pton(AF_INET, addr, &sin.sin_addr);
+	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, port, NULL, NULL,
+	    access_cb, h,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+	    MHD_OPTION_CONNECTION_LIMIT, h->cfg.conn_limit,
+	    MHD_OPTION_CONNECTION_TIMEOUT, h->cfg.conn_timeout_s,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+	    MHD_OPTION_END);
+	if (h->mhd == NULL) {
+		free(h);
+		return orch_err_sys(ORCH_EUNAVAIL, "cannot listen on %s", cfg->listen);
+	}
+	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	h->port = info ? info->port : port;
+	*out = h;
+	return 0;
+}
+
+int
+httpd_fd(const struct httpd *h)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->mhd,
+	    MHD_DAEMON_INFO_EPOLL_FD);
+
+	return info ? info->epoll_fd : -1;
+}
+
+int64_t
+httpd_timeout_ms(const struct httpd *h)
+{
+	MHD_UNSIGNED_LONG_LONG t;
+
+	if (MHD_get_timeout(h->mhd, &t) != MHD_YES)
+		return -1;
+	return t > INT32_MAX ? INT32_MAX : (int64_t)t;
+}
+
+void
+httpd_run(struct httpd *h)
+{
+	MHD_run(h->mhd);
+}
+
+int
+httpd_port(const struct httpd *h)
+{
+	return h->port;
+}
+
+void
+httpd_free(struct httpd *h)
+{
+	if (h == NULL)
+		return;
+	MHD_stop_daemon(h->mhd);
+	free(h);
+}

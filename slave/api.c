@@ -1,0 +1,157 @@
+/*
+ * api.c - the slave's HTTP API (docs/slave.md). Handlers run on the loop
+ * thread and never block on anything but a bounded log-file read.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+#include "slave.h"
+
+static void
+get_healthz(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct slave *s = arg;
+
+	httpd_reply_json(out, 200, json_pack("{s:s, s:s, s:b}", "status", "ok",
+	    "node", s->cfg.name, "cgroup", s->cgroup_mode != 0));
+}
+
+static void
+get_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	char *text = metrics_render(arg);
+
+	if (text == NULL) {
+		httpd_reply_error(out, 500, "internal", "out of memory");
+		return;
+	}
+	out->status = 200;
+	out->content_type = "text/plain; version=0.0.4";
+	out->body = text;
+	out->len = strlen(text);
+}
+
+static void
+post_instance(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct slave *s = arg;
+	struct instance_spec *spec;
+	struct instance *in;
+	json_error_t jerr;
+	bool created;
+	json_t *j;
+	int rc;
+
+	if ((j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		httpd_reply_error(out, 400, "malformed json", "line %d column %d: %s",
+		    jerr.line, jerr.column, jerr.text);
+		return;
+	}
+	rc = proto_spec_decode(&spec, j);
+	json_decref(j);
+	if (rc < 0) {
+		httpd_reply_error(out, 400, "invalid instance", "%s", orch_err_last());
+		return;
+	}
+	if ((rc = inst_start(&in, &created, s, spec)) < 0) {
+		httpd_reply_error(out, rc == ORCH_EEXISTS ? 409 : rc == ORCH_ETOOBIG ? 507 : 500,
+		    rc == ORCH_EEXISTS ? "conflict" : "cannot start", "%s", orch_err_last());
+		return;
+	}
+	httpd_reply_json(out, created ? 201 : 200, inst_status_json(s, in));
+}
+
+static void
+get_instances(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct slave *s = arg;
+
+	httpd_reply_json(out, 200, json_pack("{s:s, s:o}", "node", s->cfg.name,
+	    "instances", inst_list_json(s)));
+}
+
+static struct instance *
+find_or_404(struct httpd_resp *out, struct slave *s, const struct httpd_req *req)
+{
+	struct instance *in = inst_find(s, req->params[0]);
+
+	if (in == NULL)
+		httpd_reply_error(out, 404, "not found", "no instance %.128s", req->params[0]);
+	return in;
+}
+
+static void
+get_instance(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct instance *in = find_or_404(out, arg, req);
+
+	if (in != NULL)
+		httpd_reply_json(out, 200, inst_status_json(arg, in));
+}
+
+static void
+delete_instance(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct instance *in = find_or_404(out, arg, req);
+
+	if (in == NULL)
+		return;
+	inst_stop(arg, in);
+	httpd_reply_json(out, 202, inst_status_json(arg, in));
+}
+
+static void
+get_logs(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct instance *in = find_or_404(out, arg, req);
+	const char *stream, *tail, *path;
+	size_t max = SLAVE_LOG_TAIL, len;
+	char *end, *text;
+
+	if (in == NULL)
+		return;
+	stream = httpd_query(req, "stream");
+	if (stream == NULL || strcmp(stream, "stdout") == 0)
+		path = in->out_path;
+	else if (strcmp(stream, "stderr") == 0)
+		path = in->err_path;
+	else {
+		httpd_reply_error(out, 400, "bad request", "stream: want stdout or stderr");
+		return;
+	}
+	if ((tail = httpd_query(req, "tail")) != NULL) {
+		unsigned long long v = strtoull(tail, &end, 10);
+
+		if (*tail == '\0' || *end != '\0' || v == 0 || v > 16u * 1024 * 1024) {
+			httpd_reply_error(out, 400, "bad request", "tail: want bytes 1..16777216");
+			return;
+		}
+		max = (size_t)v;
+	}
+	if (path == NULL) {
+		httpd_reply_text(out, 200, "text/plain; charset=utf-8", "", 0);
+		return;
+	}
+	if (logfile_tail(&text, &len, path, max) < 0) {
+		httpd_reply_error(out, 500, "cannot read log", "%s", orch_err_last());
+		return;
+	}
+	out->status = 200;
+	out->content_type = "text/plain; charset=utf-8";
+	out->body = text;
+	out->len = len;
+}
+
+const struct httpd_route api_routes[] = {
+	{"GET", "/healthz", get_healthz, true},
+	{"GET", "/metrics", get_metrics, false},
+	{"POST", "/v1/instances", post_instance, false},
+	{"GET", "/v1/instances", get_instances, false},
+	{"GET", "/v1/instances/:id", get_instance, false},
+	{"DELETE", "/v1/instances/:id", delete_instance, false},
+	{"GET", "/v1/instances/:id/logs", get_logs, false},
+};
+const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -1,0 +1,305 @@
+/*
+ * main.c - orch-slave: arguments, start-up, the loop, and a clean exit.
+ *
+ * SIGTERM ends the slave but not its instances: they run in their own
+ * sessions, hold their own log files, and are re-adopted by the next
+ * slave that starts on the same --data-dir (state.c). Only the slave's
+ * own helpers (health probes) are stopped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "slave.h"
+#include "units.h"
+
+static void __attribute__((noreturn))
+usage(const char *msg)
+{
+	if (msg != NULL)
+		fprintf(stderr, "orch-slave: %s\n", msg);
+	fprintf(stderr,
+	    "usage: orch-slave --name NODE --controller URL --listen ADDR:PORT --data-dir DIR\n"
+	    "                  --token-file F [--labels k=v,...] [--cpu N] [--memory SIZE]\n"
+	    "                  [--port-range LO-HI] [--heartbeat DURATION] [--max-body SIZE]\n"
+	    "                  [--log-max SIZE] [--address HOST:PORT] [--no-cgroup]\n"
+	    "                  [--log-level debug|info|warn]\n");
+	exit(2);
+}
+
+static char *
+read_token(const char *path)
+{
+	char buf[4096], *p, *e;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		orch_err_sys(ORCH_EINVALID, "token file %s", path);
+		return NULL;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0) {
+		orch_err_sys(ORCH_EINVALID, "token file %s", path);
+		return NULL;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	for (p = buf; *p == ' ' || *p == '\t'; p++)
+		;
+	for (e = p + strlen(p); e > p && (e[-1] == ' ' || e[-1] == '\t'); e--)
+		*--e = '\0', e++;
+	if (*p == '\0') {
+		orch_err_set(ORCH_EINVALID, "token file %s is empty", path);
+		return NULL;
+	}
+	return strdup(p);
+}
+
+static int
+split_labels(struct slave_config *c, char *arg)
+{
+	for (char *tok = strtok(arg, ","); tok; tok = strtok(NULL, ",")) {
+		char **v = realloc(c->labels, (c->nlabels + 1) * sizeof(*v));
+
+		if (strchr(tok, '=') == NULL || tok[0] == '=')
+			return orch_err_set(ORCH_EINVALID, "--labels: \"%s\" is not k=v", tok);
+		if (v == NULL)
+			return orch_err_set(ORCH_ERROR, "out of memory");
+		c->labels = v;
+		if ((c->labels[c->nlabels] = strdup(tok)) == NULL)
+			return orch_err_set(ORCH_ERROR, "out of memory");
+		c->nlabels++;
+	}
+	return 0;
+}
+
+static void
+parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
+    enum log_level *out_level)
+{
+	static const struct option opts[] = {
+		{"name", required_argument, NULL, 'n'},
+		{"controller", required_argument, NULL, 'c'},
+		{"listen", required_argument, NULL, 'l'},
+		{"data-dir", required_argument, NULL, 'd'},
+		{"token-file", required_argument, NULL, 't'},
+		{"labels", required_argument, NULL, 'L'},
+		{"cpu", required_argument, NULL, 'C'},
+		{"memory", required_argument, NULL, 'M'},
+		{"port-range", required_argument, NULL, 'p'},
+		{"heartbeat", required_argument, NULL, 'H'},
+		{"max-body", required_argument, NULL, 'b'},
+		{"log-max", required_argument, NULL, 'r'},
+		{"address", required_argument, NULL, 'a'},
+		{"no-cgroup", no_argument, NULL, 'G'},
+		{"log-level", required_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	char msg[512], *end;
+	uint64_t sz;
+	int ch, lo, hi;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			if (!proto_name_valid(optarg))
+				usage("--name: want [A-Za-z0-9_.-]");
+			c->name = optarg;
+			break;
+		case 'c':
+			if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
+				usage("--controller: want an http:// or https:// URL");
+			c->controller = optarg;
+			break;
+		case 'l': c->listen = optarg; break;
+		case 'd': c->data_dir = optarg; break;
+		case 't': *out_token_file = optarg; break;
+		case 'a': c->address = optarg; break;
+		case 'G': c->no_cgroup = true; break;
+		case 'L':
+			if (split_labels(c, optarg) < 0)
+				usage(orch_err_last());
+			break;
+		case 'C':
+			c->cpu = strtod(optarg, &end);
+			if (*end || c->cpu <= 0)
+				usage("--cpu: want a positive number");
+			break;
+		case 'M':
+			if (orch_parse_size(&c->memory, optarg) < 0 || c->memory == 0)
+				usage("--memory: want a size such as 4G");
+			break;
+		case 'p':
+			if (sscanf(optarg, "%d-%d", &lo, &hi) != 2 || lo < 1 || hi > 65535 || lo > hi)
+				usage("--port-range: want LO-HI within 1-65535");
+			c->port_lo = lo;
+			c->port_hi = hi;
+			break;
+		case 'H':
+			if (orch_parse_duration(&c->heartbeat_ms, optarg) < 0 || c->heartbeat_ms < 10)
+				usage("--heartbeat: want a duration such as 2s");
+			break;
+		case 'b':
+			if (orch_parse_size(&sz, optarg) < 0 || sz < 1024)
+				usage("--max-body: want a size of at least 1K");
+			c->max_body = (size_t)sz;
+			break;
+		case 'r':
+			if (orch_parse_size(&c->log_max, optarg) < 0 || c->log_max < 1024)
+				usage("--log-max: want a size of at least 1K");
+			break;
+		case 'v':
+			if (strcmp(optarg, "debug") == 0)
+				*out_level = LOG_LEVEL_DEBUG;
+			else if (strcmp(optarg, "info") == 0)
+				*out_level = LOG_LEVEL_INFO;
+			else if (strcmp(optarg, "warn") == 0)
+				*out_level = LOG_LEVEL_WARN;
+			else
+				usage("--log-level: want debug, info or warn");
+			break;
+		case 'h':
+			usage(NULL);
+		default:
+			usage(NULL);
+		}
+	}
+	if (optind < argc) {
+		snprintf(msg, sizeof(msg), "unexpected argument \"%s\"", argv[optind]);
+		usage(msg);
+	}
+	if (c->name == NULL || c->listen == NULL || c->data_dir == NULL || *out_token_file == NULL)
+		usage("--name, --listen, --data-dir and --token-file are required");
+}
+
+static uint64_t
+physical_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+
+	return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+}
+
+static void
+free_all(struct slave *s)
+{
+	struct instance *in;
+
+	while ((in = s->instances) != NULL) {
+		s->instances = in->next;
+		inst_free(s, in);
+	}
+	report_free(s);
+	httpd_free(s->httpd);
+	loop_free(s);
+	cgroup_free(s);
+	for (size_t i = 0; i < s->cfg.nlabels; i++)
+		free(s->cfg.labels[i]);
+	free(s->cfg.labels);
+	free(s->cfg.token);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct slave s;
+	struct httpd_config hc = {0};
+	enum log_level level = LOG_LEVEL_INFO;
+	char *token_file = NULL, lockpath[4096], addr[128];
+	int lockfd = -1, rc = 1;
+
+	memset(&s, 0, sizeof(s));
+	s.epfd = -1;
+	s.cfg.port_lo = 20000;
+	s.cfg.port_hi = 29999;
+	s.cfg.heartbeat_ms = 2000;
+	s.cfg.max_body = 1024 * 1024;
+	s.cfg.log_max = 10 * 1024 * 1024;
+	parse_args(&s.cfg, argc, argv, &token_file, &level);
+	log_init("orch-slave", level, NULL);
+	if (s.cfg.cpu == 0)
+		s.cfg.cpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
+	if (s.cfg.memory == 0)
+		s.cfg.memory = physical_memory();
+	if (s.cfg.address == NULL)
+		s.cfg.address = s.cfg.listen;
+	srandom((unsigned)(time(NULL) ^ getpid()));
+	if ((s.cfg.token = read_token(token_file)) == NULL) {
+		log_warnx("%s", orch_err_last());
+		goto out;
+	}
+	if (mkdir(s.cfg.data_dir, 0750) < 0 && errno != EEXIST) {
+		log_warn("mkdir %s", s.cfg.data_dir);
+		goto out;
+	}
+	/* One slave per data dir: a second would fight over the instances. */
+	snprintf(lockpath, sizeof(lockpath), "%s/slave.lock", s.cfg.data_dir);
+	if ((lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+	    flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+		log_warn("%s: another orch-slave uses this data dir", lockpath);
+		goto out;
+	}
+	/* Orphaned grandchildren of instances come to us and are reaped,
+	 * never left as zombies. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		log_warn("prctl(PR_SET_CHILD_SUBREAPER)");
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		log_warnx("curl_global_init failed");
+		goto out;
+	}
+	if (loop_init(&s) < 0 || report_init(&s) < 0) {
+		log_warnx("%s", orch_err_last());
+		goto out_curl;
+	}
+	cgroup_detect(&s);
+	if (state_load(&s) < 0)
+		log_warnx("%s (starting with no instances)", orch_err_last());
+	hc.listen = s.cfg.listen;
+	hc.routes = api_routes;
+	hc.nroutes = api_nroutes;
+	hc.arg = &s;
+	hc.token = s.cfg.token;
+	hc.max_body = s.cfg.max_body;
+	hc.conn_limit = 128;
+	hc.conn_timeout_s = 10;
+	if (httpd_start(&s.httpd, &hc) < 0) {
+		log_warnx("%s", orch_err_last());
+		goto out_curl;
+	}
+	if (httpd_parse_listen(addr, sizeof(addr), &(int){0}, s.cfg.listen) == 0)
+		log_info("node=%s listening on %s:%d data_dir=%s controller=%s", s.cfg.name,
+		    addr, httpd_port(s.httpd), s.cfg.data_dir,
+		    s.cfg.controller ? s.cfg.controller : "(none: standalone)");
+	if (loop_run(&s) == 0)
+		rc = 0;
+	else
+		log_warnx("%s", orch_err_last());
+	state_save(&s);
+	log_info("node=%s stopped; %zu instances left running", s.cfg.name, s.ninstances);
+out_curl:
+	free_all(&s);
+	curl_global_cleanup();
+	if (lockfd >= 0)
+		close(lockfd);
+	return rc;
+out:
+	free_all(&s);
+	if (lockfd >= 0)
+		close(lockfd);
+	return rc;
+}

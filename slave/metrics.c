@@ -1,0 +1,82 @@
+/* metrics.c - GET /metrics in the Prometheus text format. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "slave.h"
+
+char *
+metrics_render(const struct slave *s)
+{
+	size_t by_state[INSTANCE__LAST] = {0}, len = 0;
+	uint64_t restarts = 0;
+	char *buf = NULL;
+	FILE *f;
+
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return NULL;
+	for (const struct instance *in = s->instances; in; in = in->next) {
+		if (in->removed)
+			continue;
+		by_state[inst_public_state(in->state)]++;
+		restarts += (uint64_t)in->restarts;
+	}
+	fprintf(f, "# HELP orch_slave_instances Instances on this node by state.\n"
+	    "# TYPE orch_slave_instances gauge\n");
+	for (int i = 0; i < INSTANCE__LAST; i++)
+		fprintf(f, "orch_slave_instances{state=\"%s\"} %zu\n",
+		    proto_state_name(i), by_state[i]);
+	fprintf(f, "# HELP orch_slave_instance_restarts Restarts of the current instances.\n"
+	    "# TYPE orch_slave_instance_restarts gauge\n"
+	    "orch_slave_instance_restarts %llu\n", (unsigned long long)restarts);
+	fprintf(f, "# HELP orch_slave_restarts_total Restarts done by the restart policy.\n"
+	    "# TYPE orch_slave_restarts_total counter\n"
+	    "orch_slave_restarts_total %llu\n", (unsigned long long)s->m.restarts);
+	fprintf(f, "# HELP orch_slave_starts_total Processes started.\n"
+	    "# TYPE orch_slave_starts_total counter\n"
+	    "orch_slave_starts_total %llu\n", (unsigned long long)s->m.starts);
+	fprintf(f, "# HELP orch_slave_stops_total Stop requests.\n"
+	    "# TYPE orch_slave_stops_total counter\n"
+	    "orch_slave_stops_total %llu\n", (unsigned long long)s->m.stops);
+	fprintf(f, "# HELP orch_slave_failures_total Instances that went Failed.\n"
+	    "# TYPE orch_slave_failures_total counter\n"
+	    "orch_slave_failures_total %llu\n", (unsigned long long)s->m.failures);
+	fprintf(f, "# HELP orch_slave_spawn_errors_total Starts that could not exec.\n"
+	    "# TYPE orch_slave_spawn_errors_total counter\n"
+	    "orch_slave_spawn_errors_total %llu\n", (unsigned long long)s->m.spawn_errors);
+	fprintf(f, "# HELP orch_slave_health_checks_total Health probes by type.\n"
+	    "# TYPE orch_slave_health_checks_total counter\n");
+	for (int t = HEALTH_HTTP; t < HEALTH__LAST; t++)
+		fprintf(f, "orch_slave_health_checks_total{type=\"%s\"} %llu\n",
+		    proto_health_type_name(t), (unsigned long long)s->m.checks[t]);
+	fprintf(f, "# HELP orch_slave_health_check_failures_total Failed probes by type.\n"
+	    "# TYPE orch_slave_health_check_failures_total counter\n");
+	for (int t = HEALTH_HTTP; t < HEALTH__LAST; t++)
+		fprintf(f, "orch_slave_health_check_failures_total{type=\"%s\"} %llu\n",
+		    proto_health_type_name(t), (unsigned long long)s->m.check_failures[t]);
+	fprintf(f, "# HELP orch_slave_health_check_seconds Probe latency (summary).\n"
+	    "# TYPE orch_slave_health_check_seconds summary\n");
+	for (int t = HEALTH_HTTP; t < HEALTH__LAST; t++) {
+		fprintf(f, "orch_slave_health_check_seconds_sum{type=\"%s\"} %.3f\n",
+		    proto_health_type_name(t), (double)s->m.check_ms_sum[t] / 1000.0);
+		fprintf(f, "orch_slave_health_check_seconds_count{type=\"%s\"} %llu\n",
+		    proto_health_type_name(t), (unsigned long long)s->m.checks[t]);
+	}
+	fprintf(f, "# HELP orch_slave_events_sent_total Events acknowledged by the controller.\n"
+	    "# TYPE orch_slave_events_sent_total counter\n"
+	    "orch_slave_events_sent_total %llu\n", (unsigned long long)s->m.events_sent);
+	fprintf(f, "# HELP orch_slave_events_dropped_total Events dropped from a full queue.\n"
+	    "# TYPE orch_slave_events_dropped_total counter\n"
+	    "orch_slave_events_dropped_total %llu\n", (unsigned long long)s->m.events_dropped);
+	fprintf(f, "# HELP orch_slave_heartbeats_total Heartbeats by result.\n"
+	    "# TYPE orch_slave_heartbeats_total counter\n"
+	    "orch_slave_heartbeats_total{result=\"ok\"} %llu\n"
+	    "orch_slave_heartbeats_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)s->m.heartbeats_ok, (unsigned long long)s->m.heartbeats_failed);
+	fprintf(f, "# HELP orch_slave_cgroup Whether cgroup limits are available (0/1).\n"
+	    "# TYPE orch_slave_cgroup gauge\norch_slave_cgroup %d\n", s->cgroup_mode != 0);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}

@@ -1,0 +1,265 @@
+/*
+ * slave.h - internal interface of orch-slave, grouped by source file
+ * (ntpd style). Everything here runs on the one main-loop thread, except
+ * the artifact fetch worker, which touches only its own struct fetch.
+ *
+ * An instance moves through finer internal states than the five public
+ * words; inst_state_word() translates (systemd's state_translation_table).
+ * Every change goes through inst_set_state(), which logs "old -> new",
+ * queues an event for the controller and marks the state file dirty.
+ */
+#ifndef ORCH_SLAVE_H
+#define ORCH_SLAVE_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "httpd.h"
+#include "proto.h"
+
+#define SLAVE_STABLE_MS 1000      /* a run at least this long that was Run restarts at once */
+#define SLAVE_LOG_TAIL (64 * 1024)
+#define SLAVE_MAX_INSTANCES 4096
+
+enum inst_state {
+	IST_PROVISION,  /* dirs, ports, artifact being prepared   -> Provision */
+	IST_STARTING,   /* process started, not yet healthy       -> Ready */
+	IST_RUNNING,    /* healthy, or no health check            -> Run */
+	IST_BACKOFF,    /* exited, restart due at restart_at      -> Provision */
+	IST_RESTARTING, /* unhealthy pet being stopped to restart -> Ready */
+	IST_STOPPING,   /* DELETE: stopping, then removed         -> Destroy */
+	IST_FAILED,     /* given up (cattle exit, limit hit)      -> Failed */
+	IST__LAST
+};
+
+/* What one epoll registration points at. */
+enum watch_kind {
+	W_SIGNAL, W_HTTPD, W_CURL, W_PIDFD, W_TCPCHECK, W_FETCH, W__LAST
+};
+
+struct watch {
+	enum watch_kind kind;
+	int fd;
+	void *ptr;     /* struct instance for W_PIDFD/W_TCPCHECK */
+	int events;    /* W_CURL: what curl asked for */
+};
+
+/* A running health probe; at most one per instance. */
+struct probe {
+	enum health_type type;   /* HEALTH_NONE: idle */
+	int64_t started;         /* mono ms */
+	int64_t deadline;        /* mono ms */
+	pid_t pid;               /* exec */
+	struct watch w;          /* tcp: the connecting socket */
+	CURL *easy;              /* http */
+};
+
+/* Artifact fetch done off the loop thread (artifact_fetch blocks). */
+struct fetch {
+	pthread_t thread;
+	bool running;
+	int done;                /* set by the worker (atomic) */
+	int rc;
+	char *dir;               /* result */
+	char err[512];
+	struct instance_spec *spec; /* the worker's own copy */
+	char *data_dir;
+	int notify_fd;           /* write end; one byte when done */
+};
+
+struct instance {
+	struct instance *next;
+	struct instance_spec *spec;
+	enum inst_state state;
+	enum health_state health;
+	char *dir;               /* DATA/instances/ID */
+	char *data_dir;          /* DATA/instances/ID/data: ORCH_DATA_DIR */
+	char *artifact_dir;      /* NULL without an artifact */
+	char *cwd;
+	char *out_path, *err_path;
+	int *ports;              /* parallel to spec->ports */
+	/* Prepared once per start request and reused by every restart, so a
+	 * crash -> exec needs no allocation (see spawn.c). */
+	char **argv, **envp, **hargv;
+	bool switch_user;
+	uid_t uid;
+	gid_t gid;
+	char *cgroup_dirs[2];    /* memory/cpu (v1) or the one v2 dir; NULL none */
+	pid_t pid;               /* 0: no process */
+	uint64_t starttime;      /* /proc/PID/stat field 22: pid identity */
+	int pidfd;               /* re-adopted processes: -1 otherwise */
+	struct watch pidw;
+	int64_t started_mono, started_wall;
+	int restarts;
+	int64_t *restart_times;  /* ring of mono ms, restart.limit + 1 long */
+	size_t nrt;
+	int streak;              /* consecutive quick crashes */
+	int64_t backoff_ms;
+	int64_t restart_at;      /* IST_BACKOFF: mono deadline */
+	int64_t kill_at;         /* stopping: SIGKILL deadline; 0 none */
+	int exit_code, exit_signal;
+	char *reason;
+	struct probe probe;
+	int hpass, hfail;
+	int64_t health_at;       /* next probe, mono ms */
+	struct fetch *fetch;
+	bool removed;            /* stopped: free at the end of this loop turn */
+};
+
+struct slave_config {
+	const char *name;
+	const char *controller;  /* NULL: standalone */
+	const char *listen;
+	const char *address;     /* as reported; default listen */
+	const char *data_dir;
+	char *token;
+	char **labels;           /* "k=v" */
+	size_t nlabels;
+	double cpu;
+	uint64_t memory;
+	int port_lo, port_hi;
+	int64_t heartbeat_ms;
+	size_t max_body;
+	uint64_t log_max;
+	bool no_cgroup;
+};
+
+struct metrics {
+	uint64_t starts, stops, restarts, failures, spawn_errors;
+	uint64_t checks[HEALTH__LAST], check_failures[HEALTH__LAST];
+	uint64_t check_ms_sum[HEALTH__LAST];
+	uint64_t events_sent, events_dropped, heartbeats_ok, heartbeats_failed;
+};
+
+struct report;
+struct curlreq;
+
+struct slave {
+	struct slave_config cfg;
+	int epfd;
+	struct watch sigw;
+	struct httpd *httpd;
+	struct watch httpdw;
+	CURLM *multi;
+	struct curlreq *curl_reqs; /* transfers in flight (loop.c) */
+	int64_t curl_timer;      /* mono deadline; -1 none */
+	struct instance *instances;
+	size_t ninstances;
+	int next_port;
+	bool state_dirty;
+	bool quit;
+	int cgroup_mode;         /* 0 none, 1 v1, 2 v2 */
+	char *cgroup_base[2];
+	struct report *report;
+	struct metrics m;
+	int fetch_pipe[2];
+	struct watch fetchw;
+};
+
+/* loop.c */
+int loop_init(struct slave *s);
+int loop_run(struct slave *s);
+void loop_free(struct slave *s);
+int loop_watch(struct slave *s, struct watch *w, uint32_t events);
+void loop_unwatch(struct slave *s, struct watch *w);
+/* Add a libcurl easy handle; done(arg, easy, result) runs when it ends,
+ * then the handle is removed and cleaned up by the loop. */
+typedef void (*curl_done_fn)(struct slave *s, void *arg, CURL *easy, CURLcode res);
+int loop_curl_add(struct slave *s, CURL *easy, curl_done_fn done, void *arg);
+void loop_curl_cancel(struct slave *s, CURL *easy);
+
+/* instance.c */
+const char *inst_state_word(enum inst_state st);
+enum instance_state inst_public_state(enum inst_state st);
+void inst_set_state(struct slave *s, struct instance *in, enum inst_state st,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+struct instance *inst_find(struct slave *s, const char *id);
+/* Handle a start request (idempotent by id); *out_created tells 201/200. */
+int inst_start(struct instance **out, bool *out_created, struct slave *s,
+    struct instance_spec *spec);
+int inst_stop(struct slave *s, struct instance *in);
+void inst_set_health(struct slave *s, struct instance *in, enum health_state h);
+json_t *inst_status_json(const struct slave *s, const struct instance *in);
+json_t *inst_list_json(const struct slave *s);
+struct instance *inst_new(struct slave *s, struct instance_spec *spec);
+void inst_free(struct slave *s, struct instance *in);
+void inst_reap_removed(struct slave *s);
+/* Provision finished (artifact ready or none): prepare and spawn. */
+void inst_launch(struct slave *s, struct instance *in);
+/* Fetch the artifact if the spec has one (off the loop), then launch. */
+void inst_provision(struct slave *s, struct instance *in);
+void inst_fetch_done(struct slave *s);
+
+/* spawn.c */
+/* Build argv/envp/hargv, dirs and ports for in; 0 or error with message. */
+int spawn_prepare(struct slave *s, struct instance *in);
+/* fork/exec in's prepared command; sets in->pid, starttime, started_*. */
+int spawn_exec(struct slave *s, struct instance *in);
+/* Expand ${...} placeholders of in; *out is malloc'd. */
+int spawn_expand(char **out, const struct slave *s, const struct instance *in,
+    const char *text);
+/* fork/exec an argv with output to /dev/null, new process group. */
+int spawn_helper(pid_t *out, char *const argv[], char *const envp[], const char *cwd);
+void spawn_free_prepared(struct instance *in);
+int port_alloc(struct slave *s, int *out);
+
+/* supervise.c */
+/* Reap every exited child and dispatch; called on SIGCHLD. */
+void sv_reap(struct slave *s);
+/* The instance's main process is gone (status from waitpid or -1 unknown). */
+void sv_exited(struct slave *s, struct instance *in, int status, bool known);
+/* Send the stop signal to everything of in; escalate at kill_at. */
+void sv_signal_tree(struct slave *s, struct instance *in, int sig);
+void sv_begin_stop(struct slave *s, struct instance *in);
+/* Timers: backoff restarts and SIGKILL escalation; returns next deadline. */
+int64_t sv_tick(struct slave *s, int64_t now);
+uint64_t sv_proc_starttime(pid_t pid);
+void sv_pidfd_ready(struct slave *s, struct instance *in);
+
+/* health.c */
+int64_t health_tick(struct slave *s, int64_t now);
+void health_tcp_ready(struct slave *s, struct instance *in);
+/* An exec probe child exited; true when pid belonged to a probe. */
+bool health_exec_reaped(struct slave *s, pid_t pid, int status);
+void health_cancel(struct slave *s, struct instance *in);
+void health_reset(struct slave *s, struct instance *in);
+
+/* api.c */
+extern const struct httpd_route api_routes[];
+extern const size_t api_nroutes;
+
+/* state.c */
+int state_save(struct slave *s);
+int state_load(struct slave *s);
+
+/* report.c */
+int report_init(struct slave *s);
+void report_free(struct slave *s);
+int64_t report_tick(struct slave *s, int64_t now);
+/* Queue an event (j is stolen) and try to push it now. */
+void report_event(struct slave *s, json_t *j);
+
+/* metrics.c */
+char *metrics_render(const struct slave *s);
+
+/* cgroup.c */
+void cgroup_detect(struct slave *s);
+/* Create the instance's cgroup(s) and write its limits; false: unavailable. */
+bool cgroup_setup(struct slave *s, struct instance *in);
+/* Called in the child between fork and exec: join the cgroup. */
+void cgroup_join_child(const struct instance *in);
+/* Pids in the instance's cgroup into out (up to max); count. */
+size_t cgroup_pids(const struct instance *in, pid_t *out, size_t max);
+void cgroup_remove(struct slave *s, struct instance *in);
+void cgroup_free(struct slave *s);
+
+/* logfile.c */
+/* Rotate every instance log over cfg.log_max (copytruncate). */
+void logfile_rotate(struct slave *s);
+/* Tail of a log into *out (malloc'd). */
+int logfile_tail(char **out, size_t *out_len, const char *path, size_t max);
+
+#endif

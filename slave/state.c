@@ -1,0 +1,248 @@
+/*
+ * state.c - the slave's state file and re-adoption after its own restart.
+ *
+ * DATA/state.json holds every instance: its spec and what the slave knows
+ * about it (pid and the pid's start time, ports, restarts, state). It is
+ * written atomically (temp file, fsync, rename, fsync of the dir) after
+ * every loop turn that changed something, so a slave killed at any moment
+ * finds either the old or the new file, never half of one.
+ *
+ * On start, an instance whose pid is alive with the recorded start time
+ * (/proc/PID/stat field 22) is re-adopted as is: a reused pid never
+ * passes for an instance. Its exit is then seen through a pidfd. An
+ * instance that died while the slave was away is handled like any exit:
+ * a pet is restarted, cattle are reported Failed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "slave.h"
+#include "units.h"
+
+#define STATE_MAX_BYTES (64 * 1024 * 1024)
+
+static json_t *
+inst_json(const struct instance *in)
+{
+	json_t *ports = json_array();
+
+	for (size_t i = 0; in->ports && i < in->spec->nports; i++)
+		json_array_append_new(ports, json_integer(in->ports[i]));
+	return json_pack("{s:o, s:s, s:s, s:i, s:I, s:o, s:i, s:i, s:i, s:I, s:o, s:o, s:i}",
+	    "spec", proto_spec_encode(in->spec),
+	    "state", inst_state_word(in->state),
+	    "health", proto_health_name(in->health),
+	    "pid", (int)in->pid,
+	    "starttime", (json_int_t)in->starttime,
+	    "ports", ports,
+	    "restarts", in->restarts,
+	    "exit_code", in->exit_code,
+	    "exit_signal", in->exit_signal,
+	    "started_wall", (json_int_t)in->started_wall,
+	    "reason", in->reason ? json_string(in->reason) : json_null(),
+	    "artifact_dir", in->artifact_dir ? json_string(in->artifact_dir) : json_null(),
+	    "streak", in->streak);
+}
+
+int
+state_save(struct slave *s)
+{
+	char path[4096], tmp[4096];
+	json_t *root, *list = json_array();
+	int fd, dfd, rc = 0;
+	char *text;
+	size_t len;
+
+	s->state_dirty = false;
+	for (struct instance *in = s->instances; in; in = in->next)
+		if (!in->removed)
+			json_array_append_new(list, inst_json(in));
+	root = json_pack("{s:i, s:s, s:i, s:o}", "format", 1, "node", s->cfg.name,
+	    "next_port", s->next_port, "instances", list);
+	text = json_dumps(root, JSON_INDENT(1));
+	json_decref(root);
+	if (text == NULL)
+		return orch_err_set(ORCH_ERROR, "out of memory");
+	len = strlen(text);
+	snprintf(path, sizeof(path), "%s/state.json", s->cfg.data_dir);
+	snprintf(tmp, sizeof(tmp), "%s/state.json.tmp", s->cfg.data_dir);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+		rc = orch_err_sys(ORCH_ERROR, "open %s", tmp);
+		goto out;
+	}
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+		rc = orch_err_sys(ORCH_ERROR, "write %s", tmp);
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		rc = orch_err_sys(ORCH_ERROR, "rename %s", tmp);
+		goto out;
+	}
+	if ((dfd = open(s->cfg.data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+out:
+	if (rc < 0) {
+		log_warnx("state: %s", orch_err_last());
+		s->state_dirty = true; /* try again next turn */
+	}
+	free(text);
+	return rc;
+}
+
+static int
+state_parse(const char *word)
+{
+	for (int i = 0; i < IST__LAST; i++)
+		if (strcmp(word, inst_state_word(i)) == 0)
+			return i;
+	return -1;
+}
+
+static int
+pidfd_open_(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* Re-adopt in (its pid alive and the same process) or handle its loss. */
+static void
+readopt(struct slave *s, struct instance *in, pid_t pid, uint64_t starttime)
+{
+	int64_t now = orch_mono_ms();
+	int fd;
+
+	if (pid > 0 && starttime != 0 && sv_proc_starttime(pid) == starttime &&
+	    (fd = pidfd_open_(pid)) >= 0) {
+		in->pid = pid;
+		in->starttime = starttime;
+		in->pidfd = fd;
+		in->pidw.kind = W_PIDFD;
+		in->pidw.fd = fd;
+		in->pidw.ptr = in;
+		/* Uptime as the wall clock tells it; only the restart policy's
+		 * "stable run" test reads it. */
+		in->started_mono = now - (orch_wall_ms() - in->started_wall);
+		if (loop_watch(s, &in->pidw, EPOLLIN) < 0)
+			log_warnx("instance=%s: %s", in->spec->id, orch_err_last());
+		in->health_at = now;
+		log_info("instance=%s pid=%d re-adopted state=%s", in->spec->id, (int)pid,
+		    inst_state_word(in->state));
+		if (in->state == IST_STOPPING)
+			sv_begin_stop(s, in);
+		else if (in->state == IST_RESTARTING)
+			sv_begin_stop(s, in);
+		return;
+	}
+	in->pid = 0;
+	switch (in->state) {
+	case IST_STARTING:
+	case IST_RUNNING:
+	case IST_RESTARTING:
+		log_info("instance=%s pid=%d is gone since the slave stopped", in->spec->id, (int)pid);
+		sv_exited(s, in, 0, false);
+		break;
+	case IST_STOPPING:
+		in->removed = true;
+		break;
+	case IST_BACKOFF:
+		in->restart_at = now;
+		break;
+	case IST_PROVISION:
+		inst_provision(s, in);
+		break;
+	case IST_FAILED:
+	case IST__LAST:
+		break;
+	}
+}
+
+static int
+load_one(struct slave *s, const json_t *j)
+{
+	struct instance_spec *spec;
+	struct instance *in;
+	const json_t *ports, *v;
+	const char *word;
+	int st, rc;
+
+	if ((rc = proto_spec_decode(&spec, json_object_get(j, "spec"))) < 0)
+		return rc;
+	if (inst_find(s, spec->id) != NULL) {
+		instance_spec_free(spec);
+		return orch_err_set(ORCH_EEXISTS, "instance listed twice");
+	}
+	if ((in = inst_new(s, spec)) == NULL) {
+		instance_spec_free(spec);
+		return orch_err_set(ORCH_ERROR, "out of memory");
+	}
+	word = json_string_value(json_object_get(j, "state"));
+	st = word ? state_parse(word) : -1;
+	in->state = st < 0 ? IST_FAILED : st;
+	word = json_string_value(json_object_get(j, "health"));
+	if (word != NULL && proto_health_parse(word) >= 0)
+		in->health = proto_health_parse(word);
+	if (in->health == HEALTH_STATE_HEALTHY)
+		in->hpass = spec->health.healthy_threshold;
+	in->restarts = (int)json_integer_value(json_object_get(j, "restarts"));
+	in->streak = (int)json_integer_value(json_object_get(j, "streak"));
+	in->exit_code = (int)json_integer_value(json_object_get(j, "exit_code"));
+	in->exit_signal = (int)json_integer_value(json_object_get(j, "exit_signal"));
+	in->started_wall = json_integer_value(json_object_get(j, "started_wall"));
+	if ((v = json_object_get(j, "reason")) != NULL && json_is_string(v))
+		in->reason = strdup(json_string_value(v));
+	if ((v = json_object_get(j, "artifact_dir")) != NULL && json_is_string(v))
+		in->artifact_dir = strdup(json_string_value(v));
+	ports = json_object_get(j, "ports");
+	if (spec->nports > 0 && json_array_size(ports) == spec->nports) {
+		if ((in->ports = calloc(spec->nports, sizeof(int))) != NULL)
+			for (size_t i = 0; i < spec->nports; i++)
+				in->ports[i] = (int)json_integer_value(json_array_get(ports, i));
+	}
+	/* Rebuild argv/env now, so a later restart is as quick as ever. */
+	if (in->state != IST_PROVISION && in->state != IST_FAILED && spawn_prepare(s, in) < 0)
+		log_warnx("instance=%s: %s", spec->id, orch_err_last());
+	readopt(s, in, (pid_t)json_integer_value(json_object_get(j, "pid")),
+	    (uint64_t)json_integer_value(json_object_get(j, "starttime")));
+	return 0;
+}
+
+int
+state_load(struct slave *s)
+{
+	char path[4096];
+	json_error_t jerr;
+	json_t *root, *list;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/state.json", s->cfg.data_dir);
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	if ((root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+		return orch_err_set(ORCH_EINVALID, "%s:%d: %s", path, jerr.line, jerr.text);
+	s->next_port = (int)json_integer_value(json_object_get(root, "next_port"));
+	list = json_object_get(root, "instances");
+	for (i = 0; i < json_array_size(list); i++)
+		if (load_one(s, json_array_get(list, i)) < 0)
+			log_warnx("state: instance %zu skipped: %s", i, orch_err_last());
+	json_decref(root);
+	log_info("state: loaded %zu instances", s->ninstances);
+	s->state_dirty = true;
+	return 0;
+}

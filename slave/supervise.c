@@ -1,0 +1,374 @@
+/*
+ * supervise.c - exits, the restart policy and stopping (s6-supervise's
+ * job, inside the one loop).
+ *
+ * sv_reap() runs on SIGCHLD (via the signalfd) and reaps every exited
+ * child with waitpid(-1, WNOHANG): instance main processes, exec health
+ * probes, and orphaned descendants, which the kernel hands to us because
+ * the slave is a child subreaper. A re-adopted process is not our child;
+ * its pidfd turns readable when it exits (sv_pidfd_ready()).
+ *
+ * Restart policy of a pet (cattle are never revived here):
+ *   - more than restart.limit restarts within restart.window: Failed;
+ *   - it was Run and lived >= SLAVE_STABLE_MS: restart at once, right
+ *     here in the SIGCHLD path, before any bookkeeping (the prepared argv
+ *     and env make that a bare fork + exec);
+ *   - otherwise a quick crash: wait backoff * 2^(streak-1), capped at
+ *     max_backoff and jittered down by up to 25%, so a crash loop is
+ *     never tight and two instances do not restart in lockstep.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "slave.h"
+#include "units.h"
+
+#define TREE_MAX 4096
+
+uint64_t
+sv_proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024], *p, *save = NULL;
+	unsigned long long v = 0;
+	ssize_t n;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm may hold spaces and ')': fields restart after the last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return 0;
+	/* p+2 is field 3 (state); starttime is field 22. */
+	field = 3;
+	for (char *tok = strtok_r(p + 2, " ", &save); tok; tok = strtok_r(NULL, " ", &save), field++)
+		if (field == 22) {
+			v = strtoull(tok, NULL, 10);
+			break;
+		}
+	return v;
+}
+
+/* ppid, pgrp, session of pid; false when gone. */
+static bool
+proc_ids(pid_t pid, pid_t *ppid, pid_t *pgrp, pid_t *sid)
+{
+	char path[64], buf[1024], *p;
+	int fd, a, b, c;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2, "%*c %d %d %d", &a, &b, &c) != 3)
+		return false;
+	*ppid = a;
+	*pgrp = b;
+	*sid = c;
+	return true;
+}
+
+/* Whether pid's environment carries ORCH_INSTANCE_ID=id: how an orphan
+ * that left its session and lost its parent is still known as ours. */
+static bool
+proc_has_instance_env(pid_t pid, const char *id)
+{
+	char path[64], want[PROTO_MAX_NAME + 32], buf[65536];
+	size_t wlen;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	wlen = (size_t)snprintf(want, sizeof(want), "ORCH_INSTANCE_ID=%s", id) + 1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	for (ssize_t off = 0; off < n; off += strlen(buf + off) + 1)
+		if ((size_t)(n - off) >= wlen && memcmp(buf + off, want, wlen) == 0)
+			return true;
+	return false;
+}
+
+struct pinfo {
+	pid_t pid, ppid, pgrp, sid;
+	bool mark;
+};
+
+/*
+ * Signal every process of the instance: its group, its session, all
+ * descendants of root (by ppid, to a fixpoint), orphans handed to us that
+ * carry its ORCH_INSTANCE_ID, and every pid of its cgroup.
+ */
+static void
+kill_tree(struct slave *s, struct instance *in, pid_t root, int sig)
+{
+	struct pinfo *v;
+	pid_t cg[256], self = getpid();
+	size_t n = 0, ncg;
+	struct dirent *de;
+	bool grew;
+	DIR *d;
+
+	if (root > 1) {
+		kill(-root, sig);
+		kill(root, sig);
+	}
+	ncg = cgroup_pids(in, cg, sizeof(cg) / sizeof(cg[0]));
+	for (size_t i = 0; i < ncg; i++)
+		if (cg[i] > 1 && cg[i] != self)
+			kill(cg[i], sig);
+	if ((v = calloc(TREE_MAX, sizeof(*v))) == NULL)
+		return;
+	if ((d = opendir("/proc")) == NULL) {
+		free(v);
+		return;
+	}
+	while ((de = readdir(d)) != NULL && n < TREE_MAX) {
+		pid_t p = (pid_t)atoi(de->d_name);
+
+		if (p <= 1 || p == self)
+			continue;
+		if (!proc_ids(p, &v[n].ppid, &v[n].pgrp, &v[n].sid))
+			continue;
+		v[n].pid = p;
+		v[n].mark = root > 1 && (p == root || v[n].pgrp == root || v[n].sid == root);
+		if (!v[n].mark && (v[n].ppid == self || v[n].ppid == 1))
+			v[n].mark = proc_has_instance_env(p, in->spec->id);
+		n++;
+	}
+	closedir(d);
+	do {
+		grew = false;
+		for (size_t i = 0; i < n; i++) {
+			if (v[i].mark)
+				continue;
+			for (size_t k = 0; k < n; k++)
+				if (v[k].mark && v[k].pid == v[i].ppid) {
+					v[i].mark = grew = true;
+					break;
+				}
+		}
+	} while (grew);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].mark) {
+			kill(v[i].pid, sig);
+			if (sig != SIGKILL)
+				kill(v[i].pid, SIGCONT);
+		}
+	free(v);
+}
+
+void
+sv_signal_tree(struct slave *s, struct instance *in, int sig)
+{
+	kill_tree(s, in, in->pid, sig);
+}
+
+void
+sv_begin_stop(struct slave *s, struct instance *in)
+{
+	log_info("instance=%s pid=%d sending signal %d, SIGKILL in %lldms", in->spec->id,
+	    (int)in->pid, in->spec->stop.signal, (long long)in->spec->stop.timeout_ms);
+	kill_tree(s, in, in->pid, in->spec->stop.signal);
+	if (in->spec->stop.signal != SIGKILL)
+		kill_tree(s, in, in->pid, SIGCONT);
+	in->kill_at = orch_mono_ms() + in->spec->stop.timeout_ms;
+}
+
+static void
+describe_exit(char *buf, size_t len, const struct instance *in, bool known)
+{
+	if (!known)
+		snprintf(buf, len, "exited (re-adopted process, status unknown)");
+	else if (in->exit_signal > 0)
+		snprintf(buf, len, "killed by signal %d", in->exit_signal);
+	else
+		snprintf(buf, len, "exited with code %d", in->exit_code);
+}
+
+static int
+restarts_in_window(const struct instance *in, int64_t now)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < in->nrt; i++)
+		if (in->restart_times[i] != 0 && now - in->restart_times[i] < in->spec->restart.window_ms)
+			n++;
+	return n;
+}
+
+static int64_t
+backoff_delay(struct instance *in)
+{
+	const struct restart_spec *r = &in->spec->restart;
+	int64_t d = r->backoff_ms;
+
+	for (int i = 1; i < in->streak && d < r->max_backoff_ms; i++)
+		d *= 2;
+	if (d > r->max_backoff_ms)
+		d = r->max_backoff_ms;
+	/* Jitter down by up to a quarter: never above the cap, still growing. */
+	return d - (d > 4 ? random() % (d / 4) : 0);
+}
+
+void
+sv_exited(struct slave *s, struct instance *in, int status, bool known)
+{
+	int64_t now = orch_mono_ms(), uptime = now - in->started_mono, delay;
+	bool was_run = in->state == IST_RUNNING;
+	pid_t old = in->pid;
+	char why[128];
+
+	if (known && WIFSIGNALED(status)) {
+		in->exit_signal = WTERMSIG(status);
+		in->exit_code = -1;
+	} else if (known) {
+		in->exit_code = WEXITSTATUS(status);
+		in->exit_signal = 0;
+	}
+	in->pid = 0;
+	if (in->pidfd >= 0) {
+		loop_unwatch(s, &in->pidw);
+		close(in->pidfd);
+		in->pidfd = in->pidw.fd = -1;
+	}
+	/* What the main process left in its group goes with it (a kill to a
+	 * group is one syscall: cheap enough to precede a restart). */
+	if (old > 1)
+		kill(-old, SIGKILL);
+	describe_exit(why, sizeof(why), in, known);
+
+	switch (in->state) {
+	case IST_STOPPING:
+		kill_tree(s, in, old, SIGKILL);
+		in->kill_at = 0;
+		in->removed = true;
+		log_info("instance=%s pid=%d %s: stopped", in->spec->id, (int)old, why);
+		return;
+	case IST_FAILED:
+		kill_tree(s, in, old, SIGKILL);
+		in->kill_at = 0;
+		return;
+	case IST_STARTING:
+	case IST_RUNNING:
+	case IST_RESTARTING:
+		break;
+	case IST_PROVISION:
+	case IST_BACKOFF:
+	case IST__LAST:
+		return;
+	}
+	health_cancel(s, in);
+	in->kill_at = 0;
+	if (in->spec->kind == KIND_CATTLE) {
+		inst_set_state(s, in, IST_FAILED, "%s", why);
+		return;
+	}
+	if (restarts_in_window(in, now) >= in->spec->restart.limit) {
+		inst_set_state(s, in, IST_FAILED, "%s; restart limit %d within %lldms reached",
+		    why, in->spec->restart.limit, (long long)in->spec->restart.window_ms);
+		return;
+	}
+	if (was_run && uptime >= SLAVE_STABLE_MS) {
+		in->streak = 0;
+		delay = 0;
+	} else {
+		in->streak++;
+		delay = backoff_delay(in);
+	}
+	in->restart_times[in->restarts % in->nrt] = now;
+	in->restarts++;
+	s->m.restarts++;
+	in->backoff_ms = delay;
+	if (delay == 0) {
+		/* The fast path: exec first, then log and persist. */
+		inst_launch(s, in);
+		log_info("instance=%s %s: restarted at once pid=%d restarts=%d", in->spec->id,
+		    why, (int)in->pid, in->restarts);
+		return;
+	}
+	in->restart_at = now + delay;
+	inst_set_state(s, in, IST_BACKOFF, "%s; restart %d in %lldms", why, in->restarts,
+	    (long long)delay);
+}
+
+void
+sv_reap(struct slave *s)
+{
+	struct instance *in;
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (in = s->instances; in; in = in->next)
+			if (in->pid == pid && in->pidfd < 0)
+				break;
+		if (in != NULL) {
+			sv_exited(s, in, status, true);
+			continue;
+		}
+		if (health_exec_reaped(s, pid, status))
+			continue;
+		/* An orphaned descendant handed to us (subreaper), or a probe
+		 * we already gave up on: reaped, so never a zombie. */
+		log_debug("reaped pid=%d", (int)pid);
+	}
+}
+
+void
+sv_pidfd_ready(struct slave *s, struct instance *in)
+{
+	/* The pidfd of a re-adopted process turns readable when it exits;
+	 * it is not our child, so its status is not ours to read. */
+	sv_exited(s, in, 0, false);
+}
+
+int64_t
+sv_tick(struct slave *s, int64_t now)
+{
+	int64_t next = -1;
+
+	for (struct instance *in = s->instances; in; in = in->next) {
+		if (in->removed)
+			continue;
+		if (in->kill_at > 0 && in->pid > 0) {
+			if (now >= in->kill_at) {
+				log_info("instance=%s pid=%d did not stop in time: SIGKILL",
+				    in->spec->id, (int)in->pid);
+				kill_tree(s, in, in->pid, SIGKILL);
+				in->kill_at = 0;
+			} else if (next < 0 || in->kill_at < next)
+				next = in->kill_at;
+		}
+		if (in->state == IST_BACKOFF) {
+			if (now >= in->restart_at)
+				inst_launch(s, in);
+			else if (next < 0 || in->restart_at < next)
+				next = in->restart_at;
+		}
+	}
+	return next;
+}
