@@ -320,8 +320,72 @@ pair_find(const struct mnode *map, const char *key)
 	return -1;
 }
 
+/*
+ * Key index of a map under construction. Duplicate keys must be caught in
+ * every map, and a hostile map may have tens of thousands of keys: a
+ * linear search per key would be quadratic, so keys are hashed (FNV-1a,
+ * open addressing, at most half full).
+ */
+struct keyix {
+	size_t *slot; /* pair index + 1; 0 = empty */
+	size_t cap;   /* power of two */
+};
+
+static uint64_t
+key_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* Index of key in map, or -1. */
+static long
+keyix_find(const struct keyix *ix, const struct mnode *map, const char *key)
+{
+	size_t mask = ix->cap - 1, i;
+
+	if (ix->cap == 0)
+		return -1;
+	for (i = key_hash(key) & mask; ix->slot[i] != 0; i = (i + 1) & mask)
+		if (strcmp(map->pairs[ix->slot[i] - 1].key->str, key) == 0)
+			return (long)(ix->slot[i] - 1);
+	return -1;
+}
+
 static void
-pair_append(struct mnode *map, size_t *cap, struct mnode *k, struct mnode *v)
+keyix_put(struct keyix *ix, const struct mnode *map, size_t pair)
+{
+	size_t mask, i;
+
+	if ((pair + 1) * 2 > ix->cap) {
+		size_t cap = ix->cap ? ix->cap * 2 : 16;
+		free(ix->slot);
+		ix->slot = xcalloc(cap, sizeof(*ix->slot));
+		ix->cap = cap;
+		/* Rehash every earlier pair, then fall through for this one. */
+		for (size_t p = 0; p < pair; p++) {
+			mask = cap - 1;
+			for (i = key_hash(map->pairs[p].key->str) & mask;
+			    ix->slot[i] != 0; i = (i + 1) & mask)
+				;
+			ix->slot[i] = p + 1;
+		}
+	}
+	mask = ix->cap - 1;
+	for (i = key_hash(map->pairs[pair].key->str) & mask; ix->slot[i] != 0;
+	    i = (i + 1) & mask)
+		;
+	ix->slot[i] = pair + 1;
+}
+
+static void
+pair_append(struct mnode *map, size_t *cap, struct keyix *ix, struct mnode *k,
+    struct mnode *v)
 {
 	if (map->npairs == *cap) {
 		struct mpair *p;
@@ -333,6 +397,7 @@ pair_append(struct mnode *map, size_t *cap, struct mnode *k, struct mnode *v)
 	}
 	map->pairs[map->npairs].key = k;
 	map->pairs[map->npairs].val = v;
+	keyix_put(ix, map, map->npairs);
 	map->npairs++;
 }
 
@@ -342,7 +407,7 @@ pair_append(struct mnode *map, size_t *cap, struct mnode *k, struct mnode *v)
  * (`<<: [*a, *b]`) the earlier one wins (YAML merge key spec).
  */
 static int
-apply_merge(struct pctx *c, struct mnode *map, size_t *cap,
+apply_merge(struct pctx *c, struct mnode *map, size_t *cap, struct keyix *ix,
     const struct mnode *src, yaml_mark_t mark)
 {
 	const struct mnode *const *srcs = (const struct mnode *const *)&src;
@@ -361,12 +426,12 @@ apply_merge(struct pctx *c, struct mnode *map, size_t *cap,
 		}
 		for (size_t i = 0; i < srcs[s]->npairs; i++) {
 			const struct mpair *p = &srcs[s]->pairs[i];
-			if (pair_find(map, p->key->str) >= 0)
+			if (keyix_find(ix, map, p->key->str) >= 0)
 				continue;
 			/* Merged pairs count as nodes of their own. */
 			if (count_nodes(c, 1, mark))
 				return ORCH_ETOOBIG;
-			pair_append(map, cap, p->key, p->val);
+			pair_append(map, cap, ix, p->key, p->val);
 		}
 	}
 	return 0;
@@ -378,7 +443,9 @@ parse_map(struct pctx *c, yaml_event_t *start, int depth, struct mnode **out)
 	struct mnode *n, *merge = NULL;
 	yaml_event_t ev;
 	yaml_mark_t merge_mark = start->start_mark;
+	struct keyix ix = { NULL, 0 };
 	size_t cap = 0;
+	long first;
 	int rc;
 
 	n = node_new(c, MNODE_MAP, start->start_mark);
@@ -387,10 +454,9 @@ parse_map(struct pctx *c, yaml_event_t *start, int depth, struct mnode **out)
 		struct mnode *key, *val;
 		yaml_mark_t kmark;
 		size_t old;
-		int first;
 
 		if ((rc = next_event(c, &ev)))
-			return rc;
+			goto out;
 		if (ev.type == YAML_MAPPING_END_EVENT) {
 			yaml_event_delete(&ev);
 			break;
@@ -398,21 +464,19 @@ parse_map(struct pctx *c, yaml_event_t *start, int depth, struct mnode **out)
 		kmark = ev.start_mark;
 		rc = parse_node(c, &ev, depth + 1, &key);
 		if (rc)
-			return rc;
+			goto out;
 		if (key->type != MNODE_SCALAR) {
 			manifest_errors_add(c->errs, c->file, key->pos, c->path,
 			    "map keys must be strings, not %s", mnode_kind(key));
-			return ORCH_EINVALID;
+			rc = ORCH_EINVALID;
+			goto out;
 		}
 		old = path_push(c, key->str, 0);
-		if ((rc = next_event(c, &ev))) {
-			path_pop(c, old);
-			return rc;
-		}
-		rc = parse_node(c, &ev, depth + 1, &val);
+		if ((rc = next_event(c, &ev)) == 0)
+			rc = parse_node(c, &ev, depth + 1, &val);
 		if (rc) {
 			path_pop(c, old);
-			return rc;
+			goto out;
 		}
 		n->weight += key->weight + val->weight;
 		if (val->height + 1 > n->height)
@@ -429,19 +493,22 @@ parse_map(struct pctx *c, yaml_event_t *start, int depth, struct mnode **out)
 			path_pop(c, old);
 			continue;
 		}
-		first = pair_find(n, key->str);
+		first = keyix_find(&ix, n, key->str);
 		if (first >= 0)
 			manifest_errors_add(c->errs, c->file, key->pos, c->path,
 			    "duplicate key '%s' (first at line %d)", key->str,
 			    n->pairs[first].key->pos.line);
 		else
-			pair_append(n, &cap, key, val);
+			pair_append(n, &cap, &ix, key, val);
 		path_pop(c, old);
 	}
-	if (merge != NULL && (rc = apply_merge(c, n, &cap, merge, merge_mark)))
-		return rc;
-	*out = n;
-	return 0;
+	if (merge != NULL)
+		rc = apply_merge(c, n, &cap, &ix, merge, merge_mark);
+	if (rc == 0)
+		*out = n;
+out:
+	free(ix.slot);
+	return rc;
 }
 
 /*

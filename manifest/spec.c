@@ -22,6 +22,8 @@
 #include "internal.h"
 #include "units.h"
 
+#define SPEC_MAX_ERRORS 1000
+
 /* ---- helpers shared with spec_service.c ------------------------------ */
 
 void *
@@ -51,6 +53,15 @@ spec_err(struct vctx *v, struct mpos pos, const char *path, const char *fmt,
 	char msg[1024];
 	va_list ap;
 
+	/* A hostile file could make one error per node; past a screenful
+	 * nobody reads them, and they cost memory. */
+	if (v->nerr >= SPEC_MAX_ERRORS) {
+		if (v->nerr++ == SPEC_MAX_ERRORS)
+			manifest_errors_add(v->errs, v->file, pos, path,
+			    "too many errors; the first %d are reported",
+			    SPEC_MAX_ERRORS);
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);

@@ -21,6 +21,12 @@
 	"write a list such as [\"bin/web\", \"--port\", \"${ORCH_PORT}\"] " \
 	"(or [\"sh\", \"-c\", \"...\"] if you need a shell)"
 
+/* Counts that no real service comes near; they keep the per-service
+ * checks (duplicates, placeholder lookups) cheap on hostile input. */
+#define SPEC_MAX_ENV   1000
+#define SPEC_MAX_PORTS 64
+#define SPEC_MAX_NODES 1000
+
 /* The port a service gets when it needs one and declares none. */
 #define IMPLICIT_PORT "main"
 
@@ -233,6 +239,12 @@ read_env(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 
 	if (n == NULL || spec_expect_map(v, n, p))
 		return;
+	if (n->npairs > SPEC_MAX_ENV) {
+		spec_err(v, n->pos, p, "%zu env names, over the limit of %d",
+		    n->npairs, SPEC_MAX_ENV);
+		v->toobig = true;
+		return;
+	}
 	s->env = spec_calloc(n->npairs, sizeof(*s->env));
 	for (size_t i = 0; i < n->npairs; i++) {
 		const struct mnode *k = n->pairs[i].key, *val = n->pairs[i].val;
@@ -271,6 +283,13 @@ read_names(struct vctx *v, char ***out, size_t *out_n, const struct mnode *n,
 	if (n->type != MNODE_SEQ) {
 		spec_err(v, n->pos, path, "expected a list of names, got %s",
 		    mnode_kind(n));
+		return;
+	}
+	if (n->nitems > (ident ? SPEC_MAX_PORTS : SPEC_MAX_NODES)) {
+		spec_err(v, n->pos, path, "%zu %s, over the limit of %d",
+		    n->nitems, ident ? "ports" : "nodes",
+		    ident ? SPEC_MAX_PORTS : SPEC_MAX_NODES);
+		v->toobig = true;
 		return;
 	}
 	*out = spec_calloc(n->nitems + 1, sizeof(**out));
@@ -1151,7 +1170,8 @@ read_placeholders(struct vctx *v, const struct service_spec *s,
 
 	check_argv_placeholders(v, s, spec_field(svc, "command"),
 	    spec_path(p, path, "command"));
-	if ((n = spec_field(svc, "env")) != NULL && n->type == MNODE_MAP) {
+	if ((n = spec_field(svc, "env")) != NULL && n->type == MNODE_MAP &&
+	    n->npairs <= SPEC_MAX_ENV) {
 		spec_path(p, path, "env");
 		for (size_t i = 0; i < n->npairs; i++)
 			check_placeholders(v, s, n->pairs[i].val,

@@ -605,6 +605,54 @@ TEST(limits__services_and_replicas)
 	    "is over the limit of 100000");
 }
 
+/* Hostile shapes stay linear: a 45000-key map (duplicate detection is
+ * hashed), oversized env/ports lists and an error per key (capped). */
+TEST(limits__big_maps_and_lists_fast)
+{
+	size_t cap = 2 * 1024 * 1024, off = 0;
+	char *yaml = malloc(cap);
+	int64_t t0 = orch_mono_ms();
+	struct manifest *m = NULL;
+	struct manifest_errors errs;
+	const char *out;
+
+	REQUIRE(yaml != NULL);
+	off += (size_t)snprintf(yaml, cap, "architecture: a\nx-big:\n");
+	for (int i = 0; i < 45000; i++)
+		off += (size_t)snprintf(yaml + off, cap - off, "  k%d: 1\n", i);
+	off += (size_t)snprintf(yaml + off, cap - off,
+	    "  k17: 2\nservices: {s: {version: 1.0.0, command: [x]}}\n");
+	out = parse_fail(yaml, off, ORCH_EINVALID);
+	CHECK_STR(out, "t.yaml:45003:3: x-big.k17: duplicate key 'k17' (first at line 20)");
+
+	off = (size_t)snprintf(yaml, cap, "architecture: a\nservices:\n  s:\n"
+	    "    version: 1.0.0\n    command: [x]\n    ports: [");
+	for (int i = 0; i < 65; i++)
+		off += (size_t)snprintf(yaml + off, cap - off, "%sp%d", i ? "," : "", i);
+	off += (size_t)snprintf(yaml + off, cap - off, "]\n    env:\n");
+	for (int i = 0; i < 1001; i++)
+		off += (size_t)snprintf(yaml + off, cap - off,
+		    "      E%d: \"${E%d}\"\n", i, i);
+	out = parse_fail(yaml, off, ORCH_ETOOBIG);
+	CHECK_STR(out,
+	    "t.yaml:6:12: services.s.ports: 65 ports, over the limit of 64\n"
+	    "t.yaml:8:7: services.s.env: 1001 env names, over the limit of 1000");
+
+	off = (size_t)snprintf(yaml, cap, "architecture: a\nservices:\n  s:\n"
+	    "    version: 1.0.0\n    command: [x]\n");
+	for (int i = 0; i < 3000; i++)
+		off += (size_t)snprintf(yaml + off, cap - off, "    bad%d: 1\n", i);
+	manifest_errors_init(&errs);
+	CHECK_EQ_INT(manifest_parse(&m, &errs, yaml, off, "t.yaml"),
+	    ORCH_EINVALID);
+	CHECK(m == NULL);
+	CHECK_EQ_INT(errs.n, 1001);
+	CHECK_STR(errs.v[1000].msg, "too many errors; the first 1000 are reported");
+	manifest_errors_free(&errs);
+	free(yaml);
+	CHECK(orch_mono_ms() - t0 < 3000);
+}
+
 TEST(duplicate_keys__every_level)
 {
 	const char *yaml =
@@ -801,6 +849,7 @@ CHECK_MAIN(design_example__top_level, design_example__cache,
     placeholders__kept_verbatim, placeholders__rejected, anchors__alias_and_merge,
     anchors__errors, limits__billion_laughs, limits__too_many_plain_nodes,
     limits__file_size, limits__depth, limits__services_and_replicas,
+    limits__big_maps_and_lists_fast,
     duplicate_keys__every_level, syntax__errors_documents_empty,
     errors__all_reported_sorted_and_errs_optional, lookup__and_names,
     load_file__missing, examples__all_valid,
