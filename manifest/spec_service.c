@@ -705,6 +705,24 @@ read_health(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 		spec_err(v, t->pos, fp, "health type must be http, tcp, exec "
 		    "or none, got %s", mnode_kind(t));
 	}
+	/* Timing means the same for every type. */
+	if ((f = FIELD(n, "interval", fp, p)) != NULL &&
+	    spec_duration(v, &h->interval_ms, f, fp, 1) != 0)
+		timing_ok = false;
+	if ((f = FIELD(n, "timeout", fp, p)) != NULL &&
+	    spec_duration(v, &h->timeout_ms, f, fp, 1) != 0)
+		timing_ok = false;
+	if ((f = FIELD(n, "start_period", fp, p)) != NULL)
+		spec_duration(v, &h->start_period_ms, f, fp, 0);
+	if ((f = FIELD(n, "healthy_threshold", fp, p)) != NULL &&
+	    spec_int(v, &x, f, fp, 1, 1000) == 0)
+		h->healthy_threshold = (int)x;
+	if ((f = FIELD(n, "unhealthy_threshold", fp, p)) != NULL &&
+	    spec_int(v, &x, f, fp, 1, 1000) == 0)
+		h->unhealthy_threshold = (int)x;
+	if (timing_ok)
+		check_order(v, n, p, "timeout", h->timeout_ms, "interval",
+		    h->interval_ms);
 	if (!typed)
 		return; /* the type-specific rules would only add noise */
 	tname = manifest_health_name(h->type);
@@ -737,23 +755,6 @@ read_health(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 			spec_err(v, t->pos, spec_path(fp, p, "command"),
 			    "health type exec needs 'command'");
 	}
-	if ((f = FIELD(n, "interval", fp, p)) != NULL &&
-	    spec_duration(v, &h->interval_ms, f, fp, 1) != 0)
-		timing_ok = false;
-	if ((f = FIELD(n, "timeout", fp, p)) != NULL &&
-	    spec_duration(v, &h->timeout_ms, f, fp, 1) != 0)
-		timing_ok = false;
-	if ((f = FIELD(n, "start_period", fp, p)) != NULL)
-		spec_duration(v, &h->start_period_ms, f, fp, 0);
-	if ((f = FIELD(n, "healthy_threshold", fp, p)) != NULL &&
-	    spec_int(v, &x, f, fp, 1, 1000) == 0)
-		h->healthy_threshold = (int)x;
-	if ((f = FIELD(n, "unhealthy_threshold", fp, p)) != NULL &&
-	    spec_int(v, &x, f, fp, 1, 1000) == 0)
-		h->unhealthy_threshold = (int)x;
-	if (timing_ok)
-		check_order(v, n, p, "timeout", h->timeout_ms, "interval",
-		    h->interval_ms);
 }
 
 static const struct {
