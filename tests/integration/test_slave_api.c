@@ -1,0 +1,272 @@
+/*
+ * test_slave_api.c - orch-slave's HTTP API against the real daemon:
+ * auth, bad bodies, start/stop/idempotent start, placeholders and env,
+ * logs, metrics.
+ */
+#include "slave_fixture.h"
+
+#define SLEEPER(id, kind) "{\"id\":\"" id "\",\"service\":\"sleeper\",\"version\":\"1.0.0\"," \
+	"\"kind\":\"" kind "\",\"command\":[\"/bin/sleep\",\"120\"]," \
+	"\"stop\":{\"timeout_ms\":3000}}"
+
+TEST(slave_api__healthz_needs_no_token_and_the_rest_does)
+{
+	struct http_result r;
+	char url[256], marker[600], body[1024];
+	struct fx fx;
+
+	REQUIRE(fx_start(&fx, NULL) == 0);
+	snprintf(url, sizeof(url), "%s/healthz", fx.url);
+	CHECK(http_request(&r, "GET", url, NULL, NULL, 0, 5000) == 0);
+	CHECK_EQ_INT(r.status, 200);
+	CHECK_CONTAINS(r.body, "\"ok\"");
+	http_result_free(&r);
+
+	snprintf(url, sizeof(url), "%s/v1/instances", fx.url);
+	CHECK(http_request(&r, "GET", url, NULL, NULL, 0, 5000) == 0);
+	CHECK_EQ_INT(r.status, 401);
+	CHECK_CONTAINS(r.body, "\"error\"");
+	http_result_free(&r);
+	CHECK(http_request(&r, "GET", url, "wrong-token", NULL, 0, 5000) == 0);
+	CHECK_EQ_INT(r.status, 401);
+	http_result_free(&r);
+	/* A token that is a prefix of the right one is still wrong. */
+	CHECK(http_request(&r, "GET", url, "fx-token", NULL, 0, 5000) == 0);
+	CHECK_EQ_INT(r.status, 401);
+	http_result_free(&r);
+	snprintf(url, sizeof(url), "%s/metrics", fx.url);
+	CHECK(http_request(&r, "GET", url, NULL, NULL, 0, 5000) == 0);
+	CHECK_EQ_INT(r.status, 401);
+	http_result_free(&r);
+
+	/* An unauthenticated start runs nothing. */
+	snprintf(marker, sizeof(marker), "%s/ran", fx.dir);
+	snprintf(body, sizeof(body), "{\"id\":\"x-1\",\"service\":\"x\",\"version\":\"1\","
+	    "\"command\":[\"/bin/touch\",\"%s\"]}", marker);
+	snprintf(url, sizeof(url), "%s/v1/instances", fx.url);
+	CHECK(http_request(&r, "POST", url, NULL, body, strlen(body), 5000) == 0);
+	CHECK_EQ_INT(r.status, 401);
+	http_result_free(&r);
+	CHECK(fx_empty(&fx));
+	CHECK(access(marker, F_OK) != 0);
+	/* The same body with the token runs. */
+	CHECK(http_request(&r, "POST", url, FX_TOKEN, body, strlen(body), 5000) == 0);
+	CHECK_EQ_INT(r.status, 201);
+	http_result_free(&r);
+	CHECK(WAIT_FOR(access(marker, F_OK) == 0, FX_WAIT));
+	fx_finish(&fx);
+}
+
+TEST(slave_api__bad_bodies_get_400_and_413)
+{
+	const char *const extra[] = {"--max-body", "4K", NULL};
+	struct http_result r;
+	char url[256], *big;
+	json_t *j;
+	long st;
+	struct fx fx;
+
+	REQUIRE(fx_start(&fx, extra) == 0);
+	snprintf(url, sizeof(url), "%s/v1/instances", fx.url);
+
+	j = fx_call(&fx, &st, "POST", "/v1/instances", "{\"id\": \"a\", ");
+	CHECK_EQ_INT(st, 400);
+	CHECK_STR(json_string_value(json_object_get(j, "error")), "malformed json");
+	json_decref(j);
+
+	j = fx_call(&fx, &st, "POST", "/v1/instances", "[1,2]");
+	CHECK_EQ_INT(st, 400);
+	json_decref(j);
+
+	j = fx_call(&fx, &st, "POST", "/v1/instances",
+	    "{\"id\":\"a-1\",\"service\":\"a\",\"version\":\"1\"}");
+	CHECK_EQ_INT(st, 400);
+	CHECK_CONTAINS(json_string_value(json_object_get(j, "detail")), "command");
+	json_decref(j);
+
+	j = fx_call(&fx, &st, "POST", "/v1/instances",
+	    "{\"id\":\"a-1\",\"service\":\"a\",\"version\":\"1\",\"command\":[\"/bin/true\"],"
+	    "\"health\":{\"type\":\"carrier-pigeon\"}}");
+	CHECK_EQ_INT(st, 400);
+	CHECK_CONTAINS(json_string_value(json_object_get(j, "detail")), "health.type");
+	json_decref(j);
+
+	j = fx_call(&fx, &st, "POST", "/v1/instances",
+	    "{\"id\":\"../etc\",\"service\":\"a\",\"version\":\"1\",\"command\":[\"/bin/true\"]}");
+	CHECK_EQ_INT(st, 400);
+	CHECK_CONTAINS(json_string_value(json_object_get(j, "detail")), "id");
+	json_decref(j);
+
+	j = fx_call(&fx, &st, "POST", "/v1/instances",
+	    "{\"id\":\"a-1\",\"service\":\"a\",\"version\":\"1\",\"command\":[\"/bin/true\"],"
+	    "\"restart\":{\"limit\":\"five\"}}");
+	CHECK_EQ_INT(st, 400);
+	CHECK_CONTAINS(json_string_value(json_object_get(j, "detail")), "restart.limit");
+	json_decref(j);
+
+	/* Over --max-body: 413, whether announced by Content-Length or not. */
+	big = malloc(8192 + 1);
+	REQUIRE(big != NULL);
+	memset(big, ' ', 8192);
+	big[0] = '{';
+	big[8191] = '}';
+	big[8192] = '\0';
+	CHECK(http_request(&r, "POST", url, FX_TOKEN, big, 8192, 5000) == 0);
+	CHECK_EQ_INT(r.status, 413);
+	CHECK_CONTAINS(r.body, "too large");
+	http_result_free(&r);
+	free(big);
+
+	/* Unknown path and wrong method. */
+	j = fx_call(&fx, &st, "GET", "/v1/nothing", NULL);
+	CHECK_EQ_INT(st, 404);
+	json_decref(j);
+	j = fx_call(&fx, &st, "PUT", "/v1/instances", NULL);
+	CHECK_EQ_INT(st, 405);
+	json_decref(j);
+
+	CHECK(fx_empty(&fx));
+	CHECK(fx_healthy(&fx));
+	fx_finish(&fx);
+}
+
+TEST(slave_api__start_stop_and_idempotent_start)
+{
+	json_t *j = NULL;
+	long long pid, pid2;
+	long st;
+	struct fx fx;
+
+	REQUIRE(fx_start(&fx, NULL) == 0);
+	CHECK_EQ_INT(fx_post(&fx, SLEEPER("s-1", "cattle"), &j), 201);
+	pid = json_integer_value(json_object_get(j, "pid"));
+	CHECK(pid > 0);
+	CHECK_STR(json_string_value(json_object_get(j, "state")), "Run");
+	CHECK_STR(json_string_value(json_object_get(j, "node")), fx.name);
+	json_decref(j);
+	CHECK(pid_alive((pid_t)pid));
+
+	/* The same start again changes nothing. */
+	CHECK_EQ_INT(fx_post(&fx, SLEEPER("s-1", "cattle"), &j), 200);
+	CHECK_EQ_INT(json_integer_value(json_object_get(j, "pid")), pid);
+	json_decref(j);
+	/* The same id with another spec is a conflict, and changes nothing. */
+	CHECK_EQ_INT(fx_post(&fx, "{\"id\":\"s-1\",\"service\":\"sleeper\",\"version\":\"2.0.0\","
+	    "\"command\":[\"/bin/sleep\",\"120\"]}", &j), 409);
+	json_decref(j);
+	pid2 = fx_int(&fx, "s-1", "pid");
+	CHECK_EQ_INT(pid2, pid);
+
+	j = fx_call(&fx, &st, "GET", "/v1/instances", NULL);
+	CHECK_EQ_INT(json_array_size(json_object_get(j, "instances")), 1);
+	json_decref(j);
+
+	j = fx_call(&fx, &st, "DELETE", "/v1/instances/s-1", NULL);
+	CHECK_EQ_INT(st, 202);
+	CHECK_STR(json_string_value(json_object_get(j, "state")), "Destroy");
+	json_decref(j);
+	CHECK(WAIT_FOR(fx_gone(&fx, "s-1"), FX_WAIT));
+	CHECK(WAIT_FOR(!pid_alive((pid_t)pid), FX_WAIT));
+	j = fx_call(&fx, &st, "DELETE", "/v1/instances/s-1", NULL);
+	CHECK_EQ_INT(st, 404);
+	json_decref(j);
+	fx_finish(&fx);
+}
+
+TEST(slave_api__placeholders_and_environment)
+{
+	char body[2048], path[700], *text;
+	json_t *j = NULL, *ports;
+	const char *dd;
+	long long http, admin;
+	struct fx fx;
+
+	REQUIRE(fx_start(&fx, NULL) == 0);
+	snprintf(body, sizeof(body),
+	    "{\"id\":\"env-0\",\"service\":\"envsvc\",\"version\":\"3.1.4\",\"kind\":\"pet\","
+	    "\"ports\":[\"http\",\"admin\"],"
+	    "\"env\":{\"GREETING\":\"hi-${ORCH_SERVICE}-$$-${ORCH_PORT_ADMIN}\"},"
+	    "\"command\":[\"/bin/sh\",\"-c\","
+	    "\"echo \\\"$ORCH_PORT $ORCH_PORT_HTTP $ORCH_PORT_ADMIN $ORCH_INSTANCE_ID $ORCH_SERVICE"
+	    " $ORCH_VERSION $ORCH_NODE $GREETING $1 $2\\\" > $ORCH_DATA_DIR/env.txt; exec sleep 120\","
+	    "\"sh\",\"${ORCH_PORT_ADMIN}\",\"${ORCH_DATA_DIR}/$${GREETING}\"],"
+	    "\"stop\":{\"timeout_ms\":3000}}");
+	CHECK_EQ_INT(fx_post(&fx, body, &j), 201);
+	ports = json_object_get(j, "ports");
+	http = json_integer_value(json_object_get(ports, "http"));
+	admin = json_integer_value(json_object_get(ports, "admin"));
+	CHECK(http >= 31000 && http <= 39999);
+	CHECK(admin >= 31000 && admin <= 39999 && admin != http);
+	dd = json_string_value(json_object_get(j, "data_dir"));
+	REQUIRE(dd != NULL);
+	snprintf(path, sizeof(path), "%s/env.txt", dd);
+	CHECK(WAIT_FOR((text = read_file(path)) != NULL && strchr(text, '\n') != NULL ? true :
+	    (free(text), false), FX_WAIT));
+	if (text != NULL) {
+		char want[1024];
+
+		snprintf(want, sizeof(want), "%lld %lld %lld env-0 envsvc 3.1.4 %s hi-envsvc-$-%lld %lld %s/${GREETING}\n",
+		    http, http, admin, fx.name, admin, admin, dd);
+		CHECK_STR(text, want);
+	}
+	free(text);
+	json_decref(j);
+
+	/* An unknown placeholder fails the instance with a clear reason. */
+	CHECK_EQ_INT(fx_post(&fx, "{\"id\":\"bad-0\",\"service\":\"b\",\"version\":\"1\","
+	    "\"command\":[\"/bin/echo\",\"${NOPE}\"]}", &j), 201);
+	CHECK_STR(json_string_value(json_object_get(j, "state")), "Failed");
+	CHECK_CONTAINS(json_string_value(json_object_get(j, "reason")), "${NOPE}");
+	json_decref(j);
+	/* So does a command that does not exist. */
+	CHECK_EQ_INT(fx_post(&fx, "{\"id\":\"bad-1\",\"service\":\"b\",\"version\":\"1\","
+	    "\"command\":[\"/nonexistent/prog\"]}", &j), 201);
+	CHECK_STR(json_string_value(json_object_get(j, "state")), "Failed");
+	CHECK_CONTAINS(json_string_value(json_object_get(j, "reason")), "/nonexistent/prog");
+	json_decref(j);
+	fx_finish(&fx);
+}
+
+TEST(slave_api__logs_and_metrics)
+{
+	struct http_result r;
+	char url[256];
+	struct fx fx;
+
+	REQUIRE(fx_start(&fx, NULL) == 0);
+	CHECK_EQ_INT(fx_post(&fx, "{\"id\":\"log-1\",\"service\":\"l\",\"version\":\"1\","
+	    "\"command\":[\"/bin/sh\",\"-c\",\"echo hello-out; echo hello-err >&2; exec sleep 120\"],"
+	    "\"stop\":{\"timeout_ms\":3000}}", NULL), 201);
+	snprintf(url, sizeof(url), "%s/v1/instances/log-1/logs", fx.url);
+	CHECK(WAIT_FOR(http_request(&r, "GET", url, FX_TOKEN, NULL, 0, 5000) == 0 &&
+	    strstr(r.body, "hello-out") != NULL ? true : (http_result_free(&r), false), FX_WAIT));
+	CHECK_EQ_INT(r.status, 200);
+	http_result_free(&r);
+	snprintf(url, sizeof(url), "%s/v1/instances/log-1/logs?stream=stderr", fx.url);
+	CHECK(WAIT_FOR(http_request(&r, "GET", url, FX_TOKEN, NULL, 0, 5000) == 0 &&
+	    strstr(r.body, "hello-err") != NULL ? true : (http_result_free(&r), false), FX_WAIT));
+	http_result_free(&r);
+	snprintf(url, sizeof(url), "%s/v1/instances/log-1/logs?stream=stdout&tail=3", fx.url);
+	CHECK(http_request(&r, "GET", url, FX_TOKEN, NULL, 0, 5000) == 0);
+	CHECK_STR(r.body, "ut\n");
+	http_result_free(&r);
+	snprintf(url, sizeof(url), "%s/v1/instances/log-1/logs?stream=bogus", fx.url);
+	CHECK(http_request(&r, "GET", url, FX_TOKEN, NULL, 0, 5000) == 0);
+	CHECK_EQ_INT(r.status, 400);
+	http_result_free(&r);
+
+	snprintf(url, sizeof(url), "%s/metrics", fx.url);
+	CHECK(http_request(&r, "GET", url, FX_TOKEN, NULL, 0, 5000) == 0);
+	CHECK_EQ_INT(r.status, 200);
+	CHECK_CONTAINS(r.body, "orch_slave_instances{state=\"Run\"} 1");
+	CHECK_CONTAINS(r.body, "orch_slave_starts_total 1");
+	CHECK_CONTAINS(r.body, "orch_slave_health_check_seconds_count{type=\"http\"}");
+	http_result_free(&r);
+	fx_finish(&fx);
+}
+
+CHECK_MAIN(slave_api__healthz_needs_no_token_and_the_rest_does,
+    slave_api__bad_bodies_get_400_and_413,
+    slave_api__start_stop_and_idempotent_start,
+    slave_api__placeholders_and_environment,
+    slave_api__logs_and_metrics)

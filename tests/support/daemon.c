@@ -1,0 +1,344 @@
+/* daemon.c - see daemon.h. */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "err.h"
+
+bool
+wait_for(bool (*cond)(void *arg), void *arg, int64_t timeout_ms)
+{
+	return WAIT_FOR(cond(arg), timeout_ms);
+}
+
+int
+daemon_tmpdir(char **out, const char *prefix)
+{
+	const char *base = getenv("ORCH_TEST_OUT");
+	char *p;
+
+	*out = NULL;
+	if (base == NULL || *base == '\0')
+		base = "/tmp";
+	mkdir(base, 0755);
+	if (asprintf(&p, "%s/%s-XXXXXX", base, prefix) < 0)
+		return orch_err_set(ORCH_ERROR, "out of memory");
+	if (mkdtemp(p) == NULL) {
+		free(p);
+		return orch_err_sys(ORCH_ERROR, "mkdtemp under %s", base);
+	}
+	*out = p;
+	return 0;
+}
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	remove(path);
+	return 0;
+}
+
+void
+daemon_rmtree(const char *path)
+{
+	if (path != NULL)
+		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+char *
+daemon_binary(const char *rel)
+{
+	const char *base = getenv("ORCH_BUILD_DIR");
+	char *p;
+
+	if (asprintf(&p, "%s/%s", base ? base : ".", rel) < 0)
+		return NULL;
+	return p;
+}
+
+int
+daemon_free_port(int *out)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	int fd;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return orch_err_sys(ORCH_ERROR, "socket");
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+		close(fd);
+		return orch_err_sys(ORCH_ERROR, "bind");
+	}
+	close(fd);
+	*out = ntohs(sin.sin_port);
+	return 0;
+}
+
+int
+daemon_start(struct daemon **out, const char *const *argv, const char *dir,
+    const char *log_path)
+{
+	struct daemon *d;
+	int fd;
+
+	*out = NULL;
+	if ((d = calloc(1, sizeof(*d))) == NULL || (d->log_path = strdup(log_path)) == NULL) {
+		free(d);
+		return orch_err_set(ORCH_ERROR, "out of memory");
+	}
+	fflush(NULL);
+	d->pid = fork();
+	if (d->pid < 0) {
+		free(d->log_path);
+		free(d);
+		return orch_err_sys(ORCH_ERROR, "fork");
+	}
+	if (d->pid == 0) {
+		if ((fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644)) < 0)
+			_exit(126);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if ((fd = open("/dev/null", O_RDONLY)) >= 0)
+			dup2(fd, 0);
+		if (dir != NULL && chdir(dir) < 0)
+			_exit(126);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	*out = d;
+	return 0;
+}
+
+static void
+record(struct daemon *d, int st)
+{
+	d->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	d->pid = 0;
+}
+
+bool
+daemon_running(struct daemon *d)
+{
+	int st;
+
+	if (d->pid == 0)
+		return false;
+	if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+		record(d, st);
+		return false;
+	}
+	return true;
+}
+
+int
+daemon_stop(struct daemon *d, int sig, int64_t timeout_ms)
+{
+	if (d->pid == 0)
+		return d->status;
+	kill(d->pid, sig);
+	if (!WAIT_FOR(!daemon_running(d), timeout_ms))
+		return -1;
+	return d->status;
+}
+
+void
+daemon_free(struct daemon *d)
+{
+	int st;
+
+	if (d == NULL)
+		return;
+	if (d->pid > 0) {
+		kill(d->pid, SIGKILL);
+		if (waitpid(d->pid, &st, 0) == d->pid)
+			record(d, st);
+	}
+	free(d->log_path);
+	free(d);
+}
+
+char *
+read_file(const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			char *p = realloc(buf, cap = (len + 4096 + 1) * 2);
+
+			if (p == NULL) {
+				free(buf);
+				close(fd);
+				return NULL;
+			}
+			buf = p;
+		}
+		if ((n = read(fd, buf + len, cap - len - 1)) <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (buf == NULL)
+		buf = malloc(1);
+	if (buf != NULL)
+		buf[len] = '\0';
+	return buf;
+}
+
+int
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return orch_err_sys(ORCH_ERROR, "open %s", path);
+	fputs(text, f);
+	if (fclose(f) != 0)
+		return orch_err_sys(ORCH_ERROR, "write %s", path);
+	return 0;
+}
+
+char *
+daemon_log(const struct daemon *d)
+{
+	char *s = read_file(d->log_path);
+
+	return s ? s : strdup("");
+}
+
+bool
+daemon_log_contains(const struct daemon *d, const char *needle)
+{
+	char *s = daemon_log(d);
+	bool found = s != NULL && strstr(s, needle) != NULL;
+
+	free(s);
+	return found;
+}
+
+struct buf {
+	char *p;
+	size_t len;
+};
+
+static size_t
+collect(char *ptr, size_t size, size_t n, void *arg)
+{
+	struct buf *b = arg;
+	char *p = realloc(b->p, b->len + size * n + 1);
+
+	if (p == NULL)
+		return 0;
+	memcpy(p + b->len, ptr, size * n);
+	b->p = p;
+	b->len += size * n;
+	p[b->len] = '\0';
+	return size * n;
+}
+
+int
+http_request(struct http_result *out, const char *method, const char *url,
+    const char *token, const char *body, size_t len, int64_t timeout_ms)
+{
+	struct curl_slist *h = NULL;
+	struct buf b = {0};
+	char auth[1024];
+	CURLcode res;
+	CURL *e;
+
+	memset(out, 0, sizeof(*out));
+	if ((e = curl_easy_init()) == NULL)
+		return orch_err_set(ORCH_ERROR, "curl_easy_init failed");
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+	if (token != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		h = curl_slist_append(h, auth);
+	}
+	if (body != NULL) {
+		h = curl_slist_append(h, "Content-Type: application/json");
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+	res = curl_easy_perform(e);
+	if (res == CURLE_OK)
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &out->status);
+	curl_easy_cleanup(e);
+	curl_slist_free_all(h);
+	out->body = b.p ? b.p : strdup("");
+	out->len = b.len;
+	if (res != CURLE_OK)
+		return orch_err_set(ORCH_EUNAVAIL, "%s %s: %s", method, url, curl_easy_strerror(res));
+	return 0;
+}
+
+void
+http_result_free(struct http_result *r)
+{
+	if (r == NULL)
+		return;
+	free(r->body);
+	r->body = NULL;
+}
+
+int
+http_json(json_t **out_json, long *out_status, const char *method, const char *url,
+    const char *token, const char *body)
+{
+	struct http_result r;
+	int rc;
+
+	*out_json = NULL;
+	rc = http_request(&r, method, url, token, body, body ? strlen(body) : 0, 10000);
+	*out_status = r.status;
+	if (rc == 0)
+		*out_json = json_loads(r.body, 0, NULL);
+	http_result_free(&r);
+	return rc;
+}
+
+bool
+pid_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL || p[1] == '\0')
+		return false;
+	return p[2] != 'Z' && p[2] != 'X';
+}
