@@ -117,10 +117,36 @@ bool spec_is_url(const char *s, bool allow_file);
 char *spec_strdup(const char *s);
 void *spec_calloc(size_t n, size_t size);
 
+/* Read the value of key in map when set: fills pathbuf with the field's
+ * path (parent.key) and yields its node, else NULL. */
+#define SPEC_FIELD(map, key, pathbuf, parent) \
+	(spec_field((map), (key)) != NULL ? \
+	 (spec_path((pathbuf), (parent), (key)), spec_field((map), (key))) : NULL)
+
+/* Counts that no real service comes near; they keep the per-service
+ * checks (duplicates, placeholder lookups) cheap on hostile input. */
+#define SPEC_MAX_ENV   1000
+#define SPEC_MAX_PORTS 64
+#define SPEC_MAX_NODES 1000
+
 /* spec_service.c */
 
 /* Fill s (defaults first) from the pair `name: {...}` of services. */
 void spec_service(struct vctx *v, struct service_spec *s, const struct mpair *p);
 void spec_service_clear(struct service_spec *s);
+/* Report key of map (at path) when allowed is false: it belongs to
+ * another type ("'steps' applies only to strategy type canary"). */
+void spec_not_for_type(struct vctx *v, const struct mnode *map,
+    const char *path, const char *key, bool allowed, const char *what,
+    const char *type);
+
+/* spec_strategy.c: `strategy:`, after kind is known (pets differ). */
+void spec_strategy(struct vctx *v, struct service_spec *s,
+    const struct mnode *svc, const char *path);
+
+/* spec_placeholder.c: every ${...} of command, env and health.command,
+ * once ports and env are read. */
+void spec_placeholders(struct vctx *v, const struct service_spec *s,
+    const struct mnode *svc, const char *path);
 
 #endif

@@ -21,12 +21,6 @@
 	"write a list such as [\"bin/web\", \"--port\", \"${ORCH_PORT}\"] " \
 	"(or [\"sh\", \"-c\", \"...\"] if you need a shell)"
 
-/* Counts that no real service comes near; they keep the per-service
- * checks (duplicates, placeholder lookups) cheap on hostile input. */
-#define SPEC_MAX_ENV   1000
-#define SPEC_MAX_PORTS 64
-#define SPEC_MAX_NODES 1000
-
 /* The port a service gets when it needs one and declares none. */
 #define IMPLICIT_PORT "main"
 
@@ -110,11 +104,6 @@ set_defaults(struct service_spec *s)
 	s->strategy.progress_deadline_ms = 600000;
 }
 
-/* A reader for one field: path of the field and its node. */
-#define FIELD(map, key, pathbuf, parent) \
-	(spec_field((map), (key)) != NULL ? \
-	 (spec_path((pathbuf), (parent), (key)), spec_field((map), (key))) : NULL)
-
 /* ---- scalars and lists ----------------------------------------------- */
 
 static void
@@ -122,7 +111,7 @@ read_kind(struct vctx *v, struct service_spec *s, const struct mnode *svc,
     const char *path)
 {
 	char p[SPEC_PATH_MAX];
-	const struct mnode *n = FIELD(svc, "kind", p, path);
+	const struct mnode *n = SPEC_FIELD(svc, "kind", p, path);
 
 	if (n == NULL)
 		return;
@@ -235,7 +224,7 @@ read_env(struct vctx *v, struct service_spec *s, const struct mnode *svc,
     const char *path)
 {
 	char p[SPEC_PATH_MAX], kp[SPEC_PATH_MAX];
-	const struct mnode *n = FIELD(svc, "env", p, path);
+	const struct mnode *n = SPEC_FIELD(svc, "env", p, path);
 
 	if (n == NULL || spec_expect_map(v, n, p))
 		return;
@@ -383,26 +372,26 @@ read_plain_strings(struct vctx *v, struct service_spec *s,
 	char p[SPEC_PATH_MAX];
 	const struct mnode *n;
 
-	if ((n = FIELD(svc, "workdir", p, path)) != NULL &&
+	if ((n = SPEC_FIELD(svc, "workdir", p, path)) != NULL &&
 	    spec_string(v, &s->workdir, n, p) == 0 && s->workdir[0] == '\0')
 		spec_err(v, n->pos, p, "must not be empty (use \".\")");
-	if ((n = FIELD(svc, "user", p, path)) != NULL &&
+	if ((n = SPEC_FIELD(svc, "user", p, path)) != NULL &&
 	    spec_string(v, &s->user, n, p) == 0 && !is_user_name(s->user)) {
 		spec_err(v, n->pos, p, "'%s' is not a user name or uid",
 		    s->user);
 		free(s->user);
 		s->user = NULL;
 	}
-	if ((n = FIELD(svc, "group", p, path)) != NULL &&
+	if ((n = SPEC_FIELD(svc, "group", p, path)) != NULL &&
 	    spec_string(v, &s->group, n, p) == 0 && !is_user_name(s->group)) {
 		spec_err(v, n->pos, p, "'%s' is not a group name or gid",
 		    s->group);
 		free(s->group);
 		s->group = NULL;
 	}
-	if ((n = FIELD(svc, "nodes", p, path)) != NULL)
+	if ((n = SPEC_FIELD(svc, "nodes", p, path)) != NULL)
 		read_names(v, &s->nodes, &s->nnodes, n, p, false);
-	if ((n = FIELD(svc, "ports", p, path)) != NULL) {
+	if ((n = SPEC_FIELD(svc, "ports", p, path)) != NULL) {
 		read_names(v, &s->ports, &s->nports, n, p, true);
 	} else if (spec_key(svc, "ports") == NULL && needs_port(svc)) {
 		s->ports = spec_calloc(2, sizeof(*s->ports));
@@ -419,14 +408,14 @@ read_artifact(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 {
 	static const char *const keys[] = { "url", "sha256", NULL };
 	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
-	const struct mnode *n = FIELD(svc, "artifact", p, path), *f;
+	const struct mnode *n = SPEC_FIELD(svc, "artifact", p, path), *f;
 	const struct mnode *k = spec_key(svc, "artifact");
 	char *url = NULL, *sum = NULL;
 
 	if (n == NULL || spec_expect_map(v, n, p))
 		return;
 	spec_check_keys(v, n, p, keys, false);
-	if ((f = FIELD(n, "url", fp, p)) == NULL) {
+	if ((f = SPEC_FIELD(n, "url", fp, p)) == NULL) {
 		spec_err(v, k->pos, spec_path(fp, p, "url"),
 		    "missing required key 'url'");
 	} else if (spec_string(v, &url, f, fp) == 0 && !spec_is_url(url, true)) {
@@ -435,7 +424,7 @@ read_artifact(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 		free(url);
 		url = NULL;
 	}
-	if ((f = FIELD(n, "sha256", fp, p)) == NULL) {
+	if ((f = SPEC_FIELD(n, "sha256", fp, p)) == NULL) {
 		spec_err(v, k->pos, spec_path(fp, p, "sha256"),
 		    "missing required key 'sha256' (the artifact is verified "
 		    "before it is unpacked)");
@@ -488,15 +477,15 @@ read_resources(struct vctx *v, struct service_spec *s,
 {
 	static const char *const keys[] = { "cpu", "memory", NULL };
 	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
-	const struct mnode *n = FIELD(svc, "resources", p, path), *f;
+	const struct mnode *n = SPEC_FIELD(svc, "resources", p, path), *f;
 	uint64_t bytes;
 
 	if (n == NULL || spec_expect_map(v, n, p))
 		return;
 	spec_check_keys(v, n, p, keys, false);
-	if ((f = FIELD(n, "cpu", fp, p)) != NULL)
+	if ((f = SPEC_FIELD(n, "cpu", fp, p)) != NULL)
 		read_cpu(v, s, f, fp);
-	if ((f = FIELD(n, "memory", fp, p)) == NULL)
+	if ((f = SPEC_FIELD(n, "memory", fp, p)) == NULL)
 		return;
 	if (f->type != MNODE_SCALAR) {
 		spec_err(v, f->pos, fp, "expected a size such as 128M, got %s",
@@ -531,7 +520,7 @@ read_limits(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 		"nofile", "nproc", "core", "memlock", "stack", "fsize", NULL,
 	};
 	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
-	const struct mnode *n = FIELD(svc, "limits", p, path), *f;
+	const struct mnode *n = SPEC_FIELD(svc, "limits", p, path), *f;
 
 	if (n == NULL || spec_expect_map(v, n, p))
 		return;
@@ -541,7 +530,7 @@ read_limits(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 		uint64_t bytes;
 		int64_t x;
 
-		if ((f = FIELD(n, tab[i].key, fp, p)) == NULL)
+		if ((f = SPEC_FIELD(n, tab[i].key, fp, p)) == NULL)
 			continue;
 		if (f->type == MNODE_SCALAR && strcmp(f->str, "unlimited") == 0) {
 			*dst = LIMIT_UNLIMITED;
@@ -635,9 +624,8 @@ has_port(const struct service_spec *s, const char *name)
 	return false;
 }
 
-/* Say a field is set where its block's type gives it no meaning. */
-static void
-not_for_type(struct vctx *v, const struct mnode *map, const char *path,
+void
+spec_not_for_type(struct vctx *v, const struct mnode *map, const char *path,
     const char *key, bool allowed, const char *what, const char *type)
 {
 	const struct mnode *k = spec_key(map, key);
@@ -679,7 +667,7 @@ read_health(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 		"healthy_threshold", "unhealthy_threshold", "start_period", NULL,
 	};
 	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
-	const struct mnode *n = FIELD(svc, "health", p, path), *f, *t;
+	const struct mnode *n = SPEC_FIELD(svc, "health", p, path), *f, *t;
 	struct health_spec *h = &s->health;
 	const char *tname;
 	int64_t x;
@@ -688,7 +676,7 @@ read_health(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 	if (n == NULL || spec_expect_map(v, n, p))
 		return;
 	spec_check_keys(v, n, p, keys, false);
-	if ((t = FIELD(n, "type", fp, p)) == NULL) {
+	if ((t = SPEC_FIELD(n, "type", fp, p)) == NULL) {
 		spec_err(v, spec_key(svc, "health")->pos, spec_path(fp, p, "type"),
 		    "missing required key 'type' (http, tcp, exec or none)");
 	} else if (t->type == MNODE_SCALAR) {
@@ -706,18 +694,18 @@ read_health(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 		    "or none, got %s", mnode_kind(t));
 	}
 	/* Timing means the same for every type. */
-	if ((f = FIELD(n, "interval", fp, p)) != NULL &&
+	if ((f = SPEC_FIELD(n, "interval", fp, p)) != NULL &&
 	    spec_duration(v, &h->interval_ms, f, fp, 1) != 0)
 		timing_ok = false;
-	if ((f = FIELD(n, "timeout", fp, p)) != NULL &&
+	if ((f = SPEC_FIELD(n, "timeout", fp, p)) != NULL &&
 	    spec_duration(v, &h->timeout_ms, f, fp, 1) != 0)
 		timing_ok = false;
-	if ((f = FIELD(n, "start_period", fp, p)) != NULL)
+	if ((f = SPEC_FIELD(n, "start_period", fp, p)) != NULL)
 		spec_duration(v, &h->start_period_ms, f, fp, 0);
-	if ((f = FIELD(n, "healthy_threshold", fp, p)) != NULL &&
+	if ((f = SPEC_FIELD(n, "healthy_threshold", fp, p)) != NULL &&
 	    spec_int(v, &x, f, fp, 1, 1000) == 0)
 		h->healthy_threshold = (int)x;
-	if ((f = FIELD(n, "unhealthy_threshold", fp, p)) != NULL &&
+	if ((f = SPEC_FIELD(n, "unhealthy_threshold", fp, p)) != NULL &&
 	    spec_int(v, &x, f, fp, 1, 1000) == 0)
 		h->unhealthy_threshold = (int)x;
 	if (timing_ok)
@@ -726,11 +714,11 @@ read_health(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 	if (!typed)
 		return; /* the type-specific rules would only add noise */
 	tname = manifest_health_name(h->type);
-	not_for_type(v, n, p, "path", h->type == HEALTH_HTTP, "type http",
+	spec_not_for_type(v, n, p, "path", h->type == HEALTH_HTTP, "type http",
 	    tname);
-	not_for_type(v, n, p, "port", h->type == HEALTH_HTTP ||
+	spec_not_for_type(v, n, p, "port", h->type == HEALTH_HTTP ||
 	    h->type == HEALTH_TCP, "types http and tcp", tname);
-	not_for_type(v, n, p, "command", h->type == HEALTH_EXEC, "type exec",
+	spec_not_for_type(v, n, p, "command", h->type == HEALTH_EXEC, "type exec",
 	    tname);
 	if ((h->type == HEALTH_HTTP || h->type == HEALTH_TCP) && s->nports == 0)
 		spec_err(v, t->pos, spec_path(fp, p, "type"), "health type %s "
@@ -738,18 +726,18 @@ read_health(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 		    tname);
 	if (h->type == HEALTH_HTTP)
 		h->path = spec_strdup("/");
-	if (h->type == HEALTH_HTTP && (f = FIELD(n, "path", fp, p)) != NULL &&
+	if (h->type == HEALTH_HTTP && (f = SPEC_FIELD(n, "path", fp, p)) != NULL &&
 	    spec_string(v, &h->path, f, fp) == 0 && h->path[0] != '/')
 		spec_err(v, f->pos, fp, "must start with '/', got '%s'",
 		    h->path);
 	if ((h->type == HEALTH_HTTP || h->type == HEALTH_TCP) &&
-	    (f = FIELD(n, "port", fp, p)) != NULL &&
+	    (f = SPEC_FIELD(n, "port", fp, p)) != NULL &&
 	    spec_string(v, &h->port, f, fp) == 0 && s->nports > 0 &&
 	    !has_port(s, h->port))
 		spec_err(v, f->pos, fp, "port '%s' is not declared in 'ports'",
 		    h->port);
 	if (h->type == HEALTH_EXEC) {
-		if ((f = FIELD(n, "command", fp, p)) != NULL)
+		if ((f = SPEC_FIELD(n, "command", fp, p)) != NULL)
 			read_argv(v, &h->command, &h->ncommand, f, fp);
 		else
 			spec_err(v, t->pos, spec_path(fp, p, "command"),
@@ -772,12 +760,12 @@ read_stop(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 {
 	static const char *const keys[] = { "signal", "timeout", NULL };
 	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
-	const struct mnode *n = FIELD(svc, "stop", p, path), *f;
+	const struct mnode *n = SPEC_FIELD(svc, "stop", p, path), *f;
 
 	if (n == NULL || spec_expect_map(v, n, p))
 		return;
 	spec_check_keys(v, n, p, keys, false);
-	if ((f = FIELD(n, "signal", fp, p)) != NULL) {
+	if ((f = SPEC_FIELD(n, "signal", fp, p)) != NULL) {
 		const char *name = f->type == MNODE_SCALAR ? f->str : "";
 		bool found = false;
 
@@ -796,7 +784,7 @@ read_stop(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 			    f->type == MNODE_SCALAR ? f->str : mnode_kind(f),
 			    f->type == MNODE_SCALAR ? "'" : "");
 	}
-	if ((f = FIELD(n, "timeout", fp, p)) != NULL)
+	if ((f = SPEC_FIELD(n, "timeout", fp, p)) != NULL)
 		spec_duration(v, &s->stop.timeout_ms, f, fp, 0);
 }
 
@@ -808,7 +796,7 @@ read_restart(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 		"limit", "window", "backoff", "max_backoff", NULL,
 	};
 	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
-	const struct mnode *n = FIELD(svc, "restart", p, path), *f;
+	const struct mnode *n = SPEC_FIELD(svc, "restart", p, path), *f;
 	struct restart_spec *r = &s->restart;
 	bool timing_ok = true;
 	int64_t x;
@@ -816,214 +804,21 @@ read_restart(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 	if (n == NULL || spec_expect_map(v, n, p))
 		return;
 	spec_check_keys(v, n, p, keys, false);
-	if ((f = FIELD(n, "limit", fp, p)) != NULL &&
+	if ((f = SPEC_FIELD(n, "limit", fp, p)) != NULL &&
 	    spec_int(v, &x, f, fp, 0, 1000000) == 0)
 		r->limit = (int)x;
-	if ((f = FIELD(n, "window", fp, p)) != NULL)
+	if ((f = SPEC_FIELD(n, "window", fp, p)) != NULL)
 		spec_duration(v, &r->window_ms, f, fp, 1);
 	/* A zero backoff would be a tight respawn loop. */
-	if ((f = FIELD(n, "backoff", fp, p)) != NULL &&
+	if ((f = SPEC_FIELD(n, "backoff", fp, p)) != NULL &&
 	    spec_duration(v, &r->backoff_ms, f, fp, 1) != 0)
 		timing_ok = false;
-	if ((f = FIELD(n, "max_backoff", fp, p)) != NULL &&
+	if ((f = SPEC_FIELD(n, "max_backoff", fp, p)) != NULL &&
 	    spec_duration(v, &r->max_backoff_ms, f, fp, 1) != 0)
 		timing_ok = false;
 	if (timing_ok)
 		check_order(v, n, p, "backoff", r->backoff_ms, "max_backoff",
 		    r->max_backoff_ms);
-}
-
-/* ---- strategy --------------------------------------------------------- */
-
-/* "1" or "25%". */
-static int
-read_count_or_pct(struct vctx *v, struct count_or_pct *out,
-    const struct mnode *n, const char *path)
-{
-	int64_t x;
-
-	if (n->type == MNODE_SCALAR && !mnode_is_null(n)) {
-		size_t len = strlen(n->str);
-		if (len >= 2 && n->str[len - 1] == '%' &&
-		    strspn(n->str, "0123456789") == len - 1 && len <= 4) {
-			x = atoi(n->str);
-			if (x > 100) {
-				spec_err(v, n->pos, path, "percentage must be "
-				    "0%%..100%%, got %s", n->str);
-				return -1;
-			}
-			*out = (struct count_or_pct){ (int)x, true };
-			return 0;
-		}
-		if (n->plain && strspn(n->str, "0123456789") == len && len > 0) {
-			if (spec_int(v, &x, n, path, 0, MANIFEST_MAX_REPLICAS))
-				return -1;
-			*out = (struct count_or_pct){ (int)x, false };
-			return 0;
-		}
-	}
-	spec_err(v, n->pos, path, "expected a count such as 1 or a "
-	    "percentage such as \"25%%\", got %s%s%s%s", mnode_kind(n),
-	    n->type == MNODE_SCALAR ? " '" : "",
-	    n->type == MNODE_SCALAR ? n->str : "",
-	    n->type == MNODE_SCALAR ? "'" : "");
-	return -1;
-}
-
-static void
-read_steps(struct vctx *v, struct strategy_spec *st, const struct mnode *n,
-    const char *path)
-{
-	static const char *const keys[] = { "weight", "pause", NULL };
-	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
-	int prev = 0;
-
-	if (n->type != MNODE_SEQ) {
-		spec_err(v, n->pos, path, "expected a list of {weight, pause} "
-		    "steps, got %s", mnode_kind(n));
-		return;
-	}
-	if (n->nitems == 0) {
-		spec_err(v, n->pos, path, "a canary needs at least one step");
-		return;
-	}
-	st->steps = spec_calloc(n->nitems, sizeof(*st->steps));
-	for (size_t i = 0; i < n->nitems; i++) {
-		const struct mnode *it = n->items[i], *f;
-		struct canary_step step = { 0, -1 };
-		int64_t x;
-
-		spec_path_idx(p, path, i);
-		if (spec_expect_map(v, it, p))
-			continue;
-		spec_check_keys(v, it, p, keys, false);
-		if ((f = FIELD(it, "weight", fp, p)) == NULL) {
-			spec_err(v, it->pos, spec_path(fp, p, "weight"),
-			    "missing required key 'weight' (1..100)");
-		} else if (spec_int(v, &x, f, fp, 1, 100) == 0) {
-			step.weight = (int)x;
-			if (step.weight <= prev)
-				spec_err(v, f->pos, fp, "weight %d does not rise "
-				    "above the previous step's %d (weights rise "
-				    "strictly, up to 100)", step.weight, prev);
-			prev = step.weight;
-		}
-		if ((f = FIELD(it, "pause", fp, p)) != NULL)
-			spec_duration(v, &step.pause_ms, f, fp, 0);
-		st->steps[st->nsteps++] = step;
-	}
-}
-
-static void
-read_strategy(struct vctx *v, struct service_spec *s, const struct mnode *svc,
-    const char *path)
-{
-	static const char *const keys[] = {
-		"type", "max_surge", "max_unavailable", "min_ready",
-		"auto_promote", "scale_down_delay", "steps", "auto_rollback",
-		"progress_deadline", NULL,
-	};
-	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
-	const struct mnode *n = FIELD(svc, "strategy", p, path), *f, *t;
-	struct strategy_spec *st = &s->strategy;
-	const char *tname;
-	bool typed = true;
-
-	/* Pets update in place: one down at a time, never a second copy. */
-	if (s->kind == KIND_PET) {
-		st->max_surge = (struct count_or_pct){ 0, false };
-		st->max_unavailable = (struct count_or_pct){ 1, false };
-	}
-	if (n == NULL || spec_expect_map(v, n, p))
-		return;
-	spec_check_keys(v, n, p, keys, false);
-	if ((t = FIELD(n, "type", fp, p)) != NULL) {
-		typed = false;
-		for (int i = 0; i < STRATEGY__LAST && t->type == MNODE_SCALAR; i++) {
-			if (strcmp(t->str, manifest_strategy_name(i)) == 0) {
-				st->type = (enum strategy_type)i;
-				typed = true;
-			}
-		}
-		if (!typed)
-			spec_err(v, t->pos, fp, "strategy type must be rolling, "
-			    "recreate, blue-green or canary, got %s%s%s",
-			    t->type == MNODE_SCALAR ? "'" : "",
-			    t->type == MNODE_SCALAR ? t->str : mnode_kind(t),
-			    t->type == MNODE_SCALAR ? "'" : "");
-	}
-	if ((f = FIELD(n, "auto_rollback", fp, p)) != NULL)
-		spec_bool(v, &st->auto_rollback, f, fp);
-	if ((f = FIELD(n, "progress_deadline", fp, p)) != NULL)
-		spec_duration(v, &st->progress_deadline_ms, f, fp, 1);
-	if (!typed)
-		return;
-	tname = manifest_strategy_name(st->type);
-	if (s->kind == KIND_PET && st->type != STRATEGY_ROLLING &&
-	    st->type != STRATEGY_RECREATE)
-		spec_err(v, t->pos, spec_path(fp, p, "type"), "a pet cannot use "
-		    "the %s strategy: pets are updated in place (use rolling "
-		    "or recreate)", tname);
-	not_for_type(v, n, p, "max_surge", st->type == STRATEGY_ROLLING,
-	    "strategy type rolling", tname);
-	not_for_type(v, n, p, "max_unavailable", st->type == STRATEGY_ROLLING,
-	    "strategy type rolling", tname);
-	not_for_type(v, n, p, "min_ready", st->type == STRATEGY_ROLLING,
-	    "strategy type rolling", tname);
-	not_for_type(v, n, p, "auto_promote", st->type == STRATEGY_BLUE_GREEN,
-	    "strategy type blue-green", tname);
-	not_for_type(v, n, p, "scale_down_delay",
-	    st->type == STRATEGY_BLUE_GREEN, "strategy type blue-green", tname);
-	not_for_type(v, n, p, "steps", st->type == STRATEGY_CANARY,
-	    "strategy type canary", tname);
-	switch (st->type) {
-	case STRATEGY_ROLLING: {
-		const struct mnode *surge = FIELD(n, "max_surge", fp, p);
-		const struct mnode *unav;
-		if (surge != NULL && read_count_or_pct(v, &st->max_surge, surge,
-		    fp) == 0 && s->kind == KIND_PET && st->max_surge.value != 0)
-			spec_err(v, surge->pos, fp, "must be 0 for a pet: a pet "
-			    "is updated in place, never run twice");
-		if ((unav = FIELD(n, "max_unavailable", fp, p)) != NULL)
-			read_count_or_pct(v, &st->max_unavailable, unav, fp);
-		if (st->max_surge.value == 0 && st->max_unavailable.value == 0) {
-			const struct mnode *at = unav ? unav : surge;
-			spec_err(v, at->pos, spec_path(fp, p, unav ?
-			    "max_unavailable" : "max_surge"), "max_surge and "
-			    "max_unavailable cannot both be 0: the rollout could "
-			    "never make progress");
-		}
-		if ((f = FIELD(n, "min_ready", fp, p)) != NULL)
-			spec_duration(v, &st->min_ready_ms, f, fp, 0);
-		break;
-	}
-	case STRATEGY_BLUE_GREEN:
-		if ((f = FIELD(n, "auto_promote", fp, p)) != NULL) {
-			if (f->type == MNODE_SCALAR && f->plain &&
-			    strcmp(f->str, "false") == 0)
-				st->auto_promote_ms = -1;
-			else if (f->type == MNODE_SCALAR && f->plain &&
-			    strcmp(f->str, "true") == 0)
-				spec_err(v, f->pos, fp, "expected a duration or "
-				    "false (wait for `orchctl promote`), got "
-				    "true");
-			else
-				spec_duration(v, &st->auto_promote_ms, f, fp, 0);
-		}
-		if ((f = FIELD(n, "scale_down_delay", fp, p)) != NULL)
-			spec_duration(v, &st->scale_down_delay_ms, f, fp, 0);
-		break;
-	case STRATEGY_CANARY:
-		if ((f = FIELD(n, "steps", fp, p)) != NULL)
-			read_steps(v, st, f, fp);
-		else
-			spec_err(v, t->pos, spec_path(fp, p, "steps"), "a canary "
-			    "needs 'steps' (at least one {weight, pause})");
-		break;
-	case STRATEGY_RECREATE:
-	case STRATEGY__LAST:
-		break;
-	}
 }
 
 /* ---- depends_on ------------------------------------------------------- */
@@ -1033,7 +828,7 @@ read_depends(struct vctx *v, struct service_spec *s, const struct mnode *svc,
     const char *path)
 {
 	char p[SPEC_PATH_MAX], kp[SPEC_PATH_MAX];
-	const struct mnode *n = FIELD(svc, "depends_on", p, path);
+	const struct mnode *n = SPEC_FIELD(svc, "depends_on", p, path);
 
 	if (n == NULL)
 		return;
@@ -1065,127 +860,6 @@ read_depends(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 	}
 }
 
-/* ---- placeholders ----------------------------------------------------- */
-
-static bool
-placeholder_ok(const struct service_spec *s, const char *name, size_t len)
-{
-	static const char *const fixed[] = {
-		"ORCH_DATA_DIR", "ORCH_INSTANCE_ID", "ORCH_SERVICE",
-		"ORCH_VERSION", "ORCH_NODE",
-	};
-
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		if (strlen(fixed[i]) == len && memcmp(fixed[i], name, len) == 0)
-			return true;
-	if (len == 9 && memcmp(name, "ORCH_PORT", 9) == 0)
-		return s->nports > 0;
-	if (len > 10 && memcmp(name, "ORCH_PORT_", 10) == 0) {
-		for (size_t i = 0; i < s->nports; i++)
-			if (strlen(s->ports[i]) == len - 10 &&
-			    strncasecmp(s->ports[i], name + 10, len - 10) == 0) {
-				/* The variable is the upper-cased name. */
-				for (size_t j = 10; j < len; j++)
-					if (islower((unsigned char)name[j]))
-						return false;
-				return true;
-			}
-		return false;
-	}
-	for (size_t i = 0; i < s->nenv; i++)
-		if (strlen(s->env[i].key) == len &&
-		    memcmp(s->env[i].key, name, len) == 0)
-			return true;
-	return false;
-}
-
-/* Check every ${...} of one string; `$$` is a literal `$`. */
-static void
-check_placeholders(struct vctx *v, const struct service_spec *s,
-    const struct mnode *n, const char *path)
-{
-	const char *str;
-
-	if (n->type != MNODE_SCALAR)
-		return;
-	for (str = n->str; *str; str++) {
-		const char *end;
-		size_t len;
-
-		if (*str != '$')
-			continue;
-		if (str[1] == '$') {
-			str++;
-			continue;
-		}
-		if (str[1] != '{') {
-			spec_err(v, n->pos, path, "a lone '$' must be written '$$' "
-			    "(placeholders are ${NAME})");
-			continue;
-		}
-		end = strchr(str + 2, '}');
-		if (end == NULL) {
-			spec_err(v, n->pos, path, "unterminated placeholder "
-			    "'%.40s' (missing '}')", str);
-			return;
-		}
-		len = (size_t)(end - str - 2);
-		if (len == 0 || len > 200) {
-			spec_err(v, n->pos, path, "bad placeholder '%.*s'",
-			    (int)(len > 200 ? 40 : len + 3), str);
-		} else if (strncmp(str + 2, "ORCH_PORT", 9) == 0 &&
-		    s->nports == 0 && !placeholder_ok(s, str + 2, len)) {
-			spec_err(v, n->pos, path, "placeholder ${%.*s} needs a "
-			    "port, but the service declares none in 'ports'",
-			    (int)len, str + 2);
-		} else if (!placeholder_ok(s, str + 2, len)) {
-			spec_err(v, n->pos, path, "unknown placeholder ${%.*s} "
-			    "(allowed: ${ORCH_PORT}, ${ORCH_PORT_<NAME>} of a "
-			    "declared port, ${ORCH_DATA_DIR}, ${ORCH_INSTANCE_ID}, "
-			    "${ORCH_SERVICE}, ${ORCH_VERSION}, ${ORCH_NODE} and "
-			    "the service's env names)", (int)len, str + 2);
-		}
-		str = end;
-	}
-}
-
-static void
-check_argv_placeholders(struct vctx *v, const struct service_spec *s,
-    const struct mnode *n, const char *path)
-{
-	char p[SPEC_PATH_MAX];
-
-	if (n == NULL || n->type != MNODE_SEQ)
-		return;
-	for (size_t i = 0; i < n->nitems; i++)
-		check_placeholders(v, s, n->items[i],
-		    spec_path_idx(p, path, i));
-}
-
-static void
-read_placeholders(struct vctx *v, const struct service_spec *s,
-    const struct mnode *svc, const char *path)
-{
-	char p[SPEC_PATH_MAX], kp[SPEC_PATH_MAX];
-	const struct mnode *n, *h;
-
-	check_argv_placeholders(v, s, spec_field(svc, "command"),
-	    spec_path(p, path, "command"));
-	if ((n = spec_field(svc, "env")) != NULL && n->type == MNODE_MAP &&
-	    n->npairs <= SPEC_MAX_ENV) {
-		spec_path(p, path, "env");
-		for (size_t i = 0; i < n->npairs; i++)
-			check_placeholders(v, s, n->pairs[i].val,
-			    spec_path(kp, p, n->pairs[i].key->str));
-	}
-	if ((h = spec_field(svc, "health")) != NULL &&
-	    s->health.type == HEALTH_EXEC) {
-		spec_path(p, path, "health");
-		check_argv_placeholders(v, s, spec_field(h, "command"),
-		    spec_path(kp, p, "command"));
-	}
-}
-
 /* ---- the service ------------------------------------------------------ */
 
 void
@@ -1213,7 +887,7 @@ spec_service(struct vctx *v, struct service_spec *s, const struct mpair *pair)
 	read_health(v, s, svc, path);
 	read_stop(v, s, svc, path);
 	read_restart(v, s, svc, path);
-	read_strategy(v, s, svc, path);
+	spec_strategy(v, s, svc, path);
 	read_depends(v, s, svc, path);
-	read_placeholders(v, s, svc, path);
+	spec_placeholders(v, s, svc, path);
 }
