@@ -632,6 +632,10 @@ mtree_parse(struct mtree *out, struct manifest_errors *errs, const char *buf,
 
 	memset(out, 0, sizeof(*out));
 	memset(&c, 0, sizeof(c));
+	if (buf == NULL) { /* libyaml asserts on a NULL input */
+		buf = "";
+		len = 0;
+	}
 	c.errs = errs;
 	c.file = file;
 	c.buf = buf;

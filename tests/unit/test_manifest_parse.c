@@ -690,6 +690,8 @@ TEST(syntax__errors_documents_empty)
 	    "exactly one (remove the '---' separator)");
 	out = parse_fail("", 0, ORCH_EINVALID);
 	CHECK_CONTAINS(out, "t.yaml:1:1: empty manifest");
+	out = parse_fail(NULL, 0, ORCH_EINVALID);
+	CHECK_CONTAINS(out, "t.yaml:1:1: empty manifest");
 	out = parse_fail("# only a comment\n", 17, ORCH_EINVALID);
 	CHECK_CONTAINS(out, "empty manifest");
 	out = parse_fail(tabs, strlen(tabs), ORCH_EINVALID);
