@@ -393,7 +393,7 @@ read_plain_strings(struct vctx *v, struct service_spec *s,
 		read_names(v, &s->nodes, &s->nnodes, n, p, false);
 	if ((n = SPEC_FIELD(svc, "ports", p, path)) != NULL) {
 		read_names(v, &s->ports, &s->nports, n, p, true);
-	} else if (spec_key(svc, "ports") == NULL && needs_port(svc)) {
+	} else if (needs_port(svc)) {
 		s->ports = spec_calloc(2, sizeof(*s->ports));
 		s->ports[0] = spec_strdup(IMPLICIT_PORT);
 		s->nports = 1;
