@@ -226,6 +226,9 @@ void
 cgroup_free(struct slave *s)
 {
 	for (int i = 0; i < 2; i++) {
+		/* Fails while instances still run in it: they keep their cgroups. */
+		if (s->cgroup_base[i] != NULL)
+			rmdir(s->cgroup_base[i]);
 		free(s->cgroup_base[i]);
 		s->cgroup_base[i] = NULL;
 	}
