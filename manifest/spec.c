@@ -112,6 +112,41 @@ edit_distance(const char *a, const char *b)
 	return row[lb];
 }
 
+/* Names users bring from Kubernetes, Nomad and compose files, and what
+ * orch calls the same thing (used only where that key is allowed). */
+static const struct {
+	const char *theirs;
+	const char *ours;
+} key_aliases[] = {
+	{ "environment", "env" }, { "args", "command" },
+	{ "cmd", "command" }, { "entrypoint", "command" },
+	{ "image", "artifact" }, { "healthcheck", "health" },
+	{ "livenessProbe", "health" }, { "readinessProbe", "health" },
+	{ "check", "health" }, { "instances", "replicas" },
+	{ "count", "replicas" }, { "scale", "replicas" },
+	{ "deploy", "strategy" }, { "update", "strategy" },
+	{ "update_config", "strategy" }, { "restart_policy", "restart" },
+	{ "working_dir", "workdir" }, { "workingDir", "workdir" },
+	{ "cwd", "workdir" }, { "dependsOn", "depends_on" },
+	{ "constraint", "nodes" }, { "nodeSelector", "nodes" },
+	{ "stop_signal", "stop" }, { "ulimits", "limits" },
+	{ "name", "architecture" },
+};
+
+static const char *
+key_alias(const char *key, const char *const *allowed)
+{
+	for (size_t i = 0; i < sizeof(key_aliases) / sizeof(key_aliases[0]);
+	    i++) {
+		if (strcmp(key, key_aliases[i].theirs) != 0)
+			continue;
+		for (size_t j = 0; allowed[j] != NULL; j++)
+			if (strcmp(allowed[j], key_aliases[i].ours) == 0)
+				return allowed[j];
+	}
+	return NULL;
+}
+
 void
 spec_check_keys(struct vctx *v, const struct mnode *map, const char *path,
     const char *const *allowed, bool x_ok)
@@ -120,7 +155,7 @@ spec_check_keys(struct vctx *v, const struct mnode *map, const char *path,
 
 	for (size_t i = 0; i < map->npairs; i++) {
 		const struct mnode *k = map->pairs[i].key;
-		const char *best = NULL;
+		const char *best = NULL, *alias;
 		size_t bestd = 3, off = 0;
 		char list[512];
 		bool ok = false;
@@ -143,6 +178,11 @@ spec_check_keys(struct vctx *v, const struct mnode *map, const char *path,
 		if (ok)
 			continue;
 		spec_path(p, path, k->str);
+		if ((alias = key_alias(k->str, allowed)) != NULL) {
+			spec_err(v, k->pos, p, "unknown key '%s' (orch calls it "
+			    "'%s')", k->str, alias);
+			continue;
+		}
 		if (best != NULL) {
 			spec_err(v, k->pos, p, "unknown key '%s' (did you mean "
 			    "'%s'?)", k->str, best);

@@ -17,10 +17,6 @@
 #include "internal.h"
 #include "units.h"
 
-#define ARGV_HINT "orch starts the program directly, without a shell: " \
-	"write a list such as [\"bin/web\", \"--port\", \"${ORCH_PORT}\"] " \
-	"(or [\"sh\", \"-c\", \"...\"] if you need a shell)"
-
 /* The port a service gets when it needs one and declares none. */
 #define IMPLICIT_PORT "main"
 
@@ -152,18 +148,67 @@ read_version(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 	s->version = ver;
 }
 
+/*
+ * The list a command string was probably meant to be: its words when it
+ * is plain words, ["sh", "-c", "..."] when it uses shell syntax (quotes,
+ * pipes, redirections, variables other than ${...} placeholders).
+ */
+static void
+argv_hint(char *buf, size_t len, const char *cmd)
+{
+	size_t off;
+	int n;
+
+	for (const char *c = cmd; *c; c++) {
+		if (*c == '$' && c[1] == '{')
+			continue;
+		if (strchr("|&;<>()$`\\\"'*?~#\n", *c) != NULL) {
+			snprintf(buf, len, "[\"sh\", \"-c\", \"...\"] if you "
+			    "need a shell");
+			return;
+		}
+	}
+	if (cmd[strspn(cmd, " \t")] == '\0') {
+		snprintf(buf, len, "[\"program\", \"arg\", ...]");
+		return;
+	}
+	snprintf(buf, len, "[");
+	off = 1;
+	for (const char *c = cmd; *c != '\0' && off + 8 < len;) {
+		size_t w;
+
+		c += strspn(c, " \t");
+		w = strcspn(c, " \t");
+		if (w == 0)
+			break;
+		n = snprintf(buf + off, len - off - 4, "%s\"%.*s\"",
+		    off > 1 ? ", " : "", (int)w, c);
+		if (n < 0 || (size_t)n >= len - off - 4) {
+			off = len - 8;
+			snprintf(buf + off, 8, "...");
+			off += 3;
+			break;
+		}
+		off += (size_t)n;
+		c += w;
+	}
+	snprintf(buf + off, len - off, "]");
+}
+
 /* An argv: a non-empty list of strings. Returns 0 when *out was set. */
 static int
 read_argv(struct vctx *v, char ***out, size_t *out_n, const struct mnode *n,
     const char *path)
 {
-	char p[SPEC_PATH_MAX];
+	char p[SPEC_PATH_MAX], hint[300];
 	char **argv;
 	int bad = 0;
 
 	if (n->type == MNODE_SCALAR) {
-		spec_err(v, n->pos, path, "must be a list, not a string: %s",
-		    ARGV_HINT);
+		argv_hint(hint, sizeof(hint), n->str);
+		spec_err(v, n->pos, path, "must be a list, not a string: orch "
+		    "runs the program directly, without a shell; write %s",
+		    hint);
 		return -1;
 	}
 	if (n->type != MNODE_SEQ) {
