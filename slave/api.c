@@ -61,6 +61,10 @@ post_instance(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 		    rc == ORCH_EEXISTS ? "conflict" : "cannot start", "%s", orch_err_last());
 		return;
 	}
+	/* Durable before acknowledged: a slave killed right after answering
+	 * still knows the instance when it comes back. */
+	if (s->state_dirty)
+		state_save(s);
 	httpd_reply_json(out, created ? 201 : 200, inst_status_json(s, in));
 }
 
@@ -100,6 +104,7 @@ delete_instance(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	if (in == NULL)
 		return;
 	inst_stop(arg, in);
+	state_save(arg);
 	httpd_reply_json(out, 202, inst_status_json(arg, in));
 }
 

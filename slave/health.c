@@ -8,7 +8,7 @@
  * Counting: healthy_threshold consecutive passes make the instance
  * healthy (Ready -> Run); unhealthy_threshold consecutive failures make
  * it unhealthy. Failures during start_period after a (re)start do not
- * count. An unhealthy pet is stopped and restarted through the restart
+ * count until it first passes. An unhealthy pet is stopped and restarted through the restart
  * policy; an unhealthy cattle instance is stopped and reported Failed.
  */
 #include <arpa/inet.h>
@@ -107,7 +107,9 @@ probe_done(struct slave *s, struct instance *in, bool ok, const char *why)
 		return;
 	}
 	in->hpass = 0;
-	if (now - in->started_mono < h->start_period_ms)
+	/* Docker's rule: start_period forgives failures only until the first
+	 * success; once Run, every failure counts. */
+	if (in->state == IST_STARTING && now - in->started_mono < h->start_period_ms)
 		return;
 	log_debug("instance=%s health check failed: %s", in->spec->id, why);
 	if (++in->hfail < h->unhealthy_threshold)

@@ -260,6 +260,12 @@ sv_exited(struct slave *s, struct instance *in, int status, bool known)
 	if (old > 1)
 		kill(-old, SIGKILL);
 	describe_exit(why, sizeof(why), in, known);
+	if (in->state == IST_RESTARTING) {
+		char tmp[sizeof(why)];
+
+		memcpy(tmp, why, sizeof(tmp));
+		snprintf(why, sizeof(why), "unhealthy, %.100s", tmp);
+	}
 
 	switch (in->state) {
 	case IST_STOPPING:

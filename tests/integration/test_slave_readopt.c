@@ -1,0 +1,152 @@
+/*
+ * test_slave_readopt.c - the slave's own restarts: SIGTERM leaves the
+ * instances running; a slave killed with SIGKILL and started again
+ * re-adopts its running instances with unchanged pids and then sees a
+ * later crash of one; instances that died while it was away are handled
+ * (pets restarted, cattle Failed); a pid whose start time does not match
+ * the state file is never taken for the instance.
+ */
+#include "slave_fixture.h"
+
+#define PET(id) "{\"id\":\"" id "\",\"service\":\"db\",\"version\":\"1\",\"kind\":\"pet\"," \
+	"\"ports\":[\"p\"],\"command\":[\"/bin/sleep\",\"120\"],\"stop\":{\"timeout_ms\":3000}}"
+#define CATTLE(id) "{\"id\":\"" id "\",\"service\":\"web\",\"version\":\"1\"," \
+	"\"command\":[\"/bin/sleep\",\"120\"],\"stop\":{\"timeout_ms\":3000}}"
+
+static long long
+start_pid(struct fx *fx, const char *body)
+{
+	json_t *j = NULL;
+	long long pid = -1;
+
+	if (fx_post(fx, body, &j) == 201)
+		pid = json_integer_value(json_object_get(j, "pid"));
+	json_decref(j);
+	return pid;
+}
+
+TEST(slave_readopt__sigkilled_slave_readopts_and_sees_later_crashes)
+{
+	long long pet, cattle, port;
+	struct fx fx;
+
+	REQUIRE(fx_start(&fx, NULL) == 0);
+	pet = start_pid(&fx, PET("db-0"));
+	cattle = start_pid(&fx, CATTLE("web-1"));
+	CHECK(pet > 0 && cattle > 0);
+	port = -1;
+	{
+		json_t *j = fx_instance(&fx, "db-0");
+
+		port = json_integer_value(json_object_get(json_object_get(j, "ports"), "p"));
+		json_decref(j);
+	}
+	CHECK_EQ_INT(daemon_stop(fx.d, SIGKILL, FX_WAIT), 128 + SIGKILL);
+	daemon_free(fx.d);
+	fx.d = NULL;
+	CHECK(pid_alive((pid_t)pet));
+	CHECK(pid_alive((pid_t)cattle));
+
+	REQUIRE(fx_launch(&fx, NULL) == 0);
+	CHECK_EQ_INT(fx_int(&fx, "db-0", "pid"), pet);
+	CHECK_EQ_INT(fx_int(&fx, "web-1", "pid"), cattle);
+	CHECK(fx_is(&fx, "db-0", "state", "Run"));
+	CHECK(fx_is(&fx, "web-1", "state", "Run"));
+	CHECK_EQ_INT(fx_int(&fx, "db-0", "restarts"), 0);
+	CHECK(daemon_log_contains(fx.d, "re-adopted"));
+
+	/* Not our child any more, and still its crash is seen at once. */
+	CHECK(kill((pid_t)pet, SIGKILL) == 0);
+	CHECK(WAIT_FOR(fx_int(&fx, "db-0", "restarts") == 1 && fx_int(&fx, "db-0", "pid") > 0 &&
+	    fx_int(&fx, "db-0", "pid") != pet, FX_WAIT));
+	{
+		json_t *j = fx_instance(&fx, "db-0");
+
+		CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(j, "ports"), "p")), port);
+		json_decref(j);
+	}
+	CHECK(kill((pid_t)cattle, SIGKILL) == 0);
+	CHECK(WAIT_FOR(fx_is(&fx, "web-1", "state", "Failed"), FX_WAIT));
+	CHECK_EQ_INT(fx_int(&fx, "web-1", "restarts"), 0);
+	fx_finish(&fx);
+}
+
+TEST(slave_readopt__sigterm_leaves_instances_running)
+{
+	long long pet;
+	struct fx fx;
+
+	REQUIRE(fx_start(&fx, NULL) == 0);
+	pet = start_pid(&fx, PET("db-1"));
+	CHECK(pet > 0);
+	CHECK_EQ_INT(daemon_stop(fx.d, SIGTERM, FX_WAIT), 0);
+	daemon_free(fx.d);
+	fx.d = NULL;
+	usleep(200 * 1000);
+	CHECK(pid_alive((pid_t)pet));
+	REQUIRE(fx_launch(&fx, NULL) == 0);
+	CHECK_EQ_INT(fx_int(&fx, "db-1", "pid"), pet);
+	fx_finish(&fx);
+	CHECK(!pid_alive((pid_t)pet));
+}
+
+TEST(slave_readopt__instances_that_died_meanwhile_are_handled)
+{
+	long long pet, cattle;
+	struct fx fx;
+
+	REQUIRE(fx_start(&fx, NULL) == 0);
+	pet = start_pid(&fx, PET("db-2"));
+	cattle = start_pid(&fx, CATTLE("web-2"));
+	CHECK(pet > 0 && cattle > 0);
+	CHECK_EQ_INT(daemon_stop(fx.d, SIGKILL, FX_WAIT), 128 + SIGKILL);
+	daemon_free(fx.d);
+	fx.d = NULL;
+	/* Both die while no slave watches (they are orphans of init now). */
+	CHECK(kill((pid_t)pet, SIGKILL) == 0);
+	CHECK(kill((pid_t)cattle, SIGKILL) == 0);
+	CHECK(WAIT_FOR(!pid_alive((pid_t)pet) && !pid_alive((pid_t)cattle), FX_WAIT));
+
+	REQUIRE(fx_launch(&fx, NULL) == 0);
+	CHECK(WAIT_FOR(fx_int(&fx, "db-2", "restarts") == 1 && fx_int(&fx, "db-2", "pid") > 0, FX_WAIT));
+	CHECK(fx_int(&fx, "db-2", "pid") != pet);
+	CHECK(fx_is(&fx, "web-2", "state", "Failed"));
+	CHECK_EQ_INT(fx_int(&fx, "web-2", "pid"), 0);
+	fx_finish(&fx);
+}
+
+TEST(slave_readopt__a_pid_with_another_start_time_is_not_the_instance)
+{
+	char path[700], *text, *p;
+	long long pet, now;
+	struct fx fx;
+
+	REQUIRE(fx_start(&fx, NULL) == 0);
+	pet = start_pid(&fx, PET("db-3"));
+	CHECK(pet > 0);
+	CHECK_EQ_INT(daemon_stop(fx.d, SIGKILL, FX_WAIT), 128 + SIGKILL);
+	daemon_free(fx.d);
+	fx.d = NULL;
+	/* Make the recorded start time wrong: as if the pid had been reused. */
+	snprintf(path, sizeof(path), "%s/state.json", fx.data_dir);
+	text = read_file(path);
+	REQUIRE(text != NULL);
+	p = strstr(text, "\"starttime\": ");
+	REQUIRE(p != NULL);
+	p += strlen("\"starttime\": ");
+	*p = *p == '1' ? '2' : '1';
+	CHECK(write_file(path, text) == 0);
+	free(text);
+
+	REQUIRE(fx_launch(&fx, NULL) == 0);
+	/* The live process was not adopted: the pet was started anew. */
+	CHECK(WAIT_FOR((now = fx_int(&fx, "db-3", "pid")) > 0 && now != pet, FX_WAIT));
+	CHECK(pid_alive((pid_t)pet));
+	kill((pid_t)pet, SIGKILL);
+	fx_finish(&fx);
+}
+
+CHECK_MAIN(slave_readopt__sigkilled_slave_readopts_and_sees_later_crashes,
+    slave_readopt__sigterm_leaves_instances_running,
+    slave_readopt__instances_that_died_meanwhile_are_handled,
+    slave_readopt__a_pid_with_another_start_time_is_not_the_instance)
