@@ -1,7 +1,7 @@
 /*
  * stamp - the restart benchmark's supervised program.
  *
- *   stamp [--out PATH] [--port P]       (PATH defaults to $STAMP_OUT)
+ *   stamp [--out PATH] [--port P] [IGNORED...]  (PATH defaults to $STAMP_OUT)
  *
  * First thing after exec it reads CLOCK_MONOTONIC and CLOCK_REALTIME and
  * appends one line "PID MONOTONIC_NS REALTIME_NS\n" to PATH with a single
@@ -62,8 +62,10 @@ main(int argc, char **argv)
 			port = strtol(argv[++i], &end, 10);
 			if (*end != '\0' || port <= 0 || port > 65535)
 				goto usage;
-		} else
+		} else if (argv[i][0] == '-')
 			goto usage;
+		/* Other words are ignored: s6-supervise runs ./run with the
+		 * service dir as its argument, and ./run may be this binary. */
 	}
 	if (out == NULL || out[0] == '\0')
 		goto usage;
