@@ -60,8 +60,8 @@ struct pctx {
 	bool deps_ok;
 	char deps_why[LIFECYCLE_REASON_MAX];
 	struct lifecycle_node *nodes; /* copy, charged as instances are placed */
-	const char **peers; /* nodes of this service's live instances */
-	size_t npeers;
+	const char **placed; /* nodes given an instance in this pass */
+	size_t nplaced;
 	const char **avoid; /* nodes where an instance just failed */
 	size_t navoid;
 	char **newids;      /* ids generated in this pass */
@@ -71,6 +71,7 @@ struct pctx {
 	/* what was seen */
 	int nold;           /* live instances with an old spec */
 	int pending;        /* instances of the new spec not Run yet */
+	int stopping;       /* stops issued in this pass */
 	bool failed;
 	bool rollout;       /* a rollout is in progress (Update/Rollback) */
 	bool rollout_expired;
@@ -107,6 +108,7 @@ act_stop(struct pctx *c, const struct lifecycle_instance *inst,
 {
 	struct lifecycle_action a = {.type = LIFECYCLE_STOP, .ordinal = -1};
 
+	c->stopping++;
 	snprintf(a.id, sizeof(a.id), "%s", inst->id);
 	snprintf(a.node, sizeof(a.node), "%s", inst->node ? inst->node : "");
 	snprintf(a.reason, sizeof(a.reason), "%s", why);
@@ -248,7 +250,7 @@ charge(struct pctx *c, size_t node)
 {
 	c->nodes[node].used_cpu += c->spec->resources.cpu;
 	c->nodes[node].used_memory += c->spec->resources.memory;
-	add_name(c, &c->peers, &c->npeers, c->nodes[node].name);
+	add_name(c, &c->placed, &c->nplaced, c->nodes[node].name);
 }
 
 /* Start one instance of the desired spec: on node `home` (a pet's home,
@@ -260,18 +262,31 @@ start(struct pctx *c, int ordinal, const char *home, const char *what,
 	struct lifecycle_action a = {.type = LIFECYCLE_START, .ordinal = ordinal};
 	struct lifecycle_place_req req = {
 		.spec = c->spec,
-		.peers = c->peers, .npeers = c->npeers,
 		.avoid = c->avoid, .navoid = c->navoid,
 	};
-	size_t at = SIZE_MAX;
+	const char **peers = NULL;
+	size_t npeers = 0, at = SIZE_MAX;
+	int rc;
 
+	/* Spread over what stays: this service's live instances not being
+	 * stopped, and what this pass placed. */
+	for (size_t i = 0; i < c->nlive; i++)
+		if (!c->live[i].stopped)
+			add_name(c, &peers, &npeers, c->live[i].inst->node);
+	for (size_t i = 0; i < c->nplaced; i++)
+		add_name(c, &peers, &npeers, c->placed[i]);
+	req.peers = peers;
+	req.npeers = npeers;
+	rc = home == NULL ? lifecycle_place(&at, why, whylen, c->nodes,
+	    c->in->nnodes, &req) : 0;
+	free(peers);
+	if (rc < 0)
+		return ORCH_ENOTFOUND;
 	if (home != NULL) {
 		for (size_t i = 0; i < c->in->nnodes; i++)
 			if (strcmp(c->nodes[i].name, home) == 0)
 				at = i;
-	} else if (lifecycle_place(&at, why, whylen, c->nodes, c->in->nnodes,
-	    &req) < 0)
-		return ORCH_ENOTFOUND;
+	}
 	if (ordinal >= 0)
 		snprintf(a.id, sizeof(a.id), "%s-%d", c->in->service, ordinal);
 	else
@@ -391,7 +406,6 @@ plan_cattle(struct pctx *c)
 		    strcmp(inst->fingerprint, c->fp) != 0;
 		l->stale = l->old || ns == NODE_DRAINING;
 		l->run = inst->state == INSTANCE_RUN;
-		add_name(c, &c->peers, &c->npeers, inst->node);
 	}
 
 	/* 2. What is to be replaced and is not serving yet goes at once:
@@ -544,6 +558,7 @@ plan_pets(struct pctx *c)
 		} else if (home != NULL && (inst->node == NULL ||
 		    strcmp(home, inst->node) != 0)) {
 			act_stop(c, inst, "not on its home node");
+			dying[ord] = true; /* back home once this one is gone */
 			continue;
 		}
 		if (slot[ord] != NULL) {
@@ -559,7 +574,6 @@ plan_pets(struct pctx *c)
 		l->stale = l->old;
 		l->run = inst->state == INSTANCE_RUN;
 		slot[ord] = l;
-		add_name(c, &c->peers, &c->npeers, inst->node);
 
 		switch (v) {
 		case VERDICT_PET_HOLD: {
@@ -686,7 +700,7 @@ derive_state(struct pctx *c)
 	struct lifecycle_plan *p = c->p;
 	const struct lifecycle_memo *m = c->in->memo;
 	int settled = m ? m->settled : 0;
-	int ready = 0, nlive = 0, going = 0;
+	int ready = 0, nlive = 0, going = c->stopping;
 
 	/* Instances on their way out still count as change in progress: a
 	 * scale-in is over when they are gone, not when they are told. */
@@ -697,10 +711,8 @@ derive_state(struct pctx *c)
 	for (size_t i = 0; i < c->nlive; i++) {
 		const struct live *l = &c->live[i];
 
-		if (l->stopped) {
-			going++;
+		if (l->stopped)
 			continue;
-		}
 		nlive++;
 		if (l->run && !l->old && l->ns != NODE_LOST)
 			ready++;
@@ -738,8 +750,16 @@ derive_state(struct pctx *c)
 	}
 	if (p->state == SERVICE_FAILED)
 		alert(c, "failed", p->reason);
-	if (p->state == SERVICE_ROLLBACK)
-		alert(c, "rollback", "rolling back");
+	if (c->rollout && p->state != SERVICE_FAILED)
+		reason(c, PRIO_PROGRESS, "%d of %d Run with the new spec", ready,
+		    c->target);
+	if (p->state == SERVICE_ROLLBACK) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "rolling back to %s",
+		    c->spec->version ? c->spec->version : "?");
+		alert(c, "rollback", msg);
+	}
 }
 
 static void
@@ -944,7 +964,7 @@ out:
 	free(c.newids);
 	free(c.nodes);
 	free(c.live);
-	free(c.peers);
+	free(c.placed);
 	free(c.avoid);
 	if (rc < 0)
 		lifecycle_plan_free(c.p);
