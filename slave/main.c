@@ -33,7 +33,8 @@ usage(const char *msg)
 	    "usage: orch-slave --name NODE --controller URL --listen ADDR:PORT --data-dir DIR\n"
 	    "                  --token-file F [--labels k=v,...] [--cpu N] [--memory SIZE]\n"
 	    "                  [--port-range LO-HI] [--heartbeat DURATION] [--max-body SIZE]\n"
-	    "                  [--log-max SIZE] [--address HOST:PORT] [--no-cgroup]\n"
+	    "                  [--idle-timeout DURATION] [--log-max SIZE] [--address HOST:PORT]\n"
+	    "                  [--no-cgroup]\n"
 	    "                  [--log-level debug|info|warn]\n");
 	exit(2);
 }
@@ -102,6 +103,7 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 		{"port-range", required_argument, NULL, 'p'},
 		{"heartbeat", required_argument, NULL, 'H'},
 		{"max-body", required_argument, NULL, 'b'},
+		{"idle-timeout", required_argument, NULL, 'i'},
 		{"log-max", required_argument, NULL, 'r'},
 		{"address", required_argument, NULL, 'a'},
 		{"no-cgroup", no_argument, NULL, 'G'},
@@ -157,6 +159,11 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 			if (orch_parse_size(&sz, optarg) < 0 || sz < 1024)
 				usage("--max-body: want a size of at least 1K");
 			c->max_body = (size_t)sz;
+			break;
+		case 'i':
+			if (orch_parse_duration(&c->idle_timeout_ms, optarg) < 0 ||
+			    c->idle_timeout_ms < 1000 || c->idle_timeout_ms > 3600000)
+				usage("--idle-timeout: want a duration from 1s to 1h");
 			break;
 		case 'r':
 			if (orch_parse_size(&c->log_max, optarg) < 0 || c->log_max < 1024)
@@ -228,6 +235,7 @@ main(int argc, char **argv)
 	s.cfg.port_hi = 29999;
 	s.cfg.heartbeat_ms = 2000;
 	s.cfg.max_body = 1024 * 1024;
+	s.cfg.idle_timeout_ms = 10000;
 	s.cfg.log_max = 10 * 1024 * 1024;
 	parse_args(&s.cfg, argc, argv, &token_file, &level);
 	log_init("orch-slave", level, NULL);
@@ -276,7 +284,8 @@ main(int argc, char **argv)
 	hc.token = s.cfg.token;
 	hc.max_body = s.cfg.max_body;
 	hc.conn_limit = 128;
-	hc.conn_timeout_s = 10;
+	/* MHD counts whole seconds; round up. */
+	hc.conn_timeout_s = (unsigned)((s.cfg.idle_timeout_ms + 999) / 1000);
 	if (httpd_start(&s.httpd, &hc) < 0) {
 		log_warnx("%s", orch_err_last());
 		goto out_curl;

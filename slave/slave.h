@@ -123,6 +123,7 @@ struct slave_config {
 	int port_lo, port_hi;
 	int64_t heartbeat_ms;
 	size_t max_body;
+	int64_t idle_timeout_ms;
 	uint64_t log_max;
 	bool no_cgroup;
 };

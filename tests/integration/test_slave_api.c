@@ -3,6 +3,12 @@
  * auth, bad bodies, start/stop/idempotent start, placeholders and env,
  * logs, metrics.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
 #include "slave_fixture.h"
 
 #define SLEEPER(id, kind) "{\"id\":\"" id "\",\"service\":\"sleeper\",\"version\":\"1.0.0\"," \
@@ -265,8 +271,106 @@ TEST(slave_api__logs_and_metrics)
 	fx_finish(&fx);
 }
 
+static int
+connect_to(int port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Whether the server closed fd (EOF or reset), waiting up to ms. */
+static bool
+closed_by_peer(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char buf[256];
+
+	if (poll(&p, 1, ms) <= 0)
+		return false;
+	return recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0;
+}
+
+TEST(slave_api__slow_and_idle_clients_cannot_hold_the_daemon)
+{
+	const char *const extra[] = {"--idle-timeout", "1s", NULL};
+	const char partial[] = "POST /v1/instances HTTP/1.1\r\nHost: x\r\n"
+	    "Authorization: Bearer " FX_TOKEN "\r\nContent-Length: 1000\r\n\r\n{\"id\":";
+	int idle[20], slow;
+	int64_t t0;
+	struct fx fx;
+
+	REQUIRE(fx_start(&fx, extra) == 0);
+	/* Connections that send nothing, and one that stops mid-body. */
+	for (int i = 0; i < 20; i++)
+		idle[i] = connect_to(fx.port);
+	slow = connect_to(fx.port);
+	REQUIRE(slow >= 0);
+	CHECK(send(slow, partial, strlen(partial), 0) == (ssize_t)strlen(partial));
+	/* The one loop still serves everyone else at once. */
+	t0 = orch_mono_ms();
+	CHECK(fx_healthy(&fx));
+	CHECK(fx_empty(&fx));
+	CHECK(orch_mono_ms() - t0 < 2000);
+	/* And drops the idle ones after --idle-timeout. */
+	CHECK(WAIT_FOR(closed_by_peer(slow, 100), FX_WAIT));
+	for (int i = 0; i < 20; i++) {
+		CHECK(idle[i] >= 0 && WAIT_FOR(closed_by_peer(idle[i], 100), FX_WAIT));
+		if (idle[i] >= 0)
+			close(idle[i]);
+	}
+	close(slow);
+	CHECK(fx_empty(&fx));
+	fx_finish(&fx);
+}
+
+static long long
+file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+TEST(slave_api__logs_rotate_by_size)
+{
+	const char *const extra[] = {"--log-max", "2K", NULL};
+	char out[700], old[720], *text;
+	struct fx fx;
+
+	REQUIRE(fx_start(&fx, extra) == 0);
+	CHECK_EQ_INT(fx_post(&fx, "{\"id\":\"chatty-1\",\"service\":\"c\",\"version\":\"1\","
+	    "\"command\":[\"/bin/sh\",\"-c\",\"i=0; while [ $i -lt 200 ]; do echo line-$i-0123456789abcdef;"
+	    " i=$((i+1)); done; sleep 5; echo after-rotation; exec sleep 120\"],"
+	    "\"stop\":{\"timeout_ms\":3000}}", NULL), 201);
+	snprintf(out, sizeof(out), "%s/instances/chatty-1/stdout.log", fx.data_dir);
+	snprintf(old, sizeof(old), "%s.1", out);
+	/* Checked every 2s: over 2K it is copied to .1 and truncated. */
+	CHECK(WAIT_FOR(file_size(old) > 2048, FX_WAIT));
+	text = read_file(old);
+	CHECK_CONTAINS(text, "line-0-0123456789abcdef");
+	CHECK_CONTAINS(text, "line-199-");
+	free(text);
+	/* The writer keeps its fd (O_APPEND): later output lands at the start
+	 * of the truncated file, with no hole before it. */
+	CHECK(WAIT_FOR((text = read_file(out)) != NULL && strstr(text, "after-rotation") ? true :
+	    (free(text), false), FX_WAIT));
+	if (text != NULL)
+		CHECK_STR(text, "after-rotation\n");
+	free(text);
+	fx_finish(&fx);
+}
+
 CHECK_MAIN(slave_api__healthz_needs_no_token_and_the_rest_does,
     slave_api__bad_bodies_get_400_and_413,
     slave_api__start_stop_and_idempotent_start,
     slave_api__placeholders_and_environment,
-    slave_api__logs_and_metrics)
+    slave_api__logs_and_metrics,
+    slave_api__logs_rotate_by_size,
+    slave_api__slow_and_idle_clients_cannot_hold_the_daemon)
