@@ -1,0 +1,321 @@
+/*
+ * api.c - the controller's HTTP API: the route table and the read
+ * endpoints (status, services, endpoints, instances, nodes). Mutations
+ * and the slave-facing calls live in api_write.c, the event log in
+ * events.c, /metrics in metrics.c.
+ *
+ * Reads need no token (the web page and `orchctl status` on the loopback
+ * work without one); every mutation and every slave-facing call needs the
+ * bearer token (docs/api.md). JSON shapes are design.md's, with extra
+ * fields where they help.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "err.h"
+#include "log.h"
+#include "units.h"
+
+static void
+reply_not_found(struct httpd_resp *out, const char *what, const char *name)
+{
+	httpd_reply_error(out, 404, "not found", "no %s named \"%s\"", what, name);
+}
+
+/* The spec of service s in the desired manifest, or in the previous one
+ * for a service being destroyed. */
+static const struct service_spec *
+svc_spec(struct ctl *c, const char *name)
+{
+	const struct service_spec *sp = NULL;
+
+	if (c->desired != NULL)
+		sp = manifest_service(c->desired, name);
+	if (sp == NULL && c->prev != NULL)
+		sp = manifest_service(c->prev, name);
+	return sp;
+}
+
+json_t *
+ctl_service_json(struct ctl *c, struct ctl_svc *s)
+{
+	const struct service_spec *sp = svc_spec(c, s->name);
+	bool live = c->desired && manifest_service(c->desired, s->name);
+	int running = 0, total = 0;
+
+	for (struct ctl_inst *i = c->insts; i; i = i->next) {
+		if (strcmp(i->service, s->name) != 0 || i->gone)
+			continue;
+		total++;
+		if (i->state == INSTANCE_RUN)
+			running++;
+	}
+	return json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:i,"
+	    " s:i, s:i, s:b, s:s?}",
+	    "name", s->name,
+	    "version", sp ? sp->version : NULL,
+	    "kind", sp ? manifest_kind_name(sp->kind) : "cattle",
+	    "strategy", sp ? manifest_strategy_name(sp->strategy.type) : "rolling",
+	    "state", lifecycle_service_state_name(s->state),
+	    "detail", lifecycle_scale_detail_name(s->detail),
+	    "desired", live ? (s->desired ? s->desired : (s->scale ? s->scale : sp->replicas)) : 0,
+	    "ready", s->ready,
+	    "reason", s->reason ? s->reason : "",
+	    "instances", total,
+	    "running", running,
+	    "min", sp ? sp->min : 0,
+	    "max", sp ? sp->max : 0,
+	    "paused", s->paused,
+	    "revision", s->revision);
+}
+
+json_t *
+ctl_instance_json(const struct ctl_inst *i)
+{
+	int64_t age = i->started_at > 0 ? orch_wall_ms() - i->started_at : 0;
+
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:i, s:s, s:s, s:i, s:I, s:I,"
+	    " s:O?, s:s?, s:s?, s:b}",
+	    "id", i->id, "service", i->service, "version", i->version,
+	    "node", i->node, "kind", proto_kind_name(i->kind), "pid", i->pid,
+	    "state", proto_state_name(i->gone && i->state != INSTANCE_FAILED ?
+	        INSTANCE_DESTROY : i->state),
+	    "health", proto_health_name(i->health), "restarts", i->restarts,
+	    "started_at", (json_int_t)i->started_at, "age_ms", (json_int_t)age,
+	    "ports", i->ports, "reason", i->reason, "revision", i->revision,
+	    "desired", !i->gone);
+}
+
+static void
+api_status(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct ctl *c = arg;
+	json_t *svcs = json_array(), *rev = json_null();
+
+	/* Desired services in manifest order, then those being destroyed. */
+	if (c->desired != NULL)
+		for (size_t k = 0; k < c->desired->nservices; k++) {
+			struct ctl_svc *s = ctl_svc_get(c, c->desired->services[k].name);
+
+			json_array_append_new(svcs, ctl_service_json(c, s));
+		}
+	for (struct ctl_svc *s = c->svcs; s; s = s->next)
+		if (c->desired == NULL || manifest_service(c->desired, s->name) == NULL)
+			json_array_append_new(svcs, ctl_service_json(c, s));
+	if (c->desired_commit != NULL)
+		rev = json_pack("{s:s, s:s?, s:s?, s:I, s:I}", "commit", c->desired_commit,
+		    "message", c->rev.message, "author", c->rev.author,
+		    "time", (json_int_t)c->rev.time * 1000, "seq", (json_int_t)c->rev_seq);
+	httpd_reply_json(out, 200, json_pack("{s:s?, s:s?, s:o, s:o, s:s?, s:s, s:s?}",
+	    "architecture", c->desired ? c->desired->architecture : NULL,
+	    "version", c->desired ? c->desired->version : NULL,
+	    "revision", rev, "services", svcs,
+	    "repo", c->cfg.repo, "branch", c->cfg.branch, "haproxy", c->cfg.haproxy));
+}
+
+static void
+api_service(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct ctl *c = arg;
+	const char *name = req->params[0];
+	struct ctl_svc *s = ctl_svc_find(c, name);
+	const struct service_spec *sp;
+	json_t *j, *insts, *deps;
+
+	if (s == NULL && (c->desired == NULL || manifest_service(c->desired, name) == NULL)) {
+		reply_not_found(out, "service", name);
+		return;
+	}
+	if (s == NULL)
+		s = ctl_svc_get(c, name);
+	j = ctl_service_json(c, s);
+	insts = json_array();
+	for (struct ctl_inst *i = c->insts; i; i = i->next)
+		if (strcmp(i->service, name) == 0)
+			json_array_append_new(insts, ctl_instance_json(i));
+	json_object_set_new(j, "instance_list", insts);
+	if ((sp = svc_spec(c, name)) != NULL) {
+		deps = json_object();
+		for (size_t k = 0; k < sp->ndeps; k++)
+			json_object_set_new(deps, sp->deps[k].service,
+			    json_string(sp->deps[k].constraint));
+		json_object_set_new(j, "depends_on", deps);
+		json_object_set_new(j, "replicas", json_integer(sp->replicas));
+		json_object_set_new(j, "scale", json_integer(s->scale));
+	}
+	httpd_reply_json(out, 200, j);
+}
+
+/* "host:port" -> host (static buffer per call). */
+static const char *
+addr_host(const char *addr, char *buf, size_t len)
+{
+	const char *colon;
+
+	if (addr == NULL)
+		return NULL;
+	colon = strrchr(addr, ':');
+	snprintf(buf, len, "%.*s", colon ? (int)(colon - addr) : (int)strlen(addr), addr);
+	return buf;
+}
+
+static void
+api_endpoints(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct ctl *c = arg;
+	const char *name = req->params[0];
+	const struct service_spec *sp;
+	json_t *eps = json_array();
+
+	if (ctl_svc_find(c, name) == NULL &&
+	    (c->desired == NULL || manifest_service(c->desired, name) == NULL)) {
+		json_decref(eps);
+		reply_not_found(out, "service", name);
+		return;
+	}
+	sp = svc_spec(c, name);
+	for (struct ctl_inst *i = c->insts; i; i = i->next) {
+		struct ctl_node *n;
+		json_t *port = NULL;
+		char host[256];
+
+		if (strcmp(i->service, name) != 0 || i->gone || i->state != INSTANCE_RUN)
+			continue;
+		n = i->node ? ctl_node_find(c, i->node) : NULL;
+		if (n == NULL || n->state == NODE_LOST)
+			continue;
+		/* The first declared port is the service's (ORCH_PORT). */
+		if (sp != NULL && sp->nports > 0)
+			port = json_object_get(i->ports, sp->ports[0]);
+		if (port == NULL && json_object_size(i->ports) > 0)
+			port = json_object_iter_value(json_object_iter(i->ports));
+		/* Equal weights: without a router a canary step is its
+		 * share of instances (design.md, Traffic). */
+		json_array_append_new(eps, json_pack("{s:s, s:s, s:s?, s:O?, s:O?, s:s?, s:i}",
+		    "id", i->id, "node", i->node,
+		    "address", addr_host(n->address, host, sizeof(host)),
+		    "port", port, "ports", i->ports, "version", i->version, "weight", 100));
+	}
+	httpd_reply_json(out, 200, json_pack("{s:s, s:o}", "service", name, "endpoints", eps));
+}
+
+static void
+api_instances(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct ctl *c = arg;
+	const char *svc = httpd_query(req, "service");
+	const char *node = httpd_query(req, "node");
+	json_t *a = json_array();
+
+	for (struct ctl_inst *i = c->insts; i; i = i->next) {
+		if (svc != NULL && strcmp(i->service, svc) != 0)
+			continue;
+		if (node != NULL && (i->node == NULL || strcmp(i->node, node) != 0))
+			continue;
+		json_array_append_new(a, ctl_instance_json(i));
+	}
+	httpd_reply_json(out, 200, json_pack("{s:o}", "instances", a));
+}
+
+static void
+api_nodes(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct ctl *c = arg;
+	json_t *a = json_array();
+	int64_t now = orch_mono_ms();
+
+	for (struct ctl_node *n = c->nodes; n; n = n->next) {
+		int count = 0;
+
+		for (struct ctl_inst *i = c->insts; i; i = i->next)
+			if (i->node && strcmp(i->node, n->name) == 0 && !i->gone)
+				count++;
+		json_array_append_new(a, json_pack("{s:s, s:s?, s:s, s:I, s:I, s:i, s:f,"
+		    " s:I, s:O?, s:b, s:I, s:I}",
+		    "name", n->name, "address", n->address,
+		    "state", lifecycle_node_state_name(n->state),
+		    "last_heartbeat", (json_int_t)n->last_hb_wall,
+		    "heartbeat_age_ms", (json_int_t)(n->seen ? now - n->last_hb_mono : -1),
+		    "instances", count, "cpu", n->cpu, "memory", (json_int_t)n->memory,
+		    "labels", n->labels, "drain", n->drain,
+		    "commands_sent", (json_int_t)n->cmds_sent,
+		    "commands_failed", (json_int_t)n->cmds_failed));
+	}
+	httpd_reply_json(out, 200, json_pack("{s:o}", "nodes", a));
+}
+
+static void
+api_node(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct ctl *c = arg;
+	struct ctl_node *n = ctl_node_find(c, req->params[0]);
+	json_t *insts;
+
+	if (n == NULL) {
+		reply_not_found(out, "node", req->params[0]);
+		return;
+	}
+	insts = json_array();
+	for (struct ctl_inst *i = c->insts; i; i = i->next)
+		if (i->node && strcmp(i->node, n->name) == 0)
+			json_array_append_new(insts, ctl_instance_json(i));
+	httpd_reply_json(out, 200, json_pack("{s:s, s:s?, s:s, s:I, s:b, s:o}",
+	    "name", n->name, "address", n->address,
+	    "state", lifecycle_node_state_name(n->state),
+	    "last_heartbeat", (json_int_t)n->last_hb_wall, "drain", n->drain,
+	    "instances", insts));
+}
+
+static void
+api_index(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	static const char page[] =
+	    "<!doctype html><meta charset=utf-8><title>orch</title>\n"
+	    "<h1>orch</h1><p>API: <a href=/v1/status>/v1/status</a>, "
+	    "<a href=/v1/instances>/v1/instances</a>, <a href=/v1/nodes>/v1/nodes</a>, "
+	    "<a href=/v1/revisions>/v1/revisions</a>, <a href=/v1/events>/v1/events</a>, "
+	    "<a href=/metrics>/metrics</a></p>\n";
+
+	httpd_reply_text(out, 200, "text/html; charset=utf-8", page, sizeof(page) - 1);
+}
+
+static const struct httpd_route routes[] = {
+	{"GET", "/", api_index, true},
+	{"GET", "/v1/status", api_status, true},
+	{"GET", "/v1/services/:name", api_service, true},
+	{"GET", "/v1/services/:name/endpoints", api_endpoints, true},
+	{"GET", "/v1/instances", api_instances, true},
+	{"GET", "/v1/nodes", api_nodes, true},
+	{"GET", "/v1/nodes/:name", api_node, true},
+	{"GET", "/v1/revisions", ctl_api_revisions, true},
+	{"GET", "/v1/events", ctl_api_events, true},
+	{"GET", "/v1/events/stream", ctl_api_events_stream, true},
+	{"GET", "/metrics", ctl_api_metrics, true},
+	{"POST", "/v1/apply", ctl_api_apply, false},
+	{"POST", "/v1/services/:name/scale", ctl_api_scale, false},
+	{"POST", "/v1/nodes/:name/drain", ctl_api_drain, false},
+	{"POST", "/v1/nodes/register", ctl_api_register, false},
+	{"POST", "/v1/nodes/:name/heartbeat", ctl_api_heartbeat, false},
+	{"POST", "/v1/nodes/:name/events", ctl_api_node_events, false},
+};
+
+int
+ctl_api_start(struct ctl *c)
+{
+	struct httpd_config hc = {
+		.listen = c->cfg.listen,
+		.routes = routes,
+		.nroutes = sizeof(routes) / sizeof(routes[0]),
+		.arg = c,
+		.token = c->token,
+		.max_body = CTL_MAX_BODY,
+	};
+	int rc;
+
+	if ((rc = httpd_start(&c->httpd, &hc)) < 0)
+		return rc;
+	log_info("listening on %s port=%d", c->cfg.listen, httpd_port(c->httpd));
+	return 0;
+}

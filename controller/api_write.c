@@ -1,0 +1,440 @@
+/*
+ * api_write.c - the mutating endpoints (apply, scale, drain), the
+ * revision log, and the slave-facing calls (register, heartbeat, events).
+ *
+ * Every mutation validates its whole input first and changes nothing on
+ * a rejection: a manifest with errors gets 422 with every error and the
+ * cluster goes on as it was. A change is written to the store before the
+ * answer, then the reconcile is kicked.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "err.h"
+#include "log.h"
+#include "units.h"
+
+static char *
+xstrdup(const char *s)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		fatalx("out of memory");
+	return d;
+}
+
+/* Parse the request body as a JSON object; "" is {}. NULL + 400 reply on
+ * anything else. */
+static json_t *
+body_object(struct httpd_resp *out, const struct httpd_req *req)
+{
+	json_error_t e;
+	json_t *j;
+
+	if (req->body_len == 0)
+		return json_object();
+	if ((j = json_loadb(req->body, req->body_len, 0, &e)) == NULL) {
+		httpd_reply_error(out, 400, "bad request", "body is not JSON: %s (line %d)",
+		    e.text, e.line);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		httpd_reply_error(out, 400, "bad request", "body: want a JSON object");
+		return NULL;
+	}
+	return j;
+}
+
+static void
+reply_err(struct httpd_resp *out)
+{
+	switch (orch_err_code()) {
+	case ORCH_ENOTFOUND:
+		httpd_reply_error(out, 404, "not found", "%s", orch_err_last());
+		break;
+	case ORCH_EINVALID:
+		httpd_reply_error(out, 400, "bad request", "%s", orch_err_last());
+		break;
+	case ORCH_EUNAVAIL:
+		httpd_reply_error(out, 503, "unavailable", "%s", orch_err_last());
+		break;
+	default:
+		httpd_reply_error(out, 500, "internal error", "%s", orch_err_last());
+		break;
+	}
+}
+
+/* ---- revisions ---- */
+
+static void
+revision_key(char *buf, size_t len, uint64_t seq)
+{
+	snprintf(buf, len, "revisions/%020llu", (unsigned long long)seq);
+}
+
+void
+ctl_revision_result(struct ctl *c, uint64_t seq, const char *result)
+{
+	struct store_batch *b;
+	char key[64], *text = NULL, *out;
+	json_t *j;
+
+	revision_key(key, sizeof(key), seq);
+	if (store_get(&text, c->store, key) < 0 || (j = json_loads(text, 0, NULL)) == NULL) {
+		free(text);
+		return;
+	}
+	free(text);
+	json_object_set_new(j, "result", json_string(result));
+	out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	b = store_batch_new();
+	store_batch_put(b, key, out);
+	if (store_commit(c->store, b, NULL) < 0)
+		log_warnx("store: %s", orch_err_last());
+	store_batch_free(b);
+	free(out);
+	log_info("revision=%llu result=%s", (unsigned long long)seq, result);
+}
+
+void
+ctl_api_revisions(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct ctl *c = arg;
+	struct store_kv *kv = NULL;
+	size_t n = 0;
+	json_t *a;
+
+	if (store_list(&kv, &n, c->store, "revisions/") < 0) {
+		reply_err(out);
+		return;
+	}
+	a = json_array();
+	for (size_t k = 0; k < n; k++) {
+		json_t *j = json_loads(kv[k].value, 0, NULL);
+
+		if (j != NULL)
+			json_array_append_new(a, j);
+	}
+	store_kv_free(kv, n);
+	httpd_reply_json(out, 200, json_pack("{s:o}", "revisions", a));
+}
+
+/* ---- apply ---- */
+
+static json_t *
+errors_json(const struct manifest_errors *errs)
+{
+	json_t *a = json_array();
+
+	for (size_t k = 0; k < errs->n; k++) {
+		const struct manifest_error *e = &errs->v[k];
+
+		json_array_append_new(a, json_pack("{s:s?, s:i, s:i, s:s?, s:s?}",
+		    "file", e->file, "line", e->pos.line, "col", e->pos.col,
+		    "path", e->path, "message", e->msg));
+	}
+	return a;
+}
+
+static json_t *
+plan_json(const struct manifest_diff *d)
+{
+	json_t *svcs = json_array();
+
+	for (size_t k = 0; k < d->nservices; k++) {
+		const struct service_diff *s = &d->services[k];
+		json_t *fields = json_array();
+
+		for (unsigned bit = 1; bit < DIFF_F__LAST; bit <<= 1)
+			if (s->fields & bit)
+				json_array_append_new(fields,
+				    json_string(manifest_diff_field_name(bit)));
+		json_array_append_new(svcs, json_pack("{s:s, s:s, s:o, s:s?, s:s?, s:i, s:i}",
+		    "name", s->name, "action", manifest_diff_action_name(s->action),
+		    "fields", fields, "old_version", s->old_version,
+		    "new_version", s->new_version, "old_replicas", s->old_replicas,
+		    "new_replicas", s->new_replicas));
+	}
+	return json_pack("{s:b, s:o}", "architecture_changed", d->architecture_changed,
+	    "services", svcs);
+}
+
+/* Make m (parsed from text at commit ci) the desired state. Takes m. */
+static json_t *
+adopt(struct ctl *c, struct manifest *m, char *text, const struct git_commit_info *ci,
+    const struct manifest_diff *d)
+{
+	struct store_batch *b;
+	char key[64], *rtext;
+	json_t *rev;
+
+	/* A person's scale survives an apply unless the manifest itself
+	 * changes that service's replicas (kubectl apply's rule). */
+	for (size_t k = 0; k < d->nservices; k++) {
+		struct ctl_svc *s = ctl_svc_find(c, d->services[k].name);
+
+		if (s != NULL && (d->services[k].fields & DIFF_F_REPLICAS))
+			s->scale = 0;
+	}
+	manifest_free(c->prev);
+	free(c->prev_text);
+	c->prev = c->desired;
+	c->prev_text = c->desired_text;
+	c->desired = m;
+	c->desired_text = text;
+	free(c->desired_commit);
+	c->desired_commit = xstrdup(ci->sha);
+	git_commit_info_clear(&c->rev);
+	snprintf(c->rev.sha, sizeof(c->rev.sha), "%s", ci->sha);
+	c->rev.author = xstrdup(ci->author);
+	c->rev.message = xstrdup(ci->message);
+	c->rev.time = ci->time;
+	c->rev_seq++;
+	c->rev_pending = c->rev_seq;
+	c->applies++;
+	rev = json_pack("{s:I, s:s, s:s?, s:s?, s:s?, s:I, s:I, s:s}",
+	    "seq", (json_int_t)c->rev_seq, "commit", ci->sha, "message", ci->message,
+	    "summary", ci->summary, "author", ci->author,
+	    "time", (json_int_t)orch_wall_ms(), "commit_time", (json_int_t)ci->time * 1000,
+	    "result", "applied");
+	rtext = json_dumps(rev, JSON_COMPACT | JSON_SORT_KEYS);
+	/* Revision record and desired state in one batch: both or none. */
+	b = store_batch_new();
+	revision_key(key, sizeof(key), c->rev_seq);
+	store_batch_put(b, key, rtext);
+	store_commit(c->store, b, NULL);
+	store_batch_free(b);
+	free(rtext);
+	if (ctl_desired_save(c) < 0)
+		log_warnx("store: %s", orch_err_last());
+	for (struct ctl_svc *s = c->svcs; s; s = s->next)
+		ctl_svc_save(c, s);
+	ctl_event(c, NULL, NULL, NULL, NULL, ci->summary ? ci->summary : "apply");
+	log_info("applied revision=%llu commit=%s", (unsigned long long)c->rev_seq, ci->sha);
+	ctl_kick(c);
+	return rev;
+}
+
+void
+ctl_api_apply(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct ctl *c = arg;
+	struct manifest_errors errs;
+	struct git_commit_info ci = {0};
+	struct manifest_diff *d = NULL;
+	struct manifest *m = NULL;
+	json_t *body, *rev = NULL;
+	const json_t *jref, *jdry;
+	const char *ref;
+	char *text = NULL, fname[512];
+	size_t len = 0;
+	bool dry;
+	int rc;
+
+	manifest_errors_init(&errs);
+	if ((body = body_object(out, req)) == NULL)
+		goto out;
+	jref = json_object_get(body, "ref");
+	jdry = json_object_get(body, "dry_run");
+	if ((jref && !json_is_string(jref) && !json_is_null(jref)) ||
+	    (jdry && !json_is_boolean(jdry) && !json_is_null(jdry))) {
+		httpd_reply_error(out, 400, "bad request",
+		    "want {\"ref\": string, \"dry_run\": boolean}");
+		goto out;
+	}
+	ref = json_string_value(jref);
+	if (ref == NULL || *ref == '\0')
+		ref = c->cfg.branch;
+	dry = json_is_true(jdry);
+	/* The one blocking call of the controller: a fetch of a remote
+	 * repository (a no-op for a local path). */
+	if (manifest_git_fetch(c->git) < 0)
+		log_warnx("git fetch: %s; using what the cache has", orch_err_last());
+	if ((rc = manifest_git_resolve(&ci, c->git, ref)) < 0) {
+		httpd_reply_error(out, rc == ORCH_ENOTFOUND ? 404 : 400,
+		    rc == ORCH_ENOTFOUND ? "unknown ref" : "bad ref", "%s", orch_err_last());
+		goto out;
+	}
+	snprintf(fname, sizeof(fname), "%s@%.7s", c->cfg.manifest, ci.sha);
+	if ((rc = manifest_git_read(&text, &len, c->git, ci.sha, c->cfg.manifest)) < 0) {
+		c->applies_rejected++;
+		httpd_reply_json(out, 422, json_pack("{s:s, s:[{s:s, s:i, s:i, s:s, s:s}]}",
+		    "error", "invalid manifest", "detail", "file", fname, "line", 0, "col", 0,
+		    "path", "", "message", orch_err_last()));
+		goto out;
+	}
+	if (manifest_parse(&m, &errs, text, len, fname) < 0) {
+		c->applies_rejected++;
+		log_info("apply commit=%s rejected: %zu errors", ci.sha, errs.n);
+		if (errs.n == 0)
+			manifest_errors_add(&errs, fname, (struct mpos){0, 0}, "", "%s",
+			    orch_err_last());
+		httpd_reply_json(out, 422, json_pack("{s:s, s:s, s:o}", "error",
+		    "invalid manifest", "commit", ci.sha, "detail", errors_json(&errs)));
+		goto out;
+	}
+	if (manifest_diff(&d, c->desired, m) < 0) {
+		reply_err(out);
+		goto out;
+	}
+	if (!dry) {
+		rev = adopt(c, m, text, &ci, d);
+		m = NULL;
+		text = NULL;
+	} else
+		rev = json_pack("{s:s, s:s?, s:s?, s:s?, s:I}", "commit", ci.sha,
+		    "message", ci.message, "summary", ci.summary, "author", ci.author,
+		    "commit_time", (json_int_t)ci.time * 1000);
+	httpd_reply_json(out, 200, json_pack("{s:o, s:b, s:o}", "revision", rev,
+	    "dry_run", dry, "plan", plan_json(d)));
+out:
+	manifest_diff_free(d);
+	manifest_free(m);
+	free(text);
+	git_commit_info_clear(&ci);
+	manifest_errors_free(&errs);
+	json_decref(body);
+}
+
+/* ---- scale, drain ---- */
+
+void
+ctl_api_scale(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct ctl *c = arg;
+	const char *name = req->params[0];
+	const struct service_spec *sp;
+	const json_t *jr;
+	struct ctl_svc *s;
+	json_t *body;
+	char cause[128];
+	int n;
+
+	if ((body = body_object(out, req)) == NULL)
+		return;
+	sp = c->desired ? manifest_service(c->desired, name) : NULL;
+	if (sp == NULL) {
+		httpd_reply_error(out, 404, "not found", "no service named \"%s\"", name);
+		goto out;
+	}
+	jr = json_object_get(body, "replicas");
+	if (!json_is_integer(jr) || json_integer_value(jr) < 0 ||
+	    json_integer_value(jr) > MANIFEST_MAX_REPLICAS) {
+		httpd_reply_error(out, 400, "bad request", "replicas: want an integer >= 0");
+		goto out;
+	}
+	n = (int)json_integer_value(jr);
+	if (lifecycle_scale_check(sp, n) < 0) {
+		httpd_reply_error(out, 422, "out of bounds", "%s", orch_err_last());
+		goto out;
+	}
+	s = ctl_svc_get(c, name);
+	s->scale = n;
+	ctl_svc_save(c, s);
+	snprintf(cause, sizeof(cause), "scale to %d", n);
+	ctl_event(c, name, NULL, NULL, NULL, cause);
+	log_info("service=%s %s", name, cause);
+	ctl_kick(c);
+	httpd_reply_json(out, 200, ctl_service_json(c, s));
+out:
+	json_decref(body);
+}
+
+void
+ctl_api_drain(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct ctl *c = arg;
+	struct ctl_node *n = ctl_node_find(c, req->params[0]);
+	const json_t *jd;
+	json_t *body;
+	bool drain;
+
+	if ((body = body_object(out, req)) == NULL)
+		return;
+	if (n == NULL) {
+		httpd_reply_error(out, 404, "not found", "no node named \"%s\"", req->params[0]);
+		goto out;
+	}
+	jd = json_object_get(body, "drain");
+	if (jd != NULL && !json_is_boolean(jd)) {
+		httpd_reply_error(out, 400, "bad request", "drain: want a boolean");
+		goto out;
+	}
+	drain = jd == NULL || json_is_true(jd);
+	if (n->drain != drain) {
+		n->drain = drain;
+		ctl_node_save(c, n);
+	}
+	if (n->state == NODE_READY || n->state == NODE_DRAINING)
+		ctl_node_set_state(c, n, drain ? NODE_DRAINING : NODE_READY,
+		    drain ? "drained by request" : "drain lifted by request");
+	ctl_kick(c);
+	httpd_reply_json(out, 200, json_pack("{s:s, s:s, s:b}", "name", n->name,
+	    "state", lifecycle_node_state_name(n->state), "drain", n->drain));
+out:
+	json_decref(body);
+}
+
+/* ---- slave-facing ---- */
+
+void
+ctl_api_register(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct ctl *c = arg;
+	json_t *body;
+	const char *name;
+
+	if ((body = body_object(out, req)) == NULL)
+		return;
+	name = json_string_value(json_object_get(body, "name"));
+	if (ctl_node_report(c, name, body, true) < 0)
+		reply_err(out);
+	else
+		httpd_reply_json(out, 200, json_pack("{s:s, s:s}", "name", name, "state",
+		    lifecycle_node_state_name(ctl_node_find(c, name)->state)));
+	json_decref(body);
+}
+
+void
+ctl_api_heartbeat(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct ctl *c = arg;
+	const char *name = req->params[0], *bname;
+	json_t *body;
+
+	if ((body = body_object(out, req)) == NULL)
+		return;
+	bname = json_string_value(json_object_get(body, "name"));
+	if (bname != NULL && strcmp(bname, name) != 0)
+		httpd_reply_error(out, 400, "bad request", "name \"%s\" differs from the path",
+		    bname);
+	else if (ctl_node_report(c, name, body, false) < 0)
+		reply_err(out);
+	else
+		httpd_reply_json(out, 200, json_pack("{s:s, s:s}", "name", name, "state",
+		    lifecycle_node_state_name(ctl_node_find(c, name)->state)));
+	json_decref(body);
+}
+
+void
+ctl_api_node_events(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct ctl *c = arg;
+	json_t *body;
+
+	if ((body = body_object(out, req)) == NULL)
+		return;
+	if (ctl_node_events(c, req->params[0], body) < 0)
+		reply_err(out);
+	else
+		httpd_reply_json(out, 200, json_pack("{s:I}", "accepted",
+		    (json_int_t)json_array_size(json_object_get(body, "events"))));
+	json_decref(body);
+}

@@ -1,0 +1,263 @@
+/*
+ * controller.h - internal interface of orch-controller, grouped by source
+ * file (ntpd style). Everything runs on the one main-loop thread: the
+ * HTTP server, the libcurl-multi transfers to slaves and to the alert
+ * webhook, the timers and the signals are all descriptors in one epoll set
+ * (loop.c). Non-static names carry the ctl_ prefix so the controller
+ * library links next to the slave library in tests.
+ *
+ * Model: the desired state is the manifest of the last applied revision
+ * plus per-service overrides (scale target); the observed state is what
+ * the slaves report in heartbeats and events. reconcile.c compares the two
+ * and sends commands (slaves.c). Every service and instance state change
+ * goes through one setter (state.c) that writes the record and an event in
+ * one store batch, so a controller killed at any moment restarts from the
+ * store where it was.
+ */
+#ifndef ORCH_CONTROLLER_H
+#define ORCH_CONTROLLER_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "httpd.h"
+#include "lifecycle.h"
+#include "manifest.h"
+#include "proto.h"
+#include "store.h"
+
+#define CTL_MAX_BODY (4 * 1024 * 1024) /* an apply body is small; events batches are not */
+#define CTL_CMD_TIMEOUT_MS 5000       /* one request to a slave */
+#define CTL_CMD_BACKOFF_MIN 250
+#define CTL_CMD_BACKOFF_MAX 10000
+#define CTL_ALERT_TRIES 5
+#define CTL_MISSING_HEARTBEATS 2      /* absent from this many heartbeats: gone */
+
+/* Service, node and instance states are lifecycle/'s enums (the public
+ * words of design.md); the controller moves them only through
+ * lifecycle_service_set()/lifecycle_instance_set() inside its setters. */
+
+struct ctl_config {
+	const char *repo;
+	const char *branch;
+	const char *manifest;
+	const char *data_dir;
+	const char *listen;
+	const char *token_file;
+	const char *haproxy;      /* stored and shown; traffic is a later issue */
+	int64_t node_suspect_ms;
+	int64_t node_lost_ms;
+	int64_t resync_ms;
+	int log_level;
+};
+
+struct ctl_node {
+	struct ctl_node *next;
+	char *name;
+	char *address;            /* host:port of the slave API */
+	enum node_state state;
+	bool drain;               /* persisted; Draining wins over Ready */
+	bool seen;                /* heartbeat since this controller started */
+	int64_t last_hb_mono;
+	int64_t last_hb_wall;
+	double cpu;
+	int64_t memory;
+	json_t *labels;
+	uint64_t cmds_sent, cmds_failed;
+};
+
+/* The controller's record of one instance: where it was placed and what
+ * the slave last said about it. */
+struct ctl_inst {
+	struct ctl_inst *next;
+	char *id;
+	char *service;
+	char *version;
+	char *node;
+	char *revision;
+	char *fingerprint;        /* lifecycle_fingerprint() of its spec */
+	json_t *spec;             /* the exact start request, re-sent to revive */
+	enum orch_kind kind;
+	enum instance_state state;
+	enum health_state health;
+	int pid, restarts;
+	int64_t started_at;
+	json_t *ports;            /* {"http": 20001} */
+	char *reason;
+	bool gone;                /* the controller wants it destroyed */
+	bool started;             /* a start command was acknowledged */
+	bool removed;             /* the slave confirmed it is gone */
+	bool in_flight;           /* a command is queued or in flight */
+	int missing;              /* consecutive heartbeats without it */
+	int64_t obs_wall;         /* when what we know about it was true */
+	int64_t created_mono;
+};
+
+struct ctl_svc {
+	struct ctl_svc *next;
+	char *name;
+	enum service_state state;
+	enum scale_detail detail;
+	char *reason;
+	int scale;                /* `orchctl scale` target; 0: the manifest's */
+	bool paused;
+	int desired, ready;       /* from the last plan */
+	struct lifecycle_memo memo; /* the planner's memory, stored verbatim */
+	char *revision;           /* commit of the revision it last changed in */
+	char *saved;              /* its record as last written (state.c) */
+};
+
+struct ctl_watch {
+	int kind;                 /* enum in loop.c */
+	int fd;
+};
+
+struct ctl_cmd;
+struct ctl_curlreq;
+struct ctl_alert;
+
+struct ctl {
+	struct ctl_config cfg;
+	char *token;
+	struct store *store;
+	struct manifest_git *git;
+	struct httpd *httpd;
+	int epfd;
+	struct ctl_watch sigw, httpdw, timerw;
+	CURLM *multi;
+	int64_t curl_timer;       /* mono ms, -1 none */
+	struct ctl_curlreq *curl_reqs; /* transfers in flight (loop.c) */
+	bool quit;
+
+	struct manifest *desired; /* NULL before the first apply */
+	struct manifest *prev;    /* the revision before it; NULL none */
+	char *prev_text;
+	char *desired_text;       /* its YAML, kept to reload after restart */
+	char *desired_commit;
+	struct git_commit_info rev;   /* of the desired revision */
+	uint64_t rev_seq;         /* revisions recorded so far */
+	uint64_t rev_pending;     /* revision whose outcome is not known yet */
+
+	struct ctl_svc *svcs;
+	struct ctl_inst *insts;
+	struct ctl_node *nodes;
+	struct ctl_cmd *cmds;     /* slaves.c */
+	struct ctl_alert *alerts; /* alerts.c: queued and in flight */
+
+	int64_t start_mono;
+	int64_t next_resync;
+	bool kick;                /* reconcile at the end of this loop turn */
+
+	/* metrics */
+	uint64_t reconciles;
+	int64_t reconcile_last_us, reconcile_sum_us;
+	uint64_t alerts_sent, alerts_failed;
+	uint64_t applies, applies_rejected;
+};
+
+/* main.c: nothing exported. */
+
+/* loop.c */
+int ctl_loop_init(struct ctl *c);
+int ctl_loop_run(struct ctl *c);
+void ctl_loop_free(struct ctl *c);
+typedef void (*ctl_curl_done)(struct ctl *c, void *arg, CURL *easy, CURLcode res);
+/* Add a transfer; done is called once when it ends. Takes easy. */
+int ctl_curl_add(struct ctl *c, CURL *easy, ctl_curl_done done, void *arg);
+/* Ask for a reconcile at the end of this loop turn. */
+void ctl_kick(struct ctl *c);
+
+/* api.c (reads) and api_write.c (mutations) */
+int ctl_api_start(struct ctl *c);
+json_t *ctl_service_json(struct ctl *c, struct ctl_svc *s);
+json_t *ctl_instance_json(const struct ctl_inst *i);
+void ctl_api_apply(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+void ctl_api_scale(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+void ctl_api_drain(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+void ctl_api_register(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+void ctl_api_heartbeat(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+void ctl_api_node_events(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+void ctl_api_revisions(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+/* Set the result of revision seq ("succeeded", "failed"). */
+void ctl_revision_result(struct ctl *c, uint64_t seq, const char *result);
+
+/* state.c: the records, the one setter per kind, persistence */
+struct ctl_svc *ctl_svc_find(struct ctl *c, const char *name);
+struct ctl_svc *ctl_svc_get(struct ctl *c, const char *name); /* find or create */
+struct ctl_inst *ctl_inst_find(struct ctl *c, const char *id);
+struct ctl_node *ctl_node_find(struct ctl *c, const char *name);
+/* The one setter of a service's state: no-op when unchanged; else logs,
+ * persists the service and appends an event {from, to, cause}. */
+void ctl_svc_set_state(struct ctl *c, struct ctl_svc *s, enum service_state st,
+    const char *cause);
+/* The one setter of an instance's state (same contract). */
+void ctl_inst_set_state(struct ctl *c, struct ctl_inst *i, enum instance_state st,
+    const char *cause);
+/* Append an event without a state change on a record (node changes,
+ * removals). Any of service/instance/from/to may be NULL. */
+void ctl_event(struct ctl *c, const char *service, const char *instance,
+    const char *from, const char *to, const char *cause);
+void ctl_svc_save(struct ctl *c, struct ctl_svc *s);
+/* Write the record only when it differs from what was last written. */
+void ctl_svc_save_changed(struct ctl *c, struct ctl_svc *s);
+void ctl_inst_save(struct ctl *c, struct ctl_inst *i);
+void ctl_node_save(struct ctl *c, struct ctl_node *n);
+struct ctl_inst *ctl_inst_new(struct ctl *c, const char *id, const char *service);
+/* Unlink, delete from the store, free. */
+void ctl_inst_drop(struct ctl *c, struct ctl_inst *i);
+void ctl_svc_drop(struct ctl *c, struct ctl_svc *s);
+void ctl_inst_free(struct ctl_inst *i);
+void ctl_svc_free(struct ctl_svc *s);
+void ctl_node_free(struct ctl_node *n);
+/* Take what a slave said about an instance (status object). */
+void ctl_inst_observe(struct ctl *c, struct ctl_inst *i, const struct instance_status *st);
+/* Load everything from the store at start-up. */
+int ctl_state_load(struct ctl *c);
+/* Record the desired manifest (text + commit) durably. */
+int ctl_desired_save(struct ctl *c);
+void ctl_state_free(struct ctl *c);
+
+/* nodes.c */
+/* Register or heartbeat: body is the slave's node description. */
+int ctl_node_report(struct ctl *c, const char *name, const json_t *body,
+    bool registering);
+/* A batch of instance events pushed by a slave. */
+int ctl_node_events(struct ctl *c, const char *name, const json_t *body);
+/* Age the heartbeats: Ready -> Suspect -> Lost. Returns the next due time. */
+int64_t ctl_nodes_tick(struct ctl *c, int64_t now);
+void ctl_node_set_state(struct ctl *c, struct ctl_node *n, enum node_state st,
+    const char *cause);
+bool ctl_node_usable(const struct ctl_node *n); /* takes new placements */
+
+/* slaves.c */
+int ctl_slave_start(struct ctl *c, struct ctl_inst *i);
+int ctl_slave_stop(struct ctl *c, struct ctl_inst *i);
+int64_t ctl_slaves_tick(struct ctl *c, int64_t now);
+void ctl_slaves_free(struct ctl *c);
+/* Cancel queued commands of an instance about to be dropped. */
+void ctl_slaves_forget(struct ctl *c, struct ctl_inst *i);
+
+/* reconcile.c */
+void ctl_reconcile(struct ctl *c);
+/* Build the start request of instance id of service s (caller owns). */
+json_t *ctl_spec_json(struct ctl *c, const struct service_spec *s, const char *id,
+    const char *node);
+
+/* events.c: event log reads, Server-Sent Events */
+void ctl_api_events(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+void ctl_api_events_stream(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+
+/* metrics.c */
+void ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+
+/* alerts.c */
+/* POST {kind, service, instance, node, message, time} to alerts.webhook,
+ * retried with backoff; never blocks. No webhook: logged only. */
+void ctl_alert(struct ctl *c, const char *kind, const char *service,
+    const char *node, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int64_t ctl_alerts_tick(struct ctl *c, int64_t now);
+void ctl_alerts_free(struct ctl *c);
+
+#endif

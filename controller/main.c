@@ -1,0 +1,230 @@
+/*
+ * main.c - orch-controller: options, start-up, the loop, and an orderly
+ * shutdown that frees everything (instances keep running: they belong to
+ * the slaves, and a restarted controller picks them up from heartbeats).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "controller.h"
+#include "err.h"
+#include "log.h"
+#include "units.h"
+
+static void __attribute__((noreturn))
+usage(const char *msg)
+{
+	if (msg != NULL)
+		fprintf(stderr, "orch-controller: %s\n", msg);
+	fprintf(stderr,
+	    "usage: orch-controller --repo PATH_OR_URL [--branch main] [--manifest orch.yaml]\n"
+	    "                       --data-dir DIR --listen ADDR:PORT --token-file F\n"
+	    "                       [--haproxy SOCKET] [--node-suspect 3s] [--node-lost 10s]\n"
+	    "                       [--resync 5s] [--log-level debug|info|warn|error]\n");
+	exit(2);
+}
+
+static char *
+read_token(const char *path)
+{
+	char buf[4096], *p, *e;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		orch_err_sys(ORCH_EINVALID, "token file %s", path);
+		return NULL;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0) {
+		orch_err_sys(ORCH_EINVALID, "token file %s", path);
+		return NULL;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	for (p = buf; *p == ' ' || *p == '\t'; p++)
+		;
+	for (e = p + strlen(p); e > p && (e[-1] == ' ' || e[-1] == '\t'); e--)
+		e[-1] = '\0';
+	if (*p == '\0') {
+		orch_err_set(ORCH_EINVALID, "token file %s is empty", path);
+		return NULL;
+	}
+	return strdup(p);
+}
+
+static int64_t
+duration_arg(const char *opt, const char *val)
+{
+	int64_t ms;
+	char msg[512];
+
+	if (orch_parse_duration(&ms, val) < 0 || ms <= 0) {
+		snprintf(msg, sizeof(msg), "%s: want a positive duration like 3s (%s)", opt,
+		    orch_err_last());
+		usage(msg);
+	}
+	return ms;
+}
+
+static void
+parse_args(struct ctl_config *cfg, int argc, char **argv)
+{
+	enum { O_REPO = 256, O_BRANCH, O_MANIFEST, O_DATA, O_LISTEN, O_TOKEN, O_HAPROXY,
+	    O_SUSPECT, O_LOST, O_RESYNC, O_LOGLEVEL, O_HELP };
+	static const struct option opts[] = {
+		{"repo", required_argument, NULL, O_REPO},
+		{"branch", required_argument, NULL, O_BRANCH},
+		{"manifest", required_argument, NULL, O_MANIFEST},
+		{"data-dir", required_argument, NULL, O_DATA},
+		{"listen", required_argument, NULL, O_LISTEN},
+		{"token-file", required_argument, NULL, O_TOKEN},
+		{"haproxy", required_argument, NULL, O_HAPROXY},
+		{"node-suspect", required_argument, NULL, O_SUSPECT},
+		{"node-lost", required_argument, NULL, O_LOST},
+		{"resync", required_argument, NULL, O_RESYNC},
+		{"log-level", required_argument, NULL, O_LOGLEVEL},
+		{"help", no_argument, NULL, O_HELP},
+		{NULL, 0, NULL, 0},
+	};
+	char addr[64];
+	int ch, port;
+
+	cfg->branch = "main";
+	cfg->manifest = "orch.yaml";
+	cfg->node_suspect_ms = 3000;
+	cfg->node_lost_ms = 10000;
+	cfg->resync_ms = 5000;
+	cfg->log_level = LOG_LEVEL_INFO;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_REPO: cfg->repo = optarg; break;
+		case O_BRANCH: cfg->branch = optarg; break;
+		case O_MANIFEST: cfg->manifest = optarg; break;
+		case O_DATA: cfg->data_dir = optarg; break;
+		case O_LISTEN: cfg->listen = optarg; break;
+		case O_TOKEN: cfg->token_file = optarg; break;
+		case O_HAPROXY: cfg->haproxy = optarg; break;
+		case O_SUSPECT: cfg->node_suspect_ms = duration_arg("--node-suspect", optarg); break;
+		case O_LOST: cfg->node_lost_ms = duration_arg("--node-lost", optarg); break;
+		case O_RESYNC: cfg->resync_ms = duration_arg("--resync", optarg); break;
+		case O_LOGLEVEL:
+			if (strcmp(optarg, "debug") == 0)
+				cfg->log_level = LOG_LEVEL_DEBUG;
+			else if (strcmp(optarg, "info") == 0)
+				cfg->log_level = LOG_LEVEL_INFO;
+			else if (strcmp(optarg, "warn") == 0)
+				cfg->log_level = LOG_LEVEL_WARN;
+			else if (strcmp(optarg, "error") == 0)
+				cfg->log_level = LOG_LEVEL_ERROR;
+			else
+				usage("--log-level: want debug, info, warn or error");
+			break;
+		case O_HELP:
+			usage(NULL);
+		default:
+			if (optopt >= 256 || (optopt == 0 && argv[optind - 1][0] == '-')) {
+				char msg[512];
+
+				snprintf(msg, sizeof(msg), "%s: unknown option or missing value",
+				    argv[optind - 1]);
+				usage(msg);
+			}
+			usage("unknown option");
+		}
+	}
+	if (optind < argc)
+		usage("unexpected arguments");
+	if (cfg->repo == NULL)
+		usage("--repo is required");
+	if (cfg->data_dir == NULL)
+		usage("--data-dir is required");
+	if (cfg->listen == NULL)
+		usage("--listen is required");
+	if (cfg->token_file == NULL)
+		usage("--token-file is required");
+	if (httpd_parse_listen(addr, sizeof(addr), &port, cfg->listen) < 0)
+		usage(orch_err_last());
+	if (*cfg->branch == '\0' || *cfg->manifest == '\0')
+		usage("--branch and --manifest must not be empty");
+	if (cfg->node_lost_ms <= cfg->node_suspect_ms)
+		usage("--node-lost must be longer than --node-suspect");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctl c;
+	char path[4096];
+	int rc = 1, lockfd = -1;
+
+	memset(&c, 0, sizeof(c));
+	c.epfd = -1;
+	parse_args(&c.cfg, argc, argv);
+	log_init("orch-controller", c.cfg.log_level, NULL);
+	c.start_mono = orch_mono_ms();
+	if ((c.token = read_token(c.cfg.token_file)) == NULL) {
+		log_warnx("%s", orch_err_last());
+		goto out;
+	}
+	if (mkdir(c.cfg.data_dir, 0750) < 0 && errno != EEXIST) {
+		log_warn("mkdir %s", c.cfg.data_dir);
+		goto out;
+	}
+	/* One controller per data dir: two would both think they lead. */
+	snprintf(path, sizeof(path), "%s/controller.lock", c.cfg.data_dir);
+	if ((lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+	    flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+		log_warn("%s: another orch-controller uses this data dir", path);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/state.db", c.cfg.data_dir);
+	if (store_open_sqlite(&c.store, path) < 0) {
+		log_warnx("%s", orch_err_last());
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/git", c.cfg.data_dir);
+	if (manifest_git_open(&c.git, c.cfg.repo, path) < 0) {
+		log_warnx("repository %s: %s", c.cfg.repo, orch_err_last());
+		goto out;
+	}
+	if (ctl_state_load(&c) < 0) {
+		log_warnx("%s", orch_err_last());
+		goto out;
+	}
+	if (ctl_loop_init(&c) < 0 || ctl_api_start(&c) < 0) {
+		log_warnx("%s", orch_err_last());
+		goto out;
+	}
+	log_info("controller started repo=%s branch=%s manifest=%s node_suspect=%lldms "
+	    "node_lost=%lldms resync=%lldms", c.cfg.repo, c.cfg.branch, c.cfg.manifest,
+	    (long long)c.cfg.node_suspect_ms, (long long)c.cfg.node_lost_ms,
+	    (long long)c.cfg.resync_ms);
+	if (ctl_loop_run(&c) < 0) {
+		log_warnx("%s", orch_err_last());
+		goto out;
+	}
+	rc = 0;
+out:
+	httpd_free(c.httpd);
+	ctl_loop_free(&c);
+	ctl_slaves_free(&c);
+	ctl_alerts_free(&c);
+	ctl_state_free(&c);
+	manifest_git_free(c.git);
+	if (c.store != NULL)
+		store_close(c.store);
+	free(c.token);
+	if (lockfd >= 0)
+		close(lockfd);
+	return rc;
+}

@@ -1,0 +1,406 @@
+/*
+ * reconcile.c - the level-triggered reconcile: for every service, feed
+ * lifecycle_plan() the desired spec, the observed instances, the nodes and
+ * the time, and carry out the actions it returns (slave commands, record
+ * changes through the one setter per kind, alerts).
+ *
+ * It runs after any turn of the loop that changed something (ctl_kick:
+ * slave events, heartbeat changes, node state changes, apply, scale,
+ * drain) and on the periodic resync, so a lost command or a missed event
+ * is made good by the next pass. The planner sees the controller's own
+ * commands (an instance is recorded Provision when its start is issued,
+ * Destroy when its stop is), so passes never repeat them.
+ *
+ * Services run in start order (dependencies first); services that left the
+ * manifest are planned with spec NULL after them and wait for the removed
+ * services that depend on them (reverse dependency order).
+ *
+ * Time: the planner gets wall-clock ms, the clock of the slaves'
+ * started_at, so start periods and rollout deadlines measured against a
+ * slave's timestamps and the rollout memo survive a controller restart.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "controller.h"
+#include "err.h"
+#include "log.h"
+#include "units.h"
+
+static char *
+xstrdup(const char *s)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		fatalx("out of memory");
+	return d;
+}
+
+static void
+set_str(char **dst, const char *src)
+{
+	if (*dst == src || (*dst && src && strcmp(*dst, src) == 0))
+		return;
+	free(*dst);
+	*dst = xstrdup(src);
+}
+
+json_t *
+ctl_spec_json(struct ctl *c, const struct service_spec *s, const char *id,
+    const char *node)
+{
+	/* Borrow the manifest's strings: proto_spec_encode() only reads. */
+	struct instance_spec is;
+
+	memset(&is, 0, sizeof(is));
+	is.id = (char *)id;
+	is.service = s->name;
+	is.version = s->version;
+	is.kind = s->kind;
+	is.command = s->command;
+	is.ncommand = s->ncommand;
+	is.env = s->env;
+	is.nenv = s->nenv;
+	is.ports = s->ports;
+	is.nports = s->nports;
+	is.workdir = s->workdir;
+	is.user = s->user;
+	is.group = s->group;
+	is.node = (char *)node;
+	is.revision = c->desired_commit;
+	is.artifact = s->artifact;
+	is.resources = s->resources;
+	is.limits = s->limits;
+	is.health = s->health;
+	is.stop = s->stop;
+	is.restart = s->restart;
+	return proto_spec_encode(&is);
+}
+
+/* Resources an instance holds on its node, from its start request. */
+static void
+inst_resources(double *cpu, uint64_t *mem, const struct ctl_inst *i)
+{
+	const json_t *r = json_object_get(i->spec, "resources");
+
+	*cpu = json_number_value(json_object_get(r, "cpu"));
+	*mem = (uint64_t)json_integer_value(json_object_get(r, "memory"));
+}
+
+static bool
+inst_live(const struct ctl_inst *i)
+{
+	return !i->gone && i->state != INSTANCE_DESTROY && i->state != INSTANCE_FAILED;
+}
+
+static struct lifecycle_node *
+nodes_input(struct ctl *c, size_t *out_n)
+{
+	struct lifecycle_node *v;
+	size_t n = 0;
+
+	for (struct ctl_node *nd = c->nodes; nd; nd = nd->next)
+		n++;
+	if ((v = calloc(n ? n : 1, sizeof(*v))) == NULL)
+		fatalx("out of memory");
+	n = 0;
+	for (struct ctl_node *nd = c->nodes; nd; nd = nd->next, n++) {
+		v[n].name = nd->name;
+		v[n].state = nd->state;
+		v[n].cpu = nd->cpu;
+		v[n].memory = nd->memory > 0 ? (uint64_t)nd->memory : 0;
+		for (struct ctl_inst *i = c->insts; i; i = i->next) {
+			double cpu;
+			uint64_t mem;
+
+			if (!inst_live(i) || i->node == NULL || strcmp(i->node, nd->name) != 0)
+				continue;
+			inst_resources(&cpu, &mem, i);
+			v[n].used_cpu += cpu;
+			v[n].used_memory += mem;
+		}
+	}
+	*out_n = n;
+	return v;
+}
+
+static void
+charge(struct lifecycle_node *nodes, size_t nn, const char *node,
+    const struct service_spec *s)
+{
+	for (size_t k = 0; k < nn; k++)
+		if (strcmp(nodes[k].name, node) == 0) {
+			nodes[k].used_cpu += s->resources.cpu;
+			nodes[k].used_memory += s->resources.memory;
+		}
+}
+
+static void
+do_start(struct ctl *c, const char *service, const struct lifecycle_action *a)
+{
+	struct ctl_inst *i = ctl_inst_find(c, a->id);
+	bool fresh = i == NULL;
+
+	if (fresh)
+		i = ctl_inst_new(c, a->id, service);
+	set_str(&i->node, a->node);
+	set_str(&i->fingerprint, a->fingerprint);
+	set_str(&i->version, a->spec->version);
+	set_str(&i->revision, c->desired_commit);
+	i->kind = a->spec->kind;
+	json_decref(i->spec);
+	i->spec = ctl_spec_json(c, a->spec, a->id, a->node);
+	i->gone = false;
+	i->started = false;
+	i->removed = false;
+	i->missing = 0;
+	i->pid = 0;
+	i->created_mono = orch_mono_ms();
+	if (fresh || i->state == INSTANCE_PROVISION) {
+		/* Record first, then command: a crash in between leaves a
+		 * Provision record the planner re-issues, never a stray
+		 * process the controller does not know. */
+		ctl_event(c, service, a->id, NULL, "Provision", a->reason);
+		ctl_inst_save(c, i);
+	} else
+		ctl_inst_set_state(c, i, INSTANCE_PROVISION, a->reason);
+	log_info("instance=%s service=%s node=%s start: %s", a->id, service, a->node,
+	    a->reason);
+	if (ctl_slave_start(c, i) < 0)
+		log_warnx("instance=%s: %s", a->id, orch_err_last());
+}
+
+static void
+apply_actions(struct ctl *c, struct ctl_svc *svc, struct lifecycle_plan *p,
+    struct lifecycle_node *nodes, size_t nn)
+{
+	for (size_t k = 0; k < p->nactions; k++) {
+		const struct lifecycle_action *a = &p->actions[k];
+		struct ctl_inst *i;
+
+		switch (a->type) {
+		case LIFECYCLE_START:
+			do_start(c, svc->name, a);
+			charge(nodes, nn, a->node, a->spec);
+			break;
+		case LIFECYCLE_STOP:
+			if ((i = ctl_inst_find(c, a->id)) == NULL)
+				break;
+			i->gone = true;
+			ctl_inst_set_state(c, i, INSTANCE_DESTROY, a->reason);
+			ctl_inst_save(c, i);
+			if (i->node == NULL || !i->started) {
+				/* Never acknowledged by a slave: stop whatever
+				 * start is queued, then forget it. */
+				if (i->node != NULL)
+					ctl_slave_stop(c, i);
+				else
+					ctl_inst_drop(c, i);
+			} else
+				ctl_slave_stop(c, i);
+			break;
+		case LIFECYCLE_MARK_FAILED:
+			if ((i = ctl_inst_find(c, a->id)) != NULL)
+				ctl_inst_set_state(c, i, INSTANCE_FAILED, a->reason);
+			break;
+		case LIFECYCLE_ALERT:
+			ctl_alert(c, a->key, svc->name, a->node[0] ? a->node : NULL, "%s",
+			    a->reason);
+			break;
+		case LIFECYCLE_SET_STATE:
+			svc->detail = a->detail;
+			ctl_svc_set_state(c, svc, a->state, a->reason);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Plan one service; spec NULL: it left the manifest. Returns true when
+ * the service is gone for good. */
+static bool
+plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec,
+    struct lifecycle_node *nodes, size_t nn, int64_t now)
+{
+	struct lifecycle_instance *iv = NULL;
+	struct lifecycle_dep *deps = NULL;
+	struct lifecycle_plan *plan = NULL;
+	struct lifecycle_input in;
+	size_t ni = 0, nd = 0;
+	bool done = false;
+	int rc;
+
+	for (struct ctl_inst *i = c->insts; i; i = i->next)
+		ni++;
+	if ((iv = calloc(ni ? ni : 1, sizeof(*iv))) == NULL)
+		fatalx("out of memory");
+	ni = 0;
+	for (struct ctl_inst *i = c->insts; i; i = i->next) {
+		if (strcmp(i->service, svc->name) != 0)
+			continue;
+		iv[ni].id = i->id;
+		iv[ni].node = i->node ? i->node : "";
+		iv[ni].fingerprint = i->fingerprint ? i->fingerprint : "";
+		iv[ni].version = i->version;
+		iv[ni].state = i->gone ? INSTANCE_DESTROY : i->state;
+		iv[ni].health = i->health;
+		iv[ni].restarts = i->restarts;
+		iv[ni].started_at = i->started_at;
+		ni++;
+	}
+	if (spec != NULL) {
+		if ((deps = calloc(spec->ndeps ? spec->ndeps : 1, sizeof(*deps))) == NULL)
+			fatalx("out of memory");
+		for (size_t k = 0; k < spec->ndeps; k++) {
+			struct ctl_svc *d = ctl_svc_find(c, spec->deps[k].service);
+
+			deps[nd].service = spec->deps[k].service;
+			deps[nd].state = d ? d->state : SERVICE_PROVISION;
+			nd++;
+		}
+	} else {
+		/* Removed services that depend on this one and still exist
+		 * go first: their specs are in the previous manifest. */
+		size_t cap = 0;
+
+		for (struct ctl_svc *o = c->svcs; o; o = o->next)
+			cap++;
+		if ((deps = calloc(cap ? cap : 1, sizeof(*deps))) == NULL)
+			fatalx("out of memory");
+		for (struct ctl_svc *o = c->svcs; o; o = o->next) {
+			const struct service_spec *os = c->prev ? manifest_service(c->prev, o->name) : NULL;
+
+			if (o == svc || os == NULL ||
+			    (c->desired && manifest_service(c->desired, o->name)))
+				continue;
+			for (size_t k = 0; k < os->ndeps; k++)
+				if (strcmp(os->deps[k].service, svc->name) == 0) {
+					deps[nd].service = o->name;
+					deps[nd].state = o->state;
+					nd++;
+					break;
+				}
+		}
+	}
+	memset(&in, 0, sizeof(in));
+	in.service = svc->name;
+	in.spec = spec;
+	in.prev = c->prev && spec ? manifest_service(c->prev, svc->name) : NULL;
+	in.state = svc->state;
+	in.instances = iv;
+	in.ninstances = ni;
+	in.nodes = nodes;
+	in.nnodes = nn;
+	in.deps = deps;
+	in.ndeps = nd;
+	in.flags.scale = spec ? svc->scale : 0;
+	in.flags.paused = svc->paused;
+	in.memo = &svc->memo;
+	in.now = now;
+	if ((rc = lifecycle_plan(&plan, &in)) < 0) {
+		log_warnx("service=%s: planner: %s", svc->name, orch_err_last());
+		goto out;
+	}
+	if (plan->nactions > 0) {
+		char *text = lifecycle_plan_format(plan);
+
+		log_debug("service=%s plan:\n%s", svc->name, text ? text : "");
+		free(text);
+	}
+	apply_actions(c, svc, plan, nodes, nn);
+	/* Keep the derived reason visible even without a state move. */
+	if (plan->state == svc->state)
+		ctl_svc_set_state(c, svc, svc->state, plan->reason);
+	svc->detail = plan->detail;
+	svc->desired = plan->desired;
+	svc->ready = plan->ready;
+	lifecycle_memo_clear(&svc->memo);
+	svc->memo = plan->memo;
+	memset(&plan->memo, 0, sizeof(plan->memo));
+	ctl_svc_save_changed(c, svc);
+	done = plan->done;
+out:
+	lifecycle_plan_free(plan);
+	free(iv);
+	free(deps);
+	return done;
+}
+
+/* Move the outcome of the last applied revision into its record once it
+ * is known: every service Run (succeeded) or one Failed (failed). */
+static void
+revision_outcome(struct ctl *c)
+{
+	const char *result = "succeeded";
+
+	if (c->rev_pending == 0 || c->desired == NULL)
+		return;
+	for (size_t k = 0; k < c->desired->nservices; k++) {
+		struct ctl_svc *s = ctl_svc_find(c, c->desired->services[k].name);
+
+		if (s != NULL && s->state == SERVICE_FAILED) {
+			result = "failed";
+			break;
+		}
+		if (s == NULL || s->state != SERVICE_RUN)
+			return;
+	}
+	for (struct ctl_svc *s = c->svcs; s; s = s->next)
+		if (manifest_service(c->desired, s->name) == NULL && strcmp(result, "failed") != 0)
+			return; /* a removed service is still being destroyed */
+	ctl_revision_result(c, c->rev_pending, result);
+	c->rev_pending = 0;
+}
+
+void
+ctl_reconcile(struct ctl *c)
+{
+	struct lifecycle_node *nodes;
+	struct timespec t0, t1;
+	size_t nn, *order = NULL;
+	int64_t now = orch_wall_ms(), mono = orch_mono_ms();
+	bool all_seen = true;
+
+	/* After a restart, act on nothing missing until every known node
+	 * has spoken or one --node-suspect has passed: the instances are
+	 * most likely still running, we just have not heard yet. */
+	for (struct ctl_node *n = c->nodes; n; n = n->next)
+		if (!n->seen)
+			all_seen = false;
+	if (!all_seen && mono - c->start_mono < c->cfg.node_suspect_ms)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	nodes = nodes_input(c, &nn);
+	if (c->desired != NULL) {
+		if (manifest_start_order(&order, c->desired) < 0) {
+			log_warnx("reconcile: %s", orch_err_last());
+			order = NULL;
+		}
+		for (size_t k = 0; order && k < c->desired->nservices; k++) {
+			const struct service_spec *spec = &c->desired->services[order[k]];
+
+			plan_service(c, ctl_svc_get(c, spec->name), spec, nodes, nn, now);
+		}
+	}
+	for (struct ctl_svc *s = c->svcs, *next; s; s = next) {
+		next = s->next;
+		if (c->desired && manifest_service(c->desired, s->name))
+			continue;
+		if (plan_service(c, s, NULL, nodes, nn, now))
+			ctl_svc_drop(c, s);
+	}
+	free(order);
+	free(nodes);
+	revision_outcome(c);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	c->reconcile_last_us = (t1.tv_sec - t0.tv_sec) * 1000000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000;
+	c->reconcile_sum_us += c->reconcile_last_us;
+	c->reconciles++;
+}

@@ -1,0 +1,337 @@
+/*
+ * slaves.c - commands to slaves: start (POST /v1/instances) and stop
+ * (DELETE /v1/instances/ID), as libcurl-multi transfers in the loop.
+ *
+ * Commands are idempotent by instance id (docs/slave.md), so a command
+ * whose answer was lost is simply sent again: transport errors and 5xx
+ * answers retry with a doubling backoff (CTL_CMD_BACKOFF_MIN..MAX), each
+ * attempt bounded by CTL_CMD_TIMEOUT_MS. An instance has at most one
+ * command in flight; a stop queued behind a start waits for it, a stop
+ * replaces a start that was not sent yet. Many instances (and so many
+ * slaves) have commands in flight at once: one slow slave holds only its
+ * own transfers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "err.h"
+#include "log.h"
+#include "units.h"
+
+enum cmd_op { CMD_START, CMD_STOP };
+
+struct ctl_cmd {
+	struct ctl_cmd *next;
+	enum cmd_op op;
+	char *id;                 /* instance id */
+	char *node;
+	char *body;               /* start request; NULL for stop */
+	CURL *easy;               /* in flight, or NULL */
+	struct curl_slist *hdrs;
+	char *resp;
+	size_t resp_len;
+	int tries;
+	int64_t next_at;          /* mono ms */
+	int64_t backoff;
+	bool orphan;              /* its instance record was dropped */
+};
+
+static void
+cmd_free(struct ctl_cmd *m)
+{
+	free(m->id);
+	free(m->node);
+	free(m->body);
+	curl_slist_free_all(m->hdrs);
+	free(m->resp);
+	free(m);
+}
+
+static void
+cmd_unlink(struct ctl *c, struct ctl_cmd *m)
+{
+	for (struct ctl_cmd **pp = &c->cmds; *pp; pp = &(*pp)->next)
+		if (*pp == m) {
+			*pp = m->next;
+			return;
+		}
+}
+
+static bool
+inst_has_cmd(struct ctl *c, const char *id)
+{
+	for (struct ctl_cmd *m = c->cmds; m; m = m->next)
+		if (!m->orphan && strcmp(m->id, id) == 0)
+			return true;
+	return false;
+}
+
+static int
+queue(struct ctl *c, struct ctl_inst *i, enum cmd_op op)
+{
+	struct ctl_cmd *m, *last = NULL, **pp;
+
+	if (i->node == NULL)
+		return orch_err_set(ORCH_EINVALID, "instance %s has no node", i->id);
+	for (m = c->cmds; m; m = m->next)
+		if (!m->orphan && strcmp(m->id, i->id) == 0)
+			last = m;
+	if (last != NULL && last->op == op)
+		return 0;
+	if (last != NULL && last->easy == NULL) {
+		/* Not sent yet: the newer wish replaces it. */
+		last->op = op;
+		free(last->body);
+		last->body = op == CMD_START ? json_dumps(i->spec, JSON_COMPACT) : NULL;
+		return 0;
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		fatalx("out of memory");
+	m->op = op;
+	m->id = strdup(i->id);
+	m->node = strdup(i->node);
+	if (op == CMD_START && (m->body = json_dumps(i->spec, JSON_COMPACT)) == NULL)
+		fatalx("out of memory");
+	if (m->id == NULL || m->node == NULL)
+		fatalx("out of memory");
+	for (pp = &c->cmds; *pp; pp = &(*pp)->next)
+		;
+	*pp = m;
+	i->in_flight = true;
+	return 0;
+}
+
+int
+ctl_slave_start(struct ctl *c, struct ctl_inst *i)
+{
+	if (i->spec == NULL)
+		return orch_err_set(ORCH_EINVALID, "instance %s has no spec", i->id);
+	return queue(c, i, CMD_START);
+}
+
+int
+ctl_slave_stop(struct ctl *c, struct ctl_inst *i)
+{
+	return queue(c, i, CMD_STOP);
+}
+
+void
+ctl_slaves_forget(struct ctl *c, struct ctl_inst *i)
+{
+	struct ctl_cmd *m, *next;
+
+	for (m = c->cmds; m; m = next) {
+		next = m->next;
+		if (m->orphan || strcmp(m->id, i->id) != 0)
+			continue;
+		if (m->easy != NULL) {
+			m->orphan = true;
+			continue;
+		}
+		cmd_unlink(c, m);
+		cmd_free(m);
+	}
+	i->in_flight = false;
+}
+
+static size_t
+collect(char *ptr, size_t size, size_t n, void *arg)
+{
+	struct ctl_cmd *m = arg;
+	size_t len = size * n;
+	char *p;
+
+	if (m->resp_len + len > CTL_MAX_BODY)
+		return 0;
+	if ((p = realloc(m->resp, m->resp_len + len + 1)) == NULL)
+		return 0;
+	m->resp = p;
+	memcpy(m->resp + m->resp_len, ptr, len);
+	m->resp_len += len;
+	m->resp[m->resp_len] = '\0';
+	return len;
+}
+
+static void
+retry_later(struct ctl_cmd *m)
+{
+	m->backoff = m->backoff == 0 ? CTL_CMD_BACKOFF_MIN : m->backoff * 2;
+	if (m->backoff > CTL_CMD_BACKOFF_MAX)
+		m->backoff = CTL_CMD_BACKOFF_MAX;
+	m->next_at = orch_mono_ms() + m->backoff;
+}
+
+/* Apply a 2xx answer that carries the instance's status. */
+static void
+take_status(struct ctl *c, struct ctl_inst *i, const char *text)
+{
+	struct instance_status *st = NULL;
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+
+	if (j != NULL && proto_status_decode(&st, j) == 0) {
+		i->obs_wall = orch_wall_ms();
+		ctl_inst_observe(c, i, st);
+		instance_status_free(st);
+	}
+	json_decref(j);
+}
+
+static void
+cmd_done(struct ctl *c, void *arg, CURL *easy, CURLcode res)
+{
+	struct ctl_cmd *m = arg;
+	struct ctl_node *n = ctl_node_find(c, m->node);
+	struct ctl_inst *i;
+	long code = 0;
+	bool finished = false;
+
+	curl_slist_free_all(m->hdrs);
+	m->hdrs = NULL;
+	m->easy = NULL;
+	if (res == CURLE_ABORTED_BY_CALLBACK)
+		return; /* shutting down: ctl_slaves_free() frees it */
+	if (res == CURLE_OK)
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+	i = m->orphan ? NULL : ctl_inst_find(c, m->id);
+	if (res != CURLE_OK || code >= 500 || code == 0) {
+		if (n != NULL)
+			n->cmds_failed++;
+		if (m->tries == 1 || m->backoff == CTL_CMD_BACKOFF_MAX)
+			log_warnx("node=%s instance=%s %s failed (%s, status %ld); retrying",
+			    m->node, m->id, m->op == CMD_START ? "start" : "stop",
+			    res != CURLE_OK ? curl_easy_strerror(res) : "answered", code);
+		if (i == NULL) {
+			finished = true;
+		} else
+			retry_later(m);
+	} else if (i == NULL) {
+		finished = true;
+	} else if (m->op == CMD_START) {
+		finished = true;
+		if (code == 200 || code == 201) {
+			i->started = true;
+			i->missing = 0;
+			take_status(c, i, m->resp);
+		} else {
+			if (n != NULL)
+				n->cmds_failed++;
+			log_warnx("node=%s instance=%s start refused: %ld %s", m->node, m->id,
+			    code, m->resp ? m->resp : "");
+			ctl_inst_set_state(c, i, INSTANCE_FAILED, "the slave refused to start it");
+		}
+	} else {
+		finished = true;
+		if (code == 404) {
+			/* Already gone: the stop is done. */
+			i->in_flight = false;
+			ctl_inst_drop(c, i);
+			i = NULL;
+		} else if (code == 200 || code == 202) {
+			take_status(c, i, m->resp);
+		} else {
+			if (n != NULL)
+				n->cmds_failed++;
+			log_warnx("node=%s instance=%s stop refused: %ld", m->node, m->id, code);
+		}
+	}
+	free(m->resp);
+	m->resp = NULL;
+	m->resp_len = 0;
+	if (finished) {
+		cmd_unlink(c, m);
+		if (i != NULL && !inst_has_cmd(c, i->id) && !(m->orphan))
+			i->in_flight = false;
+		/* A command queued behind this one may exist. */
+		if (i != NULL && inst_has_cmd(c, i->id))
+			i->in_flight = true;
+		cmd_free(m);
+		ctl_kick(c);
+	}
+}
+
+static void
+send_cmd(struct ctl *c, struct ctl_cmd *m, struct ctl_node *n)
+{
+	char url[1024], auth[1024];
+	CURL *e;
+
+	if (m->op == CMD_START)
+		snprintf(url, sizeof(url), "http://%s/v1/instances", n->address);
+	else
+		snprintf(url, sizeof(url), "http://%s/v1/instances/%s", n->address, m->id);
+	if ((e = curl_easy_init()) == NULL) {
+		retry_later(m);
+		return;
+	}
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
+	m->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	m->hdrs = curl_slist_append(m->hdrs, auth);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, m->hdrs);
+	if (m->op == CMD_START)
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, m->body);
+	else
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)CTL_CMD_TIMEOUT_MS);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, m);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "orch-controller");
+	m->easy = e;
+	m->tries++;
+	n->cmds_sent++;
+	log_debug("node=%s instance=%s %s (try %d)", n->name, m->id,
+	    m->op == CMD_START ? "start" : "stop", m->tries);
+	if (ctl_curl_add(c, e, cmd_done, m) < 0) {
+		m->easy = NULL;
+		curl_slist_free_all(m->hdrs);
+		m->hdrs = NULL;
+		retry_later(m);
+	}
+}
+
+int64_t
+ctl_slaves_tick(struct ctl *c, int64_t now)
+{
+	int64_t next = -1;
+
+	for (struct ctl_cmd *m = c->cmds, *nx; m; m = nx) {
+		struct ctl_node *n;
+		bool busy = false;
+
+		nx = m->next;
+		if (m->easy != NULL || m->orphan)
+			continue;
+		/* One command per instance on the wire, in queue order. */
+		for (struct ctl_cmd *o = c->cmds; o != m; o = o->next)
+			if (!o->orphan && strcmp(o->id, m->id) == 0)
+				busy = true;
+		if (busy)
+			continue;
+		if (m->next_at > now) {
+			if (next < 0 || m->next_at < next)
+				next = m->next_at;
+			continue;
+		}
+		n = ctl_node_find(c, m->node);
+		if (n == NULL || n->address == NULL) {
+			m->next_at = now + CTL_CMD_BACKOFF_MAX;
+			continue;
+		}
+		send_cmd(c, m, n);
+	}
+	return next;
+}
+
+void
+ctl_slaves_free(struct ctl *c)
+{
+	while (c->cmds != NULL) {
+		struct ctl_cmd *m = c->cmds;
+
+		c->cmds = m->next;
+		cmd_free(m);
+	}
+}

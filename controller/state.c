@@ -1,0 +1,719 @@
+/*
+ * state.c - the controller's records (services, instances, nodes), their
+ * one state setter each, and their durable form in the store.
+ *
+ * Every state change is written together with its event in one store
+ * batch (store_commit is all-or-nothing), so the event log and the records
+ * never disagree, even for a controller killed between two calls. Keys:
+ *   services/<name>  instances/<id>  nodes/<name>  desired  meta/revseq
+ *   revisions/<seq, zero-padded>
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "err.h"
+#include "log.h"
+#include "units.h"
+
+static char *
+xstrdup(const char *s)
+{
+	char *d;
+
+	if (s == NULL)
+		return NULL;
+	if ((d = strdup(s)) == NULL)
+		fatalx("out of memory");
+	return d;
+}
+
+static void
+set_str(char **dst, const char *src)
+{
+	if (*dst == src || (*dst && src && strcmp(*dst, src) == 0))
+		return;
+	free(*dst);
+	*dst = xstrdup(src);
+}
+
+/* ---- lookups ---- */
+
+struct ctl_svc *
+ctl_svc_find(struct ctl *c, const char *name)
+{
+	for (struct ctl_svc *s = c->svcs; s; s = s->next)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+struct ctl_svc *
+ctl_svc_get(struct ctl *c, const char *name)
+{
+	struct ctl_svc *s, **pp;
+
+	if ((s = ctl_svc_find(c, name)) != NULL)
+		return s;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatalx("out of memory");
+	s->name = xstrdup(name);
+	s->state = SERVICE_PROVISION;
+	/* Append: lists keep a stable, readable order. */
+	for (pp = &c->svcs; *pp; pp = &(*pp)->next)
+		;
+	*pp = s;
+	return s;
+}
+
+struct ctl_inst *
+ctl_inst_find(struct ctl *c, const char *id)
+{
+	for (struct ctl_inst *i = c->insts; i; i = i->next)
+		if (strcmp(i->id, id) == 0)
+			return i;
+	return NULL;
+}
+
+struct ctl_node *
+ctl_node_find(struct ctl *c, const char *name)
+{
+	for (struct ctl_node *n = c->nodes; n; n = n->next)
+		if (strcmp(n->name, name) == 0)
+			return n;
+	return NULL;
+}
+
+struct ctl_inst *
+ctl_inst_new(struct ctl *c, const char *id, const char *service)
+{
+	struct ctl_inst *i = calloc(1, sizeof(*i)), **pp;
+
+	if (i == NULL)
+		fatalx("out of memory");
+	i->id = xstrdup(id);
+	i->service = xstrdup(service);
+	i->state = INSTANCE_PROVISION;
+	i->created_mono = orch_mono_ms();
+	for (pp = &c->insts; *pp; pp = &(*pp)->next)
+		;
+	*pp = i;
+	return i;
+}
+
+/* ---- JSON forms ---- */
+
+static json_t *
+memo_json(const struct lifecycle_memo *m)
+{
+	json_t *pets = json_array(), *alerts = json_array();
+
+	for (size_t k = 0; k < m->npets; k++)
+		json_array_append_new(pets, json_pack("{s:i, s:s}", "ordinal",
+		    m->pets[k].ordinal, "node", m->pets[k].node));
+	for (size_t k = 0; k < m->nalerts; k++)
+		json_array_append_new(alerts, json_string(m->alerts[k]));
+	return json_pack("{s:i, s:I, s:I, s:o, s:o}", "settled", m->settled,
+	    "next_id", (json_int_t)m->next_id, "rollout_since",
+	    (json_int_t)m->rollout_since, "pets", pets, "alerts", alerts);
+}
+
+/* The inverse of memo_json, into a zeroed memo. Bad entries are skipped:
+ * the planner rebuilds what it cannot find. */
+static void
+memo_parse(struct lifecycle_memo *m, const json_t *j)
+{
+	const json_t *pets = json_object_get(j, "pets");
+	const json_t *alerts = json_object_get(j, "alerts");
+	size_t k;
+
+	memset(m, 0, sizeof(*m));
+	m->settled = (int)json_integer_value(json_object_get(j, "settled"));
+	m->next_id = (uint64_t)json_integer_value(json_object_get(j, "next_id"));
+	m->rollout_since = json_integer_value(json_object_get(j, "rollout_since"));
+	if (json_array_size(pets) > 0 &&
+	    (m->pets = calloc(json_array_size(pets), sizeof(*m->pets))) == NULL)
+		fatalx("out of memory");
+	for (k = 0; k < json_array_size(pets); k++) {
+		const json_t *p = json_array_get(pets, k);
+		const char *node = json_string_value(json_object_get(p, "node"));
+
+		if (node == NULL || strlen(node) >= LIFECYCLE_NODE_MAX)
+			continue;
+		m->pets[m->npets].ordinal = (int)json_integer_value(json_object_get(p, "ordinal"));
+		strcpy(m->pets[m->npets].node, node);
+		m->npets++;
+	}
+	if (json_array_size(alerts) > 0 &&
+	    (m->alerts = calloc(json_array_size(alerts), sizeof(*m->alerts))) == NULL)
+		fatalx("out of memory");
+	for (k = 0; k < json_array_size(alerts); k++) {
+		const json_t *a = json_array_get(alerts, k);
+		if (json_is_string(a))
+			m->alerts[m->nalerts++] = xstrdup(json_string_value(a));
+	}
+}
+
+static json_t *
+svc_record(const struct ctl_svc *s)
+{
+	return json_pack("{s:s, s:s, s:s, s:s?, s:i, s:b, s:i, s:i, s:o, s:s?}",
+	    "name", s->name, "state", lifecycle_service_state_name(s->state),
+	    "detail", lifecycle_scale_detail_name(s->detail), "reason", s->reason,
+	    "scale", s->scale, "paused", s->paused, "desired", s->desired,
+	    "ready", s->ready, "memo", memo_json(&s->memo), "revision", s->revision);
+}
+
+static json_t *
+inst_record(const struct ctl_inst *i)
+{
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:O?, s:s, s:s, s:s,"
+	    " s:i, s:i, s:I, s:O?, s:s?, s:b, s:b}",
+	    "id", i->id, "service", i->service, "version", i->version,
+	    "node", i->node, "revision", i->revision, "fingerprint", i->fingerprint,
+	    "spec", i->spec, "kind", proto_kind_name(i->kind),
+	    "state", proto_state_name(i->state), "health", proto_health_name(i->health),
+	    "pid", i->pid, "restarts", i->restarts, "started_at", (json_int_t)i->started_at,
+	    "ports", i->ports, "reason", i->reason, "gone", i->gone, "started", i->started);
+}
+
+static json_t *
+node_record(const struct ctl_node *n)
+{
+	return json_pack("{s:s, s:s?, s:b, s:f, s:I, s:O?, s:I}",
+	    "name", n->name, "address", n->address, "drain", n->drain,
+	    "cpu", n->cpu, "memory", (json_int_t)n->memory, "labels", n->labels,
+	    "last_heartbeat", (json_int_t)n->last_hb_wall);
+}
+
+static void
+batch_put_json(struct store_batch *b, const char *key, json_t *j)
+{
+	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+
+	json_decref(j);
+	if (text == NULL)
+		fatalx("out of memory");
+	store_batch_put(b, key, text);
+	free(text);
+}
+
+/* Put a service record and remember its text for ctl_svc_save_changed. */
+static void
+svc_put(struct store_batch *b, const char *key, struct ctl_svc *s)
+{
+	json_t *j = svc_record(s);
+	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+
+	json_decref(j);
+	if (text == NULL)
+		fatalx("out of memory");
+	store_batch_put(b, key, text);
+	free(s->saved);
+	s->saved = text;
+}
+
+static void
+commit(struct ctl *c, struct store_batch *b)
+{
+	uint64_t seq = 0;
+
+	if (store_commit(c->store, b, &seq) < 0)
+		log_warnx("store: %s", orch_err_last());
+	store_batch_free(b);
+}
+
+static void
+batch_event(struct ctl *c, struct store_batch *b, const char *service,
+    const char *instance, const char *from, const char *to, const char *cause)
+{
+	json_t *ev = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:s, s:s?}",
+	    "time", (json_int_t)orch_wall_ms(), "service", service,
+	    "instance", instance, "from", from, "to", to,
+	    "cause", cause ? cause : "", "revision", c->desired_commit);
+	char *text = json_dumps(ev, JSON_COMPACT);
+
+	json_decref(ev);
+	if (text == NULL)
+		fatalx("out of memory");
+	store_batch_event(b, text);
+	free(text);
+}
+
+void
+ctl_svc_save(struct ctl *c, struct ctl_svc *s)
+{
+	struct store_batch *b = store_batch_new();
+	char key[512];
+
+	snprintf(key, sizeof(key), "services/%s", s->name);
+	svc_put(b, key, s);
+	commit(c, b);
+}
+
+void
+ctl_svc_save_changed(struct ctl *c, struct ctl_svc *s)
+{
+	json_t *j = svc_record(s);
+	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+
+	json_decref(j);
+	if (text == NULL)
+		fatalx("out of memory");
+	if (s->saved == NULL || strcmp(s->saved, text) != 0)
+		ctl_svc_save(c, s);
+	free(text);
+}
+
+void
+ctl_inst_save(struct ctl *c, struct ctl_inst *i)
+{
+	struct store_batch *b = store_batch_new();
+	char key[512];
+
+	snprintf(key, sizeof(key), "instances/%s", i->id);
+	batch_put_json(b, key, inst_record(i));
+	commit(c, b);
+}
+
+void
+ctl_node_save(struct ctl *c, struct ctl_node *n)
+{
+	struct store_batch *b = store_batch_new();
+	char key[512];
+
+	snprintf(key, sizeof(key), "nodes/%s", n->name);
+	batch_put_json(b, key, node_record(n));
+	commit(c, b);
+}
+
+void
+ctl_event(struct ctl *c, const char *service, const char *instance,
+    const char *from, const char *to, const char *cause)
+{
+	struct store_batch *b = store_batch_new();
+
+	batch_event(c, b, service, instance, from, to, cause);
+	commit(c, b);
+}
+
+/* ---- the setters ---- */
+
+void
+ctl_svc_set_state(struct ctl *c, struct ctl_svc *s, enum service_state st,
+    const char *cause)
+{
+	struct lifecycle_event ev;
+	struct store_batch *b;
+	char key[512];
+	int rc;
+
+	rc = lifecycle_service_set(&ev, &s->state, st, cause);
+	if (rc < 0) {
+		log_warnx("service=%s: %s", s->name, orch_err_last());
+		return;
+	}
+	if (rc == 0) {
+		/* Same state: only a changed reason is worth a write. */
+		if (cause && (s->reason == NULL || strcmp(s->reason, cause) != 0)) {
+			set_str(&s->reason, cause);
+			ctl_svc_save(c, s);
+		}
+		return;
+	}
+	set_str(&s->reason, cause ? cause : "");
+	set_str(&s->revision, c->desired_commit);
+	log_info("service=%s state %s -> %s reason=\"%s\"", s->name,
+	    lifecycle_service_state_name(ev.from), lifecycle_service_state_name(ev.to),
+	    ev.cause);
+	b = store_batch_new();
+	snprintf(key, sizeof(key), "services/%s", s->name);
+	svc_put(b, key, s);
+	batch_event(c, b, s->name, NULL, lifecycle_service_state_name(ev.from),
+	    lifecycle_service_state_name(ev.to), ev.cause);
+	commit(c, b);
+	if (st == SERVICE_FAILED)
+		ctl_alert(c, "service_failed", s->name, NULL, "service %s Failed: %s",
+		    s->name, ev.cause);
+	else if (st == SERVICE_ROLLBACK)
+		ctl_alert(c, "rollback", s->name, NULL, "service %s rolling back: %s",
+		    s->name, ev.cause);
+}
+
+void
+ctl_inst_set_state(struct ctl *c, struct ctl_inst *i, enum instance_state st,
+    const char *cause)
+{
+	enum instance_state old = i->state;
+	struct store_batch *b;
+	char key[512];
+
+	struct lifecycle_event ev;
+
+	if (cause != NULL)
+		set_str(&i->reason, cause);
+	if (st == old)
+		return;
+	/* The table guards the controller's own moves; what a slave reports
+	 * is the truth even where the table has no arrow for it. */
+	if (lifecycle_instance_set(&ev, &i->state, st, cause) < 0) {
+		log_debug("instance=%s: %s; taking the slave's word", i->id, orch_err_last());
+		i->state = st;
+	}
+	log_info("instance=%s service=%s node=%s state %s -> %s reason=\"%s\"", i->id,
+	    i->service, i->node ? i->node : "-", proto_state_name(old),
+	    proto_state_name(st), cause ? cause : "");
+	b = store_batch_new();
+	snprintf(key, sizeof(key), "instances/%s", i->id);
+	batch_put_json(b, key, inst_record(i));
+	batch_event(c, b, i->service, i->id, proto_state_name(old),
+	    proto_state_name(st), cause);
+	commit(c, b);
+}
+
+/* ---- observed state ---- */
+
+void
+ctl_inst_observe(struct ctl *c, struct ctl_inst *i, const struct instance_status *st)
+{
+	bool changed = false;
+	json_t *ports = json_object();
+
+	for (size_t k = 0; k < st->nports; k++)
+		json_object_set_new(ports, st->ports[k].name, json_integer(st->ports[k].port));
+	if (i->ports == NULL || !json_equal(i->ports, ports)) {
+		json_decref(i->ports);
+		i->ports = json_incref(ports);
+		changed = true;
+	}
+	json_decref(ports);
+	if (i->pid != st->pid || i->restarts != st->restarts ||
+	    i->started_at != st->started_at || i->health != st->health)
+		changed = true;
+	i->pid = st->pid;
+	i->restarts = st->restarts;
+	i->started_at = st->started_at;
+	i->health = st->health;
+	i->missing = 0;
+	i->started = true;
+	if (i->version == NULL && st->version != NULL)
+		i->version = xstrdup(st->version);
+	if (i->state != st->state)
+		ctl_inst_set_state(c, i, st->state, st->reason);
+	else if (changed)
+		ctl_inst_save(c, i);
+}
+
+/* ---- removal and freeing ---- */
+
+void
+ctl_inst_free(struct ctl_inst *i)
+{
+	if (i == NULL)
+		return;
+	free(i->id);
+	free(i->service);
+	free(i->version);
+	free(i->node);
+	free(i->revision);
+	free(i->fingerprint);
+	json_decref(i->spec);
+	json_decref(i->ports);
+	free(i->reason);
+	free(i);
+}
+
+void
+ctl_svc_free(struct ctl_svc *s)
+{
+	if (s == NULL)
+		return;
+	free(s->name);
+	free(s->reason);
+	free(s->revision);
+	lifecycle_memo_clear(&s->memo);
+	free(s->saved);
+	free(s);
+}
+
+void
+ctl_node_free(struct ctl_node *n)
+{
+	if (n == NULL)
+		return;
+	free(n->name);
+	free(n->address);
+	json_decref(n->labels);
+	free(n);
+}
+
+void
+ctl_inst_drop(struct ctl *c, struct ctl_inst *i)
+{
+	struct store_batch *b = store_batch_new();
+	char key[512];
+
+	for (struct ctl_inst **pp = &c->insts; *pp; pp = &(*pp)->next)
+		if (*pp == i) {
+			*pp = i->next;
+			break;
+		}
+	ctl_slaves_forget(c, i);
+	snprintf(key, sizeof(key), "instances/%s", i->id);
+	store_batch_del(b, key);
+	batch_event(c, b, i->service, i->id, proto_state_name(i->state), "Destroy",
+	    "removed");
+	commit(c, b);
+	log_info("instance=%s service=%s removed", i->id, i->service);
+	ctl_inst_free(i);
+}
+
+void
+ctl_svc_drop(struct ctl *c, struct ctl_svc *s)
+{
+	struct store_batch *b = store_batch_new();
+	char key[512];
+
+	for (struct ctl_svc **pp = &c->svcs; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	snprintf(key, sizeof(key), "services/%s", s->name);
+	store_batch_del(b, key);
+	batch_event(c, b, s->name, NULL, lifecycle_service_state_name(s->state),
+	    "Destroy", "removed");
+	commit(c, b);
+	log_info("service=%s removed", s->name);
+	ctl_svc_free(s);
+}
+
+/* ---- loading at start-up ---- */
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static void
+load_svc(struct ctl *c, const json_t *o)
+{
+	struct ctl_svc *s;
+	int st;
+
+	if (jstr(o, "name") == NULL)
+		return;
+	s = ctl_svc_get(c, jstr(o, "name"));
+	if ((st = lifecycle_service_state_parse(jstr(o, "state"))) >= 0)
+		s->state = st;
+	if (jstr(o, "detail") && strcmp(jstr(o, "detail"), "Scale-out") == 0)
+		s->detail = SCALE_OUT;
+	else if (jstr(o, "detail") && strcmp(jstr(o, "detail"), "Scale-in") == 0)
+		s->detail = SCALE_IN;
+	s->reason = xstrdup(jstr(o, "reason"));
+	s->scale = (int)json_integer_value(json_object_get(o, "scale"));
+	s->paused = json_is_true(json_object_get(o, "paused"));
+	s->desired = (int)json_integer_value(json_object_get(o, "desired"));
+	s->ready = (int)json_integer_value(json_object_get(o, "ready"));
+	memo_parse(&s->memo, json_object_get(o, "memo"));
+	s->revision = xstrdup(jstr(o, "revision"));
+}
+
+static void
+load_inst(struct ctl *c, const json_t *o)
+{
+	struct ctl_inst *i;
+	int v;
+
+	if (jstr(o, "id") == NULL || jstr(o, "service") == NULL)
+		return;
+	i = ctl_inst_new(c, jstr(o, "id"), jstr(o, "service"));
+	i->version = xstrdup(jstr(o, "version"));
+	i->node = xstrdup(jstr(o, "node"));
+	i->revision = xstrdup(jstr(o, "revision"));
+	i->fingerprint = xstrdup(jstr(o, "fingerprint"));
+	i->spec = json_incref(json_object_get(o, "spec"));
+	i->kind = jstr(o, "kind") && strcmp(jstr(o, "kind"), "pet") == 0 ? KIND_PET : KIND_CATTLE;
+	if ((v = proto_state_parse(jstr(o, "state"))) >= 0)
+		i->state = v;
+	if ((v = proto_health_parse(jstr(o, "health"))) >= 0)
+		i->health = v;
+	i->pid = (int)json_integer_value(json_object_get(o, "pid"));
+	i->restarts = (int)json_integer_value(json_object_get(o, "restarts"));
+	i->started_at = json_integer_value(json_object_get(o, "started_at"));
+	i->ports = json_incref(json_object_get(o, "ports"));
+	i->reason = xstrdup(jstr(o, "reason"));
+	i->gone = json_is_true(json_object_get(o, "gone"));
+	i->started = json_is_true(json_object_get(o, "started"));
+}
+
+static void
+load_node(struct ctl *c, const json_t *o, int64_t now)
+{
+	struct ctl_node *n;
+
+	if (jstr(o, "name") == NULL)
+		return;
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		fatalx("out of memory");
+	n->name = xstrdup(jstr(o, "name"));
+	n->address = xstrdup(jstr(o, "address"));
+	n->drain = json_is_true(json_object_get(o, "drain"));
+	/* Suspect until it is heard from: nothing new goes there before. */
+	n->state = n->drain ? NODE_DRAINING : NODE_SUSPECT;
+	n->cpu = json_number_value(json_object_get(o, "cpu"));
+	n->memory = json_integer_value(json_object_get(o, "memory"));
+	n->labels = json_incref(json_object_get(o, "labels"));
+	n->last_hb_wall = json_integer_value(json_object_get(o, "last_heartbeat"));
+	/* A restarted controller gives every node a fresh heartbeat window:
+	 * it was away, not the nodes. */
+	n->last_hb_mono = now;
+	n->next = c->nodes;
+	c->nodes = n;
+}
+
+typedef void (*load_fn)(struct ctl *c, const json_t *o);
+
+static int
+load_prefix(struct ctl *c, const char *prefix, load_fn fn)
+{
+	struct store_kv *kv = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = store_list(&kv, &n, c->store, prefix)) < 0)
+		return rc;
+	for (size_t k = 0; k < n; k++) {
+		json_t *o = json_loads(kv[k].value, 0, NULL);
+
+		if (o == NULL) {
+			log_warnx("store: %s is not JSON; ignored", kv[k].key);
+			continue;
+		}
+		if (fn != NULL)
+			fn(c, o);
+		else
+			load_node(c, o, c->start_mono);
+		json_decref(o);
+	}
+	store_kv_free(kv, n);
+	return 0;
+}
+
+int
+ctl_desired_save(struct ctl *c)
+{
+	struct store_batch *b = store_batch_new();
+	json_t *j;
+	char seq[32];
+	uint64_t dummy;
+	int rc;
+
+	j = json_pack("{s:s?, s:s?, s:s?, s:s?, s:I, s:s?}", "commit", c->desired_commit,
+	    "text", c->desired_text, "author", c->rev.author, "message", c->rev.message,
+	    "time", (json_int_t)c->rev.time, "prev_text", c->prev_text);
+	batch_put_json(b, "desired", j);
+	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)c->rev_seq);
+	store_batch_put(b, "meta/revseq", seq);
+	rc = store_commit(c->store, b, &dummy);
+	store_batch_free(b);
+	return rc;
+}
+
+static int
+load_desired(struct ctl *c)
+{
+	struct manifest_errors errs;
+	char *text = NULL;
+	json_t *j = NULL;
+	const char *t;
+	int rc;
+
+	if ((rc = store_get(&text, c->store, "meta/revseq")) == 0) {
+		c->rev_seq = strtoull(text, NULL, 10);
+		free(text);
+		text = NULL;
+	}
+	if ((rc = store_get(&text, c->store, "desired")) < 0)
+		return rc == ORCH_ENOTFOUND ? 0 : rc;
+	rc = ORCH_ERROR;
+	if ((j = json_loads(text, 0, NULL)) == NULL ||
+	    (t = jstr(j, "text")) == NULL) {
+		orch_err_set(ORCH_ERROR, "store: the desired state is unreadable");
+		goto out;
+	}
+	manifest_errors_init(&errs);
+	rc = manifest_parse(&c->desired, &errs, t, strlen(t), c->cfg.manifest);
+	manifest_errors_free(&errs);
+	if (rc < 0) {
+		orch_err_set(ORCH_ERROR, "store: the stored manifest no longer parses");
+		goto out;
+	}
+	c->desired_text = xstrdup(t);
+	if ((t = jstr(j, "prev_text")) != NULL) {
+		manifest_errors_init(&errs);
+		if (manifest_parse(&c->prev, &errs, t, strlen(t), c->cfg.manifest) == 0)
+			c->prev_text = xstrdup(t);
+		manifest_errors_free(&errs);
+	}
+	c->desired_commit = xstrdup(jstr(j, "commit"));
+	if (c->desired_commit)
+		snprintf(c->rev.sha, sizeof(c->rev.sha), "%s", c->desired_commit);
+	c->rev.author = xstrdup(jstr(j, "author"));
+	c->rev.message = xstrdup(jstr(j, "message"));
+	c->rev.time = json_integer_value(json_object_get(j, "time"));
+	rc = 0;
+out:
+	json_decref(j);
+	free(text);
+	return rc;
+}
+
+int
+ctl_state_load(struct ctl *c)
+{
+	int rc;
+
+	if ((rc = load_desired(c)) < 0)
+		return rc;
+	if ((rc = load_prefix(c, "services/", load_svc)) < 0 ||
+	    (rc = load_prefix(c, "instances/", load_inst)) < 0 ||
+	    (rc = load_prefix(c, "nodes/", NULL)) < 0)
+		return rc;
+	log_info("state loaded: revision=%s", c->desired_commit ? c->desired_commit : "none");
+	return 0;
+}
+
+void
+ctl_state_free(struct ctl *c)
+{
+	while (c->svcs) {
+		struct ctl_svc *s = c->svcs;
+
+		c->svcs = s->next;
+		ctl_svc_free(s);
+	}
+	while (c->insts) {
+		struct ctl_inst *i = c->insts;
+
+		c->insts = i->next;
+		ctl_inst_free(i);
+	}
+	while (c->nodes) {
+		struct ctl_node *n = c->nodes;
+
+		c->nodes = n->next;
+		ctl_node_free(n);
+	}
+	manifest_free(c->desired);
+	c->desired = NULL;
+	manifest_free(c->prev);
+	c->prev = NULL;
+	free(c->prev_text);
+	free(c->desired_text);
+	free(c->desired_commit);
+	git_commit_info_clear(&c->rev);
+}
