@@ -845,6 +845,38 @@ TEST(examples__shop_covers_every_strategy_and_kind)
 	manifest_free(m);
 }
 
+/* The short example of docs/manifest.md is a valid manifest. */
+TEST(docs__example_valid)
+{
+	const char *src = getenv("ORCH_SOURCE_DIR");
+	char path[4096], *buf, *start, *end;
+	struct manifest *m;
+	FILE *f;
+	long len;
+
+	REQUIRE(src != NULL);
+	snprintf(path, sizeof(path), "%s/docs/manifest.md", src);
+	f = fopen(path, "rb");
+	REQUIRE(f != NULL);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)len + 1);
+	REQUIRE(buf != NULL);
+	CHECK_EQ_INT(fread(buf, 1, (size_t)len, f), len);
+	fclose(f);
+	start = strstr(buf, "```yaml\n");
+	REQUIRE(start != NULL);
+	start += 8;
+	end = strstr(start, "```");
+	REQUIRE(end != NULL);
+	*end = '\0';
+	m = parse_ok(start);
+	CHECK(m != NULL && m->nservices == 2);
+	manifest_free(m);
+	free(buf);
+}
+
 CHECK_MAIN(design_example__top_level, design_example__cache,
     design_example__web, defaults__minimal_service,
     defaults__max_follows_replicas_and_http_path, units__durations_sizes_counts,
@@ -855,4 +887,4 @@ CHECK_MAIN(design_example__top_level, design_example__cache,
     duplicate_keys__every_level, syntax__errors_documents_empty,
     errors__all_reported_sorted_and_errs_optional, lookup__and_names,
     load_file__missing, examples__all_valid,
-    examples__shop_covers_every_strategy_and_kind)
+    examples__shop_covers_every_strategy_and_kind, docs__example_valid)
