@@ -250,7 +250,7 @@ main(int argc, char **argv)
 		log_warnx("%s", orch_err_last());
 		goto out;
 	}
-	if (mkdir(s.cfg.data_dir, 0750) < 0 && errno != EEXIST) {
+	if (mkdir(s.cfg.data_dir, 0711) < 0 && errno != EEXIST) {
 		log_warn("mkdir %s", s.cfg.data_dir);
 		goto out;
 	}

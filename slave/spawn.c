@@ -336,7 +336,7 @@ spawn_prepare(struct slave *s, struct instance *in)
 	int rc;
 
 	spawn_free_prepared(in);
-	if ((rc = mkdirs(in->data_dir, 0750)) < 0)
+	if ((rc = mkdirs(in->data_dir, 0711)) < 0)
 		return rc;
 	if (in->ports == NULL && in->spec->nports > 0) {
 		if ((in->ports = calloc(in->spec->nports, sizeof(int))) == NULL)
@@ -371,6 +371,10 @@ spawn_prepare(struct slave *s, struct instance *in)
 		return orch_err_set(ORCH_ERROR, "out of memory");
 	if ((rc = resolve_user(in)) < 0)
 		return rc;
+	/* The instance owns its data dir, whoever it runs as (its parents
+	 * are search-only for others: 0711). */
+	if (in->switch_user && chown(in->data_dir, in->uid, in->gid) < 0)
+		return orch_err_sys(ORCH_ERROR, "chown %s", in->data_dir);
 	if ((rc = expand_vec(&in->argv, s, in, in->spec->command, in->spec->ncommand)) < 0)
 		goto fail;
 	if (in->spec->health.ncommand > 0 &&
