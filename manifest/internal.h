@@ -36,6 +36,8 @@ struct mnode {
 	/* scalar */
 	char *str;     /* NUL-terminated text (NUL bytes inside are rejected) */
 	bool plain;    /* plain style and no !!str tag: may be null/bool/number */
+	int text_col;  /* column of str[0] when the text is the source byte
+	                  for byte on one line (no escapes), else 0 */
 	/* sequence */
 	struct mnode **items;
 	size_t nitems;

@@ -249,6 +249,7 @@ static int
 parse_scalar(struct pctx *c, yaml_event_t *ev, struct mnode **out)
 {
 	struct mnode *n;
+	size_t raw, quotes;
 	bool is_str;
 	int rc;
 
@@ -265,6 +266,14 @@ parse_scalar(struct pctx *c, yaml_event_t *ev, struct mnode **out)
 	n->str = xcalloc(ev->data.scalar.length + 1, 1);
 	memcpy(n->str, ev->data.scalar.value, ev->data.scalar.length);
 	n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !is_str;
+	/* Lets an error point inside the string (at a bad placeholder). */
+	quotes = ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+	    ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE ? 1 : 0;
+	raw = ev->end_mark.index - ev->start_mark.index;
+	if ((ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE || quotes) &&
+	    ev->start_mark.line == ev->end_mark.line &&
+	    raw == ev->data.scalar.length + 2 * quotes)
+		n->text_col = n->pos.col + quotes;
 	*out = n;
 	return 0;
 }

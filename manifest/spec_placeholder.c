@@ -44,6 +44,22 @@ placeholder_ok(const struct service_spec *s, const char *name, size_t len)
 	return false;
 }
 
+/* Where the byte at off of n's text is in the file: exact when the text
+ * maps onto the source, else the start of the value. */
+static struct mpos
+text_pos(const struct mnode *n, size_t off)
+{
+	struct mpos p = n->pos;
+
+	if (n->text_col == 0)
+		return p;
+	p.col = n->text_col;
+	for (size_t i = 0; i < off && n->str[i]; i++)
+		if (((unsigned char)n->str[i] & 0xc0) != 0x80)
+			p.col++;
+	return p;
+}
+
 /* Check every ${...} of one string; `$$` is a literal `$`. */
 static void
 check_placeholders(struct vctx *v, const struct service_spec *s,
@@ -55,36 +71,38 @@ check_placeholders(struct vctx *v, const struct service_spec *s,
 		return;
 	for (str = n->str; *str; str++) {
 		const char *end;
+		struct mpos at;
 		size_t len;
 
 		if (*str != '$')
 			continue;
+		at = text_pos(n, (size_t)(str - n->str));
 		if (str[1] == '$') {
 			str++;
 			continue;
 		}
 		if (str[1] != '{') {
-			spec_err(v, n->pos, path, "a lone '$' must be written '$$' "
+			spec_err(v, at, path, "a lone '$' must be written '$$' "
 			    "(placeholders are ${NAME})");
 			continue;
 		}
 		end = strchr(str + 2, '}');
 		if (end == NULL) {
-			spec_err(v, n->pos, path, "unterminated placeholder "
+			spec_err(v, at, path, "unterminated placeholder "
 			    "'%.40s' (missing '}')", str);
 			return;
 		}
 		len = (size_t)(end - str - 2);
 		if (len == 0 || len > 200) {
-			spec_err(v, n->pos, path, "bad placeholder '%.*s'",
+			spec_err(v, at, path, "bad placeholder '%.*s'",
 			    (int)(len > 200 ? 40 : len + 3), str);
 		} else if (strncmp(str + 2, "ORCH_PORT", 9) == 0 &&
 		    s->nports == 0 && !placeholder_ok(s, str + 2, len)) {
-			spec_err(v, n->pos, path, "placeholder ${%.*s} needs a "
+			spec_err(v, at, path, "placeholder ${%.*s} needs a "
 			    "port, but the service declares none in 'ports'",
 			    (int)len, str + 2);
 		} else if (!placeholder_ok(s, str + 2, len)) {
-			spec_err(v, n->pos, path, "unknown placeholder ${%.*s} "
+			spec_err(v, at, path, "unknown placeholder ${%.*s} "
 			    "(allowed: ${ORCH_PORT}, ${ORCH_PORT_<NAME>} of a "
 			    "declared port, ${ORCH_DATA_DIR}, ${ORCH_INSTANCE_ID}, "
 			    "${ORCH_SERVICE}, ${ORCH_VERSION}, ${ORCH_NODE} and "

@@ -428,14 +428,22 @@ TEST(placeholders__rejected)
 	    "    version: 1.0.0\n"
 	    "    ports: [http]\n"
 	    "    command: [x, \"${HOME}\", \"${ORCH_PORT_ADMIN}\", \"${ORCH_PORT\", \"$5\"]\n"
-	    "    env: {A: \"${ORCH_PORT_http}\"}\n";
+	    "    env:\n"
+	    "      A: \"${ORCH_PORT_http}\"\n"
+	    "      B: \"\\t${X}\"\n"
+	    "      C: >-\n"
+	    "        folded ${Y}\n";
 	const char *out = parse_fail(yaml, strlen(yaml), ORCH_EINVALID);
 
-	CHECK_CONTAINS(out, "t.yaml:6:18: services.s.command[1]: unknown placeholder ${HOME}");
+	/* Columns point at the placeholder itself when the text maps onto
+	 * the source (here), at the value when escapes or folding moved it. */
+	CHECK_CONTAINS(out, "t.yaml:6:19: services.s.command[1]: unknown placeholder ${HOME}");
+	CHECK_CONTAINS(out, "t.yaml:9:10: services.s.env.B: unknown placeholder ${X}");
+	CHECK_CONTAINS(out, "t.yaml:10:10: services.s.env.C: unknown placeholder ${Y}");
 	CHECK_CONTAINS(out, "services.s.command[2]: unknown placeholder ${ORCH_PORT_ADMIN}");
 	CHECK_CONTAINS(out, "services.s.command[3]: unterminated placeholder '${ORCH_PORT' (missing '}')");
 	CHECK_CONTAINS(out, "services.s.command[4]: a lone '$' must be written '$$'");
-	CHECK_CONTAINS(out, "t.yaml:7:14: services.s.env.A: unknown placeholder ${ORCH_PORT_http}");
+	CHECK_CONTAINS(out, "t.yaml:8:11: services.s.env.A: unknown placeholder ${ORCH_PORT_http}");
 }
 
 TEST(anchors__alias_and_merge)
