@@ -18,6 +18,15 @@
 static const struct orchctl_cmd *const commands[] = {
 	&cmd_validate,
 	&cmd_diff,
+	&cmd_apply,
+	&cmd_status,
+	&cmd_instances,
+	&cmd_nodes,
+	&cmd_history,
+	&cmd_events,
+	&cmd_logs,
+	&cmd_scale,
+	&cmd_drain,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

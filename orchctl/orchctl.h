@@ -134,4 +134,96 @@ json_t *jarr(void);
 void jset(json_t *obj, const char *key, json_t *val); /* steals val */
 void jpush(json_t *array, json_t *val);               /* steals val */
 
+/* ---- controller client and its verbs (issue #4) ------------------------ */
+
+#include <signal.h>
+
+/* client.c - a thin libcurl client of the controller's /v1 API.
+ *
+ * Every call returns an enum orchctl_exit and has already told the user
+ * what went wrong: EXIT_UNREACHABLE ("cannot reach the controller at URL:
+ * ...") for connection refused, DNS failure and timeouts; EXIT_FAILED for
+ * an HTTP error (the API's {"error", "detail"} printed, manifest errors as
+ * file:line:col lines; with -o json the error document also goes to
+ * stdout) or a reply that is not the JSON it should be. */
+#define CLIENT_DEFAULT_URL "http://127.0.0.1:7070"
+#define CLIENT_TIMEOUT_MS 30000 /* a whole ordinary request */
+
+struct client;
+/* Resolve the controller URL (--controller, $ORCH_CONTROLLER, else
+ * CLIENT_DEFAULT_URL) and the token (--token-file, first line trimmed,
+ * else $ORCH_TOKEN). A bad URL is a usage error for cmd; an unreadable
+ * token file EXIT_FAILED. */
+int client_open(struct client **out, const struct orchctl *ctx,
+    const struct orchctl_cmd *cmd);
+void client_free(struct client *c);
+const char *client_url(const struct client *c); /* lent */
+/* Whole-request timeout for the following calls (0: none). */
+void client_set_timeout(struct client *c, long ms);
+/* method path (with query), body (NULL: none; lent) -> *out the parsed
+ * reply (new reference) on 2xx. */
+int client_call(json_t **out, struct client *c, const char *method,
+    const char *path, const json_t *body);
+/* GET path -> the raw reply body (malloc'd, NUL-terminated) on 2xx. */
+int client_get_raw(char **out, size_t *out_len, struct client *c,
+    const char *path);
+/*
+ * Follow a Server-Sent Events stream at path until *stop turns true
+ * (a SIGINT handler sets it) or on_event returns non-zero. Each event's
+ * id (NULL when the event had none) and data go to on_event. After a
+ * disconnect it reconnects (backoff 0.5s..5s) sending Last-Event-ID: the
+ * last id seen (or last_id as given). EXIT_OK when stopped; the first
+ * connection failing is EXIT_UNREACHABLE or EXIT_FAILED as for calls.
+ */
+typedef int (*client_event_fn)(const char *id, const char *data, void *arg);
+int client_stream(struct client *c, const char *path, const char *last_id,
+    client_event_fn on_event, void *arg, volatile sig_atomic_t *stop);
+/* prefix + name (URL-escaped) + suffix, e.g. ("/v1/services/", "web",
+ * "/scale"); malloc'd. */
+char *client_path(const char *prefix, const char *name, const char *suffix);
+/* Print a 2xx reply the way -o json does: pretty, as received. Steals j. */
+void client_print_json(json_t *j);
+/* Print a manifest error list ({file,line,col,path,message} objects or
+ * strings) as "file:line:col: path: message" lines to f; returns count. */
+size_t client_print_detail_errors(FILE *f, const json_t *list);
+
+/* Reading API replies leniently (a missing field prints "-"). */
+const char *jget_str(const json_t *o, const char *key); /* NULL if absent */
+/* Integer field; strings of digits are accepted too. false if absent. */
+bool jget_int(long long *out, const json_t *o, const char *key);
+/* A time field (ms or s since the epoch, or an RFC 3339 string) as
+ * "2026-11-23T11:22:33Z" (UTC); "-" when absent. */
+void fmt_time(char *buf, size_t len, const json_t *v);
+/* Time since a time field, kubectl style ("42s", "5m", "3h", "2d"). */
+void fmt_age(char *buf, size_t len, const json_t *v);
+/* The first 7 characters of a commit id, or "-". */
+void fmt_short_sha(char *buf, size_t len, const char *sha);
+/* A string of digits as a non-negative int no larger than max; -1 else. */
+long long parse_count(const char *s, long long max);
+/* SIGINT/SIGTERM set *flag (returned) instead of killing orchctl, so a
+ * follow loop ends cleanly (exit 0, output flushed). */
+volatile sig_atomic_t *orchctl_catch_interrupt(void);
+
+/* plan_print.c - the plan of a manifest change, as `orchctl diff` prints
+ * it, from its JSON form (diff -o json: {"from", "to",
+ * "architecture_changed", "services": [{"name", "action", "fields",
+ * "rollout_fields", "in_place_fields", "old_version", "new_version",
+ * "old_replicas", "new_replicas"}]}); the controller's apply reply uses
+ * it. Unchanged services only with verbose. Returns false when plan has
+ * no services list (nothing printed). */
+bool plan_print(FILE *f, const json_t *plan, int verbose);
+
+/* cmd_apply.c, cmd_status.c, ... one verb each */
+extern const struct orchctl_cmd cmd_apply;
+extern const struct orchctl_cmd cmd_status;
+extern const struct orchctl_cmd cmd_instances;
+extern const struct orchctl_cmd cmd_nodes;
+extern const struct orchctl_cmd cmd_history;
+extern const struct orchctl_cmd cmd_events;
+extern const struct orchctl_cmd cmd_scale;
+extern const struct orchctl_cmd cmd_drain;
+extern const struct orchctl_cmd cmd_logs;
+
+/* ---- end of the controller client section ----------------------------- */
+
 #endif

@@ -1,0 +1,212 @@
+/*
+ * cmd_events.c - `orchctl events [-f] [--since SEQ]`: the lifecycle
+ * transitions of services and instances (GET /v1/events), and with -f the
+ * live stream (GET /v1/events/stream, Server-Sent Events) until Ctrl-C.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orchctl.h"
+
+enum {
+	OPT_SINCE = 0x200,
+};
+
+struct follow {
+	const struct orchctl *ctx;
+	long long last_seq; /* printed up to here; -1 none yet */
+};
+
+/* One line per event, fixed columns so a stream stays readable:
+ * 2026-11-23T11:22:33Z  api   api-0   Provision -> Ready   started */
+static void
+print_event(const json_t *ev)
+{
+	char when[64], trans[64];
+	const char *svc = jget_str(ev, "service");
+	const char *inst = jget_str(ev, "instance");
+	const char *from = jget_str(ev, "from");
+	const char *to = jget_str(ev, "to");
+	const char *cause = jget_str(ev, "cause");
+
+	fmt_time(when, sizeof(when), json_object_get(ev, "time"));
+	snprintf(trans, sizeof(trans), "%s -> %s", from && *from ? from : "-",
+	    to && *to ? to : "-");
+	printf("%-20s  %-12s  %-16s  %-22s  %s\n", when, svc && *svc ? svc : "-",
+	    inst && *inst ? inst : "-", trans, cause && *cause ? cause : "-");
+}
+
+static bool
+seen_before(struct follow *f, const json_t *ev)
+{
+	long long seq;
+
+	if (!jget_int(&seq, ev, "seq"))
+		return false;
+	/* A reconnect may replay what we printed; seqs only grow. */
+	if (seq <= f->last_seq)
+		return true;
+	f->last_seq = seq;
+	return false;
+}
+
+static int
+on_stream_event(const char *id, const char *data, void *arg)
+{
+	struct follow *f = arg;
+	json_t *ev = json_loads(data, 0, NULL);
+
+	if (!json_is_object(ev)) {
+		/* Not an event object: show it rather than hide it. */
+		if (f->ctx->verbose > 0)
+			fprintf(stderr, "orchctl: stream data is not an event: "
+			    "%s\n", data);
+		json_decref(ev);
+		return 0;
+	}
+	if (json_object_get(ev, "seq") == NULL && id != NULL) {
+		long long seq = parse_count(id, INT64_MAX);
+
+		if (seq >= 0)
+			jset(ev, "seq", jint(seq));
+	}
+	if (!seen_before(f, ev)) {
+		if (f->ctx->output == OUTPUT_JSON) {
+			/* A stream of documents: one compact one per line. */
+			json_dumpf(ev, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			fputc('\n', stdout);
+		} else
+			print_event(ev);
+		fflush(stdout);
+	}
+	json_decref(ev);
+	return 0;
+}
+
+static int
+run_events(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
+    char **argv)
+{
+	static const struct option longs[] = {
+		{"follow", no_argument, NULL, 'f'},
+		{"since", required_argument, NULL, OPT_SINCE},
+		{NULL, 0, NULL, 0},
+	};
+	struct follow fl = {ctx, -1};
+	long long since = 0;
+	bool follow = false, have_since = false;
+	struct client *c = NULL;
+	json_t *reply = NULL, *list, *ev;
+	char *path = NULL, lastid[32];
+	volatile sig_atomic_t *stop;
+	size_t i;
+	int ch, ex;
+
+	while ((ch = orchctl_getopt(&ex, ctx, cmd, argc, argv, "f", longs)) != -1) {
+		switch (ch) {
+		case OPT_EXIT:
+			return ex;
+		case 'f':
+			follow = true;
+			break;
+		case OPT_SINCE:
+			if ((since = parse_count(optarg, INT64_MAX)) < 0)
+				return orchctl_usage_error(cmd, "--since: '%s' is "
+				    "not an event sequence number", optarg);
+			have_since = true;
+			break;
+		default:
+			return orchctl_usage_error(cmd, "unexpected option");
+		}
+	}
+	if (optind < argc)
+		return orchctl_usage_error(cmd, "unexpected argument '%s'",
+		    argv[optind]);
+	if ((ex = client_open(&c, ctx, cmd)) != EXIT_OK)
+		return ex;
+
+	/* Without -f, or -f from a point in the past: the stored events
+	 * first (a follower then continues from the last one shown). */
+	if (!follow || have_since) {
+		if (asprintf(&path, "/v1/events?since=%lld", since) < 0)
+			abort();
+		if ((ex = client_call(&reply, c, "GET", path, NULL)) != EXIT_OK)
+			goto out;
+		list = json_object_get(reply, "events");
+		if (!json_is_array(list)) {
+			orchctl_warnx("GET /v1/events: the reply has no \"events\" "
+			    "list");
+			ex = EXIT_FAILED;
+			goto out;
+		}
+		if (!follow && ctx->output == OUTPUT_JSON) {
+			client_print_json(reply);
+			reply = NULL;
+			goto out;
+		}
+		fl.last_seq = since;
+		json_array_foreach(list, i, ev) {
+			if (seen_before(&fl, ev))
+				continue;
+			if (ctx->output == OUTPUT_JSON) {
+				json_dumpf(ev, stdout, JSON_COMPACT |
+				    JSON_PRESERVE_ORDER);
+				fputc('\n', stdout);
+			} else
+				print_event(ev);
+		}
+		if (!follow) {
+			if (json_array_size(list) == 0 && ctx->output != OUTPUT_JSON)
+				printf("No events%s.\n", have_since ?
+				    " after that sequence number" : "");
+			goto out;
+		}
+		fflush(stdout);
+	}
+	stop = orchctl_catch_interrupt();
+	client_set_timeout(c, 0);
+	snprintf(lastid, sizeof(lastid), "%lld", fl.last_seq);
+	ex = client_stream(c, "/v1/events/stream",
+	    fl.last_seq >= 0 ? lastid : NULL, on_stream_event, &fl, stop);
+out:
+	json_decref(reply);
+	free(path);
+	client_free(c);
+	return ex;
+}
+
+const struct orchctl_cmd cmd_events = {
+	.name = "events",
+	.fn = run_events,
+	.summary = "show lifecycle events; -f follows them live",
+	.usage = "events [-f] [--since SEQ]",
+	.help =
+	    "Print the state transitions the controller recorded (GET\n"
+	    "/v1/events?since=SEQ), one line per event:\n"
+	    "\n"
+	    "  2026-11-23T11:22:33Z  api           api-0             Provision -> Ready      started\n"
+	    "\n"
+	    "time (UTC), service, instance (- for the service itself), from ->\n"
+	    "to state, cause.\n"
+	    "\n"
+	    "With -f, orchctl then follows the live stream (GET\n"
+	    "/v1/events/stream, Server-Sent Events) until Ctrl-C; after a lost\n"
+	    "connection it reconnects and resumes after the last event shown\n"
+	    "(Last-Event-ID), so nothing is printed twice or skipped.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -f, --follow        follow new events until interrupted\n"
+	    "  --since SEQ         only events after sequence number SEQ (with\n"
+	    "                      -f: print those, then follow); default: all\n"
+	    "                      (with -f: only new ones)\n"
+	    "  -o json             the controller's reply as received; with -f\n"
+	    "                      one compact event object per line\n"
+	    "\n"
+	    "The controller is --controller URL, else $ORCH_CONTROLLER, else\n"
+	    CLIENT_DEFAULT_URL ".\n"
+	    "\n"
+	    "Exit status: 0 shown (-f: interrupted), 1 API error, 2 usage\n"
+	    "error, 3 controller unreachable.",
+};

@@ -1,0 +1,108 @@
+/*
+ * cmd_history.c - `orchctl history`: the revisions applied to the cluster
+ * (GET /v1/revisions), newest first as the controller lists them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orchctl.h"
+
+static const char *const headers[] = {
+	"COMMIT", "TIME", "AUTHOR", "RESULT", "MESSAGE",
+};
+#define NCOLS (sizeof(headers) / sizeof(headers[0]))
+
+static void
+add_row(struct table *t, const json_t *rev)
+{
+	char sha[16], when[64], *summary = NULL;
+	const char *msg = jget_str(rev, "message");
+	const char *commit = jget_str(rev, "commit");
+	const char *row[NCOLS];
+
+	fmt_short_sha(sha, sizeof(sha), commit ? commit : jget_str(rev, "sha"));
+	fmt_time(when, sizeof(when), json_object_get(rev, "time"));
+	/* The summary: a commit message's first line, as git log --oneline. */
+	if (msg != NULL && (summary = strndup(msg, strcspn(msg, "\n"))) == NULL)
+		abort();
+	row[0] = sha;
+	row[1] = when;
+	row[2] = jget_str(rev, "author");
+	row[3] = jget_str(rev, "result");
+	row[4] = summary && *summary ? summary : NULL;
+	table_add(t, row);
+	free(summary);
+}
+
+static int
+run_history(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
+    char **argv)
+{
+	struct client *c = NULL;
+	json_t *reply = NULL, *list, *rev;
+	size_t i;
+	int ch, ex;
+
+	while ((ch = orchctl_getopt(&ex, ctx, cmd, argc, argv, "", NULL)) != -1) {
+		if (ch == OPT_EXIT)
+			return ex;
+		return orchctl_usage_error(cmd, "unexpected option");
+	}
+	if (optind < argc)
+		return orchctl_usage_error(cmd, "unexpected argument '%s'",
+		    argv[optind]);
+	if ((ex = client_open(&c, ctx, cmd)) != EXIT_OK)
+		return ex;
+	if ((ex = client_call(&reply, c, "GET", "/v1/revisions", NULL)) != EXIT_OK)
+		goto out;
+	list = json_object_get(reply, "revisions");
+	if (!json_is_array(list)) {
+		orchctl_warnx("GET /v1/revisions: the reply has no "
+		    "\"revisions\" list");
+		ex = EXIT_FAILED;
+		goto out;
+	}
+	if (ctx->output == OUTPUT_JSON) {
+		client_print_json(reply);
+		reply = NULL;
+	} else if (json_array_size(list) == 0)
+		printf("No revisions: nothing has been applied yet.\n");
+	else {
+		struct table *t = table_new(NCOLS, headers);
+
+		json_array_foreach(list, i, rev)
+			add_row(t, rev);
+		table_print(t, stdout);
+		table_free(t);
+	}
+out:
+	json_decref(reply);
+	client_free(c);
+	return ex;
+}
+
+const struct orchctl_cmd cmd_history = {
+	.name = "history",
+	.fn = run_history,
+	.summary = "list the applied revisions of the architecture",
+	.usage = "history",
+	.help =
+	    "List every revision applied to the cluster (GET /v1/revisions):\n"
+	    "\n"
+	    "  COMMIT    TIME                   AUTHOR   RESULT    MESSAGE\n"
+	    "  3f2a9c1   2026-11-23T11:22:33Z   Ann      applied   api 1.3.0\n"
+	    "\n"
+	    "TIME is UTC; MESSAGE is the commit message's first line; RESULT is\n"
+	    "what the controller recorded for the apply. `orchctl rollback --to\n"
+	    "COMMIT` re-applies one of them.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -o json             the controller's reply as received\n"
+	    "\n"
+	    "The controller is --controller URL, else $ORCH_CONTROLLER, else\n"
+	    CLIENT_DEFAULT_URL ".\n"
+	    "\n"
+	    "Exit status: 0 listed, 1 API error, 2 usage error, 3 controller\n"
+	    "unreachable.",
+};

@@ -1,0 +1,132 @@
+/*
+ * cmd_instances.c - `orchctl instances [SERVICE]`: every instance the
+ * controller knows (GET /v1/instances), or those of one service.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orchctl.h"
+
+static const char *const headers[] = {
+	"ID", "SERVICE", "VERSION", "NODE", "PID", "STATE", "HEALTH",
+	"RESTARTS", "AGE",
+};
+#define NCOLS (sizeof(headers) / sizeof(headers[0]))
+
+static void
+add_row(struct table *t, const json_t *in)
+{
+	char pid[32] = "-", restarts[32] = "-", age[32];
+	const char *row[NCOLS];
+	long long v;
+
+	/* pid 0 or none: not started (Provision) or gone. */
+	if (jget_int(&v, in, "pid") && v > 0)
+		snprintf(pid, sizeof(pid), "%lld", v);
+	if (jget_int(&v, in, "restarts"))
+		snprintf(restarts, sizeof(restarts), "%lld", v);
+	fmt_age(age, sizeof(age), json_object_get(in, "started_at"));
+	row[0] = jget_str(in, "id");
+	row[1] = jget_str(in, "service");
+	row[2] = jget_str(in, "version");
+	row[3] = jget_str(in, "node");
+	row[4] = pid;
+	row[5] = jget_str(in, "state");
+	row[6] = jget_str(in, "health");
+	row[7] = restarts;
+	row[8] = age;
+	table_add(t, row);
+}
+
+static int
+run_instances(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
+    char **argv)
+{
+	const char *service = NULL;
+	struct client *c = NULL;
+	json_t *reply = NULL, *list, *in;
+	size_t i;
+	int ch, ex;
+
+	while ((ch = orchctl_getopt(&ex, ctx, cmd, argc, argv, "", NULL)) != -1) {
+		if (ch == OPT_EXIT)
+			return ex;
+		return orchctl_usage_error(cmd, "unexpected option");
+	}
+	if (argc - optind > 1)
+		return orchctl_usage_error(cmd, "at most one SERVICE (got %d "
+		    "arguments)", argc - optind);
+	if (optind < argc) {
+		service = argv[optind];
+		if (*service == '\0')
+			return orchctl_usage_error(cmd, "empty SERVICE name");
+	}
+	if ((ex = client_open(&c, ctx, cmd)) != EXIT_OK)
+		return ex;
+	if ((ex = client_call(&reply, c, "GET", "/v1/instances", NULL)) != EXIT_OK)
+		goto out;
+	list = json_object_get(reply, "instances");
+	if (!json_is_array(list)) {
+		orchctl_warnx("GET /v1/instances: the reply has no "
+		    "\"instances\" list");
+		ex = EXIT_FAILED;
+		goto out;
+	}
+	/* The API lists every instance; a service is a filter here, so
+	 * -o json keeps the API's shape with fewer entries. */
+	if (service != NULL)
+		for (i = json_array_size(list); i-- > 0;) {
+			const char *s = jget_str(json_array_get(list, i), "service");
+
+			if (s == NULL || strcmp(s, service) != 0)
+				json_array_remove(list, i);
+		}
+	if (ctx->output == OUTPUT_JSON) {
+		client_print_json(reply);
+		reply = NULL;
+	} else if (json_array_size(list) == 0) {
+		if (service != NULL)
+			printf("No instances of service %s.\n", service);
+		else
+			printf("No instances.\n");
+	} else {
+		struct table *t = table_new(NCOLS, headers);
+
+		json_array_foreach(list, i, in)
+			add_row(t, in);
+		table_print(t, stdout);
+		table_free(t);
+	}
+out:
+	json_decref(reply);
+	client_free(c);
+	return ex;
+}
+
+const struct orchctl_cmd cmd_instances = {
+	.name = "instances",
+	.fn = run_instances,
+	.summary = "list instances: where each runs, its state and health",
+	.usage = "instances [SERVICE]",
+	.help =
+	    "List the instances the controller placed (GET /v1/instances), all\n"
+	    "of them or those of SERVICE:\n"
+	    "\n"
+	    "  ID          SERVICE   VERSION   NODE     PID     STATE   HEALTH    RESTARTS   AGE\n"
+	    "  api-7f3c2   api       1.3.0     node-a   41235   Run     healthy   0          5m\n"
+	    "\n"
+	    "STATE is Provision, Ready, Run, Destroy or Failed; HEALTH is none,\n"
+	    "starting, healthy or unhealthy; AGE is the time since the current\n"
+	    "process started.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -o json             the controller's reply ({\"instances\": [...]},\n"
+	    "                      only SERVICE's when one is named)\n"
+	    "\n"
+	    "The controller is --controller URL, else $ORCH_CONTROLLER, else\n"
+	    CLIENT_DEFAULT_URL ".\n"
+	    "\n"
+	    "Exit status: 0 listed (even none), 1 API error, 2 usage error,\n"
+	    "3 controller unreachable.",
+};

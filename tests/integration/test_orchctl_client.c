@@ -1,0 +1,1184 @@
+/*
+ * test_orchctl_client.c - the real orchctl binary as a client of the
+ * controller API: usage errors (exit 2) for every controller verb, exit 3
+ * against a loopback port nobody listens on, and every verb against a
+ * scripted controller that answers with the shapes of design.md "APIs":
+ * tables, -o json as received, {"error","detail"} printing, manifest
+ * errors as file:line:col lines, the token (file and environment, 401
+ * hint), apply --wait to success, failure and timeout, the SSE event
+ * stream with a reconnect that resumes by Last-Event-ID, logs -f.
+ *
+ * The scripted controller is a forked process speaking plain HTTP/1.1
+ * over a socket, one connection at a time, logging every request it gets
+ * (method, path, Authorization, Last-Event-ID, body) to a file the tests
+ * read: what orchctl sent is checked, not only what it printed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "check.h"
+#include "err.h"
+#include "run.h"
+#include "units.h"
+
+#define TIMEOUT_MS 60000
+#define TOKEN "s3cret-token"
+
+static char orchctl_bin[4096], work_dir[4096], reqlog[4200], token_file[4200];
+static char closed_url[64], fake_url[64];
+static pid_t fake_pid = -1;
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static const char *
+env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : dflt;
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if (f == NULL)
+		return strdup("");
+	do {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			if ((buf = realloc(buf, cap)) == NULL)
+				abort();
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	buf[len] = '\0';
+	return buf;
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
+		fprintf(stderr, "write %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+}
+
+/* A loopback port nothing listens on: bound, read, closed. */
+static int
+free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+		fprintf(stderr, "free_port: %s\n", strerror(errno));
+		exit(1);
+	}
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/*
+ * Run orchctl with args (NULL-terminated) against url (NULL: leave
+ * --controller out), token env tok (NULL: none). The environment's
+ * ORCH_CONTROLLER and ORCH_TOKEN never leak in.
+ */
+static void
+ctl(struct run_result *r, const char *url, const char *tok, ...)
+{
+	const char *argv[64];
+	char envtok[256];
+	const char *env[] = {"ORCH_CONTROLLER=", envtok, NULL};
+	size_t n = 0;
+	va_list ap;
+
+	snprintf(envtok, sizeof(envtok), "ORCH_TOKEN=%s", tok ? tok : "");
+	argv[n++] = orchctl_bin;
+	if (url != NULL) {
+		argv[n++] = "--controller";
+		argv[n++] = url;
+	}
+	va_start(ap, tok);
+	while (n < 63 && (argv[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	if (run_capture(r, argv, work_dir, env, TIMEOUT_MS) < 0)
+		check_fail(__FILE__, __LINE__, "run orchctl: %s", orch_err_last());
+	if (r->timed_out)
+		check_fail(__FILE__, __LINE__, "orchctl %s timed out", argv[1]);
+	if (strstr(r->err, "Sanitizer") != NULL || strstr(r->err, "runtime error"))
+		check_fail(__FILE__, __LINE__, "sanitizer report:\n%s", r->err);
+}
+
+/* Wait until file holds needle (200 ms polls, up to ms). */
+static bool
+wait_for_text(const char *path, const char *needle, int64_t ms)
+{
+	int64_t end = orch_mono_ms() + ms;
+
+	for (;;) {
+		char *s = slurp(path);
+		bool ok = strstr(s, needle) != NULL;
+
+		free(s);
+		if (ok)
+			return true;
+		if (orch_mono_ms() > end)
+			return false;
+		usleep(100000);
+	}
+}
+
+/* orchctl in the background, stdout/stderr to files; for -f verbs that
+ * run until SIGINT. */
+static pid_t
+spawn_ctl(const char *out, const char *err, const char *const *args)
+{
+	const char *argv[32];
+	size_t n = 0;
+	pid_t pid;
+
+	argv[n++] = orchctl_bin;
+	argv[n++] = "--controller";
+	argv[n++] = fake_url;
+	while (*args && n < 31)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(o, 1);
+		dup2(e, 2);
+		setenv("ORCH_TOKEN", TOKEN, 1);
+		unsetenv("ORCH_CONTROLLER");
+		execv(orchctl_bin, (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* SIGINT, then the exit code (or -1 when it does not stop in 10 s). */
+static int
+interrupt_ctl(pid_t pid)
+{
+	int64_t end = orch_mono_ms() + 10000;
+	int status;
+
+	kill(pid, SIGINT);
+	while (orch_mono_ms() < end) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) :
+			    128 + WTERMSIG(status);
+		usleep(50000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+/* ---- the scripted controller ------------------------------------------- */
+
+struct req {
+	char method[16];
+	char path[1024];
+	char auth[256];
+	char lei[64];
+	char *body;
+};
+
+/* What it remembers between requests (one process, one connection at a
+ * time, so no locking). */
+static struct {
+	char applied[64]; /* ref of the last apply */
+	int polls;        /* GET /v1/status since that apply */
+	int streams;      /* /v1/events/stream connections */
+	int log_reads;    /* log requests: the log grows one line each */
+} fk;
+
+static void
+send_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void
+reply(int fd, int status, const char *ctype, const char *body)
+{
+	char head[512];
+
+	snprintf(head, sizeof(head), "HTTP/1.1 %d X\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, ctype,
+	    strlen(body));
+	send_all(fd, head, strlen(head));
+	send_all(fd, body, strlen(body));
+}
+
+static void
+reply_json(int fd, int status, const char *body)
+{
+	reply(fd, status, "application/json", body);
+}
+
+static const char status_run[] =
+"{\"architecture\":\"shop\",\"version\":\"2.4.0\",\"revision\":{\"commit\":"
+"\"abcdef1234567890\",\"message\":\"api 1.3.0\\n\\nlonger text\",\"author\":"
+"\"Ann\",\"time\":1763896953},\"services\":["
+"{\"name\":\"db\",\"version\":\"2.1.0\",\"kind\":\"pet\",\"strategy\":"
+"\"rolling\",\"state\":\"Run\",\"desired\":1,\"ready\":1,\"reason\":\"\"},"
+"{\"name\":\"api\",\"version\":\"1.3.0\",\"kind\":\"cattle\",\"strategy\":"
+"\"canary\",\"state\":\"Run\",\"desired\":2,\"ready\":2,\"reason\":\"\"}]}";
+
+static const char status_update[] =
+"{\"architecture\":\"shop\",\"version\":\"2.4.0\",\"revision\":{\"commit\":"
+"\"abcdef1234567890\",\"message\":\"api 1.3.0\",\"author\":\"Ann\","
+"\"time\":1763896953},\"services\":["
+"{\"name\":\"db\",\"version\":\"2.1.0\",\"kind\":\"pet\",\"strategy\":"
+"\"rolling\",\"state\":\"Run\",\"desired\":1,\"ready\":1,\"reason\":\"\"},"
+"{\"name\":\"api\",\"version\":\"1.3.0\",\"kind\":\"cattle\",\"strategy\":"
+"\"canary\",\"state\":\"Update\",\"desired\":2,\"ready\":1,\"reason\":\"\"}]}";
+
+static const char status_failed[] =
+"{\"architecture\":\"shop\",\"version\":\"2.4.0\",\"revision\":{\"commit\":"
+"\"abcdef1234567890\"},\"services\":["
+"{\"name\":\"api\",\"version\":\"1.3.0\",\"kind\":\"cattle\",\"strategy\":"
+"\"canary\",\"state\":\"Failed\",\"desired\":2,\"ready\":0,\"reason\":"
+"\"rolled back: health check failed\"}]}";
+
+/* The old revision: what a controller shows before the apply lands. */
+static const char status_old[] =
+"{\"architecture\":\"shop\",\"version\":\"2.3.0\",\"revision\":{\"commit\":"
+"\"0123456789abcdef\"},\"services\":["
+"{\"name\":\"api\",\"version\":\"1.2.0\",\"kind\":\"cattle\",\"strategy\":"
+"\"canary\",\"state\":\"Run\",\"desired\":2,\"ready\":2,\"reason\":\"\"}]}";
+
+static const char apply_ok[] =
+"{\"revision\":{\"commit\":\"abcdef1234567890\",\"message\":\"api 1.3.0\"},"
+"\"dry_run\":false,\"services\":["
+"{\"name\":\"db\",\"action\":\"unchanged\",\"fields\":[],\"rollout_fields\":[],"
+"\"in_place_fields\":[],\"old_version\":\"2.1.0\",\"new_version\":\"2.1.0\","
+"\"old_replicas\":1,\"new_replicas\":1},"
+"{\"name\":\"api\",\"action\":\"changed\",\"fields\":[\"version\"],"
+"\"rollout_fields\":[\"version\"],\"in_place_fields\":[],\"old_version\":"
+"\"1.2.0\",\"new_version\":\"1.3.0\",\"old_replicas\":2,\"new_replicas\":2},"
+"{\"name\":\"web\",\"action\":\"added\",\"fields\":[],\"rollout_fields\":[],"
+"\"in_place_fields\":[],\"old_version\":null,\"new_version\":\"0.9.0\","
+"\"old_replicas\":0,\"new_replicas\":3}]}";
+
+static const char apply_rejected[] =
+"{\"error\":\"manifest rejected\",\"detail\":["
+"{\"file\":\"orch.yaml\",\"line\":7,\"col\":15,\"path\":"
+"\"services.api.replicas\",\"message\":\"replicas 12 is outside min..max 1..10\"},"
+"{\"file\":\"orch.yaml\",\"line\":12,\"col\":5,\"path\":"
+"\"services.web.depends_on.cache\",\"message\":\"no service cache\"}]}";
+
+static void
+sse_send(int fd, int id)
+{
+	char ev[512];
+
+	snprintf(ev, sizeof(ev), "id: %d\ndata: {\"seq\":%d,\"time\":"
+	    "1763896953000,\"service\":\"api\",\"instance\":\"api-%d\",\"from\":"
+	    "\"Ready\",\"to\":\"Run\",\"cause\":\"healthy %d\",\"revision\":"
+	    "\"abcdef1\"}\n\n", id, id, id, id);
+	send_all(fd, ev, strlen(ev));
+}
+
+static void
+fake_events_stream(int fd, const struct req *r)
+{
+	const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream"
+	    "\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
+	char c;
+
+	send_all(fd, head, strlen(head));
+	if (++fk.streams == 1) {
+		/* The first connection drops after two events. */
+		sse_send(fd, 1);
+		sse_send(fd, 2);
+		return;
+	}
+	/* Later ones resume after Last-Event-ID, with a keep-alive comment
+	 * and (as some servers do) a repeat of the last event first. */
+	send_all(fd, ": keep-alive\n\n", 14);
+	sse_send(fd, atoi(r->lei[0] ? r->lei : "0"));
+	sse_send(fd, atoi(r->lei[0] ? r->lei : "0") + 1);
+	/* Hold the stream open until orchctl goes away. */
+	while (read(fd, &c, 1) > 0)
+		;
+}
+
+static void
+fake_logs(int fd, const struct req *r, const char *query)
+{
+	char log[65536] = "", *t;
+	size_t tail = 65536, len;
+	int lines;
+
+	if ((t = strstr(query, "tail=")) != NULL)
+		tail = strtoul(t + 5, NULL, 10);
+	/* The log gains a line at every read; stderr has one fixed line. */
+	lines = ++fk.log_reads;
+	if (strstr(query, "stream=stderr") != NULL)
+		snprintf(log, sizeof(log), "warning: on stderr\n");
+	else
+		for (int i = 1; i <= lines && strlen(log) < sizeof(log) - 32; i++)
+			snprintf(log + strlen(log), sizeof(log) - strlen(log),
+			    "line %d\n", i);
+	len = strlen(log);
+	reply(fd, 200, "text/plain", len > tail ? log + len - tail : log);
+}
+
+static bool
+authorized(const struct req *r)
+{
+	return strcmp(r->auth, "Bearer " TOKEN) == 0;
+}
+
+static void
+fake_route(int fd, const struct req *r)
+{
+	char path[1024], *query;
+
+	snprintf(path, sizeof(path), "%s", r->path);
+	if ((query = strchr(path, '?')) != NULL)
+		*query++ = '\0';
+	else
+		query = (char *)"";
+	/* As design.md: mutating calls need the token. */
+	if (strcmp(r->method, "POST") == 0 && !authorized(r)) {
+		reply_json(fd, 401, "{\"error\":\"unauthorized\",\"detail\":"
+		    "\"missing or wrong bearer token\"}");
+		return;
+	}
+	if (strcmp(path, "/v1/status") == 0) {
+		fk.polls++;
+		if (strcmp(fk.applied, "fail") == 0)
+			reply_json(fd, 200, fk.polls > 1 ? status_failed :
+			    status_update);
+		else if (strcmp(fk.applied, "stuck") == 0)
+			reply_json(fd, 200, status_old);
+		else if (fk.applied[0] && fk.polls <= 2)
+			reply_json(fd, 200, fk.polls == 1 ? status_old :
+			    status_update);
+		else
+			reply_json(fd, 200, status_run);
+	} else if (strcmp(path, "/v1/apply") == 0) {
+		json_t *b = json_loads(r->body, 0, NULL);
+		const char *ref = json_string_value(json_object_get(b, "ref"));
+
+		if (ref != NULL && strcmp(ref, "bad") == 0)
+			reply_json(fd, 422, apply_rejected);
+		else {
+			snprintf(fk.applied, sizeof(fk.applied), "%s",
+			    ref ? ref : "main");
+			fk.polls = 0;
+			reply_json(fd, 200, apply_ok);
+		}
+		json_decref(b);
+	} else if (strcmp(path, "/v1/services/api") == 0)
+		reply_json(fd, 200, "{\"name\":\"api\",\"version\":\"1.3.0\","
+		    "\"kind\":\"cattle\",\"strategy\":\"canary\",\"state\":\"Run\","
+		    "\"desired\":2,\"ready\":2,\"reason\":\"\",\"revision\":"
+		    "\"abcdef1234567890\",\"instances\":[{\"id\":\"api-1\","
+		    "\"version\":\"1.3.0\",\"node\":\"node-a\",\"state\":\"Run\","
+		    "\"health\":\"healthy\"}]}");
+	else if (strncmp(path, "/v1/services/", 13) == 0 &&
+	    strstr(path, "/scale") == NULL)
+		reply_json(fd, 404, "{\"error\":\"not found\",\"detail\":"
+		    "\"no service nosuch\"}");
+	else if (strcmp(path, "/v1/services/api/scale") == 0) {
+		json_t *b = json_loads(r->body, 0, NULL);
+		json_int_t n = json_integer_value(json_object_get(b, "replicas"));
+
+		if (!json_is_integer(json_object_get(b, "replicas")) || n < 1 || n > 10)
+			reply_json(fd, 409, "{\"error\":\"scale refused\",\"detail\":"
+			    "\"replicas must be within min..max 1..10\"}");
+		else
+			reply_json(fd, 200, "{\"name\":\"api\",\"desired\":4}");
+		json_decref(b);
+	} else if (strcmp(path, "/v1/instances") == 0) {
+		char body[1024];
+
+		snprintf(body, sizeof(body), "{\"instances\":["
+		    "{\"id\":\"api-1\",\"service\":\"api\",\"version\":\"1.3.0\","
+		    "\"node\":\"node-a\",\"pid\":4242,\"state\":\"Run\",\"health\":"
+		    "\"healthy\",\"restarts\":0,\"started_at\":%lld},"
+		    "{\"id\":\"db-0\",\"service\":\"db\",\"version\":\"2.1.0\","
+		    "\"node\":\"node-b\",\"pid\":0,\"state\":\"Provision\","
+		    "\"health\":\"none\",\"restarts\":3,\"started_at\":null}]}",
+		    (long long)(orch_wall_ms() - 3725000)); /* 1h2m5s ago */
+		reply_json(fd, 200, body);
+	} else if (strcmp(path, "/v1/nodes") == 0) {
+		char body[1024];
+
+		snprintf(body, sizeof(body), "{\"nodes\":[{\"name\":\"node-a\","
+		    "\"address\":\"127.0.0.1:7101\",\"state\":\"Ready\","
+		    "\"last_heartbeat\":%lld,\"capacity\":{\"cpu\":4,\"memory\":"
+		    "8589934592},\"instances\":[\"api-1\",\"api-2\"]}]}",
+		    (long long)(orch_wall_ms() - 2000));
+		reply_json(fd, 200, body);
+	} else if (strcmp(path, "/v1/revisions") == 0)
+		reply_json(fd, 200, "{\"revisions\":[{\"commit\":"
+		    "\"abcdef1234567890\",\"message\":\"api 1.3.0\\n\\nwhy\","
+		    "\"author\":\"Ann Example\",\"time\":\"2025-11-23T11:22:33Z\","
+		    "\"result\":\"applied\"},{\"commit\":\"0123456789abcdef\","
+		    "\"message\":\"first\",\"author\":\"Bob\",\"time\":1700000000,"
+		    "\"result\":\"rejected\"}]}");
+	else if (strcmp(path, "/v1/events") == 0) {
+		/* Events 1..3; since=N gives those after N. */
+		int since = atoi(strstr(query, "since=") ? strstr(query, "since=") + 6 : "0");
+		char body[2048] = "{\"events\":[";
+
+		for (int i = since + 1; i <= 3; i++)
+			snprintf(body + strlen(body), sizeof(body) - strlen(body),
+			    "%s{\"seq\":%d,\"time\":1763896953000,\"service\":"
+			    "\"api\",\"instance\":\"api-%d\",\"from\":%s,\"to\":"
+			    "\"Provision\",\"cause\":\"placed on node-a\","
+			    "\"revision\":\"abcdef1\"}", i > since + 1 ? "," : "",
+			    i, i, i == 1 ? "null" : "\"Ready\"");
+		strcat(body, "]}");
+		reply_json(fd, 200, body);
+	} else if (strcmp(path, "/v1/events/stream") == 0)
+		fake_events_stream(fd, r);
+	else if (strcmp(path, "/v1/instances/api-1/logs") == 0)
+		fake_logs(fd, r, query);
+	else if (strcmp(path, "/v1/nodes/node-a/drain") == 0)
+		reply_json(fd, 200, "{\"name\":\"node-a\",\"state\":\"Draining\"}");
+	else if (strcmp(path, "/v1/nodes/proxy/drain") == 0)
+		reply(fd, 502, "text/html", "<html>Bad Gateway</html>\n");
+	else
+		reply_json(fd, 404, "{\"error\":\"not found\",\"detail\":"
+		    "\"no such route\"}");
+}
+
+/* Read one request: headers, then Content-Length bytes of body. */
+static bool
+read_request(int fd, struct req *r)
+{
+	char buf[65536], *hend, *p;
+	size_t len = 0, clen = 0;
+
+	memset(r, 0, sizeof(*r));
+	while ((hend = len ? strstr(buf, "\r\n\r\n") : NULL) == NULL) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+
+		if (n <= 0)
+			return false;
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	sscanf(buf, "%15s %1023s", r->method, r->path);
+	for (p = strstr(buf, "\r\n"); p && p < hend; p = strstr(p + 2, "\r\n")) {
+		if (strncasecmp(p + 2, "Authorization: ", 15) == 0)
+			sscanf(p + 17, "%255[^\r]", r->auth);
+		else if (strncasecmp(p + 2, "Last-Event-ID: ", 15) == 0)
+			sscanf(p + 17, "%63[^\r]", r->lei);
+		else if (strncasecmp(p + 2, "Content-Length: ", 16) == 0)
+			clen = strtoul(p + 18, NULL, 10);
+	}
+	hend += 4;
+	while ((size_t)(buf + len - hend) < clen && len < sizeof(buf) - 1) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	r->body = strndup(hend, clen);
+	return r->body != NULL;
+}
+
+static void
+fake_serve(int lfd)
+{
+	for (;;) {
+		int fd = accept(lfd, NULL, NULL);
+		struct req r;
+		FILE *log;
+
+		if (fd < 0)
+			continue;
+		if (read_request(fd, &r)) {
+			if ((log = fopen(reqlog, "a")) != NULL) {
+				fprintf(log, "%s %s auth=[%s] lei=[%s] body=%s\n",
+				    r.method, r.path, r.auth, r.lei, r.body);
+				fclose(log);
+			}
+			fake_route(fd, &r);
+		}
+		free(r.body);
+		close(fd);
+	}
+}
+
+static void
+fake_start(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(lfd, 16) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&a, &len) < 0) {
+		fprintf(stderr, "fake controller: %s\n", strerror(errno));
+		exit(1);
+	}
+	snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%d",
+	    ntohs(a.sin_port));
+	fflush(NULL);
+	if ((fake_pid = fork()) == 0) {
+		signal(SIGPIPE, SIG_IGN);
+		fake_serve(lfd);
+		_exit(0);
+	}
+	close(lfd);
+}
+
+/* Requests the fake got since the last call (and forget them). */
+static char *
+fake_requests(void)
+{
+	char *s = slurp(reqlog);
+
+	unlink(reqlog);
+	return s;
+}
+
+/* ---- setup ------------------------------------------------------------- */
+
+__attribute__((constructor)) static void
+setup_paths(void)
+{
+	const char *bld = env_or("ORCH_BUILD_DIR", "build");
+	const char *out = env_or("ORCH_TEST_OUT", "/tmp");
+
+	snprintf(orchctl_bin, sizeof(orchctl_bin), "%s/orchctl/orchctl", bld);
+	mkdir(out, 0755);
+	snprintf(work_dir, sizeof(work_dir), "%s/orchctl-client-XXXXXX", out);
+	if (mkdtemp(work_dir) == NULL) {
+		fprintf(stderr, "mkdtemp %s: %s\n", work_dir, strerror(errno));
+		exit(1);
+	}
+	snprintf(reqlog, sizeof(reqlog), "%s/requests.log", work_dir);
+	snprintf(token_file, sizeof(token_file), "%s/token", work_dir);
+	/* Blanks around and a second line: only the first line, trimmed. */
+	write_file(token_file, "  " TOKEN "  \nnot this line\n");
+	snprintf(closed_url, sizeof(closed_url), "http://127.0.0.1:%d",
+	    free_port());
+	fake_start();
+}
+
+__attribute__((destructor)) static void
+teardown(void)
+{
+	char cmd[4400];
+
+	if (fake_pid > 0) {
+		kill(fake_pid, SIGKILL);
+		waitpid(fake_pid, NULL, 0);
+		fake_pid = -1;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", work_dir);
+}
+
+/* ---- usage errors: exit 2, before any request -------------------------- */
+
+/* Each line: the arguments of one bad command line, tab-separated, and
+ * what the message must say. The controller is a closed port, so a verb
+ * that tried to connect would exit 3, not 2. */
+static const char *const usage_cases[][6] = {
+	{"apply", "extra", NULL, NULL, NULL, "unexpected argument 'extra'"},
+	{"apply", "--bogus", NULL, NULL, NULL, "unknown option '--bogus'"},
+	{"apply", "--wait", "--timeout", "30", NULL, "--timeout:"},
+	{"apply", "--wait", "--timeout", "0s", NULL, "more than 0s"},
+	{"apply", "--timeout", "30s", NULL, NULL, "--timeout needs --wait"},
+	{"apply", "--wait", "--dry-run", NULL, NULL, "exclude each other"},
+	{"apply", "--ref", NULL, NULL, NULL, "needs a value"},
+	{"status", "a", "b", NULL, NULL, "at most one SERVICE"},
+	{"status", "-x", NULL, NULL, NULL, "unknown option '-x'"},
+	{"instances", "a", "b", NULL, NULL, "at most one SERVICE"},
+	{"nodes", "extra", NULL, NULL, NULL, "unexpected argument 'extra'"},
+	{"history", "extra", NULL, NULL, NULL, "unexpected argument 'extra'"},
+	{"events", "extra", NULL, NULL, NULL, "unexpected argument 'extra'"},
+	{"events", "--since", "-1", NULL, NULL, "not an event sequence number"},
+	{"events", "--since", "x", NULL, NULL, "not an event sequence number"},
+	{"events", "--tail", NULL, NULL, NULL, "unknown option '--tail'"},
+	{"scale", NULL, NULL, NULL, NULL, "need SERVICE and N (got 0"},
+	{"scale", "api", NULL, NULL, NULL, "need SERVICE and N (got 1 argument)"},
+	{"scale", "api", "3", "4", NULL, "need SERVICE and N (got 3"},
+	{"scale", "api", "-1", NULL, NULL, "'-1' is not a non-negative integer"},
+	{"scale", "api", "2.5", NULL, NULL, "'2.5' is not a non-negative integer"},
+	{"scale", "api", "three", NULL, NULL, "is not a non-negative integer"},
+	{"scale", "api", "+3", NULL, NULL, "is not a non-negative integer"},
+	{"scale", "api", "99999999999", NULL, NULL, "is not a non-negative integer"},
+	{"scale", "", "3", NULL, NULL, "empty SERVICE name"},
+	{"drain", NULL, NULL, NULL, NULL, "need exactly one NODE"},
+	{"drain", "a", "b", NULL, NULL, "need exactly one NODE"},
+	{"logs", NULL, NULL, NULL, NULL, "need exactly one INSTANCE"},
+	{"logs", "api-1", "--tail", "0", NULL, "--tail: want 1"},
+	{"logs", "api-1", "--tail", "17M", NULL, "--tail: want 1"},
+	{"logs", "api-1", "--tail", "lots", NULL, "--tail:"},
+	{"logs", "api-1", "--stdout", NULL, NULL, "unknown option '--stdout'"},
+};
+
+TEST(orchctl_client__usage_errors)
+{
+	for (size_t i = 0; i < sizeof(usage_cases) / sizeof(usage_cases[0]); i++) {
+		const char *const *c = usage_cases[i];
+		struct run_result r;
+
+		ctl(&r, closed_url, NULL, c[0], c[1], c[2], c[3], c[4], NULL);
+		if (r.status != 2 || strstr(r.err, c[5]) == NULL ||
+		    strstr(r.err, "usage: orchctl") == NULL)
+			check_fail(__FILE__, __LINE__, "orchctl %s %s %s %s: "
+			    "want exit 2 and \"%s\", got %d: %s", c[0],
+			    c[1] ? c[1] : "", c[2] ? c[2] : "", c[3] ? c[3] : "",
+			    c[5], r.status, r.err);
+		CHECK_STR(r.out, "");
+		run_result_free(&r);
+	}
+}
+
+TEST(orchctl_client__bad_controller_url)
+{
+	struct run_result r;
+
+	ctl(&r, "ftp://127.0.0.1:21", NULL, "status", NULL);
+	CHECK_EQ_INT(r.status, 2);
+	CHECK_CONTAINS(r.err, "is not an http:// or https:// URL");
+	run_result_free(&r);
+	ctl(&r, "", NULL, "nodes", NULL);
+	CHECK_EQ_INT(r.status, 2);
+	CHECK_CONTAINS(r.err, "empty URL");
+	run_result_free(&r);
+}
+
+TEST(orchctl_client__help)
+{
+	static const char *const verbs[] = {"apply", "status", "instances",
+	    "nodes", "history", "events", "scale", "drain", "logs"};
+	struct run_result r;
+
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		char want[64];
+
+		ctl(&r, closed_url, NULL, verbs[i], "--help", NULL);
+		snprintf(want, sizeof(want), "usage: orchctl %s", verbs[i]);
+		CHECK_EQ_INT(r.status, 0);
+		CHECK_CONTAINS(r.out, want);
+		CHECK_CONTAINS(r.out, "Exit status:");
+		run_result_free(&r);
+	}
+	/* Every verb is in the main help too. */
+	ctl(&r, NULL, NULL, "--help", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		char want[64];
+
+		snprintf(want, sizeof(want), "  %s ", verbs[i]);
+		CHECK_CONTAINS(r.out, want);
+	}
+	run_result_free(&r);
+}
+
+/* ---- unreachable: exit 3 ------------------------------------------------ */
+
+TEST(orchctl_client__unreachable)
+{
+	static const char *const cases[][5] = {
+		{"apply", NULL}, {"apply", "--wait", NULL}, {"status", NULL},
+		{"status", "api", NULL}, {"instances", NULL}, {"nodes", NULL},
+		{"history", NULL}, {"events", NULL}, {"events", "-f", NULL},
+		{"events", "-f", "--since", "3", NULL}, {"scale", "api", "3", NULL},
+		{"drain", "node-a", NULL}, {"logs", "api-1", NULL},
+		{"logs", "api-1", "-f", NULL},
+	};
+	char want[128];
+
+	snprintf(want, sizeof(want), "cannot reach the controller at %s",
+	    closed_url);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *const *c = cases[i];
+		struct run_result r;
+
+		ctl(&r, closed_url, TOKEN, c[0], c[1], c[2], c[3], NULL);
+		if (r.status != 3 || strstr(r.err, want) == NULL)
+			check_fail(__FILE__, __LINE__, "orchctl %s %s: want exit 3 "
+			    "and \"%s\", got %d: %s", c[0], c[1] ? c[1] : "",
+			    want, r.status, r.err);
+		run_result_free(&r);
+	}
+}
+
+TEST(orchctl_client__unreachable_env_and_dns)
+{
+	const char *argv[] = {orchctl_bin, "status", NULL};
+	char envc[128];
+	const char *env[] = {envc, "ORCH_TOKEN=", NULL};
+	struct run_result r;
+
+	/* ORCH_CONTROLLER, in the host:port form, is used as the URL. */
+	snprintf(envc, sizeof(envc), "ORCH_CONTROLLER=%s", closed_url + 7);
+	REQUIRE(run_capture(&r, argv, work_dir, env, TIMEOUT_MS) == 0);
+	CHECK_EQ_INT(r.status, 3);
+	CHECK_CONTAINS(r.err, closed_url);
+	run_result_free(&r);
+
+	/* .invalid never resolves (RFC 6761). */
+	ctl(&r, "http://orch-controller.invalid:7070", NULL, "nodes", NULL);
+	CHECK_EQ_INT(r.status, 3);
+	CHECK_CONTAINS(r.err, "cannot reach the controller at "
+	    "http://orch-controller.invalid:7070");
+	run_result_free(&r);
+}
+
+/* ---- against the scripted controller ------------------------------------ */
+
+TEST(orchctl_client__status)
+{
+	struct run_result r;
+	char *reqs;
+	json_t *j;
+
+	free(fake_requests()); /* start from none */
+	ctl(&r, fake_url, NULL, "status", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_CONTAINS(r.out, "Architecture: shop 2.4.0   Revision: abcdef1 "
+	    "\"api 1.3.0\"\n");
+	CHECK_CONTAINS(r.out, "NAME   VERSION   KIND     STRATEGY   STATE   "
+	    "READY   REVISION   REASON\n");
+	CHECK_CONTAINS(r.out, "db     2.1.0     pet      rolling    Run     "
+	    "1/1     abcdef1    -\n");
+	CHECK_CONTAINS(r.out, "api    1.3.0     cattle   canary     Run     "
+	    "2/2     abcdef1    -\n");
+	run_result_free(&r);
+	reqs = fake_requests();
+	/* A read without a token sends none. */
+	CHECK_CONTAINS(reqs, "GET /v1/status auth=[] ");
+	free(reqs);
+
+	ctl(&r, fake_url, NULL, "status", "-o", "json", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	j = json_loads(r.out, 0, NULL);
+	REQUIRE(j != NULL);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(
+	    json_object_get(j, "services"), 1), "state")), "Run");
+	CHECK_STR(json_string_value(json_object_get(json_object_get(j,
+	    "revision"), "message")), "api 1.3.0\n\nlonger text");
+	json_decref(j);
+	/* Pretty, as design says -o json prints. */
+	CHECK_CONTAINS(r.out, "\n  \"services\": [");
+	run_result_free(&r);
+
+	ctl(&r, fake_url, NULL, "status", "api", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_CONTAINS(r.out, "api    1.3.0     cattle   canary     Run     2/2");
+	CHECK_CONTAINS(r.out, "Instances:\nID      VERSION   NODE     STATE   HEALTH\n"
+	    "api-1   1.3.0     node-a   Run     healthy\n");
+	run_result_free(&r);
+
+	ctl(&r, fake_url, NULL, "status", "nosuch", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.err, "orchctl: not found: no service nosuch\n");
+	CHECK_STR(r.out, "");
+	run_result_free(&r);
+	ctl(&r, fake_url, NULL, "-o", "json", "status", "nosuch", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.out, "\"error\": \"not found\"");
+	run_result_free(&r);
+}
+
+TEST(orchctl_client__instances_nodes_history)
+{
+	struct run_result r;
+	json_t *j;
+
+	ctl(&r, fake_url, NULL, "instances", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_CONTAINS(r.out, "ID      SERVICE   VERSION   NODE     PID    "
+	    "STATE       HEALTH    RESTARTS   AGE\n");
+	CHECK_CONTAINS(r.out, "api-1   api       1.3.0     node-a   4242   "
+	    "Run         healthy   0          62m\n");
+	CHECK_CONTAINS(r.out, "db-0    db        2.1.0     node-b   -      "
+	    "Provision   none      3          -\n");
+	run_result_free(&r);
+
+	ctl(&r, fake_url, NULL, "instances", "db", "-o", "json", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	j = json_loads(r.out, 0, NULL);
+	REQUIRE(j != NULL);
+	CHECK_EQ_INT(json_array_size(json_object_get(j, "instances")), 1);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(
+	    json_object_get(j, "instances"), 0), "id")), "db-0");
+	json_decref(j);
+	run_result_free(&r);
+
+	ctl(&r, fake_url, NULL, "instances", "web", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_STR(r.out, "No instances of service web.\n");
+	run_result_free(&r);
+
+	ctl(&r, fake_url, NULL, "nodes", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_CONTAINS(r.out, "NAME     ADDRESS          STATE   HEARTBEAT   "
+	    "CAPACITY           INSTANCES\n");
+	CHECK_CONTAINS(r.out, "node-a   127.0.0.1:7101   Ready   2s ago      "
+	    "cpu 4, memory 8G   2\n");
+	run_result_free(&r);
+
+	ctl(&r, fake_url, NULL, "history", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_CONTAINS(r.out, "COMMIT    TIME                   AUTHOR        "
+	    "RESULT     MESSAGE\n");
+	CHECK_CONTAINS(r.out, "abcdef1   2025-11-23T11:22:33Z   Ann Example   "
+	    "applied    api 1.3.0\n");
+	CHECK_CONTAINS(r.out, "0123456   2023-11-14T22:13:20Z   Bob           "
+	    "rejected   first\n");
+	run_result_free(&r);
+
+	ctl(&r, fake_url, NULL, "history", "-o", "json", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	j = json_loads(r.out, 0, NULL);
+	REQUIRE(j != NULL);
+	CHECK_EQ_INT(json_array_size(json_object_get(j, "revisions")), 2);
+	json_decref(j);
+	run_result_free(&r);
+}
+
+TEST(orchctl_client__token)
+{
+	struct run_result r;
+	char *reqs;
+
+	/* No token: 401 and how to pass one. */
+	free(fake_requests()); /* start from none */
+	ctl(&r, fake_url, NULL, "scale", "api", "4", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.err, "unauthorized: missing or wrong bearer token");
+	CHECK_CONTAINS(r.err, "--token-file FILE");
+	CHECK_CONTAINS(r.err, "ORCH_TOKEN");
+	run_result_free(&r);
+
+	/* A wrong one: the hint names where it came from. */
+	ctl(&r, fake_url, "wrong", "drain", "node-a", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.err, "rejected the token from ORCH_TOKEN");
+	run_result_free(&r);
+
+	/* From the file (first line, trimmed), over ORCH_TOKEN. */
+	ctl(&r, fake_url, "wrong", "--token-file", token_file, "scale", "api",
+	    "4", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_STR(r.out, "api scaled to 4 replicas.\n");
+	run_result_free(&r);
+	reqs = fake_requests();
+	CHECK_CONTAINS(reqs, "POST /v1/services/api/scale auth=[Bearer "
+	    TOKEN "] lei=[] body={\"replicas\":4}\n");
+	free(reqs);
+
+	ctl(&r, fake_url, NULL, "--token-file", "/nonexistent/token", "nodes",
+	    NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.err, "cannot read token file /nonexistent/token");
+	run_result_free(&r);
+}
+
+TEST(orchctl_client__scale_and_drain)
+{
+	struct run_result r;
+
+	ctl(&r, fake_url, TOKEN, "scale", "api", "11", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.err, "scale refused: replicas must be within "
+	    "min..max 1..10");
+	run_result_free(&r);
+	ctl(&r, fake_url, TOKEN, "scale", "api", "0", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	run_result_free(&r);
+	ctl(&r, fake_url, TOKEN, "scale", "api", "4", "-o", "json", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_CONTAINS(r.out, "\"desired\": 4");
+	run_result_free(&r);
+
+	ctl(&r, fake_url, TOKEN, "drain", "node-a", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_CONTAINS(r.out, "Node node-a is draining");
+	run_result_free(&r);
+	/* Not the API's error shape: status and first line. */
+	ctl(&r, fake_url, TOKEN, "drain", "proxy", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.err, "answered HTTP 502: <html>Bad Gateway</html>");
+	run_result_free(&r);
+}
+
+TEST(orchctl_client__apply)
+{
+	struct run_result r;
+	char *reqs;
+
+	free(fake_requests()); /* start from none */
+	ctl(&r, fake_url, TOKEN, "apply", "--dry-run", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_STR(r.out,
+	    "~ api 1.2.0 -> 1.3.0 (rollout: version)\n"
+	    "+ web (added) 0.9.0 x3\n"
+	    "\n"
+	    "Plan: 1 to add, 1 to roll out, 0 to change in place, 0 to remove.\n"
+	    "Dry run: revision abcdef1 \"api 1.3.0\" checked, nothing applied.\n");
+	run_result_free(&r);
+	reqs = fake_requests();
+	CHECK_CONTAINS(reqs, "POST /v1/apply auth=[Bearer " TOKEN "] lei=[] "
+	    "body={\"dry_run\":true}\n");
+	free(reqs);
+
+	ctl(&r, fake_url, TOKEN, "apply", "--ref", "v2", "-v", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_CONTAINS(r.out, "  db (unchanged) 2.1.0 x1\n");
+	CHECK_CONTAINS(r.out, "Applied revision abcdef1 \"api 1.3.0\".\n");
+	run_result_free(&r);
+	reqs = fake_requests();
+	CHECK_CONTAINS(reqs, "body={\"ref\":\"v2\",\"dry_run\":false}\n");
+	free(reqs);
+
+	/* Rejected: every error as file:line:col: path: message. */
+	ctl(&r, fake_url, TOKEN, "apply", "--ref", "bad", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_STR(r.err, "orchctl: manifest rejected\n"
+	    "orch.yaml:7:15: services.api.replicas: replicas 12 is outside "
+	    "min..max 1..10\n"
+	    "orch.yaml:12:5: services.web.depends_on.cache: no service cache\n"
+	    "2 errors\n");
+	CHECK_STR(r.out, "");
+	run_result_free(&r);
+	ctl(&r, fake_url, TOKEN, "apply", "--ref", "bad", "-o", "json", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.out, "\"path\": \"services.api.replicas\"");
+	run_result_free(&r);
+}
+
+TEST(orchctl_client__apply_wait)
+{
+	struct run_result r;
+
+	/* Old revision, then Update 1/2, then Run: a line per change. */
+	ctl(&r, fake_url, TOKEN, "apply", "--wait", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_CONTAINS(r.out, "Applied revision abcdef1");
+	CHECK_CONTAINS(r.out, "api   Run       2/2\n"
+	    "db    Run       1/1\n"
+	    "api   Update    1/2\n"
+	    "api   Run       2/2\n"
+	    "Rollout of revision abcdef1 complete: 2 services Run.\n");
+	run_result_free(&r);
+
+	/* A service Failed: exit 1 with its reason. */
+	ctl(&r, fake_url, TOKEN, "apply", "--ref", "fail", "--wait", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.out, "api   Failed    0/2   rolled back: health "
+	    "check failed\n");
+	CHECK_CONTAINS(r.err, "rollout of revision abcdef1 failed: service api "
+	    "is Failed: rolled back: health check failed");
+	run_result_free(&r);
+
+	/* The controller never shows the revision: timeout says so. */
+	ctl(&r, fake_url, TOKEN, "apply", "--ref", "stuck", "--wait",
+	    "--timeout", "1500ms", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.err, "timed out after 1s500ms: the controller still "
+	    "shows revision 0123456, not abcdef1");
+	run_result_free(&r);
+
+	/* -o json: the reply on stdout, progress on stderr. */
+	ctl(&r, fake_url, TOKEN, "apply", "--wait", "-o", "json", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	json_t *j = json_loads(r.out, 0, NULL);
+	CHECK(j != NULL);
+	CHECK_STR(json_string_value(json_object_get(json_object_get(j,
+	    "revision"), "commit")), "abcdef1234567890");
+	json_decref(j);
+	CHECK_CONTAINS(r.err, "Rollout of revision abcdef1 complete");
+	run_result_free(&r);
+}
+
+TEST(orchctl_client__events)
+{
+	struct run_result r;
+	json_t *j;
+
+	ctl(&r, fake_url, NULL, "events", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_STR(r.out,
+	    "2025-11-23T11:22:33Z  api           api-1             - -> Provision"
+	    "          placed on node-a\n"
+	    "2025-11-23T11:22:33Z  api           api-2             Ready -> "
+	    "Provision      placed on node-a\n"
+	    "2025-11-23T11:22:33Z  api           api-3             Ready -> "
+	    "Provision      placed on node-a\n");
+	run_result_free(&r);
+
+	ctl(&r, fake_url, NULL, "events", "--since", "2", "-o", "json", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	j = json_loads(r.out, 0, NULL);
+	REQUIRE(j != NULL);
+	CHECK_EQ_INT(json_array_size(json_object_get(j, "events")), 1);
+	json_decref(j);
+	run_result_free(&r);
+
+	ctl(&r, fake_url, NULL, "events", "--since", "3", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_STR(r.out, "No events after that sequence number.\n");
+	run_result_free(&r);
+}
+
+/*
+ * events -f: the first stream connection ends after events 1 and 2; orchctl
+ * reconnects with Last-Event-ID: 2, skips the repeated event 2 and prints
+ * event 3; Ctrl-C ends it with exit 0.
+ */
+TEST(orchctl_client__events_follow_reconnects)
+{
+	const char *args[] = {"events", "-f", NULL};
+	char out[4400], err[4400], *reqs, *o;
+	pid_t pid;
+
+	snprintf(out, sizeof(out), "%s/events.out", work_dir);
+	snprintf(err, sizeof(err), "%s/events.err", work_dir);
+	free(fake_requests()); /* start from none */
+	pid = spawn_ctl(out, err, args);
+	REQUIRE(pid > 0);
+	CHECK(wait_for_text(out, "healthy 3", 20000));
+	CHECK_EQ_INT(interrupt_ctl(pid), 0);
+	o = slurp(out);
+	CHECK_STR(o,
+	    "2025-11-23T11:22:33Z  api           api-1             Ready -> Run"
+	    "            healthy 1\n"
+	    "2025-11-23T11:22:33Z  api           api-2             Ready -> Run"
+	    "            healthy 2\n"
+	    "2025-11-23T11:22:33Z  api           api-3             Ready -> Run"
+	    "            healthy 3\n");
+	free(o);
+	o = slurp(err);
+	CHECK_CONTAINS(o, "reconnecting");
+	CHECK(strstr(o, "Sanitizer") == NULL);
+	free(o);
+	reqs = fake_requests();
+	CHECK_CONTAINS(reqs, "GET /v1/events/stream auth=[Bearer " TOKEN
+	    "] lei=[] ");
+	CHECK_CONTAINS(reqs, "GET /v1/events/stream auth=[Bearer " TOKEN
+	    "] lei=[2] ");
+	free(reqs);
+}
+
+TEST(orchctl_client__logs)
+{
+	const char *args[] = {"logs", "api-1", "-f", "--tail", "7", NULL};
+	struct run_result r;
+	char out[4400], err[4400], *o, *reqs;
+	pid_t pid;
+
+	free(fake_requests()); /* start from none */
+	ctl(&r, fake_url, NULL, "logs", "api-1", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_STR(r.out, "line 1\n");
+	run_result_free(&r);
+	ctl(&r, fake_url, NULL, "logs", "api-1", "--tail", "7", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_STR(r.out, "line 2\n"); /* the log has 2 lines by now */
+	run_result_free(&r);
+	reqs = fake_requests();
+	CHECK_CONTAINS(reqs, "GET /v1/instances/api-1/logs?stream=stdout&tail=7 ");
+	free(reqs);
+
+	ctl(&r, fake_url, NULL, "logs", "api-1", "--stderr", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_STR(r.out, "warning: on stderr\n");
+	run_result_free(&r);
+
+	ctl(&r, fake_url, NULL, "logs", "nope", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.err, "not found");
+	run_result_free(&r);
+
+	/* -f: the last 7 bytes first, then each new line exactly once. */
+	snprintf(out, sizeof(out), "%s/logs.out", work_dir);
+	snprintf(err, sizeof(err), "%s/logs.err", work_dir);
+	pid = spawn_ctl(out, err, args);
+	REQUIRE(pid > 0);
+	o = NULL;
+	CHECK(wait_for_text(out, "line 7\n", 20000));
+	CHECK_EQ_INT(interrupt_ctl(pid), 0);
+	o = slurp(out);
+	/* The fake's log had 4 lines at the first read of this run. */
+	CHECK(strncmp(o, "line 4\nline 5\nline 6\nline 7\n", 28) == 0);
+	{
+		/* Every line after the first once, in order. */
+		int want = 4;
+		for (char *p = o; *p; p = strchr(p, '\n') + 1) {
+			char line[32];
+
+			snprintf(line, sizeof(line), "line %d\n", want++);
+			if (strncmp(p, line, strlen(line)) != 0) {
+				check_fail(__FILE__, __LINE__, "logs -f: want "
+				    "\"%s\" at \"%s\"", line, p);
+				break;
+			}
+		}
+	}
+	free(o);
+	o = slurp(err);
+	CHECK_STR(o, ""); /* no warning, no sanitizer report */
+	free(o);
+}
+
+CHECK_MAIN(orchctl_client__usage_errors, orchctl_client__bad_controller_url,
+    orchctl_client__help, orchctl_client__unreachable,
+    orchctl_client__unreachable_env_and_dns, orchctl_client__status,
+    orchctl_client__instances_nodes_history, orchctl_client__token,
+    orchctl_client__scale_and_drain, orchctl_client__apply,
+    orchctl_client__apply_wait, orchctl_client__events,
+    orchctl_client__events_follow_reconnects, orchctl_client__logs)
