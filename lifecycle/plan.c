@@ -72,6 +72,7 @@ struct pctx {
 	int nold;           /* live instances with an old spec */
 	int pending;        /* instances of the new spec not Run yet */
 	int stopping;       /* stops issued in this pass */
+	char change[160];   /* "1.0.0 -> 1.1.0", for reasons */
 	bool failed;
 	bool rollout;       /* a rollout is in progress (Update/Rollback) */
 	bool rollout_expired;
@@ -243,6 +244,15 @@ pet_ordinal(const char *service, const char *id)
 	return (int)v;
 }
 
+/* Run and not failing its health check: an instance the slave has not
+ * yet given up on but that fails its checks serves nothing, so an update
+ * waits for it and a scale-in takes it first. */
+static bool
+serving(const struct lifecycle_instance *inst)
+{
+	return inst->state == INSTANCE_RUN && inst->health != HEALTH_STATE_UNHEALTHY;
+}
+
 /* ---- placing ----------------------------------------------------------- */
 
 static void
@@ -317,6 +327,17 @@ start_needed(struct pctx *c, int ordinal, const char *what)
 	c->failed = true;
 	reason(c, PRIO_FAILED, "%s", why);
 	return false;
+}
+
+static void
+progress(struct pctx *c, int nstale)
+{
+	if (c->nold > 0)
+		reason(c, PRIO_PROGRESS, "%s: replacing old instances one at a "
+		    "time: %d to go", c->change, nstale);
+	else
+		reason(c, PRIO_PROGRESS, "moving instances off Draining nodes: "
+		    "%d to go", nstale);
 }
 
 /* ---- cattle ------------------------------------------------------------ */
@@ -405,7 +426,7 @@ plan_cattle(struct pctx *c)
 		l->old = inst->fingerprint == NULL ||
 		    strcmp(inst->fingerprint, c->fp) != 0;
 		l->stale = l->old || ns == NODE_DRAINING;
-		l->run = inst->state == INSTANCE_RUN;
+		l->run = serving(inst);
 	}
 
 	/* 2. What is to be replaced and is not serving yet goes at once:
@@ -499,14 +520,10 @@ plan_cattle(struct pctx *c)
 			reason(c, PRIO_STUCK, "%s waits: %s", c->nold > 0 ?
 			    "update" : "drain", why);
 		} else {
-			reason(c, PRIO_PROGRESS, "%s: %d to go", c->nold > 0 ?
-			    "replacing old instances one at a time" :
-			    "moving instances off Draining nodes", nstale);
+			progress(c, nstale);
 		}
 	} else if (nstale > 0) {
-		reason(c, PRIO_PROGRESS, "%s: %d to go", c->nold > 0 ?
-		    "replacing old instances one at a time" :
-		    "moving instances off Draining nodes", nstale);
+		progress(c, nstale);
 	}
 	c->pending = pending;
 }
@@ -572,7 +589,7 @@ plan_pets(struct pctx *c)
 		l->old = inst->fingerprint == NULL ||
 		    strcmp(inst->fingerprint, c->fp) != 0;
 		l->stale = l->old;
-		l->run = inst->state == INSTANCE_RUN;
+		l->run = serving(inst);
 		slot[ord] = l;
 
 		switch (v) {
@@ -675,16 +692,17 @@ plan_pets(struct pctx *c)
 		} else if (!c->deps_ok) {
 			reason(c, PRIO_DEPS, "%s", c->deps_why);
 		} else if (others_blocked) {
-			reason(c, PRIO_PROGRESS, "updating pets in place one at a "
-			    "time: %d to go, waiting for the others to be Run", c->nold);
+			reason(c, PRIO_PROGRESS, "%s: updating pets in place one at a "
+			    "time: %d to go, waiting for the others to be Run",
+			    c->change, c->nold);
 		} else if (upd->ns == NODE_LOST || upd->ns == NODE_SUSPECT) {
 			reason(c, PRIO_STUCK, "update waits for node %s",
 			    upd->inst->node);
 		} else {
 			act_stop(c, upd->inst, "update in place");
 			upd->stopped = true;
-			reason(c, PRIO_PROGRESS, "updating pets in place one at a "
-			    "time: %d to go", c->nold);
+			reason(c, PRIO_PROGRESS, "%s: updating pets in place one at a "
+			    "time: %d to go", c->change, c->nold);
 		}
 	}
 out:
@@ -750,9 +768,12 @@ derive_state(struct pctx *c)
 	}
 	if (p->state == SERVICE_FAILED)
 		alert(c, "failed", p->reason);
-	if (c->rollout && p->state != SERVICE_FAILED)
-		reason(c, PRIO_PROGRESS, "%d of %d Run with the new spec", ready,
-		    c->target);
+	if (c->rollout && p->state != SERVICE_FAILED && ready >= c->target)
+		reason(c, PRIO_PROGRESS, "%s: all %d Run, the last old ones "
+		    "stopping", c->change, ready);
+	else if (c->rollout && p->state != SERVICE_FAILED)
+		reason(c, PRIO_PROGRESS, "%s: %d of %d Run with the new spec",
+		    c->change, ready, c->target);
 	if (p->state == SERVICE_ROLLBACK) {
 		char msg[128];
 
@@ -939,6 +960,15 @@ lifecycle_plan(struct lifecycle_plan **out, const struct lifecycle_input *in)
 		c.first = true;
 		c.p->memo.settled = 0;
 	}
+	/* The previous revision names the change; without one, "update". */
+	if (in->prev != NULL && in->prev->version != NULL && in->spec->version &&
+	    strcmp(in->prev->version, in->spec->version) != 0)
+		snprintf(c.change, sizeof(c.change), "%s %s -> %s",
+		    in->flags.rollback ? "rollback" : "update",
+		    in->prev->version, in->spec->version);
+	else
+		snprintf(c.change, sizeof(c.change), "%s",
+		    in->flags.rollback ? "rollback" : "update");
 	c.nodes = calloc(in->nnodes + 1, sizeof(*c.nodes));
 	c.live = calloc(in->ninstances + 1, sizeof(*c.live));
 	if (c.nodes == NULL || c.live == NULL) {

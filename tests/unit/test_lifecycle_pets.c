@@ -55,6 +55,20 @@ node_of(struct sim *s, const char *id)
 	return x ? x->node : "";
 }
 
+/* Live pets on node. */
+static int
+on_home_count(const struct sim *s, const char *node)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < SIM_MAX_INST; i++)
+		if (s->inst[i].used && strcmp(s->inst[i].service, "db") == 0 &&
+		    strcmp(s->inst[i].node, node) == 0 &&
+		    s->inst[i].state != INSTANCE_DESTROY)
+			n++;
+	return n;
+}
+
 TEST(lifecycle_pets__stable_ids_and_homes)
 {
 	struct sim *s = pets_sim("1.0.0", 3);
@@ -301,10 +315,39 @@ TEST(lifecycle_pets__waits_for_stop)
 	sim_free(s);
 }
 
+/* Drain moves cattle, not pets: a pet stays on its Draining home (its
+ * data is there) and is revived there; new pets go elsewhere. */
+TEST(lifecycle_pets__drain_leaves_pets)
+{
+	struct sim *s = pets_sim("1.0.0", 1);
+	struct sim_svc *db = sim_svc(s, "db");
+	char home[LIFECYCLE_NODE_MAX];
+
+	sim_run(s, 30);
+	snprintf(home, sizeof(home), "%s", node_of(s, "db-0"));
+	sim_node_state(s, home, NODE_DRAINING);
+	sim_run(s, 30);
+	CHECK_STR(node_of(s, "db-0"), home);
+	CHECK_EQ_INT(sim_find(s, "db-0")->state, INSTANCE_RUN);
+	CHECK_EQ_INT(db->state, SERVICE_RUN);
+	/* Gone (its process stopped and the record went): back at home. */
+	sim_find(s, "db-0")->used = false;
+	db->flags.scale = 3;
+	sim_run(s, 30);
+	CHECK_STR(node_of(s, "db-0"), home);
+	CHECK(strcmp(node_of(s, "db-1"), home) != 0);
+	CHECK(strcmp(node_of(s, "db-2"), home) != 0);
+	CHECK(node_of(s, "db-1")[0] && node_of(s, "db-2")[0]);
+	CHECK_EQ_INT(on_home_count(s, home), 1);
+	CHECK_EQ_INT(db->state, SERVICE_RUN);
+	sim_free(s);
+}
+
 CHECK_MAIN(lifecycle_pets__stable_ids_and_homes,
     lifecycle_pets__lost_node_never_duplicates,
     lifecycle_pets__restart_limit_fails_service,
     lifecycle_pets__update_in_place_one_at_a_time,
     lifecycle_pets__scale_keeps_homes,
     lifecycle_pets__strays_stopped,
-    lifecycle_pets__waits_for_stop)
+    lifecycle_pets__waits_for_stop,
+    lifecycle_pets__drain_leaves_pets)
