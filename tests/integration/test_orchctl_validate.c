@@ -242,6 +242,41 @@ count_line(size_t n)
 	return xasprintf("%zu error%s", n, n == 1 ? "" : "s");
 }
 
+/*
+ * A kubectl-style table starting at text+1 (after a '\n'): every row's
+ * cell starts in the column of its header, after a blank, and no line
+ * ends in a blank. Headers are told apart by two or more blanks
+ * ("DEPENDS ON" is one).
+ */
+static void
+check_table(const char *text)
+{
+	size_t nlines, ncols = 0, col[16];
+	char **lines;
+
+	REQUIRE(text != NULL);
+	lines = run_lines(text + 1, &nlines);
+	REQUIRE(nlines >= 2);
+	for (size_t i = 0; lines[0][i] && ncols < 16; i++)
+		if (lines[0][i] != ' ' && (i == 0 || (lines[0][i - 1] == ' ' &&
+		    lines[0][i - 2] == ' ')))
+			col[ncols++] = i;
+	CHECK(ncols >= 3);
+	for (size_t k = 0; k < nlines && lines[k][0]; k++) {
+		size_t len = strlen(lines[k]);
+
+		CHECK(lines[k][len - 1] != ' ');
+		for (size_t c = 0; c < ncols; c++) {
+			if (col[c] >= len || lines[k][col[c]] == ' ' ||
+			    (col[c] > 0 && lines[k][col[c] - 1] != ' '))
+				check_fail(__FILE__, __LINE__, "column %zu of "
+				    "\"%s\" is not under its header \"%s\"", c,
+				    lines[k], lines[0]);
+		}
+	}
+	run_lines_free(lines);
+}
+
 /* ---- local files ----------------------------------------------------- */
 
 TEST(orchctl_validate__shop_file)
@@ -271,6 +306,7 @@ TEST(orchctl_validate__shop_file)
 	CHECK_EQ_INT(r.status, 0);
 	CHECK_CONTAINS(r.out, "\nNAME ");
 	CHECK_CONTAINS(r.out, "STRATEGY");
+	check_table(strstr(r.out, "\nNAME "));
 	run_result_free(&r);
 	free(want);
 	free(path);
