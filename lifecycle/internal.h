@@ -35,4 +35,84 @@ enum verdict policy_judge(char *why, size_t whylen,
 enum node_state policy_node_state(const struct lifecycle_node *nodes,
     size_t nnodes, const char *name);
 
+/* plan.c: one pass of the planner over one service, shared by the
+ * planners of each kind (plan_cattle.c, plan_pet.c) and, with issue #5,
+ * of each rollout strategy. */
+enum prio {
+	PRIO_NONE = 0,
+	PRIO_PROGRESS, /* "updating web-x to 1.3.0" */
+	PRIO_STUCK,    /* a step cannot be taken right now */
+	PRIO_HOLD,     /* a pet waits for its node */
+	PRIO_DEPS,     /* waiting for a dependency */
+	PRIO_FAILED,   /* the service is Failed */
+};
+
+/* One live instance as the reconcilers see it. */
+struct live {
+	const struct lifecycle_instance *inst;
+	enum node_state ns;
+	int ordinal;  /* pets; -1 for cattle */
+	bool stale;   /* to be replaced: old spec, or cattle on a Draining node */
+	bool old;     /* old spec (a rollout step), not just a move */
+	bool run;     /* state Run */
+	bool stopped; /* stopped during this pass */
+};
+
+struct pctx {
+	const struct lifecycle_input *in;
+	const struct service_spec *spec;
+	struct lifecycle_plan *p;
+	char fp[LIFECYCLE_FP_LEN];
+	int target;
+	bool first;         /* first deploy: the service was never Run */
+	bool deps_ok;
+	char deps_why[LIFECYCLE_REASON_MAX];
+	struct lifecycle_node *nodes; /* copy, charged as instances are placed */
+	const char **placed; /* nodes given an instance in this pass */
+	size_t nplaced;
+	const char **avoid; /* nodes where an instance just failed */
+	size_t navoid;
+	char **newids;      /* ids generated in this pass */
+	size_t nnewids;
+	struct live *live;
+	size_t nlive;
+	/* what was seen */
+	int nold;           /* live instances with an old spec */
+	int pending;        /* instances of the new spec not Run yet */
+	int stopping;       /* stops issued in this pass */
+	char change[160];   /* "1.0.0 -> 1.1.0", for reasons */
+	bool failed;
+	bool rollout;       /* a rollout is in progress (Update/Rollback) */
+	bool rollout_expired;
+	int prio;
+	int err;            /* first allocation failure */
+};
+
+/* Keep the most important reason: a higher prio replaces a lower one. */
+void pl_reason(struct pctx *c, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void pl_push(struct pctx *c, const struct lifecycle_action *a);
+/* Stop / mark Failed one observed instance, saying why. */
+void pl_stop(struct pctx *c, const struct lifecycle_instance *inst, const char *why);
+void pl_mark_failed(struct pctx *c, const struct lifecycle_instance *inst,
+    const char *why);
+/* Fire the alert key once while its condition stays true. */
+void pl_alert(struct pctx *c, const char *key, const char *msg);
+/* Append a lent name to a growing array (allocation failure: c->err). */
+void pl_add_name(struct pctx *c, const char ***v, size_t *n, const char *name);
+/* Run and not failing its health check. */
+bool pl_serving(const struct lifecycle_instance *inst);
+/* Start one instance of the desired spec: a pet (ordinal >= 0) on its home
+ * when home is given, else wherever the scheduler says. 0, or
+ * ORCH_ENOTFOUND with the scheduler's reason in why. */
+int pl_start(struct pctx *c, int ordinal, const char *home, const char *what,
+    char *why, size_t whylen);
+/* A start the service needs to reach its count: when nothing fits, the
+ * service is Failed. Returns whether it started. */
+bool pl_start_needed(struct pctx *c, int ordinal, const char *what);
+
+/* plan_cattle.c, plan_pet.c */
+void plan_cattle(struct pctx *c);
+void plan_pets(struct pctx *c);
+
 #endif

@@ -20,8 +20,9 @@
  *
  * Files:  state.c (state names, transition tables, setters)
  *         place.c (scheduler)  policy.c (pet/cattle failure policy)
- *         plan.c (the service planner, destroy, teardown order)
- *         memo.c (actions, plan and memo containers, fingerprint)
+ *         plan.c (the service planner: judging, state, destroy,
+ *         teardown order)  plan_cattle.c  plan_pet.c (the planners of
+ *         each kind)  memo.c (actions, plan and memo, fingerprint)
  */
 #ifndef ORCH_LIFECYCLE_H
 #define ORCH_LIFECYCLE_H
