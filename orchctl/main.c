@@ -38,7 +38,8 @@ enum {
 
 static const char global_options_help[] =
 "Global options (also accepted after the verb):\n"
-"  --controller URL    controller address (default: $ORCH_CONTROLLER)\n"
+"  --controller URL    controller address (default: $ORCH_CONTROLLER,\n"
+"                      else http://127.0.0.1:7070)\n"
 "  --token-file FILE   file holding the API token (default: $ORCH_TOKEN\n"
 "                      holds the token itself)\n"
 "  -o, --output FMT    table (default, for people) or json (for machines)\n"
