@@ -160,6 +160,8 @@ struct lifecycle_memo {
 	                            Run; 0: never Run (first deploy) */
 	uint64_t next_id;        /* cattle id counter: never reused */
 	int64_t rollout_since;   /* ms when the current rollout began; 0 none */
+	char rollout_fp[LIFECYCLE_FP_LEN]; /* the spec it moves to: a new
+	                            apply starts a new rollout (and clock) */
 	struct lifecycle_pet_home *pets; /* pet homes, by ordinal */
 	size_t npets;
 	char **alerts;           /* keys of alerts fired and still true */

@@ -62,6 +62,8 @@ lifecycle_memo_copy(struct lifecycle_memo *dst, const struct lifecycle_memo *src
 	dst->settled = src->settled;
 	dst->next_id = src->next_id;
 	dst->rollout_since = src->rollout_since;
+	memcpy(dst->rollout_fp, src->rollout_fp, sizeof(dst->rollout_fp));
+	dst->rollout_fp[sizeof(dst->rollout_fp) - 1] = '\0';
 	for (size_t i = 0; i < src->npets; i++)
 		if (memo_set_pet_home(dst, src->pets[i].ordinal, src->pets[i].node) < 0)
 			goto on_error;

@@ -394,7 +394,7 @@ rollout_clock(struct pctx *c)
 			continue;
 		if (inst->fingerprint == NULL || strcmp(inst->fingerprint, c->fp) != 0)
 			any_old = true;
-		else if (inst->state == INSTANCE_RUN &&
+		else if (pl_serving(inst) &&
 		    policy_node_state(c->in->nodes, c->in->nnodes, inst->node) !=
 		    NODE_LOST)
 			ready++;
@@ -402,11 +402,16 @@ rollout_clock(struct pctx *c)
 	c->rollout = !c->first && (any_old || (since != 0 && ready < c->target));
 	if (!c->rollout) {
 		c->p->memo.rollout_since = 0;
+		c->p->memo.rollout_fp[0] = '\0';
 		return;
 	}
-	if (since == 0 || c->in->flags.paused)
+	/* A new apply during a rollout (a fix, a rollback) is a new rollout
+	 * with its own deadline. */
+	if (since == 0 || c->in->flags.paused || m == NULL ||
+	    strcmp(m->rollout_fp, c->fp) != 0)
 		since = c->in->now;
 	c->p->memo.rollout_since = since;
+	memcpy(c->p->memo.rollout_fp, c->fp, sizeof(c->p->memo.rollout_fp));
 	if (deadline > 0 && c->in->now - since > deadline) {
 		char d[32];
 
@@ -426,8 +431,7 @@ plan_destroy(struct pctx *c)
 	int k;
 
 	c->p->state = SERVICE_DESTROY;
-	for (size_t i = 0; i < c->in->ninstances; i++)
-		left++;
+	left = c->in->ninstances;
 	if (c->in->ndeps > 0) {
 		for (size_t i = 0; i < c->in->ndeps; i++) {
 			k = snprintf(c->p->reason + used, sizeof(c->p->reason) - used,
@@ -448,6 +452,7 @@ plan_destroy(struct pctx *c)
 	}
 	c->p->done = left == 0 && c->in->ndeps == 0;
 	c->p->memo.rollout_since = 0;
+	c->p->memo.rollout_fp[0] = '\0';
 	set_state(c);
 }
 

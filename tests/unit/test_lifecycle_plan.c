@@ -300,6 +300,23 @@ TEST(lifecycle_plan__update_bad_version_fails_at_deadline)
 	CHECK_CONTAINS(web->reason, "did not finish within progress_deadline 10m");
 	CHECK_EQ_INT(web->alerts, alerts + 1);
 	CHECK_EQ_INT(sim_count(s, "web", INSTANCE_RUN, "1.0.0"), 2);
+	/* Failed, nothing churns: no new instance of the bad version. */
+	{
+		int starts = s->starts;
+
+		sim_run(s, 30);
+		CHECK_EQ_INT(s->starts, starts);
+	}
+	/* A person applies a fix: a new rollout with its own clock. */
+	sim_apply(s, web_manifest("2.0.1", 2));
+	sim_step(s);
+	CHECK_EQ_INT(web->state, SERVICE_UPDATE);
+	sim_run(s, 40);
+	CHECK_EQ_INT(web->state, SERVICE_RUN);
+	CHECK_EQ_INT(sim_count(s, "web", INSTANCE_RUN, "2.0.1"), 2);
+	CHECK_EQ_INT(sim_count(s, "web", -1, NULL), 2);
+	CHECK_EQ_INT(web->memo.rollout_since, 0);
+	CHECK_STR(web->memo.rollout_fp, "");
 	sim_free(s);
 }
 
