@@ -573,6 +573,84 @@ TEST(lifecycle_plan__idempotent)
 	manifest_free(m);
 }
 
+/* Direct inputs, reading the actions: what a lost node's cattle and an
+ * unhealthy instance produce. */
+TEST(lifecycle_plan__actions_lost_and_unhealthy)
+{
+	struct manifest *m = web_manifest("1.0.0", 2);
+	struct manifest *m2 = web_manifest("1.1.0", 2);
+	struct lifecycle_node nodes[3] = {
+		{.name = "node-a", .state = NODE_READY, .cpu = 4, .memory = 8 * G},
+		{.name = "node-b", .state = NODE_LOST, .cpu = 4, .memory = 8 * G},
+		{.name = "node-c", .state = NODE_READY, .cpu = 4, .memory = 8 * G},
+	};
+	char fp[LIFECYCLE_FP_LEN], fp2[LIFECYCLE_FP_LEN];
+	struct lifecycle_instance inst[3] = {
+		{.id = "web-a", .node = "node-a", .state = INSTANCE_RUN},
+		{.id = "web-b", .node = "node-b", .state = INSTANCE_RUN},
+		{.id = "web-c", .node = "node-c", .state = INSTANCE_RUN,
+		 .health = HEALTH_STATE_UNHEALTHY},
+	};
+	struct lifecycle_memo memo = {.settled = 2, .next_id = 7};
+	struct lifecycle_input in = {
+		.service = "web", .spec = manifest_service(m, "web"),
+		.state = SERVICE_RUN, .instances = inst, .ninstances = 2,
+		.nodes = nodes, .nnodes = 3, .memo = &memo, .now = 5000,
+	};
+	struct lifecycle_plan *p = NULL;
+	char *text;
+
+	lifecycle_fingerprint(fp, in.spec);
+	lifecycle_fingerprint(fp2, manifest_service(m2, "web"));
+	for (int i = 0; i < 3; i++)
+		inst[i].fingerprint = fp;
+	REQUIRE(lifecycle_plan(&p, &in) == 0);
+	text = lifecycle_plan_format(p);
+	REQUIRE(p->nactions == 4);
+	CHECK_EQ_INT(p->actions[0].type, LIFECYCLE_MARK_FAILED);
+	CHECK_STR(p->actions[0].id, "web-b");
+	CHECK_STR(p->actions[0].reason, "node node-b Lost: web-b replaced elsewhere");
+	CHECK_EQ_INT(p->actions[1].type, LIFECYCLE_STOP);
+	CHECK_STR(p->actions[1].id, "web-b");
+	CHECK_EQ_INT(p->actions[2].type, LIFECYCLE_START);
+	CHECK_STR(p->actions[2].node, "node-c");
+	CHECK_EQ_INT(p->actions[3].type, LIFECYCLE_SET_STATE);
+	CHECK_EQ_INT(p->actions[3].state, SERVICE_READY);
+	CHECK_STR(p->reason, "1 of 2 Run");
+	CHECK_CONTAINS(text, "mark-failed web-b on node-b: node node-b Lost");
+	free(text);
+	lifecycle_plan_free(p);
+
+	/* An update waits while the new instance is Run but failing its
+	 * check: it does not serve, so no old one stops for it. */
+	nodes[1].state = NODE_READY;
+	in.spec = manifest_service(m2, "web");
+	in.state = SERVICE_UPDATE;
+	inst[1].id = "web-b";
+	inst[2].fingerprint = fp2;
+	in.ninstances = 3;
+	REQUIRE(lifecycle_plan(&p, &in) == 0);
+	CHECK_EQ_INT(p->nactions, 0);
+	CHECK_EQ_INT(p->state, SERVICE_UPDATE);
+	CHECK_EQ_INT(p->ready, 0);
+	lifecycle_plan_free(p);
+	/* Healthy: one old one stops (the newest of the two), and the next
+	 * new one starts in the same pass. */
+	inst[2].health = HEALTH_STATE_HEALTHY;
+	inst[0].started_at = 1;
+	inst[1].started_at = 2;
+	REQUIRE(lifecycle_plan(&p, &in) == 0);
+	REQUIRE(p->nactions == 2);
+	CHECK_EQ_INT(p->actions[0].type, LIFECYCLE_STOP);
+	CHECK_STR(p->actions[0].id, "web-b");
+	CHECK_EQ_INT(p->actions[1].type, LIFECYCLE_START);
+	CHECK_STR(p->actions[1].fingerprint, fp2);
+	CHECK_EQ_INT(p->ready, 1);
+	lifecycle_plan_free(p);
+	manifest_free(m);
+	manifest_free(m2);
+}
+
 TEST(lifecycle_plan__bad_input)
 {
 	struct lifecycle_input in = {0};
@@ -602,4 +680,5 @@ CHECK_MAIN(lifecycle_plan__first_deploy_waits_for_dependency,
     lifecycle_plan__nothing_fits_then_a_node_appears,
     lifecycle_plan__teardown_reverse_dependency_order,
     lifecycle_plan__idempotent,
+    lifecycle_plan__actions_lost_and_unhealthy,
     lifecycle_plan__bad_input)
