@@ -96,8 +96,10 @@ void pl_push(struct pctx *c, const struct lifecycle_action *a);
 void pl_stop(struct pctx *c, const struct lifecycle_instance *inst, const char *why);
 void pl_mark_failed(struct pctx *c, const struct lifecycle_instance *inst,
     const char *why);
-/* Fire the alert key once while its condition stays true. */
-void pl_alert(struct pctx *c, const char *key, const char *msg);
+/* Fire the alert key once while its condition stays true; node may be
+ * NULL. */
+void pl_alert(struct pctx *c, const char *key, const char *node,
+    const char *msg);
 /* Append a lent name to a growing array (allocation failure: c->err). */
 void pl_add_name(struct pctx *c, const char ***v, size_t *n, const char *name);
 /* Run and not failing its health check. */

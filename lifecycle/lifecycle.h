@@ -191,7 +191,9 @@ struct lifecycle_input {
 	size_t ndeps;
 	struct lifecycle_flags flags;
 	const struct lifecycle_memo *memo; /* NULL: zeroed */
-	int64_t now;                     /* ms, any monotonic origin */
+	int64_t now;                     /* ms; one clock across passes and
+	                                    controller restarts (the memo keeps
+	                                    rollout_since): wall time suits */
 };
 
 /* ---- outputs --------------------------------------------------------- */
@@ -208,7 +210,8 @@ enum lifecycle_action_type {
 struct lifecycle_action {
 	enum lifecycle_action_type type;
 	char id[LIFECYCLE_ID_MAX];      /* START, STOP, MARK_FAILED */
-	char node[LIFECYCLE_NODE_MAX];  /* START; STOP, MARK_FAILED: its node */
+	char node[LIFECYCLE_NODE_MAX];  /* START; STOP, MARK_FAILED: its node;
+	                                   ALERT: the node concerned, or "" */
 	char fingerprint[LIFECYCLE_FP_LEN]; /* START */
 	const struct service_spec *spec; /* START: the desired spec (lent
 	                                    from the input) */

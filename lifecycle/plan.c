@@ -79,7 +79,7 @@ pl_mark_failed(struct pctx *c, const struct lifecycle_instance *inst,
 /* Fire an alert once: the memo remembers every condition still true, and
  * a condition that clears and comes back alerts again. */
 void
-pl_alert(struct pctx *c, const char *key, const char *msg)
+pl_alert(struct pctx *c, const char *key, const char *node, const char *msg)
 {
 	struct lifecycle_action a = {.type = LIFECYCLE_ALERT, .ordinal = -1};
 
@@ -92,6 +92,7 @@ pl_alert(struct pctx *c, const char *key, const char *msg)
 	if (memo_has_alert(c->in->memo, key))
 		return;
 	snprintf(a.key, sizeof(a.key), "%s", key);
+	snprintf(a.node, sizeof(a.node), "%s", node ? node : "");
 	snprintf(a.reason, sizeof(a.reason), "%s: %s", c->in->service, msg);
 	pl_push(c, &a);
 }
@@ -314,7 +315,7 @@ derive_state(struct pctx *c)
 			p->reason[0] = '\0';
 	}
 	if (p->state == SERVICE_FAILED)
-		pl_alert(c, "failed", p->reason);
+		pl_alert(c, "failed", NULL, p->reason);
 	if (c->rollout && p->state != SERVICE_FAILED && ready >= c->target)
 		pl_reason(c, PRIO_PROGRESS, "%s: all %d Run, the last old ones "
 		    "stopping", c->change, ready);
@@ -326,7 +327,7 @@ derive_state(struct pctx *c)
 
 		snprintf(msg, sizeof(msg), "rolling back to %s",
 		    c->spec->version ? c->spec->version : "?");
-		pl_alert(c, "rollback", msg);
+		pl_alert(c, "rollback", NULL, msg);
 	}
 }
 

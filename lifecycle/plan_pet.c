@@ -102,7 +102,7 @@ plan_pets(struct pctx *c)
 
 			pl_reason(c, PRIO_HOLD, "%s", why);
 			snprintf(key, sizeof(key), "lost:%s", inst->id);
-			pl_alert(c, key, why);
+			pl_alert(c, key, inst->node, why);
 			break;
 		}
 		case VERDICT_PET_FAILED:
@@ -149,7 +149,7 @@ plan_pets(struct pctx *c)
 				if (ns == NODE_LOST) {
 					snprintf(key, sizeof(key), "lost:%s-%d",
 					    c->in->service, ord);
-					pl_alert(c, key, why);
+					pl_alert(c, key, home, why);
 				}
 				continue;
 			}

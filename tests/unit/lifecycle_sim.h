@@ -58,6 +58,7 @@ struct sim_svc {
 	char reason[LIFECYCLE_REASON_MAX];
 	int alerts;
 	char last_alert[64];
+	char last_alert_node[LIFECYCLE_NODE_MAX];
 	int desired, ready;
 	bool done;         /* destroyed and dropped */
 	int first_start;   /* step of its first START, -1 none */
@@ -408,6 +409,8 @@ sim_apply_plan(struct sim *s, struct sim_svc *v, struct lifecycle_plan *p)
 		case LIFECYCLE_ALERT:
 			v->alerts++;
 			snprintf(v->last_alert, sizeof(v->last_alert), "%s", a->key);
+			snprintf(v->last_alert_node, sizeof(v->last_alert_node), "%s",
+			    a->node);
 			break;
 		case LIFECYCLE_SET_STATE:
 			rc = lifecycle_service_set(&ev, &v->state, a->state, a->reason);

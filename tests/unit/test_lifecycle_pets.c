@@ -129,6 +129,9 @@ TEST(lifecycle_pets__lost_node_never_duplicates)
 	CHECK_STR(db->reason, want);
 	CHECK_EQ_INT(db->alerts, 1);
 
+	/* The alert names the node (simulator: last_alert_node). */
+	CHECK_STR(db->last_alert_node, home);
+
 	/* The node comes back: the pet is started at home, the alert
 	 * condition clears (and would alert again next time). */
 	sim_node_state(s, home, NODE_READY);
