@@ -171,6 +171,8 @@ start_http(struct slave *s, struct instance *in)
 	return 0;
 }
 
+static bool self_connected(int fd);
+
 /* 1: connected at once, 0: in progress, <0: failed. */
 static int
 start_tcp(struct slave *s, struct instance *in)
@@ -182,7 +184,11 @@ start_tcp(struct slave *s, struct instance *in)
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
 		return orch_err_sys(ORCH_ERROR, "socket");
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0) {
+		bool self = self_connected(fd);
+
 		close(fd);
+		if (self)
+			return orch_err_set(ORCH_ERROR, "tcp: %s", strerror(ECONNREFUSED));
 		return 1;
 	}
 	if (errno != EINPROGRESS) {
@@ -201,6 +207,22 @@ start_tcp(struct slave *s, struct instance *in)
 	return 0;
 }
 
+/*
+ * A connect to 127.0.0.1:P from the ephemeral port P "succeeds" with
+ * nobody listening (TCP simultaneous open with itself), and then holds P
+ * so the service cannot bind it. Such a connection is a failure.
+ */
+static bool
+self_connected(int fd)
+{
+	struct sockaddr_in a, b;
+	socklen_t la = sizeof(a), lb = sizeof(b);
+
+	return getsockname(fd, (struct sockaddr *)&a, &la) == 0 &&
+	    getpeername(fd, (struct sockaddr *)&b, &lb) == 0 && a.sin_port == b.sin_port &&
+	    a.sin_addr.s_addr == b.sin_addr.s_addr;
+}
+
 void
 health_tcp_ready(struct slave *s, struct instance *in)
 {
@@ -210,6 +232,8 @@ health_tcp_ready(struct slave *s, struct instance *in)
 
 	if (getsockopt(in->probe.w.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
+	if (err == 0 && self_connected(in->probe.w.fd))
+		err = ECONNREFUSED;
 	snprintf(why, sizeof(why), "tcp: %s", err ? strerror(err) : "connected");
 	probe_done(s, in, err == 0, why);
 }

@@ -193,6 +193,23 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 		usage("--name, --listen, --data-dir and --token-file are required");
 }
 
+/* Instance ports inside the kernel's ephemeral range can be taken by any
+ * outgoing connection at any time: say so once. */
+static void
+warn_ephemeral_overlap(const struct slave_config *c)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	int lo, hi;
+
+	if (f == NULL)
+		return;
+	if (fscanf(f, "%d %d", &lo, &hi) == 2 && c->port_lo <= hi && lo <= c->port_hi)
+		log_warnx("--port-range %d-%d overlaps the ephemeral ports %d-%d; "
+		    "an outgoing connection may hold an instance's port", c->port_lo,
+		    c->port_hi, lo, hi);
+	fclose(f);
+}
+
 static uint64_t
 physical_memory(void)
 {
@@ -246,6 +263,7 @@ main(int argc, char **argv)
 	if (s.cfg.address == NULL)
 		s.cfg.address = s.cfg.listen;
 	srandom((unsigned)(time(NULL) ^ getpid()));
+	warn_ephemeral_overlap(&s.cfg);
 	if ((s.cfg.token = read_token(token_file)) == NULL) {
 		log_warnx("%s", orch_err_last());
 		goto out;

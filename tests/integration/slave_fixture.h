@@ -67,7 +67,7 @@ fx_launch(struct fx *fx, const char *const *extra)
 	argv[n++] = "--token-file";
 	argv[n++] = fx->token_file;
 	argv[n++] = "--port-range";
-	argv[n++] = "31000-39999";
+	argv[n++] = "21000-29999";
 	for (size_t i = 0; extra && extra[i] && n < 38; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;

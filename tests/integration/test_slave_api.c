@@ -201,8 +201,8 @@ TEST(slave_api__placeholders_and_environment)
 	ports = json_object_get(j, "ports");
 	http = json_integer_value(json_object_get(ports, "http"));
 	admin = json_integer_value(json_object_get(ports, "admin"));
-	CHECK(http >= 31000 && http <= 39999);
-	CHECK(admin >= 31000 && admin <= 39999 && admin != http);
+	CHECK(http >= 21000 && http <= 29999);
+	CHECK(admin >= 21000 && admin <= 29999 && admin != http);
 	dd = json_string_value(json_object_get(j, "data_dir"));
 	REQUIRE(dd != NULL);
 	snprintf(path, sizeof(path), "%s/env.txt", dd);
