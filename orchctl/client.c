@@ -492,6 +492,7 @@ struct sse {
 	bool checked;     /* the HTTP status was looked at */
 	bool ok;          /* ... and it was 2xx */
 	bool quit;        /* fn asked to stop */
+	int64_t retry_ms; /* the server's retry: hint; 0 none */
 	struct buf errbody;
 };
 
@@ -537,6 +538,11 @@ sse_line(struct sse *s, char *l, size_t n)
 		if (s->data.len > 0)
 			buf_add(&s->data, "\n", 1);
 		buf_add(&s->data, val, strlen(val));
+	} else if (flen == 5 && strncmp(l, "retry", 5) == 0) {
+		long long ms = parse_count(val, STREAM_BACKOFF_MAX_MS * 12);
+
+		if (ms >= 0)
+			s->retry_ms = ms;
 	} else if (flen == 2 && strncmp(l, "id", 2) == 0) {
 		free(s->id);
 		if ((s->id = strdup(val)) == NULL)
@@ -675,13 +681,29 @@ client_stream(struct client *c, const char *path, const char *last_id,
 		if (s.checked && s.ok) {
 			ever_connected = true;
 			backoff = STREAM_BACKOFF_MIN_MS;
+			if (warned)
+				fprintf(stderr, "orchctl: event stream from %s "
+				    "is back\n", c->url);
+			warned = false;
 		}
-		/* The stream ended (controller restart, proxy timeout, lost
-		 * link): come back where we were, as EventSource does. */
+		if (s.checked && s.ok && rc == CURLE_OK) {
+			/* A clean end: the controller answers what it has and
+			 * closes (long polling), or restarts. Come back after
+			 * its retry: hint, resuming by Last-Event-ID, as an
+			 * EventSource does; nothing to tell anyone. */
+			if (c->ctx->verbose > 1)
+				fprintf(stderr, "orchctl: event stream ended; "
+				    "reconnecting\n");
+			nap(s.retry_ms > 0 ? s.retry_ms : STREAM_BACKOFF_MIN_MS,
+			    stop);
+			continue;
+		}
+		/* Lost: a link or controller down. Say so once per outage,
+		 * keep trying with a growing pause. */
 		if (!warned || c->ctx->verbose > 0)
-			fprintf(stderr, "orchctl: event stream from %s %s; "
-			    "reconnecting\n", c->url, rc == CURLE_OK ? "ended" :
-			    (c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc)));
+			fprintf(stderr, "orchctl: lost the event stream from %s "
+			    "(%s); reconnecting\n", c->url, c->errbuf[0] ?
+			    c->errbuf : curl_easy_strerror(rc));
 		warned = true;
 		nap(backoff, stop);
 		backoff = backoff * 2 > STREAM_BACKOFF_MAX_MS ?

@@ -215,9 +215,47 @@ observe(struct waiter *w, const json_t *st, const char *commit, char *why,
 	return WAIT_MORE;
 }
 
+/*
+ * Every service shows Run at the applied commit; but right after an apply
+ * the controller may not have planned yet, and Run may still be the old
+ * instances. Its own verdict settles it: the revision record (seq from
+ * the apply reply) moves from "applied" to "succeeded" or "failed" once
+ * the outcome is known. A record that is missing or uses other words
+ * leaves the status verdict as it is.
+ */
+static int
+revision_verdict(enum verdict *v, struct client *c, long long seq, char *why,
+    size_t whylen)
+{
+	json_t *revs = NULL, *r;
+	size_t i;
+	int ex;
+
+	if ((ex = client_call(&revs, c, "GET", "/v1/revisions", NULL)) != EXIT_OK)
+		return ex;
+	json_array_foreach(json_object_get(revs, "revisions"), i, r) {
+		const char *result = jget_str(r, "result");
+		long long rs;
+
+		if (!jget_int(&rs, r, "seq") || rs != seq || result == NULL)
+			continue;
+		if (strcmp(result, "applied") == 0)
+			*v = WAIT_MORE; /* outcome not known yet */
+		else if (strcmp(result, "failed") == 0 ||
+		    strcmp(result, "rejected") == 0) {
+			snprintf(why, whylen, "the controller marked revision "
+			    "%lld %s", seq, result);
+			*v = WAIT_FAILED;
+		}
+		break;
+	}
+	json_decref(revs);
+	return EXIT_OK;
+}
+
 static int
 wait_rollout(const struct orchctl *ctx, struct client *c, const char *commit,
-    int64_t timeout_ms)
+    long long seq, int64_t timeout_ms)
 {
 	struct waiter w = {NULL, 0, ctx->output == OUTPUT_JSON ? stderr : stdout};
 	int64_t deadline = orch_mono_ms() + timeout_ms;
@@ -236,6 +274,9 @@ wait_rollout(const struct orchctl *ctx, struct client *c, const char *commit,
 		if ((ex = client_call(&st, c, "GET", "/v1/status", NULL)) != EXIT_OK)
 			goto out;
 		v = observe(&w, st, commit, why, sizeof(why));
+		if (v == WAIT_DONE && seq > 0 &&
+		    (ex = revision_verdict(&v, c, seq, why, sizeof(why))) != EXIT_OK)
+			goto out;
 		if (v == WAIT_DONE) {
 			fprintf(w.out, "Rollout of revision %s complete: %zu "
 			    "service%s Run.\n", sha,
@@ -292,6 +333,7 @@ run_apply(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 	struct client *c = NULL;
 	json_t *body = NULL, *reply = NULL;
 	char *commit = NULL;
+	long long seq;
 	int ch, ex;
 
 	while ((ch = orchctl_getopt(&ex, ctx, cmd, argc, argv, "", longs)) != -1) {
@@ -343,6 +385,8 @@ run_apply(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 	client_set_timeout(c, APPLY_TIMEOUT_MS);
 	if ((ex = client_call(&reply, c, "POST", "/v1/apply", body)) != EXIT_OK)
 		goto out;
+	if (!jget_int(&seq, json_object_get(reply, "revision"), "seq"))
+		seq = 0;
 	if (reply_commit(reply) != NULL &&
 	    (commit = strdup(reply_commit(reply))) == NULL)
 		abort();
@@ -354,7 +398,7 @@ run_apply(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 		print_reply(ctx, reply, dry_run);
 	if (wait) {
 		fflush(stdout);
-		ex = wait_rollout(ctx, c, commit, timeout_ms);
+		ex = wait_rollout(ctx, c, commit, seq, timeout_ms);
 	}
 out:
 	free(commit);

@@ -24,18 +24,35 @@ str_or(const char *s, const char *dflt)
 	return s && s[0] ? s : dflt;
 }
 
-/* "version, env" from a JSON array of field names. */
+/* The DIFF_F_* bit of a field name; 0 for a name this orchctl does not
+ * know (it then counts as in place, the harmless guess). */
+static unsigned
+field_bit(const char *name)
+{
+	for (unsigned bit = 1; bit < DIFF_F__LAST; bit <<= 1)
+		if (strcmp(manifest_diff_field_name(bit), name) == 0)
+			return bit;
+	return 0;
+}
+
+/* "version, env" from a JSON array of field names, those whose bit is in
+ * mask (unknown names count as in place: outside DIFF_ROLLOUT_FIELDS). */
 static void
-field_list(char *buf, size_t len, const json_t *fields)
+field_list(char *buf, size_t len, const json_t *fields, unsigned mask)
 {
 	size_t i, off = 0;
 	json_t *f;
 
 	buf[0] = '\0';
 	json_array_foreach(fields, i, f) {
+		unsigned bit;
 		int n;
 
 		if (!json_is_string(f))
+			continue;
+		bit = field_bit(json_string_value(f));
+		if (mask != ~0u && !(bit ? (bit & mask) :
+		    !(mask & DIFF_ROLLOUT_FIELDS)))
 			continue;
 		n = snprintf(buf + off, len - off, "%s%s", off ? ", " : "",
 		    json_string_value(f));
@@ -82,10 +99,19 @@ print_service(FILE *f, const json_t *sv, int verbose, struct counts *pc)
 	char rollout[512], inplace[512];
 	bool replicas;
 
-	field_list(rollout, sizeof(rollout),
-	    json_object_get(sv, "rollout_fields"));
-	field_list(inplace, sizeof(inplace),
-	    json_object_get(sv, "in_place_fields"));
+	if (json_is_array(json_object_get(sv, "rollout_fields"))) {
+		field_list(rollout, sizeof(rollout),
+		    json_object_get(sv, "rollout_fields"), ~0u);
+		field_list(inplace, sizeof(inplace),
+		    json_object_get(sv, "in_place_fields"), ~0u);
+	} else {
+		/* Only "fields" (the controller's plan): split them the way
+		 * the manifest library classifies each field. */
+		field_list(rollout, sizeof(rollout), fields,
+		    DIFF_ROLLOUT_FIELDS);
+		field_list(inplace, sizeof(inplace), fields,
+		    ~DIFF_ROLLOUT_FIELDS);
+	}
 	replicas = has_field(fields, "replicas") || orep != nrep;
 	if (strcmp(action, "added") == 0) {
 		pc->add++;
