@@ -154,13 +154,13 @@ TEST(examples_httpapp__serves_version_and_health)
 {
 	const char *argv[8];
 	char ready[512], *bin = app("httpapp"), *body = NULL, want[64], *raw;
+	char portbuf[16];
 	struct daemon *d = NULL;
 	int port, fds[200], i, ok = 0;
 
 	setup();
 	REQUIRE(daemon_free_port(&port) == 0);
 	snprintf(ready, sizeof(ready), "%s/ready", dir);
-	char portbuf[16];
 	snprintf(portbuf, sizeof(portbuf), "%d", port);
 	argv[0] = bin; argv[1] = "--port"; argv[2] = portbuf;
 	argv[3] = "--ready-file"; argv[4] = ready; argv[5] = NULL;
