@@ -309,6 +309,10 @@ derive_state(struct pctx *c)
 		p->state = SERVICE_READY;
 		pl_reason(c, PRIO_PROGRESS, "%d of %d Run", ready, c->target);
 	}
+	/* Re-added while being removed: Destroy leads only to Provision,
+	 * and the next pass goes on from there. */
+	if (c->in->state == SERVICE_DESTROY)
+		p->state = SERVICE_PROVISION;
 	if (p->state == SERVICE_RUN) {
 		p->memo.settled = c->target;
 		if (c->prio <= PRIO_PROGRESS)
@@ -533,9 +537,11 @@ lifecycle_plan(struct lifecycle_plan **out, const struct lifecycle_input *in)
 	if (c.target > in->spec->max)
 		c.target = in->spec->max;
 	lifecycle_fingerprint(c.fp, in->spec);
-	c.first = (m == NULL || m->settled == 0) &&
-	    (in->state == SERVICE_PROVISION || in->state == SERVICE_READY ||
-	    in->state == SERVICE_FAILED || in->state == SERVICE_DESTROY);
+	/* A first deploy: the stored state says so, or the service was never
+	 * Run and its state allows a first deploy to go on. */
+	c.first = in->state == SERVICE_PROVISION || in->state == SERVICE_DESTROY ||
+	    ((m == NULL || m->settled == 0) &&
+	    (in->state == SERVICE_READY || in->state == SERVICE_FAILED));
 	if (in->state == SERVICE_DESTROY) {
 		/* Re-added while being removed: a new service. */
 		c.first = true;

@@ -359,9 +359,27 @@ sim_input(struct sim *s, struct sim_svc *v, struct lifecycle_input *in,
 	*out_deps = dv;
 }
 
+/* Instances of service Run on a node not Lost: what serves. */
+static SIM_UNUSED int
+sim_serving(const struct sim *s, const char *service)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < SIM_MAX_INST; i++) {
+		const struct sim_inst *x = &s->inst[i];
+
+		if (x->used && strcmp(x->service, service) == 0 &&
+		    x->state == INSTANCE_RUN && sim_node_of(s, x->node) != NODE_LOST)
+			n++;
+	}
+	return n;
+}
+
 static SIM_UNUSED void
 sim_apply_plan(struct sim *s, struct sim_svc *v, struct lifecycle_plan *p)
 {
+	int serving = sim_serving(s, v->name);
+
 	for (size_t i = 0; i < p->nactions; i++) {
 		const struct lifecycle_action *a = &p->actions[i];
 		struct sim_inst *x = a->type == LIFECYCLE_START ? NULL : sim_find(s, a->id);
@@ -425,6 +443,13 @@ sim_apply_plan(struct sim *s, struct sim_svc *v, struct lifecycle_plan *p)
 		}
 	}
 	CHECK_EQ_INT(v->state, p->state);
+	/* Cattle availability: a plan never takes what serves below the
+	 * desired count (pets updated in place go down one by design). */
+	if (v->spec != NULL && v->spec->kind == KIND_CATTLE) {
+		int after = sim_serving(s, v->name);
+
+		CHECK(after >= (serving < p->desired ? serving : p->desired));
+	}
 	snprintf(v->reason, sizeof(v->reason), "%s", p->reason);
 	v->desired = p->desired;
 	v->ready = p->ready;
