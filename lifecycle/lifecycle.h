@@ -178,7 +178,8 @@ struct lifecycle_flags {
 struct lifecycle_input {
 	const char *service;             /* name (also when spec is NULL) */
 	const struct service_spec *spec; /* desired; NULL: being destroyed */
-	const struct service_spec *prev; /* previous revision's; may be NULL */
+	const struct service_spec *prev; /* previous revision's; may be NULL
+	                                    (names the change in reasons) */
 	enum service_state state;        /* current (stored) state */
 	const struct lifecycle_instance *instances;
 	size_t ninstances;
