@@ -54,7 +54,7 @@ struct live {
 	int ordinal;  /* pets; -1 for cattle */
 	bool stale;   /* to be replaced: old spec, or cattle on a Draining node */
 	bool old;     /* old spec (a rollout step), not just a move */
-	bool run;     /* state Run */
+	bool run;     /* serving: Run and not failing its check */
 	bool stopped; /* stopped during this pass */
 };
 
