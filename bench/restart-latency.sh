@@ -35,10 +35,11 @@ ROOTS=()        # supervisors started by this script (pids)
 
 stop_roots() {
 	# SIGSTOP then SIGKILL each root and its descendants: only ours.
+	# (stderr off: bash reports every job that dies of SIGKILL.)
 	if [ ${#ROOTS[@]} -gt 0 ]; then
 		"$RL" kill-tree "${ROOTS[@]}" || true
-		for p in "${ROOTS[@]}"; do { wait "$p"; } 2>/dev/null || true; done
-	fi
+		for p in "${ROOTS[@]}"; do wait "$p" || true; done
+	fi 2>/dev/null
 	ROOTS=()
 }
 cleanup() {
@@ -73,22 +74,25 @@ svc_dir() {
 }
 
 start_orch_slave() { # DIR -> sets SLAVE_PID, SLAVE_URL
-	local d=$1 port
+	local d=$1 port try
 	mkdir -p "$d/data"
 	echo "bench-token-$$" >"$d/token"
-	port=$(free_port)
-	"$SLAVE" --name bench --listen "127.0.0.1:$port" --data-dir "$d/data" \
-		--token-file "$d/token" --no-cgroup --log-level warn \
-		>"$d/slave.log" 2>&1 &
-	SLAVE_PID=$!
-	ROOTS+=("$SLAVE_PID")
-	SLAVE_URL="http://127.0.0.1:$port"
-	for _ in $(seq 100); do
-		curl -sf "$SLAVE_URL/healthz" >/dev/null 2>&1 && return 0
-		sleep 0.1
+	for try in 1 2 3; do # a port taken meanwhile: another one
+		port=$(free_port)
+		"$SLAVE" --name bench --listen "127.0.0.1:$port" --data-dir "$d/data" \
+			--token-file "$d/token" --no-cgroup --log-level warn \
+			>"$d/slave.log" 2>&1 &
+		SLAVE_PID=$!
+		ROOTS+=("$SLAVE_PID")
+		SLAVE_URL="http://127.0.0.1:$port"
+		for _ in $(seq 200); do
+			curl -sf "$SLAVE_URL/healthz" >/dev/null 2>&1 && return 0
+			kill -0 "$SLAVE_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		echo "restart-latency: orch-slave did not come up (try $try); log:" >&2
+		cat "$d/slave.log" >&2
 	done
-	echo "restart-latency: orch-slave did not come up; log:" >&2
-	cat "$d/slave.log" >&2
 	return 1
 }
 
@@ -148,7 +152,10 @@ start_latency_peer() { # NAME -> sets PEER_ARG "NAME=STAMPFILE" for restart_late
 	orch)
 		[ -x "$SLAVE" ] || return 1
 		start_orch_slave "$d" || return 1
-		orch_instance stamp-0 "$d/stamp" || return 1 ;;
+		orch_instance stamp-0 "$d/stamp" || {
+			echo "restart-latency: POST /v1/instances failed" >&2
+			return 1
+		} ;;
 	*)
 		echo "restart-latency: unknown peer $name" >&2
 		return 1 ;;
@@ -216,6 +223,7 @@ echo
 	${CSV:+--csv "$CSV"} "${args[@]}"
 stop_roots
 
+[ -n "$IDLE_PEERS" ] || exit 0
 echo
 echo "## Supervisor footprint with $IDLE_N supervised stamps (idle, ${IDLE_SECS} s)"
 echo
