@@ -41,6 +41,7 @@ plan_pets(struct pctx *c)
 	struct live **slot = NULL;
 	bool *dying = NULL;
 	struct live *upd = NULL;
+	bool nofit = false;
 	int n = c->target;
 
 	slot = calloc((size_t)n + 1, sizeof(*slot));
@@ -159,8 +160,14 @@ plan_pets(struct pctx *c)
 			c->pending = true;
 			continue;
 		}
-		if (!pl_start_needed(c, ord, c->first ? "deploy" : "below replicas"))
-			break;
+		/* After one new pet found no node, the next would not either;
+		 * but keep reviving the others at home. */
+		if (nofit)
+			continue;
+		if (!pl_start_needed(c, ord, c->first ? "deploy" : "below replicas")) {
+			nofit = true;
+			continue;
+		}
 		c->pending = true;
 	}
 

@@ -346,6 +346,53 @@ TEST(lifecycle_pets__drain_leaves_pets)
 	sim_free(s);
 }
 
+/* A new pet that fits nowhere makes the service Failed, but does not
+ * keep the others from being revived at home. */
+TEST(lifecycle_pets__nofit_still_revives_homes)
+{
+	struct manifest *m = pets_manifest("1.0.0", 3);
+	struct lifecycle_node nodes[2] = {
+		{.name = "node-a", .state = NODE_READY},
+		{.name = "node-b", .state = NODE_LOST},
+	};
+	struct lifecycle_pet_home homes[2] = {{1, "node-b"}, {2, "node-a"}};
+	struct lifecycle_memo memo = {.settled = 3, .pets = homes, .npets = 2};
+	struct lifecycle_input in = {
+		.service = "db", .spec = manifest_service(m, "db"),
+		.state = SERVICE_RUN, .nodes = nodes, .nnodes = 2, .memo = &memo,
+		.now = 1,
+	};
+	struct lifecycle_plan *p = NULL;
+
+	/* db-0 has no home and node-a is Draining: nowhere to go. */
+	nodes[0].state = NODE_DRAINING;
+	REQUIRE(lifecycle_plan(&p, &in) == 0);
+	{
+		const struct lifecycle_action *start = NULL, *lost = NULL;
+
+		for (size_t i = 0; i < p->nactions; i++) {
+			if (p->actions[i].type == LIFECYCLE_START)
+				start = &p->actions[i];
+			if (p->actions[i].type == LIFECYCLE_ALERT &&
+			    strcmp(p->actions[i].key, "lost:db-1") == 0)
+				lost = &p->actions[i];
+		}
+		REQUIRE(start != NULL);
+		CHECK_STR(start->id, "db-2");
+		CHECK_STR(start->node, "node-a");
+		CHECK_EQ_INT(start->ordinal, 2);
+		REQUIRE(lost != NULL);
+		CHECK_STR(lost->node, "node-b");
+	}
+	CHECK_EQ_INT(p->state, SERVICE_FAILED);
+	CHECK_STR(p->reason, "no node fits: node-a is Draining, node-b is Lost");
+	for (size_t i = 0; i < p->nactions; i++)
+		CHECK(p->actions[i].type != LIFECYCLE_START ||
+		    strcmp(p->actions[i].id, "db-1") != 0);
+	lifecycle_plan_free(p);
+	manifest_free(m);
+}
+
 CHECK_MAIN(lifecycle_pets__stable_ids_and_homes,
     lifecycle_pets__lost_node_never_duplicates,
     lifecycle_pets__restart_limit_fails_service,
@@ -353,4 +400,5 @@ CHECK_MAIN(lifecycle_pets__stable_ids_and_homes,
     lifecycle_pets__scale_keeps_homes,
     lifecycle_pets__strays_stopped,
     lifecycle_pets__waits_for_stop,
-    lifecycle_pets__drain_leaves_pets)
+    lifecycle_pets__drain_leaves_pets,
+    lifecycle_pets__nofit_still_revives_homes)
