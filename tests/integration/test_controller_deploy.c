@@ -440,6 +440,18 @@ TEST(deploy__bad_commit_changes_nothing)
 	CHECK_EQ_INT(cluster_apply(cl, "no-such-branch"), 404);
 }
 
+static bool
+service_exists(const char *name)
+{
+	char path[256];
+	json_t *j;
+
+	snprintf(path, sizeof(path), "/v1/services/%s", name);
+	j = cluster_get(cl, path);
+	json_decref(j);
+	return j != NULL;
+}
+
 TEST(deploy__service_removed_is_destroyed)
 {
 	long long since;
@@ -452,7 +464,7 @@ TEST(deploy__service_removed_is_destroyed)
 	since = last_seq();
 	REQUIRE(cluster_commit(cl, manifest("2.0.0", 2, true, false), NULL) == 0);
 	CHECK_EQ_INT(cluster_apply(cl, NULL), 200);
-	CHECK(WAIT_FOR(cluster_get(cl, "/v1/services/extra") == NULL, CL_WAIT));
+	CHECK(WAIT_FOR(!service_exists("extra"), CL_WAIT));
 	CHECK(first_event("extra", NULL, "Destroy", since) > 0);
 	CHECK_EQ_INT(cluster_count(cl, "extra", NULL), 0);
 	CHECK(all_run());
