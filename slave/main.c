@@ -243,7 +243,7 @@ main(int argc, char **argv)
 	struct slave s;
 	struct httpd_config hc = {0};
 	enum log_level level = LOG_LEVEL_INFO;
-	char *token_file = NULL, lockpath[4096], addr[128];
+	char *token_file = NULL, lockpath[4096], addr[128], address[160];
 	int lockfd = -1, rc = 1;
 
 	memset(&s, 0, sizeof(s));
@@ -308,10 +308,16 @@ main(int argc, char **argv)
 		log_warnx("%s", orch_err_last());
 		goto out_curl;
 	}
-	if (httpd_parse_listen(addr, sizeof(addr), &(int){0}, s.cfg.listen) == 0)
+	if (httpd_parse_listen(addr, sizeof(addr), &(int){0}, s.cfg.listen) == 0) {
+		/* With port 0 the kernel picked one: report the real address. */
+		if (s.cfg.address == s.cfg.listen) {
+			snprintf(address, sizeof(address), "%s:%d", addr, httpd_port(s.httpd));
+			s.cfg.address = address;
+		}
 		log_info("node=%s listening on %s:%d data_dir=%s controller=%s", s.cfg.name,
 		    addr, httpd_port(s.httpd), s.cfg.data_dir,
 		    s.cfg.controller ? s.cfg.controller : "(none: standalone)");
+	}
 	if (loop_run(&s) == 0)
 		rc = 0;
 	else
