@@ -159,6 +159,8 @@ download(char hex[SHA256_HEX_LEN + 1], int fd, const char *url,
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, stall_s > 0 ? stall_s : 1L);
 	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "orch-slave/0.1");
+	if (o->ca_file != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file);
 
 	res = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
@@ -184,6 +186,11 @@ download(char hex[SHA256_HEX_LEN + 1], int fd, const char *url,
 	case CURLE_FILE_COULDNT_READ_FILE:
 	case CURLE_REMOTE_FILE_NOT_FOUND:
 		rc = orch_err_set(ORCH_ENOTFOUND, "fetch %s: %s", url,
+		    errbuf[0] ? errbuf : curl_easy_strerror(res));
+		break;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+		rc = orch_err_set(ORCH_ERROR, "fetch %s: TLS: %s", url,
 		    errbuf[0] ? errbuf : curl_easy_strerror(res));
 		break;
 	case CURLE_OPERATION_TIMEDOUT:

@@ -38,6 +38,7 @@ struct artifact_opts {
 	uint64_t max_bytes;         /* download size cap: 2 GiB */
 	int max_redirects;          /* 5; http(s) only, never to file:// */
 	int64_t unpack_timeout_ms;  /* /bin/tar list + extract: 10 min */
+	const char *ca_file;        /* PEM CA bundle for https; NULL: the system's */
 };
 
 /*

@@ -234,22 +234,35 @@ answer(void *cls, struct MHD_Connection *c, const char *url,
 	return ret;
 }
 
+/* key and cert: PEM text for an https server, or NULL for http. */
 static void
-http_start(void)
+http_start_tls(const char *key, const char *cert)
 {
 	struct sockaddr_in sa;
 	const union MHD_DaemonInfo *info;
+	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION |
+	    MHD_USE_INTERNAL_POLLING_THREAD;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
-	    MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, answer, NULL,
-	    MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
+	if (key != NULL)
+		mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, answer,
+		    NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_HTTPS_MEM_KEY, key,
+		    MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
+	else
+		mhd = MHD_start_daemon(flags, 0, NULL, NULL, answer, NULL,
+		    MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
 	REQUIRE(mhd != NULL);
 	info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT);
 	REQUIRE(info != NULL && info->port > 0);
 	mhd_port = info->port;
+}
+
+static void
+http_start(void)
+{
+	http_start_tls(NULL, NULL);
 }
 
 static void
@@ -398,6 +411,65 @@ TEST(artifact__http)
 	CHECK_EQ_INT(count_entries(svcdir), 2);
 	CHECK(!exists("%s/9.0.0", svcdir));
 	http_stop();
+	teardown();
+}
+
+/* Whole small file as a string (malloc'd), or NULL. */
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = calloc(1, (size_t)n + 1)) != NULL &&
+	    fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+TEST(artifact__https)
+{
+	char url[1024], keyp[700], certp[700], *key, *cert, *dir = NULL;
+	struct artifact_opts o;
+	const char *sha;
+
+	setup();
+	make_release("v1", "tls");
+	snprintf(url, sizeof(url), "%s/v1.tar.gz", src);
+	sha = hash_of(url);
+	/* A self-signed certificate for 127.0.0.1, made for this run. */
+	snprintf(keyp, sizeof(keyp), "%s/key.pem", root);
+	snprintf(certp, sizeof(certp), "%s/cert.pem", root);
+	REQUIRE(sh("openssl req -x509 -newkey rsa:2048 -nodes -days 1 "
+	    "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+	    "-keyout %s -out %s >/dev/null 2>&1", keyp, certp) == 0);
+	key = slurp(keyp);
+	cert = slurp(certp);
+	REQUIRE(key && cert);
+	http_start_tls(key, cert);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/files/v1.tar.gz",
+	    mhd_port);
+
+	/* Not signed by a CA we trust: refused. */
+	CHECK_EQ_INT(fetch(&dir, "web", "1.0.0", url, sha, NULL), ORCH_ERROR);
+	CHECK_CONTAINS(orch_err_last(), "TLS");
+	CHECK(dir == NULL);
+	/* Trusting it explicitly. */
+	memset(&o, 0, sizeof(o));
+	o.ca_file = certp;
+	CHECK_EQ_INT(fetch(&dir, "web", "1.0.0", url, sha, &o), 0);
+	CHECK(dir && sh("test \"$(%s/bin/app)\" = tls", dir) == 0);
+	free(dir);
+	http_stop();
+	free(key);
+	free(cert);
 	teardown();
 }
 
@@ -720,7 +792,7 @@ TEST(artifact__concurrent_and_reaper_safe)
 }
 
 CHECK_MAIN(artifact__file_url_targz, artifact__plain_tar_and_single_file,
-    artifact__bad_checksum_leaves_nothing, artifact__http,
+    artifact__bad_checksum_leaves_nothing, artifact__http, artifact__https,
     artifact__versions_side_by_side_and_reuse, artifact__prune,
     artifact__traversal_rejected, artifact__bad_inputs,
     artifact__concurrent_and_reaper_safe)
