@@ -179,8 +179,10 @@ inst_new(struct slave *s, struct instance_spec *spec)
 	in->probe.w.fd = -1;
 	in->exit_code = -1;
 	in->health = spec->health.type == HEALTH_NONE ? HEALTH_STATE_NONE : HEALTH_STATE_STARTING;
-	in->nrt = (size_t)spec->restart.limit + 1;
-	in->restart_times = calloc(in->nrt, sizeof(*in->restart_times));
+	/* Room for the usual case up front, so a restart needs no allocation;
+	 * it grows (after the exec) only for a large restart.limit. */
+	in->crt = spec->restart.limit < 16 ? (size_t)spec->restart.limit + 1 : 16;
+	in->restart_times = calloc(in->crt, sizeof(*in->restart_times));
 	if (asprintf(&in->dir, "%s/instances/%s", s->cfg.data_dir, spec->id) < 0)
 		in->dir = NULL;
 	if (asprintf(&in->data_dir, "%s/data", in->dir ? in->dir : "") < 0)
@@ -406,7 +408,7 @@ inst_start(struct instance **out, bool *out_created, struct slave *s,
 		if (in->state != IST_FAILED || in->pid != 0)
 			return 0; /* running or on its way: a repeat changes nothing */
 		/* A Failed instance is revived by a new start with the same spec. */
-		memset(in->restart_times, 0, in->nrt * sizeof(*in->restart_times));
+		in->nrt = 0;
 		in->streak = 0;
 		in->backoff_ms = 0;
 		log_info("instance=%s revived by a start request", in->spec->id);

@@ -94,8 +94,8 @@ struct instance {
 	struct watch pidw;
 	int64_t started_mono, started_wall;
 	int restarts;
-	int64_t *restart_times;  /* ring of mono ms, restart.limit + 1 long */
-	size_t nrt;
+	int64_t *restart_times;  /* mono ms of restarts inside the window, oldest first */
+	size_t nrt, crt;         /* count, capacity */
 	int streak;              /* consecutive quick crashes */
 	int64_t backoff_ms;
 	int64_t restart_at;      /* IST_BACKOFF: mono deadline */

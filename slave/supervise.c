@@ -209,15 +209,40 @@ describe_exit(char *buf, size_t len, const struct instance *in, bool known)
 		snprintf(buf, len, "exited with code %d", in->exit_code);
 }
 
-static int
-restarts_in_window(const struct instance *in, int64_t now)
+/* Drop restarts older than the window; what is left is the count. */
+static size_t
+restarts_in_window(struct instance *in, int64_t now)
 {
-	int n = 0;
+	size_t old = 0;
 
-	for (size_t i = 0; i < in->nrt; i++)
-		if (in->restart_times[i] != 0 && now - in->restart_times[i] < in->spec->restart.window_ms)
-			n++;
-	return n;
+	while (old < in->nrt && now - in->restart_times[old] >= in->spec->restart.window_ms)
+		old++;
+	if (old > 0) {
+		memmove(in->restart_times, in->restart_times + old,
+		    (in->nrt - old) * sizeof(*in->restart_times));
+		in->nrt -= old;
+	}
+	return in->nrt;
+}
+
+static void
+record_restart(struct instance *in, int64_t when)
+{
+	if (in->nrt == in->crt) {
+		size_t cap = in->crt * 2;
+		int64_t *p = realloc(in->restart_times, cap * sizeof(*p));
+
+		if (p == NULL) {
+			/* Out of memory: forget the oldest rather than fail. */
+			memmove(in->restart_times, in->restart_times + 1,
+			    (in->nrt - 1) * sizeof(*in->restart_times));
+			in->nrt--;
+		} else {
+			in->restart_times = p;
+			in->crt = cap;
+		}
+	}
+	in->restart_times[in->nrt++] = when;
 }
 
 static int64_t
@@ -293,7 +318,7 @@ sv_exited(struct slave *s, struct instance *in, int status, bool known)
 		inst_set_state(s, in, IST_FAILED, "%s", why);
 		return;
 	}
-	if (restarts_in_window(in, now) >= in->spec->restart.limit) {
+	if (restarts_in_window(in, now) >= (size_t)in->spec->restart.limit) {
 		inst_set_state(s, in, IST_FAILED, "%s; restart limit %d within %lldms reached",
 		    why, in->spec->restart.limit, (long long)in->spec->restart.window_ms);
 		return;
@@ -305,17 +330,18 @@ sv_exited(struct slave *s, struct instance *in, int status, bool known)
 		in->streak++;
 		delay = backoff_delay(in);
 	}
-	in->restart_times[in->restarts % in->nrt] = now;
 	in->restarts++;
 	s->m.restarts++;
 	in->backoff_ms = delay;
 	if (delay == 0) {
-		/* The fast path: exec first, then log and persist. */
+		/* The fast path: exec first, then record, log and persist. */
 		inst_launch(s, in);
+		record_restart(in, now);
 		log_info("instance=%s %s: restarted at once pid=%d restarts=%d", in->spec->id,
 		    why, (int)in->pid, in->restarts);
 		return;
 	}
+	record_restart(in, now);
 	in->restart_at = now + delay;
 	inst_set_state(s, in, IST_BACKOFF, "%s; restart %d in %lldms", why, in->restarts,
 	    (long long)delay);
