@@ -211,10 +211,48 @@ TEST(slave_supervise__stop_escalates_to_sigkill)
 	fx_finish(&fx);
 }
 
+/* The demo pet: data written before a SIGKILL is there after the revival. */
+TEST(slave_supervise__kv_pet_keeps_its_data_across_a_crash)
+{
+	char body[1024], url[256], *kv = daemon_binary("examples/apps/kv");
+	struct http_result r;
+	json_t *j = NULL;
+	long long pid, port;
+	struct fx fx;
+
+	REQUIRE(access(kv, X_OK) == 0);
+	REQUIRE(fx_start(&fx, NULL) == 0);
+	snprintf(body, sizeof(body),
+	    "{\"id\":\"cache-0\",\"service\":\"cache\",\"version\":\"2.1.0\",\"kind\":\"pet\","
+	    "\"ports\":[\"http\"],\"command\":[\"%s\",\"--port\",\"${ORCH_PORT}\",\"--data\",\"${ORCH_DATA_DIR}\"],"
+	    "\"health\":{\"type\":\"http\",\"path\":\"/healthz\",\"interval_ms\":100,\"timeout_ms\":1000},"
+	    "\"stop\":{\"timeout_ms\":3000}}", kv);
+	CHECK_EQ_INT(fx_post(&fx, body, &j), 201);
+	pid = json_integer_value(json_object_get(j, "pid"));
+	port = json_integer_value(json_object_get(json_object_get(j, "ports"), "http"));
+	json_decref(j);
+	CHECK(WAIT_FOR(fx_is(&fx, "cache-0", "state", "Run"), FX_WAIT));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%lld/greeting", port);
+	CHECK(http_request(&r, "PUT", url, NULL, "hello-pet", 9, 5000) == 0);
+	CHECK(r.status == 201 || r.status == 200);
+	http_result_free(&r);
+
+	CHECK(kill((pid_t)pid, SIGKILL) == 0);
+	CHECK(WAIT_FOR(restarted(&fx, "cache-0", 1, pid) && fx_is(&fx, "cache-0", "state", "Run"),
+	    FX_WAIT));
+	CHECK(http_request(&r, "GET", url, NULL, NULL, 0, 5000) == 0);
+	CHECK_EQ_INT(r.status, 200);
+	CHECK_STR(r.body, "hello-pet");
+	http_result_free(&r);
+	fx_finish(&fx);
+	free(kv);
+}
+
 CHECK_MAIN(slave_supervise__pet_comes_back_in_place_with_growing_backoff,
     slave_supervise__healthy_pet_restarts_at_once,
     slave_supervise__crash_loop_ends_failed_and_a_new_start_revives,
     slave_supervise__cattle_are_not_revived,
     slave_supervise__stop_leaves_no_process_of_the_tree,
     slave_supervise__stop_leaves_no_process_without_cgroups,
-    slave_supervise__stop_escalates_to_sigkill)
+    slave_supervise__stop_escalates_to_sigkill,
+    slave_supervise__kv_pet_keeps_its_data_across_a_crash)
