@@ -319,6 +319,8 @@ opts_fill(struct artifact_opts *o, const struct artifact_opts *in)
 		o->stall_ms = 60000;
 	if (o->max_bytes == 0)
 		o->max_bytes = 2ULL << 30;
+	if (o->max_unpacked_bytes == 0)
+		o->max_unpacked_bytes = 8ULL << 30;
 	if (o->max_redirects <= 0)
 		o->max_redirects = 5;
 	if (o->unpack_timeout_ms <= 0)

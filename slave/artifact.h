@@ -36,6 +36,7 @@ struct artifact_opts {
 	int64_t timeout_ms;         /* whole download, redirects included: 10 min */
 	int64_t stall_ms;           /* abort when no byte arrives this long: 60s */
 	uint64_t max_bytes;         /* download size cap: 2 GiB */
+	uint64_t max_unpacked_bytes; /* sum of an archive's member sizes: 8 GiB */
 	int max_redirects;          /* 5; http(s) only, never to file:// */
 	int64_t unpack_timeout_ms;  /* /bin/tar list + extract: 10 min */
 	const char *ca_file;        /* PEM CA bundle for https; NULL: the system's */
@@ -54,7 +55,8 @@ struct artifact_opts {
  *                  artifact"
  *   ORCH_ENOTFOUND the URL does not exist (404, no such file)
  *   ORCH_EUNAVAIL  connect failure or timeout
- *   ORCH_ETOOBIG   over max_bytes
+ *   ORCH_ETOOBIG   over max_bytes, or an archive that unpacks to more
+ *                  than max_unpacked_bytes
  *   ORCH_ERROR     anything else (HTTP >= 400, disk, tar)
  * with a message. On any error nothing is left behind under data_dir.
  */

@@ -356,6 +356,34 @@ check_listing(char *listing, const char *url)
 	return 0;
 }
 
+/* Sum the member sizes of a `tar -tv --numeric-owner` listing (third
+ * field: "MODE UID/GID SIZE DATE TIME NAME"): a small gzip can expand to
+ * fill the disk, and the download cap bounds only the compressed size. */
+static int
+check_sizes(const char *listing, uint64_t max, const char *url)
+{
+	const char *line = listing;
+	uint64_t total = 0;
+
+	while (*line) {
+		size_t len = strcspn(line, "\n");
+		unsigned long long sz;
+		char buf[256];
+
+		snprintf(buf, sizeof(buf), "%.*s", (int)(len < 255 ? len : 255), line);
+		if (sscanf(buf, "%*s %*s %llu", &sz) == 1) {
+			if (sz > max || total + sz > max)
+				return orch_err_set(ORCH_ETOOBIG, "artifact %s unpacks to "
+				    "more than %llu bytes", url, (unsigned long long)max);
+			total += sz;
+		}
+		line += len;
+		if (*line == '\n')
+			line++;
+	}
+	return 0;
+}
+
 /* Does symlink target t, found in a dir depth levels below the root, stay
  * inside the root when read as a path (without following other links)? */
 static int
@@ -470,12 +498,14 @@ artifact_unpack_tar(const char *archive, const char *dir, enum artifact_kind kin
     const char *url, const struct artifact_opts *o)
 {
 	const char *zflag = kind == ARTIFACT_TARGZ ? "-z" : NULL;
-	char *listing = NULL, what[256];
+	char *listing = NULL, *vlisting = NULL, what[256];
 	struct walk *w = NULL;
 	int rc, dfd = -1;
 	/* Optional flags go last so a NULL ends argv early. */
 	char *list_argv[] = {"tar", "-t", "-P", "-f", (char *)archive,
 	    (char *)zflag, NULL};
+	char *vlist_argv[] = {"tar", "-t", "-v", "--numeric-owner", "-f",
+	    (char *)archive, (char *)zflag, NULL};
 	char *x_argv[] = {"tar", "-x", "--no-same-owner", "--no-same-permissions",
 	    "--warning=no-timestamp", "-f", (char *)archive, "-C", (char *)dir,
 	    (char *)zflag, NULL};
@@ -485,6 +515,12 @@ artifact_unpack_tar(const char *archive, const char *dir, enum artifact_kind kin
 	if (rc < 0)
 		goto out;
 	rc = check_listing(listing, url);
+	if (rc < 0)
+		goto out;
+	rc = run_tar(&vlisting, vlist_argv, o->unpack_timeout_ms, what);
+	if (rc < 0)
+		goto out;
+	rc = check_sizes(vlisting, o->max_unpacked_bytes, url);
 	if (rc < 0)
 		goto out;
 	rc = run_tar(NULL, x_argv, o->unpack_timeout_ms, what);
@@ -513,5 +549,6 @@ out:
 		close(dfd);
 	free(w);
 	free(listing);
+	free(vlisting);
 	return rc;
 }

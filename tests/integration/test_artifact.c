@@ -701,6 +701,27 @@ TEST(artifact__bad_inputs)
 	snprintf(svcdir, sizeof(svcdir), "%s/artifacts/web", data);
 	CHECK_EQ_INT(count_entries(svcdir), 0);
 
+	/* A small gzip that would unpack to 8 MiB of zeros, over a 1 MiB cap. */
+	REQUIRE(sh("mkdir -p %s/bomb && head -c 8388608 /dev/zero > %s/bomb/z && "
+	    "tar -C %s/bomb -czf %s/bomb.tar.gz z", src, src, src, src) == 0);
+	{
+		struct artifact_opts o;
+
+		memset(&o, 0, sizeof(o));
+		o.max_unpacked_bytes = 1 << 20;
+		snprintf(url, sizeof(url), "file://%s/bomb.tar.gz", src);
+		CHECK_EQ_INT(fetch(&dir, "web", "1.0.0", url, hash_of(url + 7), &o),
+		    ORCH_ETOOBIG);
+		CHECK_CONTAINS(orch_err_last(), "unpacks to more than 1048576 bytes");
+		CHECK_EQ_INT(count_entries(svcdir), 0);
+		/* Within the default cap it is fine. */
+		CHECK_EQ_INT(fetch(&dir, "web", "1.0.0", url, hash_of(url + 7), NULL),
+		    0);
+		CHECK(dir && exists("%s/z", dir));
+		free(dir);
+		dir = NULL;
+	}
+
 	/* A data dir that does not exist. */
 	{
 		struct artifact_spec a = {url, (char *)sha};
