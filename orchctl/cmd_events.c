@@ -26,12 +26,20 @@ print_event(const json_t *ev)
 {
 	char when[64], trans[64];
 	const char *svc = jget_str(ev, "service");
+	const char *node = jget_str(ev, "node");
+	char nodebuf[128];
 	const char *inst = jget_str(ev, "instance");
 	const char *from = jget_str(ev, "from");
 	const char *to = jget_str(ev, "to");
 	const char *cause = jget_str(ev, "cause");
 
 	fmt_time(when, sizeof(when), json_object_get(ev, "time"));
+	/* A node's transition (Ready, Suspect, Lost, Draining) has no
+	 * service: name the node in that column. */
+	if ((svc == NULL || *svc == '\0') && node != NULL && *node) {
+		snprintf(nodebuf, sizeof(nodebuf), "node/%s", node);
+		svc = nodebuf;
+	}
 	snprintf(trans, sizeof(trans), "%s -> %s", from && *from ? from : "-",
 	    to && *to ? to : "-");
 	printf("%-20s  %-12s  %-16s  %-22s  %s\n", when, svc && *svc ? svc : "-",

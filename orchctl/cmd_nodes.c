@@ -14,6 +14,27 @@ static const char *const headers[] = {
 };
 #define NCOLS (sizeof(headers) / sizeof(headers[0]))
 
+/* Bytes for a person: exact when a whole unit ("8G", "512M"), else one
+ * decimal of the largest unit ("23.5G"), as df -h does. */
+static void
+human_size(char *buf, size_t len, uint64_t bytes)
+{
+	static const char units[] = "KMGT";
+	double v = (double)bytes;
+	int u = -1;
+
+	orch_fmt_size(buf, len, bytes);
+	if (strlen(buf) <= 5)
+		return; /* "8G", "1536K": short enough as it is */
+	while (u < 3 && v >= 1024) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		return;
+	snprintf(buf, len, "%.1f%c", v, units[u]);
+}
+
 /* "cpu 4, memory 8G" from {"capacity": {"cpu", "memory"}} or the same
  * fields on the node itself; memory in bytes or as the text it was
  * given. */
@@ -33,8 +54,7 @@ capacity(char *buf, size_t len, const json_t *node)
 	else if (json_is_string(cpu))
 		snprintf(cpus, sizeof(cpus), "%s", json_string_value(cpu));
 	if (json_is_integer(mem) && json_integer_value(mem) >= 0)
-		orch_fmt_size(mems, sizeof(mems),
-		    (uint64_t)json_integer_value(mem));
+		human_size(mems, sizeof(mems), (uint64_t)json_integer_value(mem));
 	else if (json_is_string(mem))
 		snprintf(mems, sizeof(mems), "%s", json_string_value(mem));
 	if (!cpus[0] && !mems[0])

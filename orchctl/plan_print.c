@@ -165,7 +165,10 @@ plan_print(FILE *f, const json_t *plan, int verbose)
 	if (jget_str(from, "label") && jget_str(to, "label"))
 		fprintf(f, "%s -> %s\n", jget_str(from, "label"),
 		    jget_str(to, "label"));
-	if (json_is_true(json_object_get(plan, "architecture_changed"))) {
+	/* Only with both sides named: the controller's first apply changes
+	 * the architecture from nothing, which says nothing. */
+	if (json_is_true(json_object_get(plan, "architecture_changed")) &&
+	    jget_str(from, "architecture") && jget_str(to, "architecture")) {
 		const char *aa = str_or(jget_str(from, "architecture"), "-");
 		const char *ba = str_or(jget_str(to, "architecture"), "-");
 		const char *av = str_or(jget_str(from, "version"), "");

@@ -31,7 +31,9 @@
 #include <jansson.h>
 
 #include "check.h"
+#include "cluster.h"
 #include "err.h"
+#include "manifest.h"
 #include "run.h"
 #include "units.h"
 
@@ -76,7 +78,7 @@ slurp(const char *path)
 }
 
 static void
-write_file(const char *path, const char *text)
+put_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
 
@@ -160,7 +162,8 @@ wait_for_text(const char *path, const char *needle, int64_t ms)
 /* orchctl in the background, stdout/stderr to files; for -f verbs that
  * run until SIGINT. */
 static pid_t
-spawn_ctl(const char *out, const char *err, const char *const *args)
+spawn_ctl_at(const char *url, const char *tokfile, const char *out,
+    const char *err, const char *const *args)
 {
 	const char *argv[32];
 	size_t n = 0;
@@ -168,7 +171,11 @@ spawn_ctl(const char *out, const char *err, const char *const *args)
 
 	argv[n++] = orchctl_bin;
 	argv[n++] = "--controller";
-	argv[n++] = fake_url;
+	argv[n++] = url;
+	if (tokfile != NULL) {
+		argv[n++] = "--token-file";
+		argv[n++] = tokfile;
+	}
 	while (*args && n < 31)
 		argv[n++] = *args++;
 	argv[n] = NULL;
@@ -185,6 +192,12 @@ spawn_ctl(const char *out, const char *err, const char *const *args)
 		_exit(127);
 	}
 	return pid;
+}
+
+static pid_t
+spawn_ctl(const char *out, const char *err, const char *const *args)
+{
+	return spawn_ctl_at(fake_url, NULL, out, err, args);
 }
 
 /* SIGINT, then the exit code (or -1 when it does not stop in 10 s). */
@@ -457,7 +470,10 @@ fake_route(int fd, const struct req *r)
 		snprintf(body, sizeof(body), "{\"nodes\":[{\"name\":\"node-a\","
 		    "\"address\":\"127.0.0.1:7101\",\"state\":\"Ready\","
 		    "\"last_heartbeat\":%lld,\"capacity\":{\"cpu\":4,\"memory\":"
-		    "8589934592},\"instances\":[\"api-1\",\"api-2\"]}]}",
+		    "8589934592},\"instances\":[\"api-1\",\"api-2\"]},{\"name\":"
+		    "\"node-b\",\"address\":\"127.0.0.1:7102\",\"state\":"
+		    "\"Draining\",\"cpu\":2,\"memory\":25276510208,"
+		    "\"instances\":0}]}",
 		    (long long)(orch_wall_ms() - 2000));
 		reply_json(fd, 200, body);
 	} else if (strcmp(path, "/v1/revisions") == 0) {
@@ -617,7 +633,7 @@ setup_paths(void)
 	snprintf(reqlog, sizeof(reqlog), "%s/requests.log", work_dir);
 	snprintf(token_file, sizeof(token_file), "%s/token", work_dir);
 	/* Blanks around and a second line: only the first line, trimmed. */
-	write_file(token_file, "  " TOKEN "  \nnot this line\n");
+	put_file(token_file, "  " TOKEN "  \nnot this line\n");
 	snprintf(closed_url, sizeof(closed_url), "http://127.0.0.1:%d",
 	    free_port());
 	fake_start();
@@ -877,10 +893,10 @@ TEST(orchctl_client__instances_nodes_history)
 
 	ctl(&r, fake_url, NULL, "nodes", NULL);
 	CHECK_EQ_INT(r.status, 0);
-	CHECK_CONTAINS(r.out, "NAME     ADDRESS          STATE   HEARTBEAT   "
-	    "CAPACITY           INSTANCES\n");
-	CHECK_CONTAINS(r.out, "node-a   127.0.0.1:7101   Ready   2s ago      "
-	    "cpu 4, memory 8G   2\n");
+	CHECK_STR(r.out,
+	    "NAME     ADDRESS          STATE      HEARTBEAT   CAPACITY              INSTANCES\n"
+	    "node-a   127.0.0.1:7101   Ready      2s ago      cpu 4, memory 8G      2\n"
+	    "node-b   127.0.0.1:7102   Draining   -           cpu 2, memory 23.5G   0\n");
 	run_result_free(&r);
 
 	ctl(&r, fake_url, NULL, "history", NULL);
@@ -1202,10 +1218,393 @@ TEST(orchctl_client__logs)
 	free(o);
 }
 
+/* ---- end to end: a real controller, two real slaves, a git repo ------ */
+
+static struct cluster *cl;
+static char e2e_sha[41], e2e_short[8];
+
+/* back (1 instance) and front (2, min 1, max 3) that depends on back;
+ * both the httpapp demo. extra: appended to front (a broken field). */
+static const char *
+e2e_manifest(int front_replicas, const char *extra)
+{
+	static char buf[4096];
+	const char *app = cluster_app("httpapp");
+
+	snprintf(buf, sizeof(buf),
+	    "architecture: e2e\n"
+	    "version: \"1.0.0\"\n"
+	    "services:\n"
+	    "  back:\n"
+	    "    version: \"1.0.0\"\n"
+	    "    command: [\"%s\", \"--port\", \"${ORCH_PORT}\", \"--version\", \"1.0.0\"]\n"
+	    "    ports: [http]\n"
+	    "    health: {type: http, path: /healthz, interval: 200ms, timeout: 150ms}\n"
+	    "    stop: {signal: TERM, timeout: 2s}\n"
+	    "  front:\n"
+	    "    version: \"2.0.0\"\n"
+	    "    command: [\"%s\", \"--port\", \"${ORCH_PORT}\", \"--version\", \"2.0.0\"]\n"
+	    "    ports: [http]\n"
+	    "    replicas: %d\n"
+	    "    min: 1\n"
+	    "    max: 3\n"
+	    "    health: {type: http, path: /healthz, interval: 200ms, timeout: 150ms}\n"
+	    "    stop: {signal: TERM, timeout: 2s}\n"
+	    "    depends_on: {back: \">=1.0.0 <2.0.0\"}\n"
+	    "%s",
+	    app, app, front_replicas, extra ? extra : "");
+	return buf;
+}
+
+/* orchctl against the cluster's controller with its token file. */
+#define E2E(r, ...) ctl(r, cl->url, NULL, "--token-file", cl->token_file, \
+    __VA_ARGS__, NULL)
+
+/* The line of out that starts with prefix (copied into buf), or "". */
+static const char *
+line_starting(char *buf, size_t len, const char *out, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+
+	buf[0] = '\0';
+	for (const char *p = out; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, prefix, plen) == 0) {
+			snprintf(buf, len, "%.*s", (int)strcspn(p, "\n"), p);
+			break;
+		}
+	return buf;
+}
+
+/* Collapse runs of blanks to one, so checks do not depend on widths. */
+static void
+squeeze(char *s)
+{
+	char *w = s;
+
+	for (char *p = s; *p; p++)
+		if (*p != ' ' || w == s || w[-1] != ' ')
+			*w++ = *p;
+	*w = '\0';
+}
+
+TEST(orchctl_e2e__apply_wait)
+{
+	char bin[4200], line[512];
+	struct run_result r;
+	struct stat st;
+
+	/* Never pass vacuously: the controller is part of this tree. */
+	snprintf(bin, sizeof(bin), "%s/controller/orch-controller",
+	    env_or("ORCH_BUILD_DIR", "build"));
+	REQUIRE(stat(bin, &st) == 0);
+	REQUIRE(cluster_start(&cl, 2, NULL) == 0);
+	REQUIRE(cluster_commit(cl, e2e_manifest(2, NULL), e2e_sha) == 0);
+	snprintf(e2e_short, sizeof(e2e_short), "%.7s", e2e_sha);
+
+	E2E(&r, "apply", "--wait", "--timeout", "60s");
+	CHECK_EQ_INT(r.status, 0);
+	CHECK(strstr(r.out, "architecture") == NULL); /* from nothing */
+	CHECK_CONTAINS(r.out, "+ back (added) 1.0.0 x1\n");
+	CHECK_CONTAINS(r.out, "+ front (added) 2.0.0 x2\n");
+	CHECK_CONTAINS(r.out, "Plan: 2 to add, 0 to roll out, 0 to change in "
+	    "place, 0 to remove.\n");
+	snprintf(line, sizeof(line), "Applied revision %s", e2e_short);
+	CHECK_CONTAINS(r.out, line);
+	snprintf(line, sizeof(line), "Rollout of revision %s complete: 2 "
+	    "services Run.\n", e2e_short);
+	CHECK_CONTAINS(r.out, line);
+	/* Progress lines: front reached Run 2/2 on the way. */
+	CHECK_CONTAINS(r.out, "front   Run       2/2\n");
+	run_result_free(&r);
+	/* It said Run because it is. */
+	CHECK(cluster_service_is(cl, "back", "Run"));
+	CHECK(cluster_service_is(cl, "front", "Run"));
+	CHECK_EQ_INT(cluster_count(cl, "front", "Run"), 2);
+}
+
+TEST(orchctl_e2e__tables_and_json)
+{
+	char line[512], want[512];
+	struct run_result r;
+	json_t *j, *v;
+	size_t i;
+
+	REQUIRE(cl != NULL);
+	E2E(&r, "status");
+	CHECK_EQ_INT(r.status, 0);
+	squeeze(r.out);
+	snprintf(want, sizeof(want), "Architecture: e2e 1.0.0 Revision: %s",
+	    e2e_short);
+	CHECK_CONTAINS(r.out, want);
+	CHECK_CONTAINS(r.out, "NAME VERSION KIND STRATEGY STATE READY REVISION REASON\n");
+	snprintf(want, sizeof(want), "back 1.0.0 cattle rolling Run 1/1 %s",
+	    e2e_short);
+	CHECK_CONTAINS(line_starting(line, sizeof(line), r.out, "back "), want);
+	snprintf(want, sizeof(want), "front 2.0.0 cattle rolling Run 2/2 %s",
+	    e2e_short);
+	CHECK_CONTAINS(line_starting(line, sizeof(line), r.out, "front "), want);
+	run_result_free(&r);
+
+	E2E(&r, "status", "-o", "json");
+	CHECK_EQ_INT(r.status, 0);
+	REQUIRE((j = json_loads(r.out, 0, NULL)) != NULL);
+	CHECK_STR(json_string_value(json_object_get(j, "architecture")), "e2e");
+	CHECK_STR(json_string_value(json_object_get(json_object_get(j,
+	    "revision"), "commit")), e2e_sha);
+	CHECK_EQ_INT(json_array_size(json_object_get(j, "services")), 2);
+	json_array_foreach(json_object_get(j, "services"), i, v)
+		CHECK_STR(json_string_value(json_object_get(v, "state")), "Run");
+	json_decref(j);
+	run_result_free(&r);
+
+	E2E(&r, "status", "front");
+	CHECK_EQ_INT(r.status, 0);
+	squeeze(r.out);
+	CHECK_CONTAINS(r.out, "front 2.0.0 cattle rolling Run 2/2");
+	run_result_free(&r);
+	E2E(&r, "status", "nosuch");
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.err, "not found");
+	run_result_free(&r);
+
+	/* instances: every one Run and healthy, with a pid, on a node. */
+	E2E(&r, "instances");
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_CONTAINS(r.out, "ID ");
+	{
+		size_t n = 0;
+		char **lines = run_lines(r.out, &n);
+
+		CHECK_EQ_INT(n, 4); /* header + 3 */
+		for (size_t k = 1; k < n; k++) {
+			squeeze(lines[k]);
+			CHECK_CONTAINS(lines[k], " Run healthy ");
+			CHECK_CONTAINS(lines[k], " node-");
+		}
+		run_lines_free(lines);
+	}
+	run_result_free(&r);
+	E2E(&r, "instances", "front", "-o", "json");
+	CHECK_EQ_INT(r.status, 0);
+	REQUIRE((j = json_loads(r.out, 0, NULL)) != NULL);
+	CHECK_EQ_INT(json_array_size(json_object_get(j, "instances")), 2);
+	json_array_foreach(json_object_get(j, "instances"), i, v) {
+		CHECK_STR(json_string_value(json_object_get(v, "service")), "front");
+		CHECK(json_integer_value(json_object_get(v, "pid")) > 0);
+	}
+	json_decref(j);
+	run_result_free(&r);
+
+	E2E(&r, "nodes");
+	CHECK_EQ_INT(r.status, 0);
+	squeeze(r.out);
+	CHECK_CONTAINS(r.out, "NAME ADDRESS STATE HEARTBEAT CAPACITY INSTANCES\n");
+	snprintf(want, sizeof(want), "%s 127.0.0.1:%d Ready ", cl->slaves[0].name,
+	    cl->slaves[0].port);
+	CHECK_CONTAINS(line_starting(line, sizeof(line), r.out,
+	    cl->slaves[0].name), want);
+	CHECK_CONTAINS(line_starting(line, sizeof(line), r.out,
+	    cl->slaves[1].name), " Ready ");
+	run_result_free(&r);
+	E2E(&r, "nodes", "-o", "json");
+	CHECK_EQ_INT(r.status, 0);
+	REQUIRE((j = json_loads(r.out, 0, NULL)) != NULL);
+	CHECK_EQ_INT(json_array_size(json_object_get(j, "nodes")), 2);
+	json_decref(j);
+	run_result_free(&r);
+
+	E2E(&r, "history");
+	CHECK_EQ_INT(r.status, 0);
+	squeeze(r.out);
+	CHECK_CONTAINS(r.out, "COMMIT TIME AUTHOR RESULT MESSAGE\n");
+	CHECK_CONTAINS(line_starting(line, sizeof(line), r.out, e2e_short),
+	    " succeeded ");
+	run_result_free(&r);
+	E2E(&r, "history", "-o", "json");
+	CHECK_EQ_INT(r.status, 0);
+	REQUIRE((j = json_loads(r.out, 0, NULL)) != NULL);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(
+	    json_object_get(j, "revisions"), 0), "commit")), e2e_sha);
+	json_decref(j);
+	run_result_free(&r);
+}
+
+TEST(orchctl_e2e__scale)
+{
+	struct run_result r;
+
+	REQUIRE(cl != NULL);
+	E2E(&r, "scale", "front", "3");
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_STR(r.out, "front scaled to 3 replicas.\n");
+	run_result_free(&r);
+	CHECK(WAIT_FOR(cluster_count(cl, "front", "Run") == 3, CL_WAIT));
+
+	/* Outside min..max: refused with the bounds, nothing changes. */
+	E2E(&r, "scale", "front", "4");
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.err, "cannot scale to 4: outside min..max 1..3");
+	run_result_free(&r);
+	E2E(&r, "scale", "front", "0");
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.err, "outside min..max 1..3");
+	run_result_free(&r);
+	E2E(&r, "scale", "nosuch", "1");
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.err, "not found");
+	run_result_free(&r);
+	/* Without the token: 401 and the hint. */
+	ctl(&r, cl->url, NULL, "scale", "front", "2", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.err, "--token-file");
+	run_result_free(&r);
+	CHECK_EQ_INT(cluster_count(cl, "front", "Run"), 3);
+
+	E2E(&r, "scale", "front", "2");
+	CHECK_EQ_INT(r.status, 0);
+	run_result_free(&r);
+	CHECK(WAIT_FOR(cluster_count(cl, "front", NULL) == 2, CL_WAIT));
+}
+
+TEST(orchctl_e2e__invalid_commit)
+{
+	char sha[41], fname[64], line[2048];
+	const char *yaml = e2e_manifest(5, "    colour: blue\n");
+	struct manifest_errors errs;
+	struct manifest *m = NULL;
+	struct run_result r;
+	json_t *j;
+
+	REQUIRE(cl != NULL);
+	REQUIRE(cluster_commit(cl, yaml, sha) == 0);
+	/* The errors orchctl must print are the library's for that text. */
+	snprintf(fname, sizeof(fname), "orch.yaml@%.7s", sha);
+	manifest_errors_init(&errs);
+	CHECK(manifest_parse(&m, &errs, yaml, strlen(yaml), fname) < 0);
+	CHECK(errs.n >= 2);
+
+	E2E(&r, "apply", "--ref", sha, "--wait");
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_STR(r.out, "");
+	CHECK_CONTAINS(r.err, "invalid manifest");
+	for (size_t k = 0; k < errs.n; k++) {
+		manifest_error_format(line, sizeof(line), &errs.v[k]);
+		strcat(line, "\n");
+		CHECK_CONTAINS(r.err, line);
+	}
+	CHECK_CONTAINS(r.err, ": services.front.replicas: ");
+	CHECK_CONTAINS(r.err, ": services.front.colour: ");
+	manifest_free(m);
+	manifest_errors_free(&errs);
+	run_result_free(&r);
+
+	/* A rejected manifest changed nothing. */
+	E2E(&r, "status", "-o", "json");
+	CHECK_EQ_INT(r.status, 0);
+	REQUIRE((j = json_loads(r.out, 0, NULL)) != NULL);
+	CHECK_STR(json_string_value(json_object_get(json_object_get(j,
+	    "revision"), "commit")), e2e_sha);
+	json_decref(j);
+	run_result_free(&r);
+
+	E2E(&r, "apply", "--ref", "no-such-branch");
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.err, "unknown ref");
+	run_result_free(&r);
+}
+
+TEST(orchctl_e2e__events)
+{
+	const char *args[] = {"events", "-f", NULL};
+	char out[4400], err[4400], *o;
+	struct run_result r;
+	json_t *j;
+	pid_t pid;
+
+	REQUIRE(cl != NULL);
+	E2E(&r, "events");
+	CHECK_EQ_INT(r.status, 0);
+	squeeze(r.out);
+	CHECK_CONTAINS(r.out, " back back-");
+	CHECK_CONTAINS(r.out, " -> Run ");
+	CHECK_CONTAINS(r.out, " front front-");
+	run_result_free(&r);
+	/* One line per event the API holds. */
+	E2E(&r, "events", "-o", "json");
+	CHECK_EQ_INT(r.status, 0);
+	REQUIRE((j = json_loads(r.out, 0, NULL)) != NULL);
+	{
+		size_t nev = json_array_size(json_object_get(j, "events")), n = 0;
+		struct run_result t;
+		char **lines;
+
+		E2E(&t, "events");
+		lines = run_lines(t.out, &n);
+		CHECK(nev > 0);
+		CHECK(n >= nev); /* more may have happened in between */
+		run_lines_free(lines);
+		run_result_free(&t);
+	}
+	json_decref(j);
+	run_result_free(&r);
+
+	/* -f: the past, then what a scale does now, until Ctrl-C. */
+	snprintf(out, sizeof(out), "%s/e2e-events.out", work_dir);
+	snprintf(err, sizeof(err), "%s/e2e-events.err", work_dir);
+	pid = spawn_ctl_at(cl->url, cl->token_file, out, err, args);
+	REQUIRE(pid > 0);
+	CHECK(wait_for_text(out, " -> Run ", 20000));
+	E2E(&r, "scale", "front", "3");
+	CHECK_EQ_INT(r.status, 0);
+	run_result_free(&r);
+	CHECK(wait_for_text(out, "scale to 3", 20000));
+	CHECK(WAIT_FOR(cluster_count(cl, "front", "Run") == 3, CL_WAIT));
+	CHECK_EQ_INT(interrupt_ctl(pid), 0);
+	o = slurp(err);
+	CHECK_STR(o, "");
+	free(o);
+}
+
+TEST(orchctl_e2e__drain)
+{
+	char line[512];
+	struct run_result r;
+
+	REQUIRE(cl != NULL);
+	E2E(&r, "drain", cl->slaves[1].name);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_CONTAINS(r.out, "is draining");
+	run_result_free(&r);
+	E2E(&r, "nodes");
+	CHECK_EQ_INT(r.status, 0);
+	squeeze(r.out);
+	CHECK_CONTAINS(line_starting(line, sizeof(line), r.out,
+	    cl->slaves[1].name), " Draining ");
+	run_result_free(&r);
+	E2E(&r, "drain", "no-such-node");
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_CONTAINS(r.err, "not found");
+	run_result_free(&r);
+}
+
+TEST(orchctl_e2e__cleanup)
+{
+	if (cl == NULL)
+		return;
+	/* The controller served every call above and stops cleanly (under
+	 * ASan: without a leak). */
+	CHECK_EQ_INT(cluster_ctl_stop(cl, SIGTERM), 0);
+	cluster_free(cl);
+	cl = NULL;
+}
+
 CHECK_MAIN(orchctl_client__usage_errors, orchctl_client__bad_controller_url,
     orchctl_client__help, orchctl_client__unreachable,
     orchctl_client__unreachable_env_and_dns, orchctl_client__status,
     orchctl_client__instances_nodes_history, orchctl_client__token,
     orchctl_client__scale_and_drain, orchctl_client__apply,
     orchctl_client__apply_wait, orchctl_client__events,
-    orchctl_client__events_follow_reconnects, orchctl_client__logs)
+    orchctl_client__events_follow_reconnects, orchctl_client__logs,
+    orchctl_e2e__apply_wait, orchctl_e2e__tables_and_json, orchctl_e2e__scale,
+    orchctl_e2e__invalid_commit, orchctl_e2e__events, orchctl_e2e__drain,
+    orchctl_e2e__cleanup)
