@@ -291,7 +291,7 @@ static const struct httpd_route routes[] = {
 	{"GET", "/v1/nodes/:name", api_node, true},
 	{"GET", "/v1/revisions", ctl_api_revisions, true},
 	{"GET", "/v1/events", ctl_api_events, true},
-	{"GET", "/v1/events/stream", ctl_api_events_stream, true},
+	{"GET", "/v1/events/stream", NULL, true}, /* a stream: ctl_events_stream_open */
 	{"GET", "/metrics", ctl_api_metrics, true},
 	{"POST", "/v1/apply", ctl_api_apply, false},
 	{"POST", "/v1/services/:name/scale", ctl_api_scale, false},
@@ -314,8 +314,9 @@ ctl_api_start(struct ctl *c)
 	};
 	int rc;
 
-	if ((rc = httpd_start(&c->httpd, &hc)) < 0)
+	if ((rc = ctl_http_start(&c->http, &hc, "/v1/events/stream",
+	    ctl_events_stream_open)) < 0)
 		return rc;
-	log_info("listening on %s port=%d", c->cfg.listen, httpd_port(c->httpd));
+	log_info("listening on %s port=%d", c->cfg.listen, ctl_http_port(c->http));
 	return 0;
 }

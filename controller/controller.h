@@ -117,13 +117,16 @@ struct ctl_watch {
 struct ctl_cmd;
 struct ctl_curlreq;
 struct ctl_alert;
+struct ctl_http;
+struct ctl_sse;
+struct MHD_Response;
 
 struct ctl {
 	struct ctl_config cfg;
 	char *token;
 	struct store *store;
 	struct manifest_git *git;
-	struct httpd *httpd;
+	struct ctl_http *http;
 	int epfd;
 	struct ctl_watch sigw, httpdw, timerw;
 	CURLM *multi;
@@ -145,6 +148,7 @@ struct ctl {
 	struct ctl_node *nodes;
 	struct ctl_cmd *cmds;     /* slaves.c */
 	struct ctl_alert *alerts; /* alerts.c: queued and in flight */
+	struct ctl_sse *sse;      /* events.c: open event streams */
 
 	int64_t start_mono;
 	int64_t next_resync;
@@ -168,6 +172,19 @@ typedef void (*ctl_curl_done)(struct ctl *c, void *arg, CURL *easy, CURLcode res
 int ctl_curl_add(struct ctl *c, CURL *easy, ctl_curl_done done, void *arg);
 /* Ask for a reconcile at the end of this loop turn. */
 void ctl_kick(struct ctl *c);
+
+/* http.c: the HTTP server (common/httpd.h's routes, plus open streams) */
+/* Open a stream for req: a response (taken by the server), or NULL with
+ * an error reply in *err. */
+typedef struct MHD_Response *(*ctl_stream_open)(void *arg, const struct httpd_req *req,
+    struct httpd_resp *err);
+int ctl_http_start(struct ctl_http **out, const struct httpd_config *cfg,
+    const char *stream_path, ctl_stream_open stream_open);
+int ctl_http_fd(const struct ctl_http *h);
+int64_t ctl_http_timeout_ms(const struct ctl_http *h);
+void ctl_http_run(struct ctl_http *h);
+int ctl_http_port(const struct ctl_http *h);
+void ctl_http_free(struct ctl_http *h);
 
 /* api.c (reads) and api_write.c (mutations) */
 int ctl_api_start(struct ctl *c);
@@ -247,7 +264,15 @@ json_t *ctl_spec_json(struct ctl *c, const struct service_spec *s, const char *i
 
 /* events.c: event log reads, Server-Sent Events */
 void ctl_api_events(struct httpd_resp *out, const struct httpd_req *req, void *arg);
-void ctl_api_events_stream(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+struct MHD_Response *ctl_events_stream_open(void *arg, const struct httpd_req *req,
+    struct httpd_resp *err);
+/* New events are in the store: wake the idle streams. */
+void ctl_sse_wake(struct ctl *c);
+/* Keep-alive comments for idle streams; the next due time. */
+int64_t ctl_sse_tick(struct ctl *c, int64_t now);
+/* Before the server stops: end every stream (MHD cannot stop with
+ * suspended connections). */
+void ctl_sse_shutdown(struct ctl *c);
 
 /* metrics.c */
 void ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg);

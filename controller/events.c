@@ -4,14 +4,16 @@
  *
  * Events live in the store's append-only log (state.c writes them in the
  * same batch as the record they describe), so both endpoints read the
- * store and see exactly what survived a restart. The stream answers the
- * events after Last-Event-ID (or ?since=) as "id: SEQ" + "data: JSON"
- * records with a "retry:" hint and ends; an EventSource (or `orchctl
- * events -f`) reconnects with the last id it saw and gets the next ones,
- * so no event is lost or repeated across reconnects. Keeping the response
- * open needs a streaming hook in common/httpd (docs/controller.md).
+ * store and see exactly what survived a restart. A stream starts after
+ * Last-Event-ID (or ?since=, default: everything) and stays open: its
+ * reader sends "id: SEQ" + "data: JSON" records while there are any, then
+ * suspends the connection; state.c wakes every stream after a commit that
+ * added events, and an idle stream gets a ": ping" comment every
+ * SSE_PING_MS so dead clients are found. A client that reconnects with
+ * the last id it saw misses nothing and sees nothing twice.
  */
 #include <microhttpd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +21,12 @@
 #include "controller.h"
 #include "err.h"
 #include "log.h"
+#include "units.h"
 
 #define EVENTS_PAGE 1000
 #define SSE_RETRY_MS 1000
+#define SSE_BATCH 200
+#define SSE_PING_MS 15000
 
 /* Parse a decimal sequence number; false when s is not one. */
 static bool
@@ -90,50 +95,195 @@ ctl_api_events(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	    "last_seq", (json_int_t)last));
 }
 
-void
-ctl_api_events_stream(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+struct ctl_sse {
+	struct ctl_sse *next;
+	struct ctl *c;
+	struct MHD_Connection *conn;
+	uint64_t last;            /* last seq looked at */
+	char *service;            /* ?service= filter, or NULL */
+	char *buf;                /* formatted, not yet sent */
+	size_t len, off, cap;
+	bool suspended;
+	bool started;             /* the retry hint went out */
+	int64_t next_ping;        /* mono ms */
+};
+
+static void
+sse_append(struct ctl_sse *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sse_append(struct ctl_sse *s, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(s->buf + s->len, s->cap - s->len, fmt, ap);
+		va_end(ap);
+		if (n >= 0 && (size_t)n < s->cap - s->len) {
+			s->len += (size_t)n;
+			return;
+		}
+		s->cap = s->cap * 2 + (size_t)(n > 0 ? n : 0) + 64;
+		if ((s->buf = realloc(s->buf, s->cap)) == NULL)
+			fatalx("out of memory");
+	}
+}
+
+/* Format what is new into the empty buffer. */
+static void
+sse_fill(struct ctl_sse *s)
+{
+	struct store_event *ev = NULL;
+	size_t n = 0;
+
+	s->len = s->off = 0;
+	if (!s->started) {
+		sse_append(s, "retry: %d\n\n", SSE_RETRY_MS);
+		s->started = true;
+	}
+	if (store_events_since(&ev, &n, s->c->store, s->last, SSE_BATCH) < 0) {
+		log_warnx("event stream: %s", orch_err_last());
+		n = 0;
+	}
+	for (size_t k = 0; k < n; k++) {
+		json_t *j = json_loads(ev[k].json, 0, NULL);
+		const char *svc = json_string_value(json_object_get(j, "service"));
+		char *text;
+
+		s->last = ev[k].seq;
+		if (j == NULL || (s->service && (svc == NULL || strcmp(svc, s->service) != 0))) {
+			json_decref(j);
+			continue;
+		}
+		json_object_set_new(j, "seq", json_integer((json_int_t)ev[k].seq));
+		text = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+		if (text == NULL)
+			continue;
+		sse_append(s, "id: %llu\ndata: %s\n\n", (unsigned long long)ev[k].seq, text);
+		free(text);
+	}
+	store_events_free(ev, n);
+	if (s->len == 0 && orch_mono_ms() >= s->next_ping)
+		sse_append(s, ": ping\n\n");
+	if (s->len > 0)
+		s->next_ping = orch_mono_ms() + SSE_PING_MS;
+}
+
+static ssize_t
+sse_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct ctl_sse *s = cls;
+	size_t n;
+
+	if (s->off == s->len && !s->c->quit)
+		sse_fill(s);
+	if (s->off < s->len) {
+		n = s->len - s->off < max ? s->len - s->off : max;
+		memcpy(out, s->buf + s->off, n);
+		s->off += n;
+		return (ssize_t)n;
+	}
+	if (s->c->quit)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	/* Nothing to say: sleep until ctl_sse_wake() or the next ping. */
+	MHD_suspend_connection(s->conn);
+	s->suspended = true;
+	return 0;
+}
+
+static void
+sse_free(void *cls)
+{
+	struct ctl_sse *s = cls;
+
+	for (struct ctl_sse **pp = &s->c->sse; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	free(s->service);
+	free(s->buf);
+	free(s);
+}
+
+struct MHD_Response *
+ctl_events_stream_open(void *arg, const struct httpd_req *req, struct httpd_resp *err)
 {
 	struct ctl *c = arg;
 	const char *lid = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 	    "Last-Event-ID");
-	const char *qs = httpd_query(req, "since");
+	const char *qs = httpd_query(req, "since"), *svc = httpd_query(req, "service");
+	struct MHD_Response *resp;
+	struct ctl_sse *s;
 	uint64_t since = 0;
-	size_t k, len = 0, cap = 256;
-	char *buf;
-	json_t *a, *j;
 
-	if (lid != NULL && *lid != '\0' && !parse_seq(&since, lid)) {
-		httpd_reply_error(out, 400, "bad request", "Last-Event-ID: want a sequence number");
-		return;
-	}
-	if ((lid == NULL || *lid == '\0') && qs != NULL && !parse_seq(&since, qs)) {
-		httpd_reply_error(out, 400, "bad request", "since: want a sequence number");
-		return;
-	}
-	if ((a = read_events(out, c, since, EVENTS_PAGE, httpd_query(req, "service"))) == NULL)
-		return;
-	if ((buf = malloc(cap)) == NULL)
-		fatalx("out of memory");
-	len = (size_t)snprintf(buf, cap, "retry: %d\n\n", SSE_RETRY_MS);
-	json_array_foreach(a, k, j) {
-		char *text = json_dumps(j, JSON_COMPACT);
-		size_t need;
-
-		if (text == NULL)
-			continue;
-		need = strlen(text) + 64;
-		if (len + need >= cap) {
-			cap = (len + need) * 2;
-			if ((buf = realloc(buf, cap)) == NULL)
-				fatalx("out of memory");
+	if (lid != NULL && *lid != '\0') {
+		if (!parse_seq(&since, lid)) {
+			httpd_reply_error(err, 400, "bad request",
+			    "Last-Event-ID: want a sequence number");
+			return NULL;
 		}
-		len += (size_t)snprintf(buf + len, cap - len, "id: %lld\ndata: %s\n\n",
-		    (long long)json_integer_value(json_object_get(j, "seq")), text);
-		free(text);
+	} else if (qs != NULL && !parse_seq(&since, qs)) {
+		httpd_reply_error(err, 400, "bad request", "since: want a sequence number");
+		return NULL;
 	}
-	json_decref(a);
-	out->status = 200;
-	out->content_type = "text/event-stream";
-	out->body = buf;
-	out->len = len;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatalx("out of memory");
+	s->c = c;
+	s->conn = req->conn;
+	s->last = since;
+	s->service = svc ? strdup(svc) : NULL;
+	s->next_ping = orch_mono_ms() + SSE_PING_MS;
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, s,
+	    sse_free);
+	if (resp == NULL) {
+		free(s->service);
+		free(s);
+		httpd_reply_error(err, 500, "internal error", "cannot open a stream");
+		return NULL;
+	}
+	s->next = c->sse;
+	c->sse = s;
+	return resp;
+}
+
+void
+ctl_sse_wake(struct ctl *c)
+{
+	for (struct ctl_sse *s = c->sse; s; s = s->next)
+		if (s->suspended) {
+			s->suspended = false;
+			MHD_resume_connection(s->conn);
+		}
+}
+
+int64_t
+ctl_sse_tick(struct ctl *c, int64_t now)
+{
+	int64_t next = -1;
+
+	for (struct ctl_sse *s = c->sse; s; s = s->next) {
+		if (!s->suspended)
+			continue;
+		if (now >= s->next_ping) {
+			s->suspended = false;
+			MHD_resume_connection(s->conn);
+		} else if (next < 0 || s->next_ping < next)
+			next = s->next_ping;
+	}
+	return next;
+}
+
+void
+ctl_sse_shutdown(struct ctl *c)
+{
+	c->quit = true;
+	if (c->http == NULL)
+		return;
+	ctl_sse_wake(c);
+	/* Let the server see the resumed streams end before it stops. */
+	ctl_http_run(c->http);
 }

@@ -215,7 +215,8 @@ main(int argc, char **argv)
 	}
 	rc = 0;
 out:
-	httpd_free(c.httpd);
+	ctl_sse_shutdown(&c);
+	ctl_http_free(c.http);
 	ctl_loop_free(&c);
 	ctl_slaves_free(&c);
 	ctl_alerts_free(&c);

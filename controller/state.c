@@ -222,6 +222,8 @@ commit(struct ctl *c, struct store_batch *b)
 
 	if (store_commit(c->store, b, &seq) < 0)
 		log_warnx("store: %s", orch_err_last());
+	else if (seq > 0)
+		ctl_sse_wake(c);
 	store_batch_free(b);
 }
 
