@@ -467,7 +467,18 @@ spawn_exec(struct slave *s, struct instance *in)
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return orch_err_sys(ORCH_ERROR, "pipe2");
+	/*
+	 * vfork: the child borrows our memory until it execs, so the cost
+	 * does not grow with the slave's size (posix_spawn's trick). It only
+	 * makes system calls on data we prepared. Not for a user switch:
+	 * glibc's setuid() signals every thread of the shared process, and
+	 * not under ASan, whose runtime wants a real fork.
+	 */
+#if defined(__SANITIZE_ADDRESS__)
 	pid = fork();
+#else
+	pid = in->switch_user ? fork() : vfork();
+#endif
 	if (pid < 0) {
 		close(pfd[0]);
 		close(pfd[1]);
