@@ -336,12 +336,8 @@ ctl_svc_set_state(struct ctl *c, struct ctl_svc *s, enum service_state st,
 	batch_event(c, b, s->name, NULL, lifecycle_service_state_name(ev.from),
 	    lifecycle_service_state_name(ev.to), ev.cause);
 	commit(c, b);
-	if (st == SERVICE_FAILED)
-		ctl_alert(c, "service_failed", s->name, NULL, "service %s Failed: %s",
-		    s->name, ev.cause);
-	else if (st == SERVICE_ROLLBACK)
-		ctl_alert(c, "rollback", s->name, NULL, "service %s rolling back: %s",
-		    s->name, ev.cause);
+	/* Alerts for Failed and Rollback come from the planner (ALERT
+	 * actions), which remembers which it fired. */
 }
 
 void
