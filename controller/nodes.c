@@ -70,11 +70,15 @@ inst_vanished(struct ctl *c, struct ctl_inst *i, const char *why)
 		if (!i->gone && i->state != INSTANCE_FAILED)
 			ctl_inst_set_state(c, i, INSTANCE_FAILED, why);
 		ctl_inst_drop(c, i);
+	} else if (i->spec == NULL) {
+		ctl_inst_drop(c, i);
 	} else {
-		/* A pet keeps its id and node: start it again in place. */
+		/* A pet keeps its id and node: start it again in place, with
+		 * the very request it was started with (idempotent). */
 		i->started = false;
 		i->pid = 0;
 		ctl_inst_set_state(c, i, INSTANCE_PROVISION, why);
+		ctl_slave_start(c, i);
 	}
 	ctl_kick(c);
 }
@@ -109,6 +113,8 @@ observe(struct ctl *c, struct ctl_node *n, const json_t *j, int64_t when)
 		log_info("instance=%s node=%s: unknown to the controller; destroying",
 		    st->id, n->name);
 		ctl_inst_observe(c, i, st);
+		ctl_inst_set_state(c, i, INSTANCE_DESTROY, "unknown to the controller");
+		ctl_slave_stop(c, i);
 		ctl_kick(c);
 	} else {
 		if (i->node == NULL)

@@ -398,7 +398,12 @@ ctl_inst_observe(struct ctl *c, struct ctl_inst *i, const struct instance_status
 	i->started = true;
 	if (i->version == NULL && st->version != NULL)
 		i->version = xstrdup(st->version);
-	if (i->state != st->state)
+	/* Being stopped: the record stays Destroy until the slave confirms
+	 * the removal; a status sent before the stop must not undo that. */
+	if (i->gone && i->state == INSTANCE_DESTROY) {
+		if (changed)
+			ctl_inst_save(c, i);
+	} else if (i->state != st->state)
 		ctl_inst_set_state(c, i, st->state, st->reason);
 	else if (changed)
 		ctl_inst_save(c, i);
@@ -681,6 +686,18 @@ ctl_state_load(struct ctl *c)
 	    (rc = load_prefix(c, "instances/", load_inst)) < 0 ||
 	    (rc = load_prefix(c, "nodes/", NULL)) < 0)
 		return rc;
+	/* Commands in flight died with the last controller. A start never
+	 * acknowledged or a stop never confirmed is sent again: both are
+	 * idempotent, and the planner, which sees these records as in
+	 * progress, would not issue them again itself. */
+	for (struct ctl_inst *i = c->insts; i; i = i->next) {
+		if (i->node == NULL)
+			continue;
+		if (i->gone)
+			ctl_slave_stop(c, i);
+		else if (!i->started && i->spec != NULL)
+			ctl_slave_start(c, i);
+	}
 	log_info("state loaded: revision=%s", c->desired_commit ? c->desired_commit : "none");
 	return 0;
 }
