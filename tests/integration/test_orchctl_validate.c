@@ -366,6 +366,23 @@ TEST(orchctl_validate__missing_file)
 	CHECK_STR(r.out, "");
 	run_result_free(&r);
 
+	/* In JSON the failure is part of the document, stderr stays quiet. */
+	orchctl(&r, work_dir, "validate", "-o", "json", "no-such.yaml", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_STR(r.err, "");
+	{
+		json_error_t jerr;
+		json_t *j = json_loads(r.out, 0, &jerr);
+
+		REQUIRE(j != NULL);
+		CHECK(json_is_false(json_object_get(j, "valid")));
+		CHECK_CONTAINS(json_string_value(json_object_get(j, "error")),
+		    "no-such.yaml");
+		CHECK_EQ_INT(json_array_size(json_object_get(j, "errors")), 0);
+		json_decref(j);
+	}
+	run_result_free(&r);
+
 	/* A directory is not a manifest. */
 	orchctl(&r, src_dir, "validate", "examples", NULL);
 	CHECK_EQ_INT(r.status, 1);
