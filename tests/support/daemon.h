@@ -47,8 +47,7 @@ struct daemon {
 int daemon_tmpdir(char **out, const char *prefix);
 /* Remove a directory tree; missing is fine. */
 void daemon_rmtree(const char *path);
-/* Path of a built binary: $ORCH_BUILD_DIR/rel (static buffer per call
- * site is not needed: the result is malloc'd). */
+/* Path of a built binary, $ORCH_BUILD_DIR/rel (malloc'd). */
 char *daemon_binary(const char *rel);
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int daemon_free_port(int *out);
