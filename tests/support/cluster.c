@@ -149,9 +149,14 @@ cluster_start(struct cluster **out, size_t nslaves, const char *const *ctl_extra
 	for (size_t i = 0; i < nslaves; i++) {
 		struct cluster_slave *s = &cl->slaves[i];
 
-		snprintf(s->name, sizeof(s->name), "node-%c", (char)('a' + i));
-		snprintf(s->data_dir, sizeof(s->data_dir), "%s/%s", cl->dir, s->name);
-		snprintf(s->log, sizeof(s->log), "%s/%s.log", cl->dir, s->name);
+		char name[sizeof(s->name)];
+
+		/* Format from a local copy: gcc -Wrestrict cannot tell that
+		 * s->name and s->data_dir are distinct members of *cl. */
+		snprintf(name, sizeof(name), "node-%c", (char)('a' + i));
+		memcpy(s->name, name, sizeof(name));
+		snprintf(s->data_dir, sizeof(s->data_dir), "%s/%s", cl->dir, name);
+		snprintf(s->log, sizeof(s->log), "%s/%s.log", cl->dir, name);
 		s->port_lo = base + (int)i * 100;
 		if ((rc = daemon_free_port(&s->port)) < 0)
 			return rc;
