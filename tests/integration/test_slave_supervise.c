@@ -189,6 +189,7 @@ TEST(slave_supervise__stop_leaves_no_process_without_cgroups)
 
 TEST(slave_supervise__stop_escalates_to_sigkill)
 {
+	char ready[700];
 	json_t *j = NULL;
 	long long pid;
 	int64_t t0;
@@ -197,11 +198,14 @@ TEST(slave_supervise__stop_escalates_to_sigkill)
 	REQUIRE(fx_start(&fx, NULL) == 0);
 	/* Ignores TERM (and so do its sleeps, which inherit the ignore). */
 	CHECK_EQ_INT(fx_post(&fx, "{\"id\":\"stub-0\",\"service\":\"stub\",\"version\":\"1\","
-	    "\"command\":[\"/bin/sh\",\"-c\",\"trap '' TERM; while :; do sleep 0.2; done\"],"
+	    "\"command\":[\"/bin/sh\",\"-c\",\"trap '' TERM; touch $ORCH_DATA_DIR/trapped;"
+	    " while :; do sleep 0.2; done\"],"
 	    "\"stop\":{\"signal\":\"TERM\",\"timeout_ms\":700}}", &j), 201);
 	pid = json_integer_value(json_object_get(j, "pid"));
+	snprintf(ready, sizeof(ready), "%s/trapped", json_string_value(json_object_get(j, "data_dir")));
 	json_decref(j);
-	usleep(200 * 1000); /* let the shell install its trap */
+	/* The shell has installed its trap once it made the file. */
+	CHECK(WAIT_FOR(access(ready, F_OK) == 0, FX_WAIT));
 	t0 = orch_mono_ms();
 	json_decref(fx_call(&fx, NULL, "DELETE", "/v1/instances/stub-0", NULL));
 	CHECK(WAIT_FOR(fx_gone(&fx, "stub-0"), FX_WAIT));
