@@ -31,8 +31,7 @@ svc_spec(struct ctl *c, const char *name)
 {
 	const struct service_spec *sp = NULL;
 
-	if (c->desired != NULL)
-		sp = manifest_service(c->desired, name);
+	sp = ctl_spec(c, name);
 	if (sp == NULL && c->prev != NULL)
 		sp = manifest_service(c->prev, name);
 	return sp;
@@ -294,7 +293,10 @@ static const struct httpd_route routes[] = {
 	{"GET", "/v1/events/stream", NULL, true}, /* a stream: ctl_events_stream_open */
 	{"GET", "/metrics", ctl_api_metrics, true},
 	{"POST", "/v1/apply", ctl_api_apply, false},
+	{"POST", "/v1/rollback", ctl_api_rollback, false},
 	{"POST", "/v1/services/:name/scale", ctl_api_scale, false},
+	{"POST", "/v1/services/:name/pause", ctl_api_pause, false},
+	{"POST", "/v1/services/:name/resume", ctl_api_resume, false},
 	{"POST", "/v1/nodes/:name/drain", ctl_api_drain, false},
 	{"POST", "/v1/nodes/register", ctl_api_register, false},
 	{"POST", "/v1/nodes/:name/heartbeat", ctl_api_heartbeat, false},

@@ -169,7 +169,7 @@ plan_json(const struct manifest_diff *d)
 /* Make m (parsed from text at commit ci) the desired state. Takes m. */
 static json_t *
 adopt(struct ctl *c, struct manifest *m, char *text, const struct git_commit_info *ci,
-    const struct manifest_diff *d)
+    const struct manifest_diff *d, bool rollback)
 {
 	struct store_batch *b;
 	char key[64], *rtext;
@@ -183,6 +183,8 @@ adopt(struct ctl *c, struct manifest *m, char *text, const struct git_commit_inf
 		if (s != NULL && (d->services[k].fields & DIFF_F_REPLICAS))
 			s->scale = 0;
 	}
+	/* A new desired state: per-service rollbacks are over. */
+	ctl_pins_clear(c);
 	manifest_free(c->prev);
 	free(c->prev_text);
 	c->prev = c->desired;
@@ -199,11 +201,11 @@ adopt(struct ctl *c, struct manifest *m, char *text, const struct git_commit_inf
 	c->rev_seq++;
 	c->rev_pending = c->rev_seq;
 	c->applies++;
-	rev = json_pack("{s:I, s:s, s:s?, s:s?, s:s?, s:I, s:I, s:s}",
+	rev = json_pack("{s:I, s:s, s:s?, s:s?, s:s?, s:I, s:I, s:s, s:b}",
 	    "seq", (json_int_t)c->rev_seq, "commit", ci->sha, "message", ci->message,
 	    "summary", ci->summary, "author", ci->author,
 	    "time", (json_int_t)orch_wall_ms(), "commit_time", (json_int_t)ci->time * 1000,
-	    "result", "applied");
+	    "result", "applied", "rollback", rollback);
 	rtext = json_dumps(rev, JSON_COMPACT | JSON_SORT_KEYS);
 	/* Revision record and desired state in one batch: both or none. */
 	b = store_batch_new();
@@ -216,43 +218,36 @@ adopt(struct ctl *c, struct manifest *m, char *text, const struct git_commit_inf
 		log_warnx("store: %s", orch_err_last());
 	for (struct ctl_svc *s = c->svcs; s; s = s->next)
 		ctl_svc_save(c, s);
-	ctl_event(c, NULL, NULL, NULL, NULL, ci->summary ? ci->summary : "apply");
+	{
+		char cause[512];
+
+		snprintf(cause, sizeof(cause), "%s %.12s: %s", rollback ? "rollback to" : "apply",
+		    ci->sha, ci->summary ? ci->summary : "");
+		ctl_event(c, NULL, NULL, NULL, NULL, cause);
+	}
 	log_info("applied revision=%llu commit=%s", (unsigned long long)c->rev_seq, ci->sha);
 	ctl_kick(c);
 	return rev;
 }
 
+/*
+ * Read the manifest at ref, validate, diff, and unless dry make it the
+ * desired state. rollback: services whose spec changes move through
+ * Rollback instead of Update (POST /v1/rollback).
+ */
 void
-ctl_api_apply(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+ctl_apply_ref(struct httpd_resp *out, struct ctl *c, const char *ref, bool dry, bool rollback)
 {
-	struct ctl *c = arg;
 	struct manifest_errors errs;
 	struct git_commit_info ci = {0};
 	struct manifest_diff *d = NULL;
 	struct manifest *m = NULL;
-	json_t *body, *rev = NULL;
-	const json_t *jref, *jdry;
-	const char *ref;
+	json_t *rev = NULL;
 	char *text = NULL, fname[512];
 	size_t len = 0;
-	bool dry;
 	int rc;
 
 	manifest_errors_init(&errs);
-	if ((body = body_object(out, req)) == NULL)
-		goto out;
-	jref = json_object_get(body, "ref");
-	jdry = json_object_get(body, "dry_run");
-	if ((jref && !json_is_string(jref) && !json_is_null(jref)) ||
-	    (jdry && !json_is_boolean(jdry) && !json_is_null(jdry))) {
-		httpd_reply_error(out, 400, "bad request",
-		    "want {\"ref\": string, \"dry_run\": boolean}");
-		goto out;
-	}
-	ref = json_string_value(jref);
-	if (ref == NULL || *ref == '\0')
-		ref = c->cfg.branch;
-	dry = json_is_true(jdry);
 	/* The one blocking call of the controller: a fetch of a remote
 	 * repository (a no-op for a local path). */
 	if (manifest_git_fetch(c->git) < 0)
@@ -285,22 +280,107 @@ ctl_api_apply(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 		goto out;
 	}
 	if (!dry) {
-		rev = adopt(c, m, text, &ci, d);
+		/* A new apply replaces any rollback in progress: only what
+		 * this one changes is a rollback. */
+		for (size_t k = 0; k < d->nservices; k++) {
+			struct ctl_svc *s = ctl_svc_find(c, d->services[k].name);
+
+			if (s != NULL)
+				s->rollback = rollback && d->services[k].action == DIFF_CHANGED;
+		}
+		rev = adopt(c, m, text, &ci, d, rollback);
 		m = NULL;
 		text = NULL;
 	} else
 		rev = json_pack("{s:s, s:s?, s:s?, s:s?, s:I}", "commit", ci.sha,
 		    "message", ci.message, "summary", ci.summary, "author", ci.author,
 		    "commit_time", (json_int_t)ci.time * 1000);
-	httpd_reply_json(out, 200, json_pack("{s:o, s:b, s:o}", "revision", rev,
-	    "dry_run", dry, "plan", plan_json(d)));
+	httpd_reply_json(out, 200, json_pack("{s:o, s:b, s:b, s:o}", "revision", rev,
+	    "dry_run", dry, "rollback", rollback, "plan", plan_json(d)));
 out:
 	manifest_diff_free(d);
 	manifest_free(m);
 	free(text);
 	git_commit_info_clear(&ci);
 	manifest_errors_free(&errs);
+}
+
+void
+ctl_api_apply(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct ctl *c = arg;
+	const json_t *jref, *jdry;
+	const char *ref;
+	json_t *body;
+
+	if ((body = body_object(out, req)) == NULL)
+		return;
+	jref = json_object_get(body, "ref");
+	jdry = json_object_get(body, "dry_run");
+	if ((jref && !json_is_string(jref) && !json_is_null(jref)) ||
+	    (jdry && !json_is_boolean(jdry) && !json_is_null(jdry))) {
+		httpd_reply_error(out, 400, "bad request",
+		    "want {\"ref\": string, \"dry_run\": boolean}");
+		goto out;
+	}
+	ref = json_string_value(jref);
+	if (ref == NULL || *ref == '\0')
+		ref = c->cfg.branch;
+	ctl_apply_ref(out, c, ref, json_is_true(jdry), false);
+out:
 	json_decref(body);
+}
+
+/* The commit of revision seq, or NULL (caller frees). */
+char *
+ctl_revision_commit(struct ctl *c, uint64_t seq)
+{
+	char key[64], *text = NULL, *commit = NULL;
+	json_t *j;
+
+	revision_key(key, sizeof(key), seq);
+	if (store_get(&text, c->store, key) < 0)
+		return NULL;
+	if ((j = json_loads(text, 0, NULL)) != NULL &&
+	    json_string_value(json_object_get(j, "commit")) != NULL)
+		commit = xstrdup(json_string_value(json_object_get(j, "commit")));
+	json_decref(j);
+	free(text);
+	return commit;
+}
+
+static void
+set_paused(struct httpd_resp *out, struct ctl *c, const char *name, bool paused)
+{
+	struct ctl_svc *s;
+
+	if (c->desired == NULL || manifest_service(c->desired, name) == NULL) {
+		httpd_reply_error(out, 404, "not found", "no service named \"%s\"", name);
+		return;
+	}
+	s = ctl_svc_get(c, name);
+	if (s->paused != paused) {
+		s->paused = paused;
+		ctl_svc_save(c, s);
+		ctl_event(c, name, NULL, NULL, NULL, paused ? "paused" : "resumed");
+		log_info("service=%s %s", name, paused ? "paused" : "resumed");
+		ctl_kick(c);
+	}
+	httpd_reply_json(out, 200, ctl_service_json(c, s));
+}
+
+/* POST /v1/services/NAME/pause: a rollout takes no new step. */
+void
+ctl_api_pause(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	set_paused(out, arg, req->params[0], true);
+}
+
+/* POST /v1/services/NAME/resume */
+void
+ctl_api_resume(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	set_paused(out, arg, req->params[0], false);
 }
 
 /* ---- scale, drain ---- */

@@ -103,10 +103,12 @@ struct ctl_svc {
 	char *reason;
 	int scale;                /* `orchctl scale` target; 0: the manifest's */
 	bool paused;
+	bool rollback;            /* its current rollout reverts (POST /v1/rollback) */
 	int desired, ready;       /* from the last plan */
 	struct lifecycle_memo memo; /* the planner's memory, stored verbatim */
 	char *revision;           /* commit of the revision it last changed in */
 	char *saved;              /* its record as last written (state.c) */
+	char *pin;                /* rolled back: the commit whose spec it runs */
 };
 
 struct ctl_watch {
@@ -118,6 +120,7 @@ struct ctl_cmd;
 struct ctl_curlreq;
 struct ctl_alert;
 struct ctl_http;
+struct ctl_pinned;
 struct ctl_sse;
 struct MHD_Response;
 
@@ -136,6 +139,7 @@ struct ctl {
 
 	struct manifest *desired; /* NULL before the first apply */
 	struct manifest *prev;    /* the revision before it; NULL none */
+	struct ctl_pinned *pinned; /* rollback.c: manifests of pinned commits */
 	char *prev_text;
 	char *desired_text;       /* its YAML, kept to reload after restart */
 	char *desired_commit;
@@ -192,6 +196,14 @@ json_t *ctl_service_json(struct ctl *c, struct ctl_svc *s);
 json_t *ctl_instance_json(const struct ctl_inst *i);
 void ctl_api_apply(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_scale(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+/* Apply the manifest at ref (POST /v1/apply's work; rollback: changed
+ * services go through Rollback). Fills out. */
+void ctl_apply_ref(struct httpd_resp *out, struct ctl *c, const char *ref, bool dry,
+    bool rollback);
+/* The commit of revision seq, or NULL (caller frees). */
+char *ctl_revision_commit(struct ctl *c, uint64_t seq);
+void ctl_api_pause(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+void ctl_api_resume(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_drain(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_register(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_heartbeat(struct httpd_resp *out, const struct httpd_req *req, void *arg);
@@ -256,6 +268,14 @@ void ctl_slaves_free(struct ctl *c);
 /* Cancel queued commands of an instance about to be dropped. */
 void ctl_slaves_forget(struct ctl *c, struct ctl_inst *i);
 
+/* rollback.c: POST /v1/rollback, per-service pins */
+void ctl_api_rollback(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+/* The spec service name runs: the desired manifest's, or the one of the
+ * revision it is rolled back to. NULL when not in the desired manifest. */
+const struct service_spec *ctl_spec(struct ctl *c, const char *name);
+/* Forget every pin (a new apply) and the manifests they held. */
+void ctl_pins_clear(struct ctl *c);
+
 /* reconcile.c */
 void ctl_reconcile(struct ctl *c);
 /* Build the start request of instance id of service s (caller owns). */
@@ -276,6 +296,9 @@ void ctl_sse_shutdown(struct ctl *c);
 
 /* metrics.c */
 void ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+
+/* web.c: the status page, compiled in (routes "/" and "/assets/:file") */
+void ctl_web_serve(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 
 /* alerts.c */
 /* POST {kind, service, instance, node, message, time} to alerts.webhook,

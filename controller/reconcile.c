@@ -301,6 +301,7 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	in.ndeps = nd;
 	in.flags.scale = spec ? svc->scale : 0;
 	in.flags.paused = svc->paused;
+	in.flags.rollback = spec != NULL && svc->rollback;
 	in.memo = &svc->memo;
 	in.now = now;
 	if ((rc = lifecycle_plan(&plan, &in)) < 0) {
@@ -318,6 +319,8 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	if (plan->state == svc->state)
 		ctl_svc_set_state(c, svc, svc->state, plan->reason);
 	svc->detail = plan->detail;
+	if (svc->state == SERVICE_RUN)
+		svc->rollback = false; /* the revert is complete */
 	svc->desired = plan->desired;
 	svc->ready = plan->ready;
 	lifecycle_memo_clear(&svc->memo);
@@ -383,7 +386,8 @@ ctl_reconcile(struct ctl *c)
 			order = NULL;
 		}
 		for (size_t k = 0; order && k < c->desired->nservices; k++) {
-			const struct service_spec *spec = &c->desired->services[order[k]];
+			const struct service_spec *spec = ctl_spec(c,
+			    c->desired->services[order[k]].name);
 
 			plan_service(c, ctl_svc_get(c, spec->name), spec, nodes, nn, now);
 		}

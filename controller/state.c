@@ -159,11 +159,13 @@ memo_parse(struct lifecycle_memo *m, const json_t *j)
 static json_t *
 svc_record(const struct ctl_svc *s)
 {
-	return json_pack("{s:s, s:s, s:s, s:s?, s:i, s:b, s:i, s:i, s:o, s:s?}",
+	return json_pack("{s:s, s:s, s:s, s:s?, s:i, s:b, s:b, s:i, s:i, s:o, s:s?, s:s?}",
 	    "name", s->name, "state", lifecycle_service_state_name(s->state),
 	    "detail", lifecycle_scale_detail_name(s->detail), "reason", s->reason,
-	    "scale", s->scale, "paused", s->paused, "desired", s->desired,
-	    "ready", s->ready, "memo", memo_json(&s->memo), "revision", s->revision);
+	    "scale", s->scale, "paused", s->paused, "rollback", s->rollback,
+	    "desired", s->desired,
+	    "ready", s->ready, "memo", memo_json(&s->memo), "revision", s->revision,
+	    "pin", s->pin);
 }
 
 static json_t *
@@ -438,6 +440,7 @@ ctl_svc_free(struct ctl_svc *s)
 	free(s->revision);
 	lifecycle_memo_clear(&s->memo);
 	free(s->saved);
+	free(s->pin);
 	free(s);
 }
 
@@ -519,6 +522,8 @@ load_svc(struct ctl *c, const json_t *o)
 	s->reason = xstrdup(jstr(o, "reason"));
 	s->scale = (int)json_integer_value(json_object_get(o, "scale"));
 	s->paused = json_is_true(json_object_get(o, "paused"));
+	s->rollback = json_is_true(json_object_get(o, "rollback"));
+	s->pin = xstrdup(jstr(o, "pin"));
 	s->desired = (int)json_integer_value(json_object_get(o, "desired"));
 	s->ready = (int)json_integer_value(json_object_get(o, "ready"));
 	memo_parse(&s->memo, json_object_get(o, "memo"));
@@ -705,6 +710,7 @@ ctl_state_load(struct ctl *c)
 void
 ctl_state_free(struct ctl *c)
 {
+	ctl_pins_clear(c);
 	while (c->svcs) {
 		struct ctl_svc *s = c->svcs;
 

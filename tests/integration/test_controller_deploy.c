@@ -494,6 +494,86 @@ TEST(deploy__revisions_are_listed)
 	json_decref(j);
 }
 
+/* Every web endpoint reports version v (and there are two). */
+static bool
+web_at(const char *v)
+{
+	json_t *j = cluster_get(cl, "/v1/services/web/endpoints"), *eps;
+	bool ok;
+
+	eps = json_object_get(j, "endpoints");
+	ok = json_array_size(eps) == 2 && cluster_count(cl, "web", NULL) == 2;
+	for (size_t k = 0; k < json_array_size(eps); k++) {
+		const char *ev = json_string_value(json_object_get(json_array_get(eps, k), "version"));
+
+		if (ev == NULL || strcmp(ev, v) != 0)
+			ok = false;
+	}
+	json_decref(j);
+	return ok;
+}
+
+TEST(deploy__rollback_service_and_revision_pause_resume)
+{
+	long long since;
+	json_t *j, *list;
+	long st;
+
+	REQUIRE(cl != NULL && all_run());
+	REQUIRE(web_at("2.0.0"));
+	/* Dry run: the plan only. */
+	j = cluster_call(cl, &st, "POST", "/v1/rollback", "{\"service\": \"web\", \"dry_run\": true}");
+	CHECK_EQ_INT(st, 200);
+	list = json_object_get(j, "services");
+	CHECK_EQ_INT(json_array_size(list), 1);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(list, 0), "to_version")), "1.0.0");
+	json_decref(j);
+	CHECK(web_at("2.0.0"));
+	/* web goes back to its previous version, through Rollback; db stays. */
+	since = last_seq();
+	j = cluster_call(cl, &st, "POST", "/v1/rollback", "{\"service\": \"web\"}");
+	CHECK_EQ_INT(st, 200);
+	json_decref(j);
+	CHECK(WAIT_FOR(web_at("1.0.0") && all_run(), CL_WAIT));
+	CHECK(first_event("web", NULL, "Rollback", since) > 0);
+	CHECK_STR(cluster_ids(cl, "db"), "db-0");
+	/* Pause and resume are flags on the service. */
+	j = cluster_call(cl, &st, "POST", "/v1/services/web/pause", NULL);
+	CHECK_EQ_INT(st, 200);
+	CHECK(json_is_true(json_object_get(j, "paused")));
+	json_decref(j);
+	j = cluster_call(cl, &st, "POST", "/v1/services/web/resume", NULL);
+	CHECK_EQ_INT(st, 200);
+	CHECK(json_is_false(json_object_get(j, "paused")));
+	json_decref(j);
+	j = cluster_call(cl, &st, "POST", "/v1/services/nope/pause", NULL);
+	CHECK_EQ_INT(st, 404);
+	json_decref(j);
+	/* A whole revision: revision 2 had web 2.0.0. */
+	j = cluster_call(cl, &st, "POST", "/v1/rollback", "{\"to\": 2}");
+	CHECK_EQ_INT(st, 200);
+	CHECK(json_is_true(json_object_get(j, "rollback")));
+	CHECK_STR(json_string_value(json_object_get(json_object_get(j, "revision"), "commit")), sha2);
+	json_decref(j);
+	CHECK(WAIT_FOR(web_at("2.0.0") && all_run(), CL_WAIT));
+	j = cluster_get(cl, "/v1/revisions");
+	CHECK_EQ_INT(json_array_size(json_object_get(j, "revisions")), 5);
+	CHECK(json_is_true(json_object_get(json_array_get(json_object_get(j, "revisions"), 4),
+	    "rollback")));
+	json_decref(j);
+	/* Bad requests change nothing. */
+	j = cluster_call(cl, &st, "POST", "/v1/rollback", "{\"to\": 99}");
+	CHECK_EQ_INT(st, 404);
+	json_decref(j);
+	j = cluster_call(cl, &st, "POST", "/v1/rollback", "{\"service\": \"nope\"}");
+	CHECK_EQ_INT(st, 404);
+	json_decref(j);
+	j = cluster_call(cl, &st, "POST", "/v1/rollback", "{\"to\": []}");
+	CHECK_EQ_INT(st, 400);
+	json_decref(j);
+	CHECK(web_at("2.0.0"));
+}
+
 TEST(deploy__controller_exits_cleanly)
 {
 	REQUIRE(cl != NULL);
@@ -507,4 +587,5 @@ CHECK_MAIN(deploy__dependency_first, deploy__cattle_killed_is_replaced,
     deploy__pet_killed_is_revived_in_place, deploy__scale_out_and_in,
     deploy__update_one_at_a_time_new_before_old, deploy__controller_kill9_keeps_every_pid,
     deploy__bad_commit_changes_nothing, deploy__service_removed_is_destroyed,
-    deploy__revisions_are_listed, deploy__controller_exits_cleanly)
+    deploy__revisions_are_listed, deploy__rollback_service_and_revision_pause_resume,
+    deploy__controller_exits_cleanly)

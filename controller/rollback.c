@@ -1,0 +1,326 @@
+/*
+ * rollback.c - POST /v1/rollback {service?, to?, dry_run?}.
+ *
+ * Without a service it re-applies an earlier revision as a whole (`to`: a
+ * revision seq or any git ref; default the revision before the current
+ * one): an apply whose changed services move through Rollback.
+ *
+ * With a service it reverts just that service to its previous version
+ * (or to its spec at `to`), and every service whose depends_on constraint
+ * the revert would break, to their specs of that same revision. The
+ * desired manifest stays what it was; the reverted services are "pinned":
+ * they run the spec of the pinned commit (ctl_spec), kept in the store
+ * with the service and loaded from git again after a restart. The next
+ * apply ends every pin.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "err.h"
+#include "log.h"
+
+/* A manifest read at a commit, kept while a service is pinned to it. */
+struct ctl_pinned {
+	struct ctl_pinned *next;
+	char sha[41];
+	struct manifest *m;
+};
+
+/* The manifest at commit sha (cached), or NULL with orch_err set. */
+static const struct manifest *
+pinned_manifest(struct ctl *c, const char *sha)
+{
+	struct manifest_errors errs;
+	struct ctl_pinned *p;
+	struct manifest *m = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	for (p = c->pinned; p; p = p->next)
+		if (strcmp(p->sha, sha) == 0)
+			return p->m;
+	if (manifest_git_read(&text, &len, c->git, sha, c->cfg.manifest) < 0)
+		return NULL;
+	manifest_errors_init(&errs);
+	rc = manifest_parse(&m, &errs, text, len, c->cfg.manifest);
+	manifest_errors_free(&errs);
+	free(text);
+	if (rc < 0) {
+		orch_err_set(ORCH_EINVALID, "the manifest at %.12s does not parse", sha);
+		return NULL;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		fatalx("out of memory");
+	snprintf(p->sha, sizeof(p->sha), "%s", sha);
+	p->m = m;
+	p->next = c->pinned;
+	c->pinned = p;
+	return m;
+}
+
+const struct service_spec *
+ctl_spec(struct ctl *c, const char *name)
+{
+	const struct service_spec *sp;
+	const struct manifest *pm;
+	struct ctl_svc *s;
+
+	if (c->desired == NULL || (sp = manifest_service(c->desired, name)) == NULL)
+		return NULL;
+	if ((s = ctl_svc_find(c, name)) == NULL || s->pin == NULL)
+		return sp;
+	if ((pm = pinned_manifest(c, s->pin)) == NULL) {
+		log_warnx("service=%s pinned to %.12s: %s; running the desired spec", name,
+		    s->pin, orch_err_last());
+		return sp;
+	}
+	return manifest_service(pm, name) ? manifest_service(pm, name) : sp;
+}
+
+void
+ctl_pins_clear(struct ctl *c)
+{
+	for (struct ctl_svc *s = c->svcs; s; s = s->next) {
+		free(s->pin);
+		s->pin = NULL;
+	}
+	while (c->pinned != NULL) {
+		struct ctl_pinned *p = c->pinned;
+
+		c->pinned = p->next;
+		manifest_free(p->m);
+		free(p);
+	}
+}
+
+/* Resolve REV (seq digits or a git ref) to a commit sha into out. */
+static int
+resolve_rev(char out[41], struct ctl *c, const char *rev)
+{
+	struct git_commit_info ci = {0};
+	char *commit;
+	int rc;
+
+	if (strspn(rev, "0123456789") == strlen(rev) && strlen(rev) < 20) {
+		if ((commit = ctl_revision_commit(c, strtoull(rev, NULL, 10))) == NULL)
+			return orch_err_set(ORCH_ENOTFOUND, "no revision %s", rev);
+		snprintf(out, 41, "%s", commit);
+		free(commit);
+		return 0;
+	}
+	if ((rc = manifest_git_resolve(&ci, c->git, rev)) < 0)
+		return rc;
+	snprintf(out, 41, "%s", ci.sha);
+	git_commit_info_clear(&ci);
+	return 0;
+}
+
+/* Newest applied revision whose spec of name has another version than
+ * cur; 0 with out set, or ORCH_ENOTFOUND. */
+static int
+previous_version(char out[41], struct ctl *c, const char *name, const char *cur)
+{
+	struct store_kv *kv = NULL;
+	size_t n = 0;
+	int rc = ORCH_ENOTFOUND;
+
+	if (store_list(&kv, &n, c->store, "revisions/") < 0)
+		return ORCH_ERROR;
+	for (size_t k = n; k-- > 0 && rc == ORCH_ENOTFOUND;) {
+		json_t *j = json_loads(kv[k].value, 0, NULL);
+		const char *sha = json_string_value(json_object_get(j, "commit"));
+		const struct manifest *m;
+		const struct service_spec *sp;
+
+		if (sha != NULL && (m = pinned_manifest(c, sha)) != NULL &&
+		    (sp = manifest_service(m, name)) != NULL && strcmp(sp->version, cur) != 0) {
+			snprintf(out, 41, "%s", sha);
+			rc = 0;
+		}
+		json_decref(j);
+	}
+	store_kv_free(kv, n);
+	if (rc == ORCH_ENOTFOUND)
+		orch_err_set(rc, "%s: no applied revision has another version than %s", name, cur);
+	return rc;
+}
+
+/* Whether version v satisfies range (bad input: false). */
+static bool
+satisfies(const char *range, const char *v)
+{
+	struct semver sv;
+	bool ok = false;
+
+	return semver_parse(&sv, v) == 0 && semver_satisfies(&ok, range, &sv) == 0 && ok;
+}
+
+/*
+ * Pin service to sha and every desired service whose constraint on a
+ * pinned one breaks, transitively. The set goes into want[] (indexes of
+ * c->desired->services); nothing is changed. 0, or ORCH_EINVALID when a
+ * dependent has no spec at that revision.
+ */
+static int
+plan_pins(bool *want, struct ctl *c, const struct manifest *at, size_t first)
+{
+	bool grew = true;
+
+	want[first] = true;
+	while (grew) {
+		grew = false;
+		for (size_t k = 0; k < c->desired->nservices; k++) {
+			const struct service_spec *d = &c->desired->services[k];
+
+			if (want[k])
+				continue;
+			for (size_t j = 0; j < d->ndeps; j++) {
+				const struct service_spec *dep;
+				size_t di;
+
+				for (di = 0; di < c->desired->nservices; di++)
+					if (strcmp(c->desired->services[di].name, d->deps[j].service) == 0)
+						break;
+				if (di == c->desired->nservices || !want[di])
+					continue;
+				dep = manifest_service(at, d->deps[j].service);
+				if (dep == NULL || satisfies(d->deps[j].constraint, dep->version))
+					continue;
+				if (manifest_service(at, d->name) == NULL)
+					return orch_err_set(ORCH_EINVALID, "%s depends on %s \"%s\", "
+					    "which %s %s breaks, and %s has no spec to go back to",
+					    d->name, d->deps[j].service, d->deps[j].constraint,
+					    d->deps[j].service, dep->version, d->name);
+				want[k] = true;
+				grew = true;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+static void
+rollback_service(struct httpd_resp *out, struct ctl *c, const char *name,
+    const char *to, bool dry)
+{
+	const struct service_spec *cur = ctl_spec(c, name);
+	const struct manifest *at;
+	json_t *list = NULL;
+	size_t first = 0;
+	bool *want = NULL;
+	char sha[41];
+	int rc;
+
+	if (cur == NULL) {
+		httpd_reply_error(out, 404, "not found", "no service named \"%s\"", name);
+		return;
+	}
+	rc = to ? resolve_rev(sha, c, to) : previous_version(sha, c, name, cur->version);
+	if (rc < 0) {
+		httpd_reply_error(out, rc == ORCH_ENOTFOUND ? 404 : 400,
+		    rc == ORCH_ENOTFOUND ? "not found" : "bad request", "%s", orch_err_last());
+		return;
+	}
+	if ((at = pinned_manifest(c, sha)) == NULL || manifest_service(at, name) == NULL) {
+		httpd_reply_error(out, 409, "conflict", "%s: no spec at %.12s%s%s", name, sha,
+		    at ? "" : ": ", at ? "" : orch_err_last());
+		return;
+	}
+	while (strcmp(c->desired->services[first].name, name) != 0)
+		first++;
+	if ((want = calloc(c->desired->nservices, sizeof(*want))) == NULL)
+		fatalx("out of memory");
+	if (plan_pins(want, c, at, first) < 0) {
+		httpd_reply_error(out, 409, "conflict", "%s", orch_err_last());
+		goto out;
+	}
+	list = json_array();
+	for (size_t k = 0; k < c->desired->nservices; k++) {
+		const char *sn = c->desired->services[k].name;
+		const struct service_spec *from = ctl_spec(c, sn), *tos;
+
+		if (!want[k])
+			continue;
+		tos = manifest_service(at, sn);
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "name", sn,
+		    "from_version", from->version, "to_version", tos->version));
+		if (!dry) {
+			struct ctl_svc *s = ctl_svc_get(c, sn);
+			char fp_from[LIFECYCLE_FP_LEN], fp_to[LIFECYCLE_FP_LEN], cause[256];
+
+			lifecycle_fingerprint(fp_from, from);
+			lifecycle_fingerprint(fp_to, tos);
+			free(s->pin);
+			s->pin = strdup(sha);
+			s->rollback = strcmp(fp_from, fp_to) != 0;
+			ctl_svc_save(c, s);
+			snprintf(cause, sizeof(cause), "rollback %s %s -> %s (%.12s)", sn,
+			    from->version, tos->version, sha);
+			ctl_event(c, sn, NULL, NULL, NULL, cause);
+			log_info("service=%s %s", sn, cause);
+		}
+	}
+	if (!dry)
+		ctl_kick(c);
+	httpd_reply_json(out, 200, json_pack("{s:s, s:s, s:b, s:o}", "service", name,
+	    "commit", sha, "dry_run", dry, "services", list));
+out:
+	free(want);
+}
+
+void
+ctl_api_rollback(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct ctl *c = arg;
+	const json_t *jto, *jdry, *jsvc;
+	char digits[32], sha[41];
+	const char *to = NULL;
+	json_error_t e;
+	json_t *body;
+
+	body = req->body_len ? json_loadb(req->body, req->body_len, 0, &e) : json_object();
+	if (!json_is_object(body)) {
+		json_decref(body);
+		httpd_reply_error(out, 400, "bad request", "body: want a JSON object");
+		return;
+	}
+	jto = json_object_get(body, "to");
+	jdry = json_object_get(body, "dry_run");
+	jsvc = json_object_get(body, "service");
+	if ((jto && !json_is_string(jto) && !json_is_integer(jto) && !json_is_null(jto)) ||
+	    (jdry && !json_is_boolean(jdry) && !json_is_null(jdry)) ||
+	    (jsvc && !json_is_string(jsvc) && !json_is_null(jsvc))) {
+		httpd_reply_error(out, 400, "bad request", "want {\"service\": name, "
+		    "\"to\": revision seq or git ref, \"dry_run\": boolean}, all optional");
+		goto out;
+	}
+	if (json_is_integer(jto)) {
+		snprintf(digits, sizeof(digits), "%lld", (long long)json_integer_value(jto));
+		to = digits;
+	} else if (json_string_value(jto) && *json_string_value(jto))
+		to = json_string_value(jto);
+	if (json_string_value(jsvc) != NULL) {
+		rollback_service(out, c, json_string_value(jsvc), to, json_is_true(jdry));
+		goto out;
+	}
+	if (to == NULL) {
+		if (c->rev_seq < 2) {
+			httpd_reply_error(out, 409, "conflict",
+			    "nothing to roll back to: fewer than two revisions were applied");
+			goto out;
+		}
+		snprintf(digits, sizeof(digits), "%llu", (unsigned long long)(c->rev_seq - 1));
+		to = digits;
+	}
+	if (resolve_rev(sha, c, to) < 0) {
+		httpd_reply_error(out, 404, "not found", "%s", orch_err_last());
+		goto out;
+	}
+	ctl_apply_ref(out, c, sha, json_is_true(jdry), true);
+out:
+	json_decref(body);
+}
