@@ -35,6 +35,9 @@ add_row(struct table *t, const json_t *sv, const char *arch_rev)
 	const char *row[NCOLS];
 	bool hr = jget_int(&r, sv, "ready"), hd = jget_int(&d, sv, "desired");
 	const char *reason = jget_str(sv, "reason");
+	const char *state = jget_str(sv, "state");
+	const char *detail = jget_str(sv, "detail");
+	char why[512];
 
 	snprintf(ready, sizeof(ready), "%s%lld/%s%lld", hr ? "" : "?",
 	    hr ? r : 0, hd ? "" : "?", hd ? d : 0);
@@ -48,7 +51,14 @@ add_row(struct table *t, const json_t *sv, const char *arch_rev)
 	/* A strategy may come as {"type": ...} as in the manifest. */
 	if (row[3] == NULL)
 		row[3] = jget_str(json_object_get(sv, "strategy"), "type");
-	row[4] = jget_str(sv, "state");
+	/* Scale-out / Scale-in is the detail of Scale (design.md): the
+	 * state word stays one of the eight, the detail leads the reason. */
+	if (state != NULL && strcmp(state, "Scale") == 0 && detail && *detail) {
+		snprintf(why, sizeof(why), "%s%s%s", detail,
+		    reason && *reason ? ": " : "", reason ? reason : "");
+		reason = why;
+	}
+	row[4] = state;
 	row[5] = ready;
 	row[6] = rev;
 	row[7] = reason && *reason ? reason : NULL;

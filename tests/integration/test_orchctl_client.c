@@ -438,6 +438,11 @@ fake_route(int fd, const struct req *r)
 		    "\"abcdef1234567890\",\"instances\":[{\"id\":\"api-1\","
 		    "\"version\":\"1.3.0\",\"node\":\"node-a\",\"state\":\"Run\","
 		    "\"health\":\"healthy\"}]}");
+	else if (strcmp(path, "/v1/services/worker") == 0)
+		reply_json(fd, 200, "{\"name\":\"worker\",\"version\":\"1.0.0\","
+		    "\"kind\":\"cattle\",\"strategy\":\"rolling\",\"state\":"
+		    "\"Scale\",\"detail\":\"Scale-out\",\"desired\":4,\"ready\":3,"
+		    "\"reason\":\"scale to 4\",\"revision\":\"abcdef1234567890\"}");
 	else if (strncmp(path, "/v1/services/", 13) == 0 &&
 	    strstr(path, "/scale") == NULL)
 		reply_json(fd, 404, "{\"error\":\"not found\",\"detail\":"
@@ -850,6 +855,13 @@ TEST(orchctl_client__status)
 	    "api-1   1.3.0     node-a   Run     healthy\n");
 	run_result_free(&r);
 
+	/* Scale keeps its word; Scale-out leads the reason. */
+	ctl(&r, fake_url, NULL, "status", "worker", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_CONTAINS(r.out, "worker   1.0.0     cattle   rolling    Scale   "
+	    "3/4     abcdef1    Scale-out: scale to 4\n");
+	run_result_free(&r);
+
 	ctl(&r, fake_url, NULL, "status", "nosuch", NULL);
 	CHECK_EQ_INT(r.status, 1);
 	CHECK_CONTAINS(r.err, "orchctl: not found: no service nosuch\n");
@@ -1226,7 +1238,8 @@ static char e2e_sha[41], e2e_short[8];
 /* back (1 instance) and front (2, min 1, max 3) that depends on back;
  * both the httpapp demo. extra: appended to front (a broken field). */
 static const char *
-e2e_manifest(int front_replicas, const char *extra)
+e2e_manifest_v(int front_replicas, const char *front_version,
+    const char *front_args, const char *extra)
 {
 	static char buf[4096];
 	const char *app = cluster_app("httpapp");
@@ -1242,8 +1255,8 @@ e2e_manifest(int front_replicas, const char *extra)
 	    "    health: {type: http, path: /healthz, interval: 200ms, timeout: 150ms}\n"
 	    "    stop: {signal: TERM, timeout: 2s}\n"
 	    "  front:\n"
-	    "    version: \"2.0.0\"\n"
-	    "    command: [\"%s\", \"--port\", \"${ORCH_PORT}\", \"--version\", \"2.0.0\"]\n"
+	    "    version: \"%s\"\n"
+	    "    command: [\"%s\", \"--port\", \"${ORCH_PORT}\", \"--version\", \"%s\"%s]\n"
 	    "    ports: [http]\n"
 	    "    replicas: %d\n"
 	    "    min: 1\n"
@@ -1252,8 +1265,15 @@ e2e_manifest(int front_replicas, const char *extra)
 	    "    stop: {signal: TERM, timeout: 2s}\n"
 	    "    depends_on: {back: \">=1.0.0 <2.0.0\"}\n"
 	    "%s",
-	    app, app, front_replicas, extra ? extra : "");
+	    app, front_version, app, front_version, front_args, front_replicas,
+	    extra ? extra : "");
 	return buf;
+}
+
+static const char *
+e2e_manifest(int front_replicas, const char *extra)
+{
+	return e2e_manifest_v(front_replicas, "2.0.0", "", extra);
 }
 
 /* orchctl against the cluster's controller with its token file. */
@@ -1565,6 +1585,33 @@ TEST(orchctl_e2e__events)
 	free(o);
 }
 
+/* A release whose health check fails: the rollout stops at the progress
+ * deadline, rolls back, and apply --wait says Failed with the reason. */
+TEST(orchctl_e2e__apply_wait_failed)
+{
+	char yaml[4096], sha[41], want[256];
+	struct run_result r;
+
+	REQUIRE(cl != NULL);
+	/* front 2.0.0 -> 2.1.0, which never turns healthy. */
+	snprintf(yaml, sizeof(yaml), "%s", e2e_manifest_v(2, "2.1.0",
+	    ", \"--fail-health\"", "    strategy: {type: rolling, "
+	    "auto_rollback: true, progress_deadline: 2s}\n"));
+	REQUIRE(cluster_commit(cl, yaml, sha) == 0);
+	E2E(&r, "apply", "--wait", "--timeout", "40s");
+	CHECK_EQ_INT(r.status, 1);
+	snprintf(want, sizeof(want), "rollout of revision %.7s failed: service "
+	    "front is Failed", sha);
+	CHECK_CONTAINS(r.err, want);
+	/* The progress showed the rollout on its way there. */
+	CHECK_CONTAINS(r.out, "~ front 2.0.0 -> 2.1.0 (rollout: version, "
+	    "command; in place: strategy)\n");
+	CHECK_CONTAINS(r.out, "front   Update ");
+	CHECK_CONTAINS(r.out, "front   Failed ");
+	run_result_free(&r);
+	CHECK(cluster_service_is(cl, "front", "Failed"));
+}
+
 TEST(orchctl_e2e__drain)
 {
 	char line[512];
@@ -1606,5 +1653,5 @@ CHECK_MAIN(orchctl_client__usage_errors, orchctl_client__bad_controller_url,
     orchctl_client__apply_wait, orchctl_client__events,
     orchctl_client__events_follow_reconnects, orchctl_client__logs,
     orchctl_e2e__apply_wait, orchctl_e2e__tables_and_json, orchctl_e2e__scale,
-    orchctl_e2e__invalid_commit, orchctl_e2e__events, orchctl_e2e__drain,
+    orchctl_e2e__invalid_commit, orchctl_e2e__events, orchctl_e2e__apply_wait_failed, orchctl_e2e__drain,
     orchctl_e2e__cleanup)
