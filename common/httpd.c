@@ -324,7 +324,8 @@ httpd_start(struct httpd **out, const struct httpd_config *cfg)
 	    MHD_OPTION_CONNECTION_TIMEOUT, h->cfg.conn_timeout_s,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+	    /* No SO_REUSEPORT: a second daemon on a taken port must fail, not
+	     * share it. (MHD sets SO_REUSEADDR, so a restart binds at once.) */
 	    MHD_OPTION_END);
 	if (h->mhd == NULL) {
 		free(h);

@@ -367,10 +367,97 @@ TEST(slave_api__logs_rotate_by_size)
 	fx_finish(&fx);
 }
 
+/* Run orch-slave with args to its exit; the exit status, its output in *out. */
+static int
+run_slave(char **out, const char *dir, const char *const *args)
+{
+	const char *argv[24];
+	char *bin = daemon_binary("slave/orch-slave"), log[600];
+	struct daemon *d = NULL;
+	size_t n = 0;
+	int st = -1;
+
+	snprintf(log, sizeof(log), "%s/cli.log", dir);
+	unlink(log);
+	argv[n++] = bin;
+	for (size_t i = 0; args[i] && n < 23; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	if (daemon_start(&d, argv, NULL, log) == 0 && WAIT_FOR(!daemon_running(d), FX_WAIT))
+		st = d->status;
+	*out = d ? daemon_log(d) : NULL;
+	daemon_free(d);
+	free(bin);
+	return st;
+}
+
+TEST(slave_api__command_line_errors)
+{
+	char data[600], tok[600], listen[64], *out = NULL;
+	struct fx fx;
+
+	REQUIRE(fx_start(&fx, NULL) == 0);
+	snprintf(data, sizeof(data), "%s/other", fx.dir);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", fx.port);
+	{
+		const char *a[] = {"--name", "x", NULL};
+
+		CHECK_EQ_INT(run_slave(&out, fx.dir, a), 2);
+		CHECK_CONTAINS(out, "required");
+		free(out);
+	}
+	{
+		const char *a[] = {"--name", "x", "--listen", "127.0.0.1:0", "--data-dir", data,
+		    "--token-file", fx.token_file, "--port-range", "30000-20000", NULL};
+
+		CHECK_EQ_INT(run_slave(&out, fx.dir, a), 2);
+		CHECK_CONTAINS(out, "--port-range");
+		free(out);
+	}
+	{
+		const char *a[] = {"--name", "x", "--listen", "127.0.0.1:0", "--data-dir", data,
+		    "--token-file", fx.token_file, "--controller", "ftp://x", NULL};
+
+		CHECK_EQ_INT(run_slave(&out, fx.dir, a), 2);
+		CHECK_CONTAINS(out, "--controller");
+		free(out);
+	}
+	snprintf(tok, sizeof(tok), "%s/missing-token", fx.dir);
+	{
+		const char *a[] = {"--name", "x", "--listen", "127.0.0.1:0", "--data-dir", data,
+		    "--token-file", tok, NULL};
+
+		CHECK_EQ_INT(run_slave(&out, fx.dir, a), 1);
+		CHECK_CONTAINS(out, "missing-token");
+		free(out);
+	}
+	{
+		/* The port of the running slave is taken. */
+		const char *a[] = {"--name", "x", "--listen", listen, "--data-dir", data,
+		    "--token-file", fx.token_file, NULL};
+
+		CHECK_EQ_INT(run_slave(&out, fx.dir, a), 1);
+		CHECK_CONTAINS(out, "cannot listen");
+		free(out);
+	}
+	{
+		/* Its data dir is taken too. */
+		const char *a[] = {"--name", "x", "--listen", "127.0.0.1:0", "--data-dir", fx.data_dir,
+		    "--token-file", fx.token_file, NULL};
+
+		CHECK_EQ_INT(run_slave(&out, fx.dir, a), 1);
+		CHECK_CONTAINS(out, "another orch-slave");
+		free(out);
+	}
+	CHECK(fx_healthy(&fx));
+	fx_finish(&fx);
+}
+
 CHECK_MAIN(slave_api__healthz_needs_no_token_and_the_rest_does,
     slave_api__bad_bodies_get_400_and_413,
     slave_api__start_stop_and_idempotent_start,
     slave_api__placeholders_and_environment,
     slave_api__logs_and_metrics,
     slave_api__logs_rotate_by_size,
-    slave_api__slow_and_idle_clients_cannot_hold_the_daemon)
+    slave_api__slow_and_idle_clients_cannot_hold_the_daemon,
+    slave_api__command_line_errors)
