@@ -32,7 +32,7 @@
 #include "slave.h"
 #include "units.h"
 
-#define TREE_MAX 4096
+#define TREE_MAX 65536 /* processes looked at in one /proc sweep */
 
 uint64_t
 sv_proc_starttime(pid_t pid)
@@ -327,6 +327,9 @@ sv_exited(struct slave *s, struct instance *in, int status, bool known)
 		in->streak = 0;
 		delay = 0;
 	} else {
+		/* A process that outlived the window was not part of a loop. */
+		if (uptime >= in->spec->restart.window_ms)
+			in->streak = 0;
 		in->streak++;
 		delay = backoff_delay(in);
 	}
