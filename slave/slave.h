@@ -91,6 +91,8 @@ struct instance {
 	pid_t pid;               /* 0: no process */
 	uint64_t starttime;      /* /proc/PID/stat field 22: pid identity */
 	int pidfd;               /* re-adopted processes: -1 otherwise */
+	bool adopted;            /* not our child (re-adopted after a slave restart) */
+	int64_t alive_check_at;  /* adopted without a pidfd: next /proc check */
 	struct watch pidw;
 	int64_t started_mono, started_wall;
 	int restarts;

@@ -128,19 +128,26 @@ readopt(struct slave *s, struct instance *in, pid_t pid, uint64_t starttime)
 	int64_t now = orch_mono_ms();
 	int fd;
 
-	if (pid > 0 && starttime != 0 && sv_proc_starttime(pid) == starttime &&
-	    (fd = pidfd_open_(pid)) >= 0) {
+	if (pid > 0 && starttime != 0 && sv_proc_starttime(pid) == starttime) {
 		in->pid = pid;
 		in->starttime = starttime;
-		in->pidfd = fd;
-		in->pidw.kind = W_PIDFD;
-		in->pidw.fd = fd;
-		in->pidw.ptr = in;
+		in->adopted = true;
 		/* Uptime as the wall clock tells it; only the restart policy's
 		 * "stable run" test reads it. */
 		in->started_mono = now - (orch_wall_ms() - in->started_wall);
-		if (loop_watch(s, &in->pidw, EPOLLIN) < 0)
-			log_warnx("instance=%s: %s", in->spec->id, orch_err_last());
+		if ((fd = pidfd_open_(pid)) >= 0) {
+			in->pidfd = fd;
+			in->pidw.kind = W_PIDFD;
+			in->pidw.fd = fd;
+			in->pidw.ptr = in;
+			if (loop_watch(s, &in->pidw, EPOLLIN) < 0)
+				log_warnx("instance=%s: %s", in->spec->id, orch_err_last());
+		} else {
+			/* No pidfd (old kernel): watch it through /proc, once a
+			 * second, rather than start a second copy of it. */
+			log_warn("instance=%s pidfd_open; checking it every second", in->spec->id);
+			in->alive_check_at = now + 1000;
+		}
 		in->health_at = now;
 		log_info("instance=%s pid=%d re-adopted state=%s", in->spec->id, (int)pid,
 		    inst_state_word(in->state));

@@ -275,6 +275,8 @@ sv_exited(struct slave *s, struct instance *in, int status, bool known)
 		in->exit_signal = 0;
 	}
 	in->pid = 0;
+	in->adopted = false;
+	in->alive_check_at = 0;
 	if (in->pidfd >= 0) {
 		loop_unwatch(s, &in->pidw);
 		close(in->pidfd);
@@ -359,7 +361,7 @@ sv_reap(struct slave *s)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (in = s->instances; in; in = in->next)
-			if (in->pid == pid && in->pidfd < 0)
+			if (in->pid == pid && !in->adopted)
 				break;
 		if (in != NULL) {
 			sv_exited(s, in, status, true);
@@ -389,6 +391,17 @@ sv_tick(struct slave *s, int64_t now)
 	for (struct instance *in = s->instances; in; in = in->next) {
 		if (in->removed)
 			continue;
+		if (in->alive_check_at > 0 && in->pid > 0) {
+			if (now >= in->alive_check_at) {
+				if (sv_proc_starttime(in->pid) != in->starttime) {
+					sv_exited(s, in, 0, false);
+					continue;
+				}
+				in->alive_check_at = now + 1000;
+			}
+			if (next < 0 || in->alive_check_at < next)
+				next = in->alive_check_at;
+		}
 		if (in->kill_at > 0 && in->pid > 0) {
 			if (now >= in->kill_at) {
 				log_info("instance=%s pid=%d did not stop in time: SIGKILL",
