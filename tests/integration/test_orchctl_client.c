@@ -384,6 +384,33 @@ fake_logs(int fd, const struct req *r, const char *query)
 	reply(fd, 200, "text/plain", len > tail ? log + len - tail : log);
 }
 
+/* A log bigger than orchctl's follow window (256K): 3000 lines of 100
+ * bytes and one more at every read, so the new bytes can only be found by
+ * overlap, not by length. */
+static void
+fake_big_log(int fd, const char *query)
+{
+	static int reads;
+	int n = 3000 + ++reads;
+	size_t tail = 65536, len = (size_t)n * 100;
+	char *log = malloc(len + 1), *t;
+
+	if (log == NULL)
+		abort();
+	if ((t = strstr(query, "tail=")) != NULL)
+		tail = strtoul(t + 5, NULL, 10);
+	for (int i = 0; i < n; i++) {
+		char *l = log + (size_t)i * 100;
+
+		snprintf(l, 12, "big %06d ", (i + 1) % 1000000);
+		memset(l + 11, 'x', 88);
+		l[99] = '\n';
+	}
+	log[len] = '\0';
+	reply(fd, 200, "text/plain", len > tail ? log + len - tail : log);
+	free(log);
+}
+
 static bool
 authorized(const struct req *r)
 {
@@ -514,6 +541,8 @@ fake_route(int fd, const struct req *r)
 		fake_events_stream(fd, r);
 	else if (strcmp(path, "/v1/instances/api-1/logs") == 0)
 		fake_logs(fd, r, query);
+	else if (strcmp(path, "/v1/instances/big-1/logs") == 0)
+		fake_big_log(fd, query);
 	else if (strcmp(path, "/v1/nodes/node-a/drain") == 0)
 		reply_json(fd, 200, "{\"name\":\"node-a\",\"state\":\"Draining\"}");
 	else if (strcmp(path, "/v1/nodes/proxy/drain") == 0)
@@ -1230,6 +1259,39 @@ TEST(orchctl_client__logs)
 	free(o);
 }
 
+TEST(orchctl_client__logs_follow_big)
+{
+	const char *args[] = {"logs", "big-1", "-f", "--tail", "100", NULL};
+	char out[4400], err[4400], *o;
+	int want = 3001;
+	pid_t pid;
+
+	snprintf(out, sizeof(out), "%s/big.out", work_dir);
+	snprintf(err, sizeof(err), "%s/big.err", work_dir);
+	pid = spawn_ctl(out, err, args);
+	REQUIRE(pid > 0);
+	CHECK(wait_for_text(out, "big 003005 ", 20000));
+	CHECK_EQ_INT(interrupt_ctl(pid), 0);
+	o = slurp(out);
+	/* The last line at the first read, then every new one once. */
+	for (char *p = o; *p; p += 100) {
+		char head[16];
+
+		snprintf(head, sizeof(head), "big %06d ", want++);
+		if (strlen(p) < 100 || strncmp(p, head, strlen(head)) != 0 ||
+		    p[99] != '\n') {
+			check_fail(__FILE__, __LINE__, "logs -f: want \"%s\" "
+			    "at \"%.40s\"", head, p);
+			break;
+		}
+	}
+	CHECK(want > 3005);
+	free(o);
+	o = slurp(err);
+	CHECK_STR(o, "");
+	free(o);
+}
+
 /* ---- end to end: a real controller, two real slaves, a git repo ------ */
 
 static struct cluster *cl;
@@ -1652,6 +1714,7 @@ CHECK_MAIN(orchctl_client__usage_errors, orchctl_client__bad_controller_url,
     orchctl_client__scale_and_drain, orchctl_client__apply,
     orchctl_client__apply_wait, orchctl_client__events,
     orchctl_client__events_follow_reconnects, orchctl_client__logs,
+    orchctl_client__logs_follow_big,
     orchctl_e2e__apply_wait, orchctl_e2e__tables_and_json, orchctl_e2e__scale,
     orchctl_e2e__invalid_commit, orchctl_e2e__events, orchctl_e2e__apply_wait_failed, orchctl_e2e__drain,
     orchctl_e2e__cleanup)
