@@ -86,6 +86,16 @@ struct pctx {
 	bool rollout_expired;
 	int prio;
 	int err;            /* first allocation failure */
+	/* rollout.c: what every strategy shares, set by rollout_prepare() */
+	int surge;          /* rolling: instances over target allowed */
+	int unavail;        /* rolling: instances under target allowed */
+	bool aborted;       /* the rollout to fp was aborted: old spec runs */
+	bool ro_failed;     /* the rollout to fp failed */
+	bool ro_requested;  /* ... and a rollback is requested */
+	bool promote;       /* a promote is there for the current step */
+	const struct service_spec *prev; /* spec to refill old instances from,
+	                                    when it differs from spec */
+	char prev_fp[LIFECYCLE_FP_LEN];
 };
 
 /* Keep the most important reason: a higher prio replaces a lower one. */
@@ -114,7 +124,49 @@ int pl_start(struct pctx *c, int ordinal, const char *home, const char *what,
 bool pl_start_needed(struct pctx *c, int ordinal, const char *what);
 
 /* plan_cattle.c, plan_pet.c */
+/* The rolling strategy of cattle (and the planner when nothing rolls). */
 void plan_cattle(struct pctx *c);
 void plan_pets(struct pctx *c);
+/* Judge every observed instance into c->live (failed and lost ones are
+ * stopped for replacement), then stop stale instances that serve
+ * nothing. */
+void cattle_judge(struct pctx *c);
+/* qsort_r order of stop victims (arg: the pctx): least harm first. */
+int cattle_victim_cmp(const void *pa, const void *pb, void *arg);
+/* Stop live instances that match `pick` (NULL: any), least harm first,
+ * while more than keep are live (keep < 0: all that match); a serving one
+ * only while at least `floor` others still serve. Returns stops issued. */
+int cattle_trim(struct pctx *c, int keep, int floor,
+    bool (*pick)(const struct pctx *, const struct live *));
+/* Live, not stopped instances: all, new (desired spec, not stale),
+ * stale, and serving among them. */
+struct cattle_count {
+	int live, new, stale, old, serving, new_serving, new_avail, pending;
+};
+void cattle_count(struct pctx *c, struct cattle_count *out);
+
+/* rollout.c */
+/* Before the planner: strategy numbers, memo of a new rollout, abort,
+ * promote, failure of the rollout (auto_rollback or Failed). */
+void rollout_prepare(struct pctx *c);
+/* After the planner: counts and phase for status, default traffic. */
+void rollout_finish(struct pctx *c);
+/* Whether the rollout may take no step now (failed, aborted, paused,
+ * waiting for a dependency); says why. */
+bool ro_hold(struct pctx *c);
+/* A wait of ms from since (-1: until promote) that a promote or a
+ * rollback ends early: true when over, else says what it waits for. */
+bool ro_wait(struct pctx *c, int64_t since, int64_t ms, const char *what);
+/* A new instance available: serving for min_ready (rolling). */
+bool ro_available(const struct pctx *c, const struct lifecycle_instance *inst);
+/* Instances of fingerprint fp (NULL: stale ones) serving / live. */
+bool ro_is_new(const struct pctx *c, const struct live *l);
+/* Start n instances of the old (prev) spec when the old set must be
+ * whole again (abort, failure); 0 when there is no prev spec. */
+int ro_refill_old(struct pctx *c, int n);
+/* The planners of the strategies of cattle (pets: plan_pets). */
+void plan_recreate(struct pctx *c);
+void plan_bluegreen(struct pctx *c);
+void plan_canary(struct pctx *c);
 
 #endif

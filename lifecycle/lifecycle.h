@@ -22,7 +22,11 @@
  *         place.c (scheduler)  policy.c (pet/cattle failure policy)
  *         plan.c (the service planner: judging, state, destroy,
  *         teardown order)  plan_cattle.c  plan_pet.c (the planners of
- *         each kind)  memo.c (actions, plan and memo, fingerprint)
+ *         each kind; plan_cattle.c is also the rolling strategy)
+ *         rollout.c (what every strategy shares: failure, abort, promote,
+ *         progress)  rollout_recreate.c  rollout_bluegreen.c
+ *         rollout_canary.c (the strategies)  memo.c (actions, plan and
+ *         memo, fingerprint)
  */
 #ifndef ORCH_LIFECYCLE_H
 #define ORCH_LIFECYCLE_H
@@ -137,6 +141,9 @@ struct lifecycle_instance {
 	enum health_state health;
 	int restarts;
 	int64_t started_at;       /* ms; 0 when not started */
+	int64_t ready_at;         /* ms it last became Run with its check
+	                             passing (min_ready counts from here);
+	                             0: unknown, started_at is used */
 };
 
 /* A depended-on service (depends_on) and its current state. */
@@ -166,13 +173,44 @@ struct lifecycle_memo {
 	size_t npets;
 	char **alerts;           /* keys of alerts fired and still true */
 	size_t nalerts;
+	/* Rollout progress (rollout*.c), so that a restarted controller goes
+	 * on from the step it was at. All reset when rollout_fp changes. */
+	int rollout_step;        /* canary: index of the current step;
+	                            blue-green: 0 starting the new set, 1 new
+	                            set Run, 2 switched */
+	int64_t rollout_step_at; /* ms the current step's instances were all
+	                            available (its pause counts from here);
+	                            0: not yet */
+	bool rollout_promoted;   /* `promote` taken for the current step */
+	int64_t rollout_switched_at; /* blue-green: ms traffic switched to the
+	                            new set; 0: not yet */
+	char rollout_stable_fp[LIFECYCLE_FP_LEN]; /* the spec serving when the
+	                            rollout began (blue-green's active set until
+	                            the switch) */
+	char rollout_failed_fp[LIFECYCLE_FP_LEN]; /* the rollout to this spec
+	                            failed: no step forward while it is desired */
+	char rollout_aborted_fp[LIFECYCLE_FP_LEN]; /* `abort`ed: the old spec
+	                            runs while this one is desired */
 };
 
-/* Service-level flags set by the CLI/API. */
+/*
+ * Service-level flags set by the CLI/API (docs/lifecycle.md, Strategies).
+ * promote and abort are requests: the controller sets them and clears
+ * them when the plan says it took them (rollout.promote_taken,
+ * rollout.abort_taken); keeping one set a little longer is harmless, the
+ * memo remembers what was done.
+ */
 struct lifecycle_flags {
 	int scale;     /* `orchctl scale` target; 0: the manifest's replicas */
 	bool paused;   /* `orchctl pause`: a rollout takes no new step */
-	bool rollback; /* the desired spec reverts to an earlier version */
+	bool rollback; /* the desired spec reverts to an earlier version; set by
+	                  the controller on `orchctl rollback` and when a plan
+	                  asks for it (rollout.rollback_requested); cleared once
+	                  the service is Run */
+	bool promote;  /* `orchctl promote`: end the current pause now, switch
+	                  a blue-green rollout; after an abort, retry */
+	bool abort;    /* `orchctl abort`: canary/blue-green back to the old
+	                  set at once; rolling/recreate: roll back */
 };
 
 struct lifecycle_input {
@@ -223,6 +261,62 @@ struct lifecycle_action {
 	char reason[LIFECYCLE_REASON_MAX]; /* why (every type) */
 };
 
+/*
+ * Where the requests go (the controller turns this into HAProxy server
+ * weights). TRAFFIC_ALL: every Run instance serves, equally (no rollout,
+ * rolling, recreate). TRAFFIC_SPLIT (canary): new_weight % to the Run
+ * instances with fingerprint new_fp, the rest to every other Run
+ * instance. TRAFFIC_ACTIVE (blue-green): only the Run instances with
+ * fingerprint active_fp serve; a switch is one change of active_fp, so
+ * the two sets never serve together.
+ */
+enum lifecycle_traffic_mode {
+	TRAFFIC_ALL = 0,
+	TRAFFIC_SPLIT,
+	TRAFFIC_ACTIVE,
+	TRAFFIC__LAST
+};
+
+struct lifecycle_traffic {
+	enum lifecycle_traffic_mode mode;
+	char new_fp[LIFECYCLE_FP_LEN];    /* SPLIT */
+	int new_weight;                   /* SPLIT: 0..100 */
+	char active_fp[LIFECYCLE_FP_LEN]; /* ACTIVE */
+};
+
+/* What a rollout is doing now, for status and `apply --wait`. */
+enum lifecycle_rollout_phase {
+	ROLLOUT_NONE = 0,     /* no rollout */
+	ROLLOUT_PROGRESS,     /* taking steps */
+	ROLLOUT_PAUSED,       /* flags.paused */
+	ROLLOUT_WAITING,      /* a timed pause (canary step, blue-green
+	                         auto_promote, scale_down_delay): wait_until */
+	ROLLOUT_WAIT_PROMOTE, /* waiting for `orchctl promote` */
+	ROLLOUT_ABORTED,      /* aborted: the old spec runs */
+	ROLLOUT_FAILED,       /* failed: rolling back or Failed (reason) */
+	ROLLOUT__LAST
+};
+
+struct lifecycle_rollout_status {
+	enum strategy_type strategy;
+	enum lifecycle_rollout_phase phase;
+	int step;          /* 1-based current step; 0 without a rollout */
+	int steps;         /* rolling: replicas; recreate: 2 (stop, start);
+	                      blue-green: 3 (start, switch, scale down);
+	                      canary: its steps + 1 (the full set) */
+	int nold;          /* live instances of another spec */
+	int nnew;          /* live instances of the desired spec */
+	int weight;        /* % of traffic to the desired spec */
+	bool waiting_promote;
+	int64_t wait_until; /* ROLLOUT_WAITING: ms when the wait ends */
+	bool promote_taken; /* flags.promote was used (or nothing to promote):
+	                       clear it */
+	bool abort_taken;   /* flags.abort was used: clear it */
+	/* The rollout failed and auto_rollback is on: set desired = prev,
+	 * flags.rollback, and plan again (plan->reason says why). */
+	bool rollback_requested;
+};
+
 struct lifecycle_plan {
 	struct lifecycle_action *actions; /* in the order to apply them */
 	size_t nactions;
@@ -234,9 +328,13 @@ struct lifecycle_plan {
 	int ready;                        /* instances Run with the desired spec */
 	bool done;                        /* destroy finished: drop the service */
 	struct lifecycle_memo memo;       /* store and pass back next time */
+	struct lifecycle_traffic traffic; /* where requests go now */
+	struct lifecycle_rollout_status rollout;
 };
 
 const char *lifecycle_action_name(enum lifecycle_action_type t); /* "start" */
+const char *lifecycle_rollout_phase_name(enum lifecycle_rollout_phase ph); /* "waiting for promote" */
+const char *lifecycle_traffic_mode_name(enum lifecycle_traffic_mode m); /* "split" */
 void lifecycle_plan_free(struct lifecycle_plan *p);
 void lifecycle_memo_clear(struct lifecycle_memo *m); /* frees contents */
 /* Deep copy (dst is overwritten, not freed). ORCH_ERROR on ENOMEM. */

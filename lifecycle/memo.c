@@ -25,6 +25,34 @@ lifecycle_action_name(enum lifecycle_action_type t)
 	return (unsigned)t < LIFECYCLE__LAST ? action_names[t] : "?";
 }
 
+static const char *const phase_names[ROLLOUT__LAST] = {
+	[ROLLOUT_NONE] = "",
+	[ROLLOUT_PROGRESS] = "in progress",
+	[ROLLOUT_PAUSED] = "paused",
+	[ROLLOUT_WAITING] = "waiting",
+	[ROLLOUT_WAIT_PROMOTE] = "waiting for promote",
+	[ROLLOUT_ABORTED] = "aborted",
+	[ROLLOUT_FAILED] = "failed",
+};
+
+const char *
+lifecycle_rollout_phase_name(enum lifecycle_rollout_phase ph)
+{
+	return (unsigned)ph < ROLLOUT__LAST ? phase_names[ph] : "?";
+}
+
+static const char *const traffic_names[TRAFFIC__LAST] = {
+	[TRAFFIC_ALL] = "all",
+	[TRAFFIC_SPLIT] = "split",
+	[TRAFFIC_ACTIVE] = "active",
+};
+
+const char *
+lifecycle_traffic_mode_name(enum lifecycle_traffic_mode m)
+{
+	return (unsigned)m < TRAFFIC__LAST ? traffic_names[m] : "?";
+}
+
 int
 plan_push(struct lifecycle_plan *p, const struct lifecycle_action *a)
 {
@@ -64,6 +92,19 @@ lifecycle_memo_copy(struct lifecycle_memo *dst, const struct lifecycle_memo *src
 	dst->rollout_since = src->rollout_since;
 	memcpy(dst->rollout_fp, src->rollout_fp, sizeof(dst->rollout_fp));
 	dst->rollout_fp[sizeof(dst->rollout_fp) - 1] = '\0';
+	dst->rollout_step = src->rollout_step;
+	dst->rollout_step_at = src->rollout_step_at;
+	dst->rollout_promoted = src->rollout_promoted;
+	dst->rollout_switched_at = src->rollout_switched_at;
+	memcpy(dst->rollout_stable_fp, src->rollout_stable_fp,
+	    sizeof(dst->rollout_stable_fp));
+	dst->rollout_stable_fp[LIFECYCLE_FP_LEN - 1] = '\0';
+	memcpy(dst->rollout_failed_fp, src->rollout_failed_fp,
+	    sizeof(dst->rollout_failed_fp));
+	dst->rollout_failed_fp[LIFECYCLE_FP_LEN - 1] = '\0';
+	memcpy(dst->rollout_aborted_fp, src->rollout_aborted_fp,
+	    sizeof(dst->rollout_aborted_fp));
+	dst->rollout_aborted_fp[LIFECYCLE_FP_LEN - 1] = '\0';
 	for (size_t i = 0; i < src->npets; i++)
 		if (memo_set_pet_home(dst, src->pets[i].ordinal, src->pets[i].node) < 0)
 			goto on_error;

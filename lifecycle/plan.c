@@ -266,7 +266,7 @@ derive_state(struct pctx *c)
 	struct lifecycle_plan *p = c->p;
 	const struct lifecycle_memo *m = c->in->memo;
 	int settled = m ? m->settled : 0;
-	int ready = 0, nlive = 0, going = c->stopping;
+	int ready = 0, nlive = 0, going = c->stopping, old_ready = 0;
 
 	/* Instances on their way out still count as change in progress: a
 	 * scale-in is over when they are gone, not when they are told. */
@@ -282,11 +282,17 @@ derive_state(struct pctx *c)
 		nlive++;
 		if (l->run && !l->old && l->ns != NODE_LOST)
 			ready++;
+		if (l->run && l->old && l->ns != NODE_LOST)
+			old_ready++;
 	}
 	p->ready = ready;
 	p->desired = c->target;
 	p->detail = SCALE_NONE;
-	if (c->failed || c->rollout_expired) {
+	if (c->ro_requested) {
+		/* The rollout failed: back to the previous spec (rollout.c). */
+		p->state = SERVICE_ROLLBACK;
+	} else if (c->failed || c->ro_failed ||
+	    (c->rollout_expired && !c->aborted)) {
 		p->state = SERVICE_FAILED;
 	} else if (c->first) {
 		if (ready >= c->target && c->nold == 0)
@@ -295,6 +301,10 @@ derive_state(struct pctx *c)
 			p->state = SERVICE_READY;
 		else
 			p->state = SERVICE_PROVISION;
+	} else if (c->aborted) {
+		/* Aborted: the old spec serves, as before the rollout. */
+		p->ready = old_ready;
+		p->state = old_ready >= c->target ? SERVICE_RUN : SERVICE_READY;
 	} else if (c->rollout) {
 		p->state = c->in->flags.rollback ? SERVICE_ROLLBACK : SERVICE_UPDATE;
 	} else if (c->target != settled && (ready != c->target ||
@@ -327,10 +337,13 @@ derive_state(struct pctx *c)
 		pl_reason(c, PRIO_PROGRESS, "%s: %d of %d Run with the new spec",
 		    c->change, ready, c->target);
 	if (p->state == SERVICE_ROLLBACK) {
-		char msg[128];
+		char msg[LIFECYCLE_REASON_MAX];
 
-		snprintf(msg, sizeof(msg), "rolling back to %s",
-		    c->spec->version ? c->spec->version : "?");
+		if (c->ro_requested)
+			snprintf(msg, sizeof(msg), "%s", p->reason);
+		else
+			snprintf(msg, sizeof(msg), "rolling back to %s",
+			    c->spec->version ? c->spec->version : "?");
 		pl_alert(c, "rollback", NULL, msg);
 	}
 }
@@ -425,6 +438,7 @@ rollout_clock(struct pctx *c)
 		pl_reason(c, PRIO_FAILED, "rollout to %s did not finish within "
 		    "progress_deadline %s", c->spec->version ? c->spec->version : "?", d);
 	}
+
 }
 
 /* ---- destroy ----------------------------------------------------------- */
@@ -466,16 +480,15 @@ plan_destroy(struct pctx *c)
 typedef void (*planner_fn)(struct pctx *c);
 
 /*
- * By kind, then strategy. Issue #5's rollout planners (recreate, rolling
- * with max_surge/max_unavailable/min_ready, blue-green, canary) take their
- * slots here; until then every strategy of cattle gets the simple safe
- * update, and pets (rolling or recreate only) update in place.
+ * By kind, then strategy (docs/lifecycle.md, Strategies). Pets (rolling
+ * or recreate only) update in place in plan_pet.c, which reads the
+ * strategy itself.
  */
 static const planner_fn cattle_planners[STRATEGY__LAST] = {
 	[STRATEGY_ROLLING] = plan_cattle,
-	[STRATEGY_RECREATE] = plan_cattle,
-	[STRATEGY_BLUE_GREEN] = plan_cattle,
-	[STRATEGY_CANARY] = plan_cattle,
+	[STRATEGY_RECREATE] = plan_recreate,
+	[STRATEGY_BLUE_GREEN] = plan_bluegreen,
+	[STRATEGY_CANARY] = plan_canary,
 };
 
 static planner_fn
@@ -566,8 +579,10 @@ lifecycle_plan(struct lifecycle_plan **out, const struct lifecycle_input *in)
 		memcpy(c.nodes, in->nodes, in->nnodes * sizeof(*c.nodes));
 	check_deps(&c);
 	rollout_clock(&c);
+	rollout_prepare(&c);
 
 	planner_for(in->spec)(&c);
+	rollout_finish(&c);
 	derive_state(&c);
 	set_state(&c);
 out:

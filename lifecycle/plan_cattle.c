@@ -1,11 +1,14 @@
 /*
- * plan_cattle.c - the planner of cattle: fill up to the target, trim what
- * is over it, and replace what is stale (an old spec, or a Draining node)
- * one at a time, new before old.
+ * plan_cattle.c - the planner of cattle and its rolling strategy: fill up
+ * to the target, trim what is over it, and replace what is stale (an old
+ * spec, or a Draining node) the way Kubernetes' Deployment does: at most
+ * max_surge instances over the target, at most max_unavailable under it,
+ * a new instance counting as available once it has served for min_ready.
+ * Moves off Draining nodes are not a rollout and always go one at a time,
+ * new before old (surge 1, unavailable 0).
  *
- * This is the simple safe update of issue #4 (rolling with max_surge 1,
- * max_unavailable 0); issue #5's strategies sit next to it and share the
- * judging, filling and trimming.
+ * The other strategies (rollout_*.c) share the judging, counting and
+ * trimming here.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,8 +22,9 @@ static void
 progress(struct pctx *c, int nstale)
 {
 	if (c->nold > 0)
-		pl_reason(c, PRIO_PROGRESS, "%s: replacing old instances one at a "
-		    "time: %d to go", c->change, nstale);
+		pl_reason(c, PRIO_PROGRESS, "%s: rolling: %d old to replace "
+		    "(max_surge %d, max_unavailable %d)", c->change, nstale,
+		    c->surge, c->unavail);
 	else
 		pl_reason(c, PRIO_PROGRESS, "moving instances off Draining nodes: "
 		    "%d to go", nstale);
@@ -30,8 +34,8 @@ progress(struct pctx *c, int nstale)
  * first. Old spec before new; not serving before serving; a Suspect node
  * before a Ready one; the most crowded node first (keeps the spread);
  * newest first; then id, so the order is total. */
-static int
-victim_cmp(const void *pa, const void *pb, void *arg)
+int
+cattle_victim_cmp(const void *pa, const void *pb, void *arg)
 {
 	const struct live *a = pa, *b = pb;
 	const struct pctx *c = arg;
@@ -58,31 +62,74 @@ victim_cmp(const void *pa, const void *pb, void *arg)
 	return strcmp(b->inst->id, a->inst->id);
 }
 
-static int
-count_live(const struct pctx *c, bool *out_pending)
+void
+cattle_count(struct pctx *c, struct cattle_count *out)
 {
-	int n = 0;
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < c->nlive; i++) {
+		const struct live *l = &c->live[i];
 
-	*out_pending = false;
+		if (l->stopped)
+			continue;
+		out->live++;
+		out->serving += l->run;
+		if (l->stale) {
+			out->stale++;
+			out->old += l->old;
+			continue;
+		}
+		out->new++;
+		out->new_serving += l->run;
+		out->new_avail += ro_available(c, l->inst);
+		out->pending += !l->run;
+	}
+}
+
+int
+cattle_trim(struct pctx *c, int keep, int floor,
+    bool (*pick)(const struct pctx *, const struct live *))
+{
+	struct live *v;
+	size_t nv = 0;
+	int n = 0, serving = 0, stops = 0;
+
+	if ((v = calloc(c->nlive + 1, sizeof(*v))) == NULL) {
+		c->err = ORCH_ERROR;
+		return 0;
+	}
 	for (size_t i = 0; i < c->nlive; i++) {
 		if (c->live[i].stopped)
 			continue;
+		serving += c->live[i].run;
+		if (pick != NULL && !pick(c, &c->live[i]))
+			continue;
 		n++;
-		if (!c->live[i].stale && !c->live[i].run)
-			*out_pending = true;
+		v[nv++] = c->live[i];
 	}
-	return n;
+	qsort_r(v, nv, sizeof(*v), cattle_victim_cmp, c);
+	for (size_t i = 0; i < nv && (keep < 0 || n > keep); i++) {
+		if (v[i].run && serving - 1 < floor)
+			continue;
+		for (size_t j = 0; j < c->nlive; j++)
+			if (c->live[j].inst == v[i].inst)
+				c->live[j].stopped = true;
+		pl_stop(c, v[i].inst, v[i].old ? "replaced by the new spec" :
+		    v[i].stale ? "moved off a Draining node" : "over replicas");
+		n--;
+		serving -= v[i].run;
+		stops++;
+	}
+	free(v);
+	return stops;
 }
 
 void
-plan_cattle(struct pctx *c)
+cattle_judge(struct pctx *c)
 {
 	char why[LIFECYCLE_REASON_MAX];
-	bool pending;
-	int nlive, run = 0, nstale = 0;
 
-	/* 1. Judge. Failed and lost instances are stopped now; their
-	 * replacements come from the fill below, away from their nodes. */
+	/* Failed and lost instances are stopped now; their replacements
+	 * come from the fill, away from their nodes. */
 	for (size_t i = 0; i < c->in->ninstances; i++) {
 		const struct lifecycle_instance *inst = &c->in->instances[i];
 		enum node_state ns = policy_node_state(c->in->nodes,
@@ -113,101 +160,128 @@ plan_cattle(struct pctx *c)
 		l->run = pl_serving(inst);
 	}
 
-	/* 2. What is to be replaced and is not serving yet goes at once:
-	 * waiting for it to become Run would only delay the new one. */
+	/* What is to be replaced and is not serving yet goes at once:
+	 * waiting for it to become Run would only delay the new one. Not
+	 * when the old spec is what the service goes back to. */
 	for (size_t i = 0; i < c->nlive; i++) {
 		struct live *l = &c->live[i];
 
-		if (l->stale && !l->run) {
+		if (l->stale && !l->run && !c->ro_failed && !c->aborted) {
 			pl_stop(c, l->inst, l->old ? "old spec, not serving" :
 			    "on a Draining node, not serving");
 			l->stopped = true;
 		}
 	}
+}
 
-	/* 3. Fill up to the target with the desired spec. A dependent's first
-	 * deploy waits for its dependencies; replacing what died does not
-	 * (stopping self-healing when a dependency blips makes failures
-	 * cascade). */
-	nlive = count_live(c, &pending);
-	if (nlive < c->target) {
-		if (c->first && !c->deps_ok) {
-			pl_reason(c, PRIO_DEPS, "%s", c->deps_why);
-		} else {
-			for (int k = nlive; k < c->target; k++)
-				if (!pl_start_needed(c, -1, c->first ? "deploy" :
-				    "below replicas"))
-					break;
-		}
+static bool
+pick_stale(const struct pctx *c, const struct live *l)
+{
+	(void)c;
+	return l->stale;
+}
+
+static bool
+pick_new(const struct pctx *c, const struct live *l)
+{
+	(void)c;
+	return !l->stale;
+}
+
+/*
+ * Fill up to the target with the desired spec. A dependent's first deploy
+ * waits for its dependencies; replacing what died does not (stopping
+ * self-healing when a dependency blips makes failures cascade). A failed
+ * or aborted rollout does not start more of the spec it gave up on: the
+ * old set is made whole from the previous spec instead, when there is one.
+ */
+static void
+fill(struct pctx *c)
+{
+	struct cattle_count n;
+
+	cattle_count(c, &n);
+	if (n.live >= c->target)
+		return;
+	if (c->first && !c->deps_ok) {
+		pl_reason(c, PRIO_DEPS, "%s", c->deps_why);
+		return;
 	}
+	if (c->ro_failed || c->aborted) {
+		ro_refill_old(c, c->target - n.live);
+		return;
+	}
+	for (int k = n.live; k < c->target; k++)
+		if (!pl_start_needed(c, -1, c->first ? "deploy" : "below replicas"))
+			break;
+}
 
-	/* 4. Trim what is over the target (scale-in, unknown extras, the old
-	 * instance whose replacement is Run). While a new instance of a
-	 * rollout is on its way, one extra is the surge and stays; and no
-	 * serving instance stops if that would leave fewer than the target
-	 * serving (new before old). */
-	nlive = count_live(c, &pending);
-	for (size_t i = 0; i < c->nlive; i++)
-		if (!c->live[i].stopped && c->live[i].stale)
-			nstale++;
-	{
-		int keep = c->target + (nstale > 0 && pending ? 1 : 0);
-		struct live *v;
-		size_t nv = 0;
+void
+plan_cattle(struct pctx *c)
+{
+	char why[LIFECYCLE_REASON_MAX];
+	struct cattle_count n;
+	int surge = 1, unavail = 0;
 
-		for (size_t i = 0; i < c->nlive; i++)
-			if (!c->live[i].stopped && c->live[i].run)
-				run++;
-		if (nlive > keep && (v = calloc(c->nlive, sizeof(*v))) != NULL) {
-			for (size_t i = 0; i < c->nlive; i++)
-				if (!c->live[i].stopped)
-					v[nv++] = c->live[i];
-			qsort_r(v, nv, sizeof(*v), victim_cmp, c);
-			for (size_t i = 0; i < nv && nlive > keep; i++) {
-				if (v[i].run && run - 1 < c->target)
-					continue;
-				for (size_t j = 0; j < c->nlive; j++)
-					if (c->live[j].inst == v[i].inst)
-						c->live[j].stopped = true;
-				pl_stop(c, v[i].inst, v[i].old ? "replaced by the new spec" :
-				    v[i].stale ? "moved off a Draining node" :
-				    "over replicas");
-				nlive--;
-				run -= v[i].run;
+	cattle_judge(c);
+	fill(c);
+	cattle_count(c, &n);
+	c->nold = n.old;
+	/* A rollout uses the strategy's numbers; moves off Draining nodes
+	 * keep every instance serving. */
+	if (n.old > 0) {
+		surge = c->surge;
+		unavail = c->unavail;
+	}
+	if (n.stale == 0) {
+		/* Scale-in, unknown extras: never below the target serving. */
+		cattle_trim(c, c->target, c->target, NULL);
+	} else {
+		/* More new than the target (a scale-in during the rollout):
+		 * the newest, not serving ones go first. */
+		if (n.new > c->target)
+			cattle_trim(c, c->target, c->target - unavail, pick_new);
+		cattle_count(c, &n);
+		if (n.old > 0 && ro_hold(c)) {
+			/* paused, failed, aborted or waiting: no step */
+		} else {
+			int avail = n.serving - n.new_serving + n.new_avail;
+			int floor = c->target - unavail;
+			int want;
+
+			/* Scale the old down as far as availability allows:
+			 * what stays available (serving old, available new)
+			 * never drops below target - max_unavailable. */
+			if (avail - 1 >= floor) {
+				int keep = n.stale - (avail - floor);
+
+				cattle_trim(c, keep < 0 ? 0 : keep,
+				    floor + (n.new_serving - n.new_avail), pick_stale);
 			}
-			free(v);
-		} else if (nlive > keep) {
-			c->err = ORCH_ERROR;
+			cattle_count(c, &n);
+			/* Then scale the new up: never more than target +
+			 * max_surge live. */
+			want = c->target + surge - n.stale;
+			if (want > c->target)
+				want = c->target;
+			for (int k = n.new; k < want; k++) {
+				if (pl_start(c, -1, NULL, n.old > 0 ?
+				    "update: new before old" :
+				    "move off a Draining node", why, sizeof(why)) < 0) {
+					pl_reason(c, PRIO_STUCK, "%s waits: %s",
+					    n.old > 0 ? "update" : "drain", why);
+					break;
+				}
+			}
 		}
+		cattle_count(c, &n);
+		progress(c, n.stale);
 	}
-
-	/* 5. Surge: with exactly the target live and nothing new on its way,
-	 * start one new instance to replace one stale one. */
-	nlive = count_live(c, &pending);
-	nstale = 0;
-	c->nold = 0;
-	for (size_t i = 0; i < c->nlive; i++) {
-		if (c->live[i].stopped)
-			continue;
-		nstale += c->live[i].stale;
-		c->nold += c->live[i].old;
+	cattle_count(c, &n);
+	c->nold = n.old;
+	c->pending = n.pending > 0;
+	if (n.old > 0) {
+		c->p->rollout.step = n.new_avail > c->target ? c->target : n.new_avail;
+		c->p->rollout.steps = c->target;
 	}
-	if (nstale > 0 && nlive == c->target && !pending) {
-		if (c->nold > 0 && c->in->flags.paused) {
-			pl_reason(c, PRIO_STUCK, "paused");
-		} else if (c->nold > 0 && c->rollout_expired) {
-			/* Failed: a person decides (rollback or a fix). */
-		} else if (c->nold > 0 && !c->deps_ok) {
-			pl_reason(c, PRIO_DEPS, "%s", c->deps_why);
-		} else if (pl_start(c, -1, NULL, c->nold > 0 ? "update: new before old" :
-		    "move off a Draining node", why, sizeof(why)) < 0) {
-			pl_reason(c, PRIO_STUCK, "%s waits: %s", c->nold > 0 ?
-			    "update" : "drain", why);
-		} else {
-			progress(c, nstale);
-		}
-	} else if (nstale > 0) {
-		progress(c, nstale);
-	}
-	c->pending = pending;
 }

@@ -2,8 +2,9 @@
  * plan_pet.c - the planner of pets: stable ids NAME-N, each on its home
  * node for life; a missing pet is started again only at home, never while
  * a copy may still run (a stop in flight, its node Lost or Suspect); an
- * update goes in place, one pet at a time, each stopped only while every
- * other one is Run.
+ * update goes in place: rolling, one pet at a time, each stopped only
+ * while every other one is Run; recreate, every old pet stopped, and only
+ * once all are gone every one started again (same ids, nodes, data dirs).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,7 +42,7 @@ plan_pets(struct pctx *c)
 	struct live **slot = NULL;
 	bool *dying = NULL;
 	struct live *upd = NULL;
-	bool nofit = false;
+	bool nofit = false, recreate_wait = false;
 	int n = c->target;
 
 	slot = calloc((size_t)n + 1, sizeof(*slot));
@@ -107,7 +108,7 @@ plan_pets(struct pctx *c)
 			break;
 		}
 		case VERDICT_PET_FAILED:
-			if (l->old) {
+			if (l->old && !c->ro_failed) {
 				/* A person applied a fix: update it in place now,
 				 * it serves nothing anyway. */
 				pl_stop(c, inst, "Failed: update in place");
@@ -124,12 +125,29 @@ plan_pets(struct pctx *c)
 		}
 	}
 
+	/* Recreate: nothing of the new spec starts while an old pet lives or
+	 * its stop is in flight. */
+	if (c->spec->strategy.type == STRATEGY_RECREATE && c->rollout) {
+		for (size_t i = 0; i < c->in->ninstances; i++) {
+			const struct lifecycle_instance *inst = &c->in->instances[i];
+
+			if (inst->fingerprint == NULL ||
+			    strcmp(inst->fingerprint, c->fp) != 0)
+				recreate_wait = true;
+		}
+	}
+
 	/* 2. Revive missing ordinals in place; give new ones a home. */
 	for (int ord = 0; ord < n; ord++) {
 		const char *home;
 
 		if (slot[ord] != NULL)
 			continue;
+		if (recreate_wait) {
+			pl_reason(c, PRIO_PROGRESS, "%s: recreate: stopping every "
+			    "old pet first", c->change);
+			continue;
+		}
 		if (dying[ord])
 			continue; /* never two copies: wait for the stop */
 		if (c->first && !c->deps_ok) {
@@ -183,7 +201,26 @@ plan_pets(struct pctx *c)
 		if (upd == NULL || (!l->run && upd->run))
 			upd = l;
 	}
-	if (upd != NULL) {
+	c->p->rollout.steps = c->rollout ? n : 0;
+	for (int ord = 0; ord < n && c->rollout; ord++)
+		c->p->rollout.step += slot[ord] != NULL && !slot[ord]->old &&
+		    slot[ord]->run;
+	if (upd != NULL && c->spec->strategy.type == STRATEGY_RECREATE) {
+		c->p->rollout.steps = 2;
+		c->p->rollout.step = 1;
+		if (!ro_hold(c)) {
+			for (int ord = 0; ord < n; ord++) {
+				struct live *l = slot[ord];
+
+				if (l == NULL || l->stopped || !l->old)
+					continue;
+				pl_stop(c, l->inst, "recreate: every old pet stops first");
+				l->stopped = true;
+			}
+			pl_reason(c, PRIO_PROGRESS, "%s: recreate: stopping every "
+			    "old pet first", c->change);
+		}
+	} else if (upd != NULL) {
 		bool others_blocked = false;
 
 		for (int ord = 0; ord < n; ord++) {
@@ -196,12 +233,9 @@ plan_pets(struct pctx *c)
 			    dying[ord])
 				others_blocked = true;
 		}
-		if (c->in->flags.paused) {
-			pl_reason(c, PRIO_STUCK, "paused");
-		} else if (c->rollout_expired) {
-			/* Failed: a person decides. */
-		} else if (!c->deps_ok) {
-			pl_reason(c, PRIO_DEPS, "%s", c->deps_why);
+		if (ro_hold(c)) {
+			/* paused, failed (a person or the rollback decides),
+			 * waiting for a dependency */
 		} else if (others_blocked) {
 			pl_reason(c, PRIO_PROGRESS, "%s: updating pets in place one at a "
 			    "time: %d to go, waiting for the others to be Run",

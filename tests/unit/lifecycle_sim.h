@@ -43,8 +43,10 @@ struct sim_inst {
 	double cpu;
 	uint64_t memory;
 	enum instance_state state;
+	enum health_state health;
 	int restarts;
 	int64_t started_at;
+	int64_t ready_at;
 };
 
 struct sim_svc {
@@ -67,6 +69,11 @@ struct sim_svc {
 	int done_step;
 	int planned;       /* step + 1 of its last plan */
 	bool seen_state[SERVICE__LAST];
+	/* the controller's side of rollouts (docs/lifecycle.md, Strategies) */
+	struct lifecycle_traffic traffic;       /* of the last plan */
+	struct lifecycle_rollout_status rollout; /* of the last plan */
+	int rollbacks;     /* rollback requests taken (desired swapped) */
+	bool manual;       /* tests drive the flags: no auto clearing */
 };
 
 struct sim {
@@ -86,6 +93,9 @@ struct sim {
 	int64_t now;
 	int step;
 	char bad_version[32];    /* instances of it fail at Ready */
+	char stuck_version[32];  /* instances of it stay Ready */
+	char sick_version[32];   /* instances of it Run unhealthy */
+	char crash_version[32];  /* instances of it Run, restarting each tick */
 	char *ids[SIM_MAX_IDS];  /* every id ever started (pets: once) */
 	size_t nids;
 	int starts, stops;       /* actions applied */
@@ -325,8 +335,10 @@ sim_input(struct sim *s, struct sim_svc *v, struct lifecycle_input *in,
 		li->fingerprint = x->fp;
 		li->version = x->version;
 		li->state = x->state;
+		li->health = x->health;
 		li->restarts = x->restarts;
 		li->started_at = x->started_at;
+		li->ready_at = x->ready_at;
 		in->ninstances++;
 	}
 	in->instances = iv;
@@ -357,6 +369,16 @@ sim_input(struct sim *s, struct sim_svc *v, struct lifecycle_input *in,
 	*out_inst = iv;
 	*out_nodes = nv;
 	*out_deps = dv;
+}
+
+/* The rolling max_unavailable as a count (rounded down), as the
+ * planner resolves it; both 0 is surge 1, unavailable 0. */
+static SIM_UNUSED int
+sim_unavailable(const struct service_spec *sp, int n)
+{
+	const struct count_or_pct *u = &sp->strategy.max_unavailable;
+
+	return u->percent ? n * u->value / 100 : u->value;
 }
 
 /* Instances of service Run on a node not Lost: what serves. */
@@ -444,11 +466,36 @@ sim_apply_plan(struct sim *s, struct sim_svc *v, struct lifecycle_plan *p)
 	}
 	CHECK_EQ_INT(v->state, p->state);
 	/* Cattle availability: a plan never takes what serves below the
-	 * desired count (pets updated in place go down one by design). */
-	if (v->spec != NULL && v->spec->kind == KIND_CATTLE) {
-		int after = sim_serving(s, v->name);
+	 * desired count less the rolling max_unavailable (pets updated in
+	 * place go down one by design; recreate stops everything first). */
+	if (v->spec != NULL && v->spec->kind == KIND_CATTLE &&
+	    v->spec->strategy.type != STRATEGY_RECREATE) {
+		int after = sim_serving(s, v->name), floor = p->desired;
 
-		CHECK(after >= (serving < p->desired ? serving : p->desired));
+		if (v->spec->strategy.type == STRATEGY_ROLLING)
+			floor -= sim_unavailable(v->spec, p->desired);
+		CHECK(after >= (serving < floor ? serving : floor));
+	}
+	/* The controller's side: a rollback request swaps desired and
+	 * previous and sets the flag; the flag goes once Run; promote and
+	 * abort are cleared once taken. */
+	v->traffic = p->traffic;
+	v->rollout = p->rollout;
+	if (p->rollout.rollback_requested && v->old != NULL && v->spec != NULL) {
+		const struct service_spec *t = v->spec;
+
+		v->spec = v->old;
+		v->old = t;
+		v->flags.rollback = true;
+		v->rollbacks++;
+	}
+	if (!v->manual) {
+		if (v->state == SERVICE_RUN && v->flags.rollback)
+			v->flags.rollback = false;
+		if (p->rollout.promote_taken)
+			v->flags.promote = false;
+		if (p->rollout.abort_taken)
+			v->flags.abort = false;
 	}
 	snprintf(v->reason, sizeof(v->reason), "%s", p->reason);
 	v->desired = p->desired;
@@ -525,9 +572,23 @@ sim_tick(struct sim *s)
 			moved++;
 			break;
 		case INSTANCE_READY:
+			if (strcmp(x->version, s->stuck_version) == 0)
+				break;
 			x->state = strcmp(x->version, s->bad_version) == 0 ?
 			    INSTANCE_FAILED : INSTANCE_RUN;
+			if (x->state == INSTANCE_RUN) {
+				x->ready_at = s->now;
+				x->health = strcmp(x->version, s->sick_version) == 0 ?
+				    HEALTH_STATE_UNHEALTHY : HEALTH_STATE_NONE;
+			}
 			moved++;
+			break;
+		case INSTANCE_RUN:
+			if (strcmp(x->version, s->crash_version) == 0) {
+				x->restarts++;
+				x->ready_at = s->now;
+				moved++;
+			}
 			break;
 		case INSTANCE_DESTROY:
 			x->used = false;

@@ -276,17 +276,22 @@ TEST(lifecycle_plan__update_cattle_one_at_a_time)
 	sim_free(s);
 }
 
-/* A version that never becomes healthy: the update never drops the old
- * instances, and past progress_deadline the service is Failed. */
+/* A version that never becomes healthy (it stays Ready, never Failed):
+ * the update never drops the old instances, and past progress_deadline
+ * the service is Failed (auto_rollback off; with it, the rollback is
+ * test_lifecycle_rollout_*.c's). */
 TEST(lifecycle_plan__update_bad_version_fails_at_deadline)
 {
 	struct sim *s = web_sim("1.0.0", 2, 2);
 	struct sim_svc *web = sim_svc(s, "web");
+	char yaml[1024];
 	int alerts;
 
 	sim_run(s, 30);
-	snprintf(s->bad_version, sizeof(s->bad_version), "2.0.0");
-	sim_apply(s, web_manifest("2.0.0", 2));
+	snprintf(s->stuck_version, sizeof(s->stuck_version), "2.0.0");
+	snprintf(yaml, sizeof(yaml), web_only, "2.0.0", 2);
+	strcat(yaml, "    strategy: {auto_rollback: false}\n");
+	sim_apply(s, sim_parse(yaml));
 	alerts = web->alerts;
 	for (int i = 0; i < 20; i++) {
 		sim_step(s);
@@ -621,8 +626,9 @@ TEST(lifecycle_plan__actions_lost_and_unhealthy)
 	free(text);
 	lifecycle_plan_free(p);
 
-	/* An update waits while the new instance is Run but failing its
-	 * check: it does not serve, so no old one stops for it. */
+	/* A new instance Run but failing its check fails the rollout (issue
+	 * #5): with no previous spec to go back to and auto_rollback on, it
+	 * is only waited for: it does not serve, so no old one stops for it. */
 	nodes[1].state = NODE_READY;
 	in.spec = manifest_service(m2, "web");
 	in.state = SERVICE_UPDATE;
@@ -634,6 +640,18 @@ TEST(lifecycle_plan__actions_lost_and_unhealthy)
 	CHECK_EQ_INT(p->state, SERVICE_UPDATE);
 	CHECK_EQ_INT(p->ready, 0);
 	lifecycle_plan_free(p);
+	/* With the previous spec given, the rollout fails and asks for the
+	 * rollback, and no old instance stops either. */
+	in.prev = manifest_service(m, "web");
+	REQUIRE(lifecycle_plan(&p, &in) == 0);
+	CHECK_EQ_INT(p->state, SERVICE_ROLLBACK);
+	CHECK(p->rollout.rollback_requested);
+	CHECK_CONTAINS(p->reason, "web-c unhealthy on node-c; rolling back to 1.0.0");
+	for (size_t i = 0; i < p->nactions; i++)
+		CHECK(p->actions[i].type == LIFECYCLE_ALERT ||
+		    p->actions[i].type == LIFECYCLE_SET_STATE);
+	lifecycle_plan_free(p);
+	in.prev = NULL;
 	/* Healthy: one old one stops (the newest of the two), and the next
 	 * new one starts in the same pass. */
 	inst[2].health = HEALTH_STATE_HEALTHY;

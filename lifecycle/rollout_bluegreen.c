@@ -1,0 +1,133 @@
+/*
+ * rollout_bluegreen.c - the blue-green strategy of cattle (Argo Rollouts'
+ * BlueGreen): start a whole new set beside the old one, which keeps all
+ * the traffic; when every new instance is Run and auto_promote has passed
+ * (-1: on `orchctl promote`), switch the traffic at once (one change of
+ * traffic.active_fp, so the two sets never serve together); keep the old
+ * set for scale_down_delay, so going back is instant; then stop it.
+ *
+ * Steps: 1 start the new set, 2 switch, 3 scale the old set down (memo:
+ * rollout_step 0..2, rollout_step_at when the new set was all Run,
+ * rollout_switched_at). Old instances of a spec other than the active one
+ * serve nothing and stop at once (a spec superseded mid-rollout). A failed
+ * or aborted rollout sends the traffic back to the old set and stops the
+ * new one.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static bool
+pick_new(const struct pctx *c, const struct live *l)
+{
+	(void)c;
+	return !l->old;
+}
+
+static bool
+pick_old(const struct pctx *c, const struct live *l)
+{
+	(void)c;
+	return l->old;
+}
+
+void
+plan_bluegreen(struct pctx *c)
+{
+	struct lifecycle_memo *pm = &c->p->memo;
+	struct lifecycle_rollout_status *st = &c->p->rollout;
+	struct lifecycle_traffic *t = &c->p->traffic;
+	const struct strategy_spec *sg = &c->spec->strategy;
+	const char *stable = pm->rollout_stable_fp;
+	char why[LIFECYCLE_REASON_MAX];
+	struct cattle_count n;
+	bool hold;
+
+	if (!c->rollout) {
+		plan_cattle(c);
+		return;
+	}
+	st->steps = 3;
+	cattle_judge(c);
+	/* The sets are by spec: a move off a Draining node waits for the
+	 * end of the rollout. */
+	for (size_t i = 0; i < c->nlive; i++)
+		c->live[i].stale = c->live[i].old;
+	/* The stable set is the new one already (a revert): it serves. */
+	if (stable[0] == '\0' || strcmp(stable, c->fp) == 0) {
+		if (pm->rollout_switched_at == 0)
+			pm->rollout_switched_at = c->in->now;
+		pm->rollout_step = 2;
+	}
+	/* Old instances outside the active set get no traffic: stop them. */
+	for (size_t i = 0; i < c->nlive; i++) {
+		struct live *l = &c->live[i];
+
+		if (l->stopped || !l->old || strcmp(l->inst->fingerprint ?
+		    l->inst->fingerprint : "", stable) == 0)
+			continue;
+		pl_stop(c, l->inst, "blue-green: not in the active set");
+		l->stopped = true;
+	}
+	t->mode = TRAFFIC_ACTIVE;
+	snprintf(t->active_fp, sizeof(t->active_fp), "%s", stable);
+
+	if (c->ro_failed || c->aborted) {
+		/* Back to the old set: it has kept running, so this is
+		 * instant; the new set goes. */
+		cattle_trim(c, 0, 0, pick_new);
+		cattle_count(c, &n);
+		if (n.live < c->target)
+			ro_refill_old(c, c->target - n.live);
+		st->step = pm->rollout_step + 1;
+		return;
+	}
+	hold = ro_hold(c);
+
+	/* 1. The new set, whole, beside the old one. */
+	cattle_count(c, &n);
+	if (n.new > c->target)
+		cattle_trim(c, c->target, 0, pick_new);
+	else if (n.new < c->target && !hold) {
+		for (int k = n.new; k < c->target; k++)
+			if (pl_start(c, -1, NULL, "blue-green: new set", why,
+			    sizeof(why)) < 0) {
+				pl_reason(c, PRIO_STUCK, "blue-green waits: %s", why);
+				break;
+			}
+	}
+	cattle_count(c, &n);
+	c->pending = n.pending > 0;
+
+	/* 2. The switch. */
+	if (pm->rollout_switched_at == 0) {
+		if (n.new_serving >= c->target && n.new >= c->target) {
+			if (pm->rollout_step_at == 0)
+				pm->rollout_step_at = c->in->now;
+			pm->rollout_step = 1;
+			if (!hold && ro_wait(c, pm->rollout_step_at,
+			    sg->auto_promote_ms, "new set Run, switch")) {
+				pm->rollout_switched_at = c->in->now;
+				pm->rollout_step = 2;
+				/* The promote was for the switch; the old set's
+				 * delay needs its own. */
+				pm->rollout_promoted = false;
+				c->promote = false;
+			}
+		} else {
+			pm->rollout_step = 0;
+			pl_reason(c, PRIO_PROGRESS, "%s: blue-green: new set %d of %d "
+			    "Run", c->change, n.new_serving, c->target);
+		}
+	}
+	if (pm->rollout_switched_at != 0) {
+		snprintf(t->active_fp, sizeof(t->active_fp), "%s", c->fp);
+		/* 3. The old set stays for scale_down_delay: going back is
+		 * one switch while it runs. */
+		if (n.stale > 0 && !hold && ro_wait(c, pm->rollout_switched_at,
+		    sg->scale_down_delay_ms, "switched, old set kept"))
+			cattle_trim(c, 0, 0, pick_old);
+	}
+	st->step = pm->rollout_step + 1;
+}
