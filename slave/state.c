@@ -30,14 +30,18 @@
 #define STATE_MAX_BYTES (64 * 1024 * 1024)
 
 static json_t *
-inst_json(const struct instance *in)
+inst_json(struct instance *in)
 {
 	json_t *ports = json_array();
 
 	for (size_t i = 0; in->ports && i < in->spec->nports; i++)
 		json_array_append_new(ports, json_integer(in->ports[i]));
-	return json_pack("{s:o, s:s, s:s, s:i, s:I, s:o, s:i, s:i, s:i, s:I, s:o, s:o, s:i}",
-	    "spec", proto_spec_encode(in->spec),
+	/* The spec never changes for an instance: encode it once, not on
+	 * every save (a node with a thousand instances saves often). */
+	if (in->spec_json == NULL)
+		in->spec_json = proto_spec_encode(in->spec);
+	return json_pack("{s:O, s:s, s:s, s:i, s:I, s:o, s:i, s:i, s:i, s:I, s:o, s:o, s:i}",
+	    "spec", in->spec_json,
 	    "state", inst_state_word(in->state),
 	    "health", proto_health_name(in->health),
 	    "pid", (int)in->pid,
@@ -67,7 +71,7 @@ state_save(struct slave *s)
 			json_array_append_new(list, inst_json(in));
 	root = json_pack("{s:i, s:s, s:i, s:o}", "format", 1, "node", s->cfg.name,
 	    "next_port", s->next_port, "instances", list);
-	text = json_dumps(root, JSON_INDENT(1));
+	text = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	if (text == NULL)
 		return orch_err_set(ORCH_ERROR, "out of memory");

@@ -131,9 +131,11 @@ TEST(slave_readopt__a_pid_with_another_start_time_is_not_the_instance)
 	snprintf(path, sizeof(path), "%s/state.json", fx.data_dir);
 	text = read_file(path);
 	REQUIRE(text != NULL);
-	p = strstr(text, "\"starttime\": ");
+	p = strstr(text, "\"starttime\":");
 	REQUIRE(p != NULL);
-	p += strlen("\"starttime\": ");
+	p += strlen("\"starttime\":");
+	while (*p == ' ')
+		p++;
 	*p = *p == '1' ? '2' : '1';
 	CHECK(write_file(path, text) == 0);
 	free(text);
