@@ -368,10 +368,7 @@ artifact_fetch_opts(char **out_dir, const char *data_dir, const char *service,
 	arts = join(data_dir, "artifacts");
 	svcdir = arts ? join(arts, service) : NULL;
 	final = svcdir ? join(svcdir, version) : NULL;
-	if (final == NULL || asprintf(&tmpfile, "%s/.fetch-%s-XXXXXX", svcdir,
-	    version) < 0 || asprintf(&tmpdir, "%s/.unpack-%s-XXXXXX", svcdir,
-	    version) < 0) {
-		tmpfile = tmpdir = NULL;
+	if (final == NULL) {
 		rc = oom();
 		goto out;
 	}
@@ -381,6 +378,11 @@ artifact_fetch_opts(char **out_dir, const char *data_dir, const char *service,
 	if ((rc = mkdir_one(arts)) < 0 || (rc = mkdir_one(svcdir)) < 0)
 		goto out;
 
+	if (asprintf(&tmpfile, "%s/.fetch-%s-XXXXXX", svcdir, version) < 0) {
+		tmpfile = NULL;
+		rc = oom();
+		goto out;
+	}
 	fd = mkostemp(tmpfile, O_CLOEXEC);
 	if (fd < 0) {
 		free(tmpfile);
@@ -398,6 +400,11 @@ artifact_fetch_opts(char **out_dir, const char *data_dir, const char *service,
 	}
 	if ((rc = artifact_sniff(&kind, fd)) < 0)
 		goto out;
+	if (asprintf(&tmpdir, "%s/.unpack-%s-XXXXXX", svcdir, version) < 0) {
+		tmpdir = NULL;
+		rc = oom();
+		goto out;
+	}
 	if (mkdtemp(tmpdir) == NULL) {
 		free(tmpdir);
 		tmpdir = NULL;
