@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -107,6 +108,9 @@ tar_exec(char *const argv[], int nullfd, int outfd, int errfd)
 {
 	sigset_t none;
 
+	/* Dies with the intermediate, which dies with the fetching thread:
+	 * a slave killed mid-unpack leaves no tar behind. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	dup2(nullfd, 0);
 	dup2(outfd, 1);
 	dup2(errfd, 2);
@@ -132,6 +136,7 @@ tar_intermediate(char *const argv[], int nullfd, int outfd, int errfd,
 	pid_t gc;
 	int st;
 
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	sigfillset(&all);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
