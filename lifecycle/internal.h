@@ -96,6 +96,8 @@ struct pctx {
 	const struct service_spec *prev; /* spec to refill old instances from,
 	                                    when it differs from spec */
 	char prev_fp[LIFECYCLE_FP_LEN];
+	int started_new;    /* starts of the desired spec in this pass */
+	int started_old;    /* starts of the previous spec in this pass */
 };
 
 /* Keep the most important reason: a higher prio replaces a lower one. */

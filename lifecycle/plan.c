@@ -237,6 +237,10 @@ pl_start(struct pctx *c, int ordinal, const char *home, const char *what,
 	snprintf(a.reason, sizeof(a.reason), "%s", what);
 	if (at != SIZE_MAX)
 		charge(c, at);
+	if (c->spec == c->in->spec)
+		c->started_new++;
+	else
+		c->started_old++;
 	if (ordinal >= 0 && home == NULL &&
 	    memo_set_pet_home(&c->p->memo, ordinal, a.node) < 0)
 		c->err = ORCH_ERROR;

@@ -83,6 +83,12 @@ cattle_count(struct pctx *c, struct cattle_count *out)
 		out->new_avail += ro_available(c, l->inst);
 		out->pending += !l->run;
 	}
+	/* What this pass started is live too. */
+	out->live += c->started_new + c->started_old;
+	out->new += c->started_new;
+	out->pending += c->started_new;
+	out->stale += c->started_old;
+	out->old += c->started_old;
 }
 
 int
@@ -280,7 +286,7 @@ plan_cattle(struct pctx *c)
 	cattle_count(c, &n);
 	c->nold = n.old;
 	c->pending = n.pending > 0;
-	if (n.old > 0) {
+	if (c->rollout) {
 		c->p->rollout.step = n.new_avail > c->target ? c->target : n.new_avail;
 		c->p->rollout.steps = c->target;
 	}

@@ -8,7 +8,11 @@
  * changes through the setters, which must accept every move), then
  * advances time one tick and lets the "slaves" move instances on
  * (Provision -> Ready -> Run, Destroy -> gone; a bad version fails at
- * Ready). Nothing on a Lost node moves: its slave cannot report.
+ * Ready, or runs unhealthy, or crash-loops; a stuck one stays Ready).
+ * Nothing on a Lost node moves: its slave cannot report. It also plays
+ * the controller's part in rollouts: a rollback request swaps the desired
+ * and previous specs and sets flags.rollback, cleared once Run; promote
+ * and abort are cleared once the plan took them.
  *
  * Every step also plans each service twice and checks that both plans are
  * identical: idempotence is checked in every scenario, not just one.
@@ -47,6 +51,7 @@ struct sim_inst {
 	int restarts;
 	int64_t started_at;
 	int64_t ready_at;
+	bool doomed;       /* goes bad as the sim's bad_mode says */
 };
 
 struct sim_svc {
@@ -92,10 +97,14 @@ struct sim {
 	size_t nsvcs;
 	int64_t now;
 	int step;
-	char bad_version[32];    /* instances of it fail at Ready */
+	char bad_version[32];    /* instances of it go bad (bad_mode) */
+	int bad_from;            /* ... from its bad_from-th start on (0: all) */
+	int bad_seen;            /* starts of bad_version so far */
+	enum { SIM_BAD_FAIL = 0, /* Failed at Ready */
+	    SIM_BAD_SICK,        /* Run, health unhealthy */
+	    SIM_BAD_CRASH,       /* exits at once, restarted every tick */
+	} bad_mode;
 	char stuck_version[32];  /* instances of it stay Ready */
-	char sick_version[32];   /* instances of it Run unhealthy */
-	char crash_version[32];  /* instances of it Run, restarting each tick */
 	char *ids[SIM_MAX_IDS];  /* every id ever started (pets: once) */
 	size_t nids;
 	int starts, stops;       /* actions applied */
@@ -248,6 +257,8 @@ sim_put(struct sim *s, const char *id, const char *service, const char *node,
 		snprintf(x->node, sizeof(x->node), "%s", node);
 		lifecycle_fingerprint(x->fp, spec);
 		snprintf(x->version, sizeof(x->version), "%s", spec->version);
+		/* sim_put'd starting points of the bad version go bad too */
+		x->doomed = strcmp(x->version, s->bad_version) == 0;
 		x->cpu = spec->resources.cpu;
 		x->memory = spec->resources.memory;
 		x->state = st;
@@ -381,6 +392,18 @@ sim_unavailable(const struct service_spec *sp, int n)
 	return u->percent ? n * u->value / 100 : u->value;
 }
 
+/* The rolling max_surge as a count (rounded up). */
+static SIM_UNUSED int
+sim_surge(const struct service_spec *sp, int n)
+{
+	const struct count_or_pct *u = &sp->strategy.max_surge;
+	int surge = u->percent ? (n * u->value + 99) / 100 : u->value;
+
+	if (surge == 0 && sim_unavailable(sp, n) == 0)
+		surge = 1;
+	return surge;
+}
+
 /* Instances of service Run on a node not Lost: what serves. */
 static SIM_UNUSED int
 sim_serving(const struct sim *s, const char *service)
@@ -401,6 +424,7 @@ static SIM_UNUSED void
 sim_apply_plan(struct sim *s, struct sim_svc *v, struct lifecycle_plan *p)
 {
 	int serving = sim_serving(s, v->name);
+	int live = sim_count(s, v->name, -1, NULL);
 
 	for (size_t i = 0; i < p->nactions; i++) {
 		const struct lifecycle_action *a = &p->actions[i];
@@ -423,6 +447,8 @@ sim_apply_plan(struct sim *s, struct sim_svc *v, struct lifecycle_plan *p)
 			    INSTANCE_PROVISION);
 			CHECK_STR(x->fp, a->fingerprint);
 			x->started_at = s->now;
+			if (strcmp(x->version, s->bad_version) == 0)
+				x->doomed = s->bad_seen++ >= s->bad_from;
 			if (a->ordinal < 0)
 				CHECK(!sim_id_seen(s, a->id)); /* never reused */
 			if (!sim_id_seen(s, a->id) && s->nids < SIM_MAX_IDS)
@@ -475,6 +501,14 @@ sim_apply_plan(struct sim *s, struct sim_svc *v, struct lifecycle_plan *p)
 		if (v->spec->strategy.type == STRATEGY_ROLLING)
 			floor -= sim_unavailable(v->spec, p->desired);
 		CHECK(after >= (serving < floor ? serving : floor));
+		/* A rolling plan never grows the service past replicas +
+		 * max_surge. */
+		if (v->spec->strategy.type == STRATEGY_ROLLING) {
+			int cap = p->desired + sim_surge(v->spec, p->desired);
+			int now_live = sim_count(s, v->name, -1, NULL);
+
+			CHECK(now_live <= (live > cap ? live : cap));
+		}
 	}
 	/* The controller's side: a rollback request swaps desired and
 	 * previous and sets the flag; the flag goes once Run; promote and
@@ -574,22 +608,22 @@ sim_tick(struct sim *s)
 		case INSTANCE_READY:
 			if (strcmp(x->version, s->stuck_version) == 0)
 				break;
-			x->state = strcmp(x->version, s->bad_version) == 0 ?
+			if (x->doomed && s->bad_mode == SIM_BAD_CRASH) {
+				/* exits at once; its slave restarts it */
+				x->restarts++;
+				moved++;
+				break;
+			}
+			x->state = x->doomed && s->bad_mode == SIM_BAD_FAIL ?
 			    INSTANCE_FAILED : INSTANCE_RUN;
 			if (x->state == INSTANCE_RUN) {
 				x->ready_at = s->now;
-				x->health = strcmp(x->version, s->sick_version) == 0 ?
-				    HEALTH_STATE_UNHEALTHY : HEALTH_STATE_NONE;
+				if (x->doomed && s->bad_mode == SIM_BAD_SICK)
+					x->health = HEALTH_STATE_UNHEALTHY;
 			}
 			moved++;
 			break;
-		case INSTANCE_RUN:
-			if (strcmp(x->version, s->crash_version) == 0) {
-				x->restarts++;
-				x->ready_at = s->now;
-				moved++;
-			}
-			break;
+
 		case INSTANCE_DESTROY:
 			x->used = false;
 			moved++;
