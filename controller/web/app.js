@@ -1,0 +1,488 @@
+/*
+ * app.js - the orch status page. Reads the controller's public GET
+ * endpoints and its event stream, and draws them; it never sends anything
+ * but GET (changes go through orchctl, which has the token).
+ *
+ * Flow: load() fetches status, instances, nodes and revisions, then each
+ * service's /v1/services/NAME for its depends_on, and renders everything
+ * from that snapshot. Every event on /v1/events/stream schedules another
+ * load (debounced), so the page follows the cluster without a reload.
+ * EventSource reconnects by itself (the server sends a retry hint and
+ * resumes after Last-Event-ID); while it does, a "reconnecting" badge
+ * shows. Text from the cluster is always set with textContent.
+ */
+'use strict';
+
+/* A marker of this page load: a test reads it before and after a change
+ * to prove the page was updated in place, not reloaded. */
+window.__loadId = Date.now() + '-' + Math.random().toString(36).slice(2);
+
+const STATES = ['Provision', 'Ready', 'Run', 'Update', 'Rollback', 'Scale', 'Destroy', 'Failed'];
+const DEBOUNCE_MS = 300;
+const POLL_MS = 15000;       /* only while the event stream is down */
+const MAX_EVENTS = 100;
+
+const view = {
+  snap: null,               /* the last complete snapshot */
+  fetchedMono: 0,           /* performance.now() of that snapshot */
+  events: [],               /* newest first */
+  loads: 0,
+  busy: false,
+  again: false,
+  timer: 0,
+  es: null,
+  opened: false,
+  streamUp: false,
+};
+
+/* ---- small helpers ---- */
+
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') e.className = v;
+    else e.setAttribute(k, v);
+  }
+  for (const k of kids.flat()) {
+    if (k === undefined || k === null || k === false) continue;
+    e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+  }
+  return e;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+function svg(tag, attrs, ...kids) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  for (const k of kids) e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+  return e;
+}
+
+/* A state word in a coloured pill; unknown words keep a neutral look. */
+function pill(word, detail) {
+  const w = word || 'unknown';
+  const text = detail && detail !== 'none' ? w + ' (' + detail + ')' : w;
+  return el('span', {class: 'state st-' + w.replace(/[^A-Za-z-]/g, ''), 'data-state': w}, text);
+}
+
+function short(sha) { return sha ? String(sha).slice(0, 7) : ''; }
+function firstLine(s) { return s ? String(s).split('\n')[0] : ''; }
+
+function human(ms) {
+  if (ms === undefined || ms === null || ms < 0 || !isFinite(ms)) return '–';
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return s + 's';
+  if (s < 3600) return Math.floor(s / 60) + 'm' + (s % 60 ? ' ' + (s % 60) + 's' : '');
+  if (s < 86400) return Math.floor(s / 3600) + 'h ' + Math.floor(s % 3600 / 60) + 'm';
+  return Math.floor(s / 86400) + 'd ' + Math.floor(s % 86400 / 3600) + 'h';
+}
+
+function when(ms) {
+  if (!ms) return '–';
+  const d = new Date(ms);
+  return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+function bytes(n) {
+  if (!n) return '–';
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return (n >= 10 || i === 0 ? Math.round(n) : n.toFixed(1)) + ' ' + u[i];
+}
+
+/* An age that keeps ticking: ms was the age when the snapshot was taken. */
+function age(ms) {
+  if (ms === undefined || ms === null || ms < 0) return el('span', {}, '–');
+  return el('span', {class: 'age', 'data-age': ms, 'data-at': view.fetchedMono}, human(ms));
+}
+
+function tickAges() {
+  const now = performance.now();
+  for (const e of document.querySelectorAll('.age')) {
+    const ms = Number(e.dataset.age) + (now - Number(e.dataset.at));
+    e.textContent = human(ms);
+  }
+}
+
+async function get(path) {
+  const r = await fetch(path, {method: 'GET', cache: 'no-store', credentials: 'omit'});
+  if (!r.ok) throw new Error(path + ': HTTP ' + r.status);
+  return r.json();
+}
+
+/* ---- loading ---- */
+
+async function load() {
+  if (view.busy) { view.again = true; return; }
+  view.busy = true;
+  try {
+    const [status, insts, nodes, revs] = await Promise.all([
+      get('/v1/status'), get('/v1/instances'), get('/v1/nodes'), get('/v1/revisions')]);
+    const services = status.services || [];
+    const details = await Promise.all(services.map(
+      (s) => get('/v1/services/' + encodeURIComponent(s.name)).catch(() => null)));
+    const deps = {};
+    let haveDeps = false;
+    services.forEach((s, k) => {
+      const d = details[k];
+      if (d && d.depends_on && typeof d.depends_on === 'object') {
+        deps[s.name] = d.depends_on;
+        haveDeps = true;
+      }
+    });
+    view.snap = {status, services, deps, haveDeps,
+      instances: insts.instances || [], nodes: nodes.nodes || [],
+      revisions: revs.revisions || []};
+    view.fetchedMono = performance.now();
+    setHealth(true);
+    render();
+    view.loads++;
+    document.body.dataset.loaded = String(view.loads);
+  } catch (e) {
+    setHealth(false, e.message);
+  } finally {
+    view.busy = false;
+    if (view.again) { view.again = false; schedule(); }
+  }
+}
+
+function schedule() {
+  clearTimeout(view.timer);
+  view.timer = setTimeout(load, DEBOUNCE_MS);
+}
+
+function setBadge(id, text, cls) {
+  const b = document.getElementById(id);
+  b.textContent = text;
+  b.className = 'badge' + (cls ? ' ' + cls : '');
+  b.hidden = false;
+}
+
+function setHealth(ok, why) {
+  setBadge('health', ok ? 'controller: up' : 'controller: unreachable', ok ? 'ok' : 'bad');
+  document.getElementById('health').title = ok ? '' : why || '';
+}
+
+/* ---- rendering ---- */
+
+function render() {
+  const s = view.snap;
+  renderHeader(s);
+  renderServices(s);
+  renderGraph(s);
+  renderNodes(s);
+  renderRevisions(s);
+}
+
+function renderHeader(s) {
+  const st = s.status;
+  document.getElementById('arch').textContent = st.architecture || 'orch';
+  document.getElementById('arch-version').textContent = st.version ? 'v' + st.version : '';
+  document.title = (st.architecture ? st.architecture + ' · ' : '') + 'orch';
+  const rev = document.getElementById('revision');
+  if (st.revision && st.revision.commit) {
+    const r = st.revision;
+    rev.replaceChildren('revision ', el('code', {class: 'sha', title: r.commit}, short(r.commit)),
+      ' ', el('span', {class: 'msg'}, firstLine(r.message)),
+      r.author ? ' · ' + r.author : '', r.time ? ' · ' + when(r.time) : '');
+  } else {
+    rev.textContent = 'no revision applied yet';
+  }
+  const last = s.revisions.reduce((a, r) => (!a || (r.seq || 0) > (a.seq || 0) ? r : a), null);
+  if (last) {
+    const res = last.result || 'unknown';
+    const cls = res === 'succeeded' ? 'ok' : res === 'failed' ? 'bad' : 'warn';
+    setBadge('apply', 'last apply: ' + short(last.commit) + ' ' + res, cls);
+  }
+}
+
+function serviceInstances(s, name) {
+  return s.instances.filter((i) => i.service === name && i.desired !== false);
+}
+
+function renderServices(s) {
+  const box = document.getElementById('services');
+  if (!s.services.length) {
+    box.replaceChildren(el('p', {class: 'muted'}, 'No services: nothing applied yet (orchctl apply).'));
+    return;
+  }
+  box.replaceChildren(...s.services.map((svc) => serviceCard(s, svc)));
+}
+
+function serviceCard(s, svc) {
+  const insts = serviceInstances(s, svc.name);
+  const desired = svc.desired || 0, ready = svc.ready || 0;
+  const card = el('article', {class: 'card st-border-' + svc.state, 'data-service': svc.name},
+    el('h3', {}, el('span', {class: 'name'}, svc.name), pill(svc.state, svc.detail),
+      svc.paused ? el('span', {class: 'badge warn'}, 'paused') : null),
+    el('dl', {},
+      el('dt', {}, 'version'), el('dd', {class: 'version'}, svc.version || '–'),
+      el('dt', {}, 'kind'), el('dd', {}, svc.kind || '–'),
+      el('dt', {}, 'strategy'), el('dd', {}, svc.strategy || '–'),
+      el('dt', {}, 'ready'), el('dd', {class: 'ready'}, ready + '/' + desired,
+        bar([[ready, 'ok']], Math.max(desired, ready, 1))),
+      svc.revision ? [el('dt', {}, 'revision'), el('dd', {}, el('code', {}, short(svc.revision)))] : null),
+    svc.reason ? el('div', {class: 'reason'}, svc.reason) : null);
+  const ro = rollout(svc, insts);
+  if (ro) card.append(ro);
+  const hints = cliHints(svc, insts);
+  if (hints.length)
+    card.append(el('div', {class: 'hints'}, hints.map((h) => el('code', {}, h))));
+  return card;
+}
+
+function bar(parts, total) {
+  const b = el('div', {class: 'bar', role: 'img',
+    'aria-label': parts.map(([n, c]) => n + ' ' + c).join(', ') + ' of ' + total});
+  for (const [n, cls] of parts) {
+    const span = el('span', {class: cls});
+    span.style.width = (100 * Math.min(n, total) / total) + '%';
+    b.append(span);
+  }
+  return b;
+}
+
+/* A rollout in progress: old and new instances as the controller reports
+ * them, plus whatever rollout fields /v1/status carries (step, weight). */
+function rollout(svc, insts) {
+  const r = svc.rollout && typeof svc.rollout === 'object' ? svc.rollout : null;
+  if (!r && svc.state !== 'Update' && svc.state !== 'Rollback') return null;
+  const fresh = insts.filter((i) => i.version === svc.version);
+  const old = insts.filter((i) => i.version !== svc.version);
+  const freshRun = fresh.filter((i) => i.state === 'Run').length;
+  const total = Math.max(fresh.length + old.length, svc.desired || 0, 1);
+  const facts = [];
+  if (r) {
+    if (r.step !== undefined) facts.push('step ' + r.step + (r.steps !== undefined ? '/' + r.steps : ''));
+    if (r.weight !== undefined) facts.push('traffic ' + r.weight + '% to new');
+    if (r.phase) facts.push(String(r.phase));
+  }
+  facts.push('new ' + (svc.version || '?') + ': ' + freshRun + ' Run of ' + fresh.length);
+  facts.push('old: ' + old.length);
+  return el('div', {class: 'rollout'},
+    el('div', {}, svc.state === 'Rollback' ? 'rolling back' : 'rollout', ' · ', facts.join(' · ')),
+    bar([[freshRun, 'new'], [old.length, 'old']], total));
+}
+
+function cliHints(svc, insts) {
+  const n = svc.name;
+  if (svc.state === 'Update' || svc.state === 'Rollback')
+    return ['orchctl promote ' + n, svc.paused ? 'orchctl resume ' + n : 'orchctl pause ' + n,
+      'orchctl abort ' + n];
+  if (svc.state === 'Failed') {
+    const bad = insts.find((i) => i.state === 'Failed');
+    return ['orchctl rollback ' + n].concat(bad ? ['orchctl logs ' + bad.id] : []);
+  }
+  return [];
+}
+
+/* The dependency graph: services in columns by dependency depth (a
+ * service with no dependencies is in the first column), an arrow from
+ * each service to what it depends on, each box coloured by its state and
+ * carrying the state word. */
+function renderGraph(s) {
+  const box = document.getElementById('graph');
+  if (!s.services.length) { box.replaceChildren(); return; }
+  if (!s.haveDeps) {
+    box.replaceChildren(el('p', {class: 'muted'}, 'The controller does not report depends_on.'));
+    return;
+  }
+  const byName = new Map(s.services.map((x) => [x.name, x]));
+  const depth = new Map();
+  const depthOf = (name, path) => {
+    if (depth.has(name)) return depth.get(name);
+    if (path.has(name)) return 0;          /* a cycle cannot be applied; stay finite */
+    path.add(name);
+    let d = 0;
+    for (const dep of Object.keys(s.deps[name] || {}))
+      if (byName.has(dep)) d = Math.max(d, depthOf(dep, path) + 1);
+    path.delete(name);
+    depth.set(name, d);
+    return d;
+  };
+  const layers = [];
+  for (const x of s.services) {
+    const d = depthOf(x.name, new Set());
+    (layers[d] = layers[d] || []).push(x.name);
+  }
+  const W = 150, H = 46, GX = 70, GY = 18, P = 12;
+  const pos = new Map();
+  layers.forEach((names, d) => (names || []).forEach((name, k) =>
+    pos.set(name, {x: P + d * (W + GX), y: P + k * (H + GY)})));
+  const rows = Math.max(...layers.map((l) => (l ? l.length : 0)));
+  const width = 2 * P + layers.length * W + (layers.length - 1) * GX;
+  const height = 2 * P + rows * H + (rows - 1) * GY;
+  const root = svg('svg', {viewBox: '0 0 ' + width + ' ' + height, width, height,
+    role: 'img', 'aria-label': 'service dependency graph', id: 'depgraph'});
+  root.append(svg('defs', {}, svg('marker', {id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5,
+    markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse'},
+    svg('path', {d: 'M0,0 L10,5 L0,10 z', fill: '#5b6676'}))));
+  for (const x of s.services)
+    for (const [dep, constraint] of Object.entries(s.deps[x.name] || {})) {
+      const a = pos.get(x.name), b = pos.get(dep);
+      if (!a || !b) continue;
+      const x1 = a.x, y1 = a.y + H / 2, x2 = b.x + W, y2 = b.y + H / 2, mx = (x1 + x2) / 2;
+      root.append(svg('path', {class: 'gedge', 'data-from': x.name, 'data-to': dep,
+        d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`, 'marker-end': 'url(#arrow)'},
+        svg('title', {}, x.name + ' depends on ' + dep + ' ' + constraint)));
+    }
+  for (const x of s.services) {
+    const p = pos.get(x.name);
+    root.append(svg('g', {class: 'gnode st-' + x.state, 'data-service': x.name,
+      transform: `translate(${p.x},${p.y})`},
+      svg('title', {}, x.name + ' ' + (x.version || '') + ': ' + x.state),
+      svg('rect', {width: W, height: H, rx: 6}),
+      svg('text', {class: 'gname', x: 10, y: 19}, x.name + (x.version ? ' ' + x.version : '')),
+      svg('text', {class: 'gstate', x: 10, y: 36}, x.state)));
+  }
+  box.replaceChildren(root);
+}
+
+function renderNodes(s) {
+  const box = document.getElementById('nodes');
+  const groups = new Map(s.nodes.map((n) => [n.name, []]));
+  const unplaced = [];
+  for (const i of s.instances)
+    (i.node && groups.has(i.node) ? groups.get(i.node) : unplaced).push(i);
+  const out = s.nodes.map((n) => nodeBox(n, groups.get(n.name)));
+  if (unplaced.length) out.push(nodeBox(null, unplaced));
+  if (!out.length) out.push(el('p', {class: 'muted'}, 'No node has registered.'));
+  box.replaceChildren(...out);
+}
+
+function nodeBox(n, insts) {
+  const head = n ?
+    el('div', {class: 'nodehead'}, el('strong', {}, n.name), pill(n.state),
+      n.drain ? el('span', {class: 'badge warn'}, 'draining') : null,
+      el('span', {class: 'muted'}, n.address || ''),
+      el('span', {}, 'heartbeat ', n.heartbeat_age_ms >= 0 ? [age(n.heartbeat_age_ms), ' ago'] : 'not since start'),
+      el('span', {}, 'capacity: cpu ', n.cpu ? String(n.cpu) : '–', ', memory ', bytes(n.memory),
+        ', ', String(n.instances !== undefined ? n.instances : insts.length), ' instances')) :
+    el('div', {class: 'nodehead'}, el('strong', {}, 'not placed'));
+  const rows = insts.map((i) => el('tr', {'data-instance': i.id},
+    el('td', {}, el('code', {}, i.id)), el('td', {}, i.service), el('td', {}, i.version || '–'),
+    el('td', {}, i.pid ? String(i.pid) : '–'), el('td', {}, pill(i.state)),
+    el('td', {}, pill(i.health || 'unknown')), el('td', {}, String(i.restarts || 0)),
+    el('td', {}, i.started_at ? age(i.age_ms) : '–')));
+  return el('div', {class: 'node', 'data-node': n ? n.name : ''}, head,
+    el('div', {class: 'scroll'}, el('table', {},
+      el('thead', {}, el('tr', {}, ['id', 'service', 'version', 'pid', 'state', 'health',
+        'restarts', 'age'].map((h) => el('th', {}, h)))),
+      el('tbody', {}, rows.length ? rows :
+        el('tr', {}, el('td', {colspan: 8, class: 'muted'}, 'no instances'))))));
+}
+
+function renderRevisions(s) {
+  const body = document.querySelector('#revisions tbody');
+  const revs = s.revisions.slice().sort((a, b) => (b.seq || 0) - (a.seq || 0));
+  if (!revs.length) {
+    body.replaceChildren(el('tr', {}, el('td', {colspan: 7, class: 'muted'}, 'none yet')));
+    return;
+  }
+  body.replaceChildren(...revs.map((r) => el('tr', {'data-commit': r.commit},
+    el('td', {}, r.seq !== undefined ? String(r.seq) : ''),
+    el('td', {}, el('code', {title: r.commit || ''}, short(r.commit))),
+    el('td', {class: 'wrap'}, r.summary || firstLine(r.message)),
+    el('td', {}, r.author || ''),
+    el('td', {}, when(r.time)),
+    el('td', {}, r.result || ''),
+    el('td', {class: 'wrap'}, changes(r)))));
+}
+
+/* What a revision changed, when the record carries its plan (the same
+ * shape POST /v1/apply answers); otherwise nothing is made up. */
+function changes(r) {
+  const svcs = r.plan && Array.isArray(r.plan.services) ? r.plan.services : null;
+  if (!svcs) return '–';
+  if (!svcs.length) return 'no service changed';
+  return el('ul', {}, svcs.map((c) => {
+    let t = c.name + ': ' + c.action;
+    if (c.old_version && c.new_version && c.old_version !== c.new_version)
+      t += ' ' + c.old_version + ' → ' + c.new_version;
+    if (Array.isArray(c.fields) && c.fields.length) t += ' (' + c.fields.join(', ') + ')';
+    return el('li', {}, t);
+  }));
+}
+
+/* ---- events ---- */
+
+function addEvent(ev) {
+  if (view.events.some((e) => e.seq === ev.seq)) return;
+  view.events.unshift(ev);
+  view.events.sort((a, b) => b.seq - a.seq);
+  view.events.length = Math.min(view.events.length, MAX_EVENTS);
+}
+
+function renderEvents() {
+  const list = document.getElementById('events');
+  if (!view.events.length) {
+    list.replaceChildren(el('li', {class: 'muted'}, 'no events yet'));
+    return;
+  }
+  list.replaceChildren(...view.events.map((e) => el('li', {'data-seq': e.seq},
+    el('span', {class: 'time'}, when(e.time)),
+    el('span', {}, [e.service, e.instance].filter(Boolean).join(' / ') || 'cluster'),
+    e.from || e.to ? el('span', {}, e.from ? pill(e.from) : '', e.from && e.to ? ' → ' : '',
+      e.to ? pill(e.to) : '') : null,
+    e.cause ? el('span', {class: 'muted'}, e.cause) : null)));
+}
+
+function setStream(up, text, cls) {
+  view.streamUp = up;
+  setBadge('conn', text, cls);
+}
+
+function connect(since) {
+  if (view.es) view.es.close();
+  const es = new EventSource('/v1/events/stream?since=' + since);
+  view.es = es;
+  es.onopen = () => {
+    setStream(true, 'events: live', 'ok');
+    /* After a reconnect (controller restart) the state may have moved. */
+    if (view.opened) schedule();
+    view.opened = true;
+  };
+  es.onmessage = (m) => {
+    let ev;
+    try { ev = JSON.parse(m.data); } catch (e) { return; }
+    if (ev.seq === undefined) ev.seq = Number(m.lastEventId);
+    addEvent(ev);
+    renderEvents();
+    schedule();
+  };
+  es.onerror = () => {
+    if (es.readyState === EventSource.CLOSED) {
+      /* The server refused the stream (not a dropped connection):
+       * EventSource gives up, so try again ourselves. */
+      setStream(false, 'events: reconnecting', 'warn');
+      const last = view.events.length ? view.events[0].seq : since;
+      setTimeout(() => { if (view.es === es) connect(last); }, 3000);
+    } else {
+      setStream(false, 'events: reconnecting', 'warn');
+    }
+    /* Find out whether the controller is down or only the stream is. */
+    schedule();
+  };
+}
+
+async function start() {
+  let last = 0;
+  try {
+    const head = await get('/v1/events?limit=1');
+    last = head.last_seq || 0;
+    const recent = await get('/v1/events?since=' + Math.max(0, last - 30));
+    for (const e of recent.events || []) addEvent(e);
+  } catch (e) {
+    setHealth(false, e.message);
+  }
+  renderEvents();
+  connect(last);
+  await load();
+  setInterval(tickAges, 1000);
+  /* A safety net while the stream is down (a proxy that buffers it). */
+  setInterval(() => { if (!view.streamUp) schedule(); }, POLL_MS);
+}
+
+document.addEventListener('DOMContentLoaded', start);
