@@ -579,6 +579,47 @@ haproxy_server_del(const char *sock, const char *backend, const char *name,
 	return rc;
 }
 
+/*
+ * A set's share is the sum of its weights over the total, so with
+ * w_new = pct * n_old and w_old = (100 - pct) * n_new the new set gets
+ * exactly pct %. Reduced by their gcd, and scaled down when still above
+ * 256 (HAProxy's limit), rounding but never to 0 a share that is not 0.
+ */
+int
+haproxy_split_weights(int *out_new, int *out_old, int pct, int n_new, int n_old)
+{
+	long wn, wo, a, b, t, max;
+
+	*out_new = *out_old = 0;
+	if (pct < 0 || pct > 100 || n_new < 0 || n_old < 0 ||
+	    (pct > 0 && n_new == 0) || (pct < 100 && n_old == 0))
+		return orch_err_set(ORCH_EINVALID, "haproxy: cannot send %d%% to %d "
+		    "new and the rest to %d old servers", pct, n_new, n_old);
+	if (pct == 0 || pct == 100) {
+		*out_new = pct == 100 ? 100 : 0;
+		*out_old = pct == 100 ? 0 : 100;
+		return 0;
+	}
+	wn = (long)pct * n_old;
+	wo = (long)(100 - pct) * n_new;
+	for (a = wn, b = wo; b != 0; t = a % b, a = b, b = t)
+		;
+	wn /= a;
+	wo /= a;
+	max = wn > wo ? wn : wo;
+	if (max > 256) {
+		wn = (wn * 256 + max / 2) / max;
+		wo = (wo * 256 + max / 2) / max;
+		if (wn == 0)
+			wn = 1;
+		if (wo == 0)
+			wo = 1;
+	}
+	*out_new = (int)wn;
+	*out_old = (int)wo;
+	return 0;
+}
+
 int
 haproxy_live_backend(char *out, size_t len, const char *sock, const char *map,
     const char *key)

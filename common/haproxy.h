@@ -93,6 +93,17 @@ int haproxy_server_del(const char *sock, const char *backend, const char *name,
 int haproxy_server_weight(const char *sock, const char *backend,
     const char *name, int weight);
 
+/* Server weights that send pct % (0..100) of the requests to a set of
+ * n_new servers and the rest to n_old servers (a canary step): every new
+ * server gets *out_new, every old one *out_old, both within 0..256: the
+ * share is exact when the reduced weights fit, within about a point when
+ * they need scaling, and the nearest HAProxy can take when even that does
+ * not fit (a share of 5 % spread over 50 servers against 1).
+ * ORCH_EINVALID when pct is out of range or a set is empty while its
+ * share is not 0. */
+int haproxy_split_weights(int *out_new, int *out_old, int pct, int n_new,
+    int n_old);
+
 /* The backend the map entry key currently selects, into out (len bytes). */
 int haproxy_live_backend(char *out, size_t len, const char *sock,
     const char *map, const char *key);

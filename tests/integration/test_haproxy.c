@@ -264,6 +264,37 @@ TEST(haproxy_config__accepted_by_haproxy)
 	free(dir);
 }
 
+TEST(haproxy_split_weights__shares)
+{
+	static const int cases[][3] = {{10, 1, 4}, {10, 1, 1}, {50, 3, 2},
+	    {1, 1, 9}, {99, 7, 1}, {25, 100, 100}, {33, 2, 200}, {5, 20, 10}};
+	int wn, wo, i;
+	double got;
+
+	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
+		REQUIRE(haproxy_split_weights(&wn, &wo, cases[i][0], cases[i][1],
+		    cases[i][2]) == 0);
+		CHECK(wn >= 1 && wn <= 256 && wo >= 1 && wo <= 256);
+		got = 100.0 * wn * cases[i][1] / (wn * cases[i][1] + wo * cases[i][2]);
+		if (got < cases[i][0] - 1.0 || got > cases[i][0] + 1.0)
+			check_fail(__FILE__, __LINE__, "%d%% to %d new, %d old: "
+			    "weights %d/%d give %.2f%%", cases[i][0], cases[i][1],
+			    cases[i][2], wn, wo, got);
+	}
+	CHECK_EQ_INT(haproxy_split_weights(&wn, &wo, 10, 1, 4), 0);
+	CHECK(wn == 4 && wo == 9);      /* exact: 4 / (4 + 4 * 9) = 10 % */
+	/* 5 % over 50 servers against 1 needs 1 against 950: past 256, the
+	 * nearest weights HAProxy takes. */
+	CHECK_EQ_INT(haproxy_split_weights(&wn, &wo, 5, 50, 1), 0);
+	CHECK(wn == 1 && wo == 256);
+	CHECK_EQ_INT(haproxy_split_weights(&wn, &wo, 100, 2, 0), 0);
+	CHECK(wn == 100 && wo == 0);
+	CHECK_EQ_INT(haproxy_split_weights(&wn, &wo, 0, 0, 3), 0);
+	CHECK(wn == 0 && wo == 100);
+	CHECK_EQ_INT(haproxy_split_weights(&wn, &wo, 10, 0, 3), ORCH_EINVALID);
+	CHECK_EQ_INT(haproxy_split_weights(&wn, &wo, 101, 1, 3), ORCH_EINVALID);
+}
+
 TEST(haproxy_add__servers_take_traffic)
 {
 	struct haproxy_server *v = NULL;
@@ -409,6 +440,49 @@ TEST(haproxy_del__drain_then_delete_under_load)
 	CHECK_EQ_INT(haproxy_server_del(fx.sock, fx.blue, "web-3", 0), 0);
 	CHECK_EQ_INT(haproxy_server_del(fx.sock, "orch_nope", "web-3", 0),
 	    ORCH_ENOTFOUND);
+	fx_down();
+}
+
+/*
+ * A request in flight on a drained server finishes: web-2 is frozen
+ * (SIGSTOP) so requests hang on it, which also shows its sessions; it
+ * cannot be deleted while they are there; once it runs again they
+ * complete, its sessions fall to 0 and the delete goes through.
+ */
+TEST(haproxy_drain__in_flight_requests_finish)
+{
+	const struct loadgen_version *v2;
+	struct loadgen_result r;
+	struct loadgen *lg = NULL;
+	int64_t t_drained;
+
+	REQUIRE(fx_up() == 0);
+	REQUIRE(app_serve(fx.blue, "web-1", "v1", 100) == 0);
+	REQUIRE(app_serve(fx.blue, "web-2", "v2", 100) == 0);
+	REQUIRE(kill(fx.apps[1].d->pid, SIGSTOP) == 0);
+	REQUIRE(loadgen_start(&lg, &(struct loadgen_opts){.port = fx.port,
+	    .conns = 4, .duration_ms = 6000, .timeout_ms = 5000}) == 0);
+	CHECK(WAIT_FOR(sessions_of(fx.blue, "web-2") >= 1, 3000));
+	CHECK_EQ_INT(haproxy_server_drain(fx.sock, fx.blue, "web-2"), 0);
+	t_drained = orch_mono_ms();
+	/* Busy: refused after the bound, left in maint. */
+	CHECK_EQ_INT(haproxy_server_del(fx.sock, fx.blue, "web-2", 100),
+	    ORCH_EEXISTS);
+	CHECK_CONTAINS(orch_err_last(), "still has connections");
+	CHECK(sessions_of(fx.blue, "web-2") >= 1);
+	REQUIRE(kill(fx.apps[1].d->pid, SIGCONT) == 0);
+	CHECK(WAIT_FOR(sessions_of(fx.blue, "web-2") == 0, 3000));
+	CHECK_EQ_INT(haproxy_server_del(fx.sock, fx.blue, "web-2", 2000), 0);
+	CHECK_EQ_INT(sessions_of(fx.blue, "web-2"), -1);
+	loadgen_stop(lg);
+	REQUIRE(loadgen_wait(&r, lg) == 0);
+	report("frozen+drain", &r);
+	CHECK_EQ_INT(loadgen_failed(&r), 0);
+	/* The hung requests were answered by web-2 itself, after the drain. */
+	REQUIRE((v2 = loadgen_version(&r, "v2")) != NULL);
+	CHECK(v2->count >= 1);
+	CHECK(v2->first_done_ms >= t_drained);
+	CHECK(v2->last_sent_ms <= t_drained);
 	fx_down();
 }
 
@@ -561,6 +635,8 @@ TEST(haproxy_errors__clear_and_bounded)
 	fx_down();
 }
 
-CHECK_MAIN(haproxy_config__accepted_by_haproxy, haproxy_add__servers_take_traffic,
+CHECK_MAIN(haproxy_config__accepted_by_haproxy, haproxy_split_weights__shares,
+    haproxy_add__servers_take_traffic,
     haproxy_weight__canary_shares, haproxy_del__drain_then_delete_under_load,
+    haproxy_drain__in_flight_requests_finish,
     haproxy_switch__blue_green_atomic_under_load, haproxy_errors__clear_and_bounded)
