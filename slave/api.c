@@ -52,6 +52,10 @@ post_instance(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	}
 	rc = proto_spec_decode(&spec, j);
 	json_decref(j);
+	/* A placeholder that can never expand is the request's fault: 400,
+	 * and nothing is created. */
+	if (rc == 0 && (rc = spawn_check(spec)) < 0)
+		instance_spec_free(spec);
 	if (rc < 0) {
 		httpd_reply_error(out, 400, "invalid instance", "%s", orch_err_last());
 		return;

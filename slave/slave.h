@@ -198,6 +198,9 @@ void inst_provision(struct slave *s, struct instance *in);
 void inst_fetch_done(struct slave *s);
 
 /* spawn.c */
+/* Every ${...} of spec's command, env and health.command can be expanded:
+ * 0, or ORCH_EINVALID naming the field. */
+int spawn_check(const struct instance_spec *spec);
 /* Build argv/envp/hargv, dirs and ports for in; 0 or error with message. */
 int spawn_prepare(struct slave *s, struct instance *in);
 /* fork/exec in's prepared command; sets in->pid, starttime, started_*. */

@@ -182,6 +182,79 @@ spawn_expand(char **out, const struct slave *s, const struct instance *in,
 	return 0;
 }
 
+/* Whether ${name} can be expanded for spec (whatever its ports turn out). */
+static bool
+placeholder_known(const struct instance_spec *spec, const char *name)
+{
+	static const char *const fixed[] = {"ORCH_DATA_DIR", "ORCH_INSTANCE_ID",
+	    "ORCH_SERVICE", "ORCH_VERSION", "ORCH_NODE"};
+	char sfx[PROTO_MAX_NAME + 1];
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (strcmp(name, fixed[i]) == 0)
+			return true;
+	if (strcmp(name, "ORCH_PORT") == 0)
+		return spec->nports > 0;
+	for (size_t i = 0; strncmp(name, "ORCH_PORT_", 10) == 0 && i < spec->nports; i++) {
+		env_suffix(sfx, sizeof(sfx), spec->ports[i]);
+		if (strcmp(sfx, name + 10) == 0)
+			return true;
+	}
+	for (size_t i = 0; i < spec->nenv; i++)
+		if (strcmp(spec->env[i].key, name) == 0)
+			return true;
+	return false;
+}
+
+static int
+check_text(const struct instance_spec *spec, const char *field, const char *text)
+{
+	const char *p, *close;
+	char name[256];
+
+	for (p = text; (p = strchr(p, '$')) != NULL; p++) {
+		if (p[1] == '$') {
+			p++;
+			continue;
+		}
+		if (p[1] != '{')
+			continue;
+		close = strchr(p + 2, '}');
+		if (close == NULL || close == p + 2 || (size_t)(close - p - 2) >= sizeof(name))
+			return orch_err_set(ORCH_EINVALID, "%s: unterminated or empty ${...}", field);
+		memcpy(name, p + 2, close - p - 2);
+		name[close - p - 2] = '\0';
+		if (!placeholder_known(spec, name))
+			return orch_err_set(ORCH_EINVALID, "%s: unknown placeholder ${%s}", field, name);
+		p = close;
+	}
+	return 0;
+}
+
+int
+spawn_check(const struct instance_spec *spec)
+{
+	char field[PROTO_MAX_NAME + 32];
+	int rc;
+
+	for (size_t i = 0; i < spec->ncommand; i++) {
+		snprintf(field, sizeof(field), "command[%zu]", i);
+		if ((rc = check_text(spec, field, spec->command[i])) < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < spec->nenv; i++) {
+		snprintf(field, sizeof(field), "env.%s", spec->env[i].key);
+		if ((rc = check_text(spec, field, spec->env[i].value)) < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < spec->health.ncommand; i++) {
+		snprintf(field, sizeof(field), "health.command[%zu]", i);
+		if ((rc = check_text(spec, field, spec->health.command[i])) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 static int
 expand_vec(char ***out, const struct slave *s, const struct instance *in, char **v, size_t n)
 {

@@ -218,12 +218,21 @@ TEST(slave_api__placeholders_and_environment)
 	free(text);
 	json_decref(j);
 
-	/* An unknown placeholder fails the instance with a clear reason. */
+	/* An unknown placeholder is a bad request: 400 naming it, nothing made. */
 	CHECK_EQ_INT(fx_post(&fx, "{\"id\":\"bad-0\",\"service\":\"b\",\"version\":\"1\","
-	    "\"command\":[\"/bin/echo\",\"${NOPE}\"]}", &j), 201);
-	CHECK_STR(json_string_value(json_object_get(j, "state")), "Failed");
-	CHECK_CONTAINS(json_string_value(json_object_get(j, "reason")), "${NOPE}");
+	    "\"command\":[\"/bin/echo\",\"${NOPE}\"]}", &j), 400);
+	CHECK_CONTAINS(json_string_value(json_object_get(j, "detail")), "command[1]: unknown placeholder ${NOPE}");
 	json_decref(j);
+	CHECK(fx_gone(&fx, "bad-0"));
+	CHECK_EQ_INT(fx_post(&fx, "{\"id\":\"bad-0\",\"service\":\"b\",\"version\":\"1\","
+	    "\"command\":[\"/bin/echo\",\"${ORCH_PORT}\"]}", &j), 400);
+	CHECK_CONTAINS(json_string_value(json_object_get(j, "detail")), "${ORCH_PORT}");
+	json_decref(j);
+	CHECK_EQ_INT(fx_post(&fx, "{\"id\":\"bad-0\",\"service\":\"b\",\"version\":\"1\","
+	    "\"env\":{\"X\":\"${ORCH_SERVICE\"},\"command\":[\"/bin/true\"]}", &j), 400);
+	CHECK_CONTAINS(json_string_value(json_object_get(j, "detail")), "env.X");
+	json_decref(j);
+	CHECK(fx_gone(&fx, "bad-0"));
 	/* So does a command that does not exist. */
 	CHECK_EQ_INT(fx_post(&fx, "{\"id\":\"bad-1\",\"service\":\"b\",\"version\":\"1\","
 	    "\"command\":[\"/nonexistent/prog\"]}", &j), 201);
