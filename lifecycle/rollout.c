@@ -358,6 +358,9 @@ ro_wait(struct pctx *c, int64_t since, int64_t ms, const char *what)
 
 	if (c->promote || c->in->flags.rollback)
 		return true;
+	/* A wait is not slowness: the progress deadline counts from its end
+	 * (Argo Rollouts does not count a pause either). */
+	c->p->memo.rollout_since = c->in->now;
 	if (ms < 0) {
 		st->phase = ROLLOUT_WAIT_PROMOTE;
 		st->waiting_promote = true;

@@ -35,6 +35,21 @@ pick_old(const struct pctx *c, const struct live *l)
 	return l->old;
 }
 
+/* Of the spec the rollout started from. */
+static bool
+pick_stable(const struct pctx *c, const struct live *l)
+{
+	return l->inst->fingerprint != NULL &&
+	    strcmp(l->inst->fingerprint, c->p->memo.rollout_stable_fp) == 0;
+}
+
+/* Of a spec superseded mid-rollout. */
+static bool
+pick_between(const struct pctx *c, const struct live *l)
+{
+	return l->old && !pick_stable(c, l);
+}
+
 /* The weight of step i; i == nsteps is the full set. */
 static int
 step_weight(const struct strategy_spec *sg, int i)
@@ -103,8 +118,16 @@ plan_canary(struct pctx *c)
 	/* The old set stays whole (no more than replicas of it: specs
 	 * superseded mid-rollout go first, with what serves least). */
 	cattle_count(c, &n);
-	if (n.stale > c->target)
+	if (n.stale > c->target) {
+		int stable = 0;
+
+		for (size_t k = 0; k < c->nlive; k++)
+			stable += !c->live[k].stopped && c->live[k].old &&
+			    pick_stable(c, &c->live[k]);
+		cattle_trim(c, stable >= c->target ? 0 : c->target - stable, 0,
+		    pick_between);
 		cattle_trim(c, c->target, 0, pick_old);
+	}
 	/* This step's canaries. */
 	if (n.new > want)
 		cattle_trim(c, want, 0, pick_new);
