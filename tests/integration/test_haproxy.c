@@ -85,9 +85,10 @@ hap_answers(void)
 	return rc == 0;
 }
 
-/* Start HAProxy for service "web" with a generated config. */
+/* Start HAProxy for service "web" with a generated config, extra (NULL:
+ * none) appended to it. */
 static int
-fx_up(void)
+fx_up_with(const char *extra)
 {
 	static bool registered;
 	struct haproxy_service svc = {.name = SVC, .bind = "127.0.0.1"};
@@ -115,6 +116,17 @@ fx_up(void)
 	haproxy_backend_name(fx.green, sizeof(fx.green), SVC, true);
 	if ((rc = haproxy_config(&cfg, &mtext, fx.sock, fx.map, &svc, 1)) < 0)
 		return rc;
+	if (extra != NULL) {
+		char *all = NULL;
+
+		if (asprintf(&all, "%s%s", cfg, extra) < 0) {
+			free(cfg);
+			free(mtext);
+			return orch_err_set(ORCH_ERROR, "out of memory");
+		}
+		free(cfg);
+		cfg = all;
+	}
 	if ((rc = write_file(fx.cfg, cfg)) == 0 && (rc = write_file(fx.map, mtext)) == 0)
 		rc = daemon_start(&fx.hap, (const char *const[]){bin, "-db", "-f",
 		    fx.cfg, NULL}, fx.dir, log);
@@ -129,6 +141,12 @@ fx_up(void)
 		free(l);
 	}
 	return rc;
+}
+
+static int
+fx_up(void)
+{
+	return fx_up_with(NULL);
 }
 
 static bool
@@ -342,6 +360,18 @@ TEST(haproxy_add__servers_take_traffic)
 	CHECK_EQ_INT(haproxy_server_add(fx.sock, fx.blue, "web-1", "127.0.0.1",
 	    fx.apps[1].port, 50), ORCH_EEXISTS);
 	CHECK_CONTAINS(orch_err_last(), "exists at 127.0.0.1:");
+
+	/* IPv6, in the idle colour (nothing listens there: no traffic). */
+	CHECK_EQ_INT(haproxy_server_add(fx.sock, fx.green, "web-6", "::1", 8086, 7), 0);
+	CHECK_EQ_INT(haproxy_server_add(fx.sock, fx.green, "web-6", "0::1", 8086, 7), 0);
+	REQUIRE(haproxy_servers(&v, &n, fx.sock, fx.green) == 0);
+	CHECK_EQ_INT(n, 1);
+	REQUIRE((s = find_server(v, n, "web-6")) != NULL);
+	CHECK_STR(s->addr, "::1");
+	CHECK_EQ_INT(s->port, 8086);
+	CHECK_EQ_INT(s->weight, 7);
+	free(v);
+	CHECK_EQ_INT(haproxy_server_del(fx.sock, fx.green, "web-6", 1000), 0);
 	fx_down();
 }
 
@@ -575,7 +605,13 @@ TEST(haproxy_errors__clear_and_bounded)
 	int64_t t;
 	int mute;
 
-	REQUIRE(fx_up() == 0);
+	/* A backend HAProxy cannot add servers to (static algorithm). */
+	REQUIRE(fx_up_with("\nbackend orch_static\n    balance static-rr\n") == 0);
+	CHECK_EQ_INT(haproxy_server_add(fx.sock, "orch_static", "x", "127.0.0.1",
+	    80, 1), ORCH_EINVALID);
+	CHECK_CONTAINS(orch_err_last(), "dynamic");
+	CHECK_CONTAINS(orch_err_last(), "balance roundrobin");
+
 	/* No such socket. */
 	CHECK_EQ_INT(haproxy_servers(&v, &n, "/nonexistent/haproxy.sock", fx.blue),
 	    ORCH_EUNAVAIL);
