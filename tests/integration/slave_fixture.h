@@ -29,6 +29,7 @@ struct fx {
 	char log[512];
 	char name[64];
 	char url[128];
+	char range[32];  /* instance ports: a slice of 21000-29999 of its own */
 	int port;
 	struct daemon *d;
 };
@@ -67,7 +68,7 @@ fx_launch(struct fx *fx, const char *const *extra)
 	argv[n++] = "--token-file";
 	argv[n++] = fx->token_file;
 	argv[n++] = "--port-range";
-	argv[n++] = "21000-29999";
+	argv[n++] = fx->range;
 	for (size_t i = 0; extra && extra[i] && n < 38; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;
@@ -98,6 +99,14 @@ fx_start(struct fx *fx, const char *const *extra)
 	if ((rc = daemon_free_port(&fx->port)) < 0)
 		return rc;
 	snprintf(fx->url, sizeof(fx->url), "http://127.0.0.1:%d", fx->port);
+	/* Test programs run side by side (ctest -j): give each slave its own
+	 * 100 ports, so two instances of different tests never race for one. */
+	{
+		int slice = (int)(((unsigned)getpid() * 7u + (unsigned)seq) % 89u);
+
+		snprintf(fx->range, sizeof(fx->range), "%d-%d", 21000 + slice * 100,
+		    21000 + slice * 100 + 99);
+	}
 	return fx_launch(fx, extra);
 }
 
