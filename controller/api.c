@@ -51,8 +51,17 @@ ctl_service_json(struct ctl *c, struct ctl_svc *s)
 		if (i->state == INSTANCE_RUN)
 			running++;
 	}
+	const struct lifecycle_rollout_status *r = &s->rollout;
+	json_t *rollout = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:b, s:I}",
+	    "strategy", manifest_strategy_name(r->strategy),
+	    "phase", lifecycle_rollout_phase_name(r->phase), "step", r->step,
+	    "steps", r->steps, "old", r->nold, "new", r->nnew, "weight", r->weight,
+	    "waiting_promote", r->waiting_promote, "wait_until", (json_int_t)r->wait_until);
+	json_t *traffic = json_pack("{s:s, s:i}", "mode",
+	    lifecycle_traffic_mode_name(s->traffic.mode), "new_weight", s->traffic.new_weight);
+
 	return json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:i,"
-	    " s:i, s:i, s:b, s:s?}",
+	    " s:i, s:i, s:b, s:s?, s:b, s:b, s:b, s:o, s:o}",
 	    "name", s->name,
 	    "version", sp ? sp->version : NULL,
 	    "kind", sp ? manifest_kind_name(sp->kind) : "cattle",
@@ -67,7 +76,9 @@ ctl_service_json(struct ctl *c, struct ctl_svc *s)
 	    "min", sp ? sp->min : 0,
 	    "max", sp ? sp->max : 0,
 	    "paused", s->paused,
-	    "revision", s->revision);
+	    "revision", s->revision,
+	    "rollback", s->rollback, "promote", s->promote, "abort", s->abort,
+	    "rollout", rollout, "traffic", traffic);
 }
 
 json_t *
@@ -160,6 +171,47 @@ addr_host(const char *addr, char *buf, size_t len)
 	return buf;
 }
 
+/* An endpoint's weight (0..100) from the planner's traffic: every Run
+ * instance equally, or a canary split between the new spec's instances
+ * and the rest, or only the active set of a blue-green rollout. The
+ * weights of a service sum to about 100. */
+static int
+weight_of(struct ctl *c, const char *service, const struct ctl_inst *me)
+{
+	struct ctl_svc *s = ctl_svc_find(c, service);
+	const struct lifecycle_traffic *t = s ? &s->traffic : NULL;
+	bool mine_new;
+	int nnew = 0, nold = 0, share;
+
+	if (t == NULL || t->mode == TRAFFIC_ALL) {
+		for (struct ctl_inst *i = c->insts; i; i = i->next)
+			if (strcmp(i->service, service) == 0 && !i->gone && i->state == INSTANCE_RUN)
+				nnew++;
+		return nnew ? 100 / nnew : 0;
+	}
+	if (t->mode == TRAFFIC_ACTIVE) {
+		if (me->fingerprint == NULL || strcmp(me->fingerprint, t->active_fp) != 0)
+			return 0;
+		for (struct ctl_inst *i = c->insts; i; i = i->next)
+			if (strcmp(i->service, service) == 0 && !i->gone &&
+			    i->state == INSTANCE_RUN && i->fingerprint &&
+			    strcmp(i->fingerprint, t->active_fp) == 0)
+				nnew++;
+		return nnew ? 100 / nnew : 0;
+	}
+	for (struct ctl_inst *i = c->insts; i; i = i->next) {
+		if (strcmp(i->service, service) != 0 || i->gone || i->state != INSTANCE_RUN)
+			continue;
+		if (i->fingerprint && strcmp(i->fingerprint, t->new_fp) == 0)
+			nnew++;
+		else
+			nold++;
+	}
+	mine_new = me->fingerprint && strcmp(me->fingerprint, t->new_fp) == 0;
+	share = mine_new ? t->new_weight : 100 - t->new_weight;
+	return mine_new ? (nnew ? share / nnew : 0) : (nold ? share / nold : 0);
+}
+
 static void
 api_endpoints(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 {
@@ -190,12 +242,11 @@ api_endpoints(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 			port = json_object_get(i->ports, sp->ports[0]);
 		if (port == NULL && json_object_size(i->ports) > 0)
 			port = json_object_iter_value(json_object_iter(i->ports));
-		/* Equal weights: without a router a canary step is its
-		 * share of instances (design.md, Traffic). */
 		json_array_append_new(eps, json_pack("{s:s, s:s, s:s?, s:O?, s:O?, s:s?, s:i}",
 		    "id", i->id, "node", i->node,
 		    "address", addr_host(n->address, host, sizeof(host)),
-		    "port", port, "ports", i->ports, "version", i->version, "weight", 100));
+		    "port", port, "ports", i->ports, "version", i->version,
+		    "weight", weight_of(c, name, i)));
 	}
 	httpd_reply_json(out, 200, json_pack("{s:s, s:o}", "service", name, "endpoints", eps));
 }
@@ -285,6 +336,8 @@ static const struct httpd_route routes[] = {
 	{"POST", "/v1/services/:name/scale", ctl_api_scale, false},
 	{"POST", "/v1/services/:name/pause", ctl_api_pause, false},
 	{"POST", "/v1/services/:name/resume", ctl_api_resume, false},
+	{"POST", "/v1/services/:name/promote", ctl_api_promote, false},
+	{"POST", "/v1/services/:name/abort", ctl_api_abort, false},
 	{"POST", "/v1/nodes/:name/drain", ctl_api_drain, false},
 	{"POST", "/v1/nodes/register", ctl_api_register, false},
 	{"POST", "/v1/nodes/:name/heartbeat", ctl_api_heartbeat, false},

@@ -349,21 +349,30 @@ ctl_revision_commit(struct ctl *c, uint64_t seq)
 	return commit;
 }
 
+enum svc_flag { FLAG_PAUSE, FLAG_RESUME, FLAG_PROMOTE, FLAG_ABORT };
+
+/* Set one of the planner's service flags (persisted) and plan again. */
 static void
-set_paused(struct httpd_resp *out, struct ctl *c, const char *name, bool paused)
+set_flag(struct httpd_resp *out, struct ctl *c, const char *name, enum svc_flag f)
 {
+	static const char *const what[] = {"paused", "resumed", "promote requested",
+	    "abort requested"};
 	struct ctl_svc *s;
+	bool *flag, want;
 
 	if (c->desired == NULL || manifest_service(c->desired, name) == NULL) {
 		httpd_reply_error(out, 404, "not found", "no service named \"%s\"", name);
 		return;
 	}
 	s = ctl_svc_get(c, name);
-	if (s->paused != paused) {
-		s->paused = paused;
+	flag = f == FLAG_PAUSE || f == FLAG_RESUME ? &s->paused :
+	    f == FLAG_PROMOTE ? &s->promote : &s->abort;
+	want = f != FLAG_RESUME;
+	if (*flag != want) {
+		*flag = want;
 		ctl_svc_save(c, s);
-		ctl_event(c, name, NULL, NULL, NULL, paused ? "paused" : "resumed");
-		log_info("service=%s %s", name, paused ? "paused" : "resumed");
+		ctl_event(c, name, NULL, NULL, NULL, what[f]);
+		log_info("service=%s %s", name, what[f]);
 		ctl_kick(c);
 	}
 	httpd_reply_json(out, 200, ctl_service_json(c, s));
@@ -373,14 +382,30 @@ set_paused(struct httpd_resp *out, struct ctl *c, const char *name, bool paused)
 void
 ctl_api_pause(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 {
-	set_paused(out, arg, req->params[0], true);
+	set_flag(out, arg, req->params[0], FLAG_PAUSE);
 }
 
 /* POST /v1/services/NAME/resume */
 void
 ctl_api_resume(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 {
-	set_paused(out, arg, req->params[0], false);
+	set_flag(out, arg, req->params[0], FLAG_RESUME);
+}
+
+/* POST /v1/services/NAME/promote: end the current pause now, switch a
+ * blue-green rollout; after an abort, retry. The planner takes it. */
+void
+ctl_api_promote(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	set_flag(out, arg, req->params[0], FLAG_PROMOTE);
+}
+
+/* POST /v1/services/NAME/abort: canary/blue-green back to the old set at
+ * once; rolling/recreate roll back. */
+void
+ctl_api_abort(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	set_flag(out, arg, req->params[0], FLAG_ABORT);
 }
 
 /* ---- scale, drain ---- */

@@ -92,6 +92,7 @@ struct ctl_inst {
 	bool in_flight;           /* a command is queued or in flight */
 	int missing;              /* consecutive heartbeats without it */
 	int64_t obs_wall;         /* when what we know about it was true */
+	int64_t ready_at;         /* wall ms it last became Run; 0 unknown */
 	int64_t created_mono;
 };
 
@@ -104,6 +105,9 @@ struct ctl_svc {
 	int scale;                /* `orchctl scale` target; 0: the manifest's */
 	bool paused;
 	bool rollback;            /* its current rollout reverts (POST /v1/rollback) */
+	bool promote, abort;      /* requests for the planner, until it took them */
+	struct lifecycle_traffic traffic;        /* from the last plan */
+	struct lifecycle_rollout_status rollout; /* from the last plan */
 	int desired, ready;       /* from the last plan */
 	struct lifecycle_memo memo; /* the planner's memory, stored verbatim */
 	char *revision;           /* commit of the revision it last changed in */
@@ -203,6 +207,8 @@ void ctl_apply_ref(struct httpd_resp *out, struct ctl *c, const char *ref, bool 
 /* The commit of revision seq, or NULL (caller frees). */
 char *ctl_revision_commit(struct ctl *c, uint64_t seq);
 void ctl_api_pause(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+void ctl_api_promote(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+void ctl_api_abort(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_resume(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_drain(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_register(struct httpd_resp *out, const struct httpd_req *req, void *arg);
@@ -273,6 +279,10 @@ void ctl_api_rollback(struct httpd_resp *out, const struct httpd_req *req, void 
 /* The spec service name runs: the desired manifest's, or the one of the
  * revision it is rolled back to. NULL when not in the desired manifest. */
 const struct service_spec *ctl_spec(struct ctl *c, const char *name);
+/* Revert service name to its previous version, with the dependents the
+ * revert would break (the planner asked: a failed rollout). 0 or an
+ * ORCH_E* with a message; changes nothing on failure. */
+int ctl_rollback_service(struct ctl *c, const char *name);
 /* Forget every pin (a new apply) and the manifests they held. */
 void ctl_pins_clear(struct ctl *c);
 

@@ -252,6 +252,7 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 		iv[ni].health = i->health;
 		iv[ni].restarts = i->restarts;
 		iv[ni].started_at = i->started_at;
+		iv[ni].ready_at = i->ready_at;
 		ni++;
 	}
 	if (spec != NULL) {
@@ -302,6 +303,8 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	in.flags.scale = spec ? svc->scale : 0;
 	in.flags.paused = svc->paused;
 	in.flags.rollback = spec != NULL && svc->rollback;
+	in.flags.promote = svc->promote;
+	in.flags.abort = svc->abort;
 	in.memo = &svc->memo;
 	in.now = now;
 	if ((rc = lifecycle_plan(&plan, &in)) < 0) {
@@ -311,7 +314,11 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	if (plan->nactions > 0) {
 		char *text = lifecycle_plan_format(plan);
 
-		log_debug("service=%s plan:\n%s", svc->name, text ? text : "");
+		/* One log line per event: the plan's lines joined. */
+		for (char *p = text; p && *p; p++)
+			if (*p == '\n')
+				*p = p[1] ? ';' : '\0';
+		log_debug("service=%s plan: %s", svc->name, text ? text : "");
 		free(text);
 	}
 	apply_actions(c, svc, plan, nodes, nn);
@@ -321,6 +328,21 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	svc->detail = plan->detail;
 	if (svc->state == SERVICE_RUN)
 		svc->rollback = false; /* the revert is complete */
+	svc->traffic = plan->traffic;
+	svc->rollout = plan->rollout;
+	if (plan->rollout.promote_taken)
+		svc->promote = false;
+	if (plan->rollout.abort_taken)
+		svc->abort = false;
+	if (plan->rollout.rollback_requested && spec != NULL && !svc->rollback) {
+		/* The rollout failed with auto_rollback: back to the previous
+		 * version (and what depends on it), planned on the next pass. */
+		if (ctl_rollback_service(c, svc->name) == 0) {
+			svc->rollback = true;
+			ctl_kick(c);
+		} else
+			log_warnx("service=%s: cannot roll back: %s", svc->name, orch_err_last());
+	}
 	svc->desired = plan->desired;
 	svc->ready = plan->ready;
 	lifecycle_memo_clear(&svc->memo);

@@ -118,15 +118,20 @@ resolve_rev(char out[41], struct ctl *c, const char *rev)
 	return 0;
 }
 
-/* Newest applied revision whose spec of name has another version than
- * cur; 0 with out set, or ORCH_ENOTFOUND. */
+/* Newest applied revision whose spec of name runs something else than
+ * cur (another fingerprint: version, command, env, ...); 0 with out set,
+ * or ORCH_ENOTFOUND. */
 static int
-previous_version(char out[41], struct ctl *c, const char *name, const char *cur)
+previous_version(char out[41], struct ctl *c, const char *name,
+    const struct service_spec *cur)
 {
+	char fp[LIFECYCLE_FP_LEN], ofp[LIFECYCLE_FP_LEN];
+
 	struct store_kv *kv = NULL;
 	size_t n = 0;
 	int rc = ORCH_ENOTFOUND;
 
+	lifecycle_fingerprint(fp, cur);
 	if (store_list(&kv, &n, c->store, "revisions/") < 0)
 		return ORCH_ERROR;
 	for (size_t k = n; k-- > 0 && rc == ORCH_ENOTFOUND;) {
@@ -136,15 +141,19 @@ previous_version(char out[41], struct ctl *c, const char *name, const char *cur)
 		const struct service_spec *sp;
 
 		if (sha != NULL && (m = pinned_manifest(c, sha)) != NULL &&
-		    (sp = manifest_service(m, name)) != NULL && strcmp(sp->version, cur) != 0) {
-			snprintf(out, 41, "%s", sha);
-			rc = 0;
+		    (sp = manifest_service(m, name)) != NULL) {
+			lifecycle_fingerprint(ofp, sp);
+			if (strcmp(ofp, fp) != 0) {
+				snprintf(out, 41, "%s", sha);
+				rc = 0;
+			}
 		}
 		json_decref(j);
 	}
 	store_kv_free(kv, n);
 	if (rc == ORCH_ENOTFOUND)
-		orch_err_set(rc, "%s: no applied revision has another version than %s", name, cur);
+		orch_err_set(rc, "%s: no applied revision runs another spec than %s", name,
+		    cur->version);
 	return rc;
 }
 
@@ -162,7 +171,7 @@ satisfies(const char *range, const char *v)
  * Pin service to sha and every desired service whose constraint on a
  * pinned one breaks, transitively. The set goes into want[] (indexes of
  * c->desired->services); nothing is changed. 0, or ORCH_EINVALID when a
- * dependent has no spec at that revision.
+ * dependent has no spec at that revision (ORCH_EEXISTS).
  */
 static int
 plan_pins(bool *want, struct ctl *c, const struct manifest *at, size_t first)
@@ -190,7 +199,7 @@ plan_pins(bool *want, struct ctl *c, const struct manifest *at, size_t first)
 				if (dep == NULL || satisfies(d->deps[j].constraint, dep->version))
 					continue;
 				if (manifest_service(at, d->name) == NULL)
-					return orch_err_set(ORCH_EINVALID, "%s depends on %s \"%s\", "
+					return orch_err_set(ORCH_EEXISTS, "%s depends on %s \"%s\", "
 					    "which %s %s breaks, and %s has no spec to go back to",
 					    d->name, d->deps[j].service, d->deps[j].constraint,
 					    d->deps[j].service, dep->version, d->name);
@@ -203,42 +212,40 @@ plan_pins(bool *want, struct ctl *c, const struct manifest *at, size_t first)
 	return 0;
 }
 
-static void
-rollback_service(struct httpd_resp *out, struct ctl *c, const char *name,
-    const char *to, bool dry)
+/*
+ * Revert service name to its spec at `to` (NULL: its previous one), with
+ * the dependents the revert would break. list (may be NULL) gets one
+ * {name, from_version, to_version} per service; out_sha the commit.
+ * Nothing changes when dry or on an error (ORCH_ENOTFOUND: unknown
+ * service or revision; ORCH_EEXISTS: no spec to go back to).
+ */
+static int
+revert(json_t *list, char out_sha[41], struct ctl *c, const char *name, const char *to,
+    bool dry)
 {
 	const struct service_spec *cur = ctl_spec(c, name);
 	const struct manifest *at;
-	json_t *list = NULL;
 	size_t first = 0;
 	bool *want = NULL;
-	char sha[41];
 	int rc;
 
-	if (cur == NULL) {
-		httpd_reply_error(out, 404, "not found", "no service named \"%s\"", name);
-		return;
-	}
-	rc = to ? resolve_rev(sha, c, to) : previous_version(sha, c, name, cur->version);
-	if (rc < 0) {
-		httpd_reply_error(out, rc == ORCH_ENOTFOUND ? 404 : 400,
-		    rc == ORCH_ENOTFOUND ? "not found" : "bad request", "%s", orch_err_last());
-		return;
-	}
-	if ((at = pinned_manifest(c, sha)) == NULL || manifest_service(at, name) == NULL) {
-		httpd_reply_error(out, 409, "conflict", "%s: no spec at %.12s%s%s", name, sha,
-		    at ? "" : ": ", at ? "" : orch_err_last());
-		return;
-	}
+	if (cur == NULL)
+		return orch_err_set(ORCH_ENOTFOUND, "no service named \"%s\"", name);
+	rc = to ? resolve_rev(out_sha, c, to) : previous_version(out_sha, c, name, cur);
+	if (rc < 0)
+		return rc;
+	if ((at = pinned_manifest(c, out_sha)) == NULL)
+		return orch_err_set(ORCH_EEXISTS, "%s: %s", name, orch_err_last());
+	if (manifest_service(at, name) == NULL)
+		return orch_err_set(ORCH_EEXISTS, "%s: no spec at %.12s", name, out_sha);
 	while (strcmp(c->desired->services[first].name, name) != 0)
 		first++;
 	if ((want = calloc(c->desired->nservices, sizeof(*want))) == NULL)
 		fatalx("out of memory");
 	if (plan_pins(want, c, at, first) < 0) {
-		httpd_reply_error(out, 409, "conflict", "%s", orch_err_last());
-		goto out;
+		free(want);
+		return ORCH_EEXISTS;
 	}
-	list = json_array();
 	for (size_t k = 0; k < c->desired->nservices; k++) {
 		const char *sn = c->desired->services[k].name;
 		const struct service_spec *from = ctl_spec(c, sn), *tos;
@@ -246,8 +253,9 @@ rollback_service(struct httpd_resp *out, struct ctl *c, const char *name,
 		if (!want[k])
 			continue;
 		tos = manifest_service(at, sn);
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "name", sn,
-		    "from_version", from->version, "to_version", tos->version));
+		if (list != NULL)
+			json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "name", sn,
+			    "from_version", from->version, "to_version", tos->version));
 		if (!dry) {
 			struct ctl_svc *s = ctl_svc_get(c, sn);
 			char fp_from[LIFECYCLE_FP_LEN], fp_to[LIFECYCLE_FP_LEN], cause[256];
@@ -255,21 +263,46 @@ rollback_service(struct httpd_resp *out, struct ctl *c, const char *name,
 			lifecycle_fingerprint(fp_from, from);
 			lifecycle_fingerprint(fp_to, tos);
 			free(s->pin);
-			s->pin = strdup(sha);
+			s->pin = strdup(out_sha);
 			s->rollback = strcmp(fp_from, fp_to) != 0;
 			ctl_svc_save(c, s);
 			snprintf(cause, sizeof(cause), "rollback %s %s -> %s (%.12s)", sn,
-			    from->version, tos->version, sha);
+			    from->version, tos->version, out_sha);
 			ctl_event(c, sn, NULL, NULL, NULL, cause);
 			log_info("service=%s %s", sn, cause);
 		}
 	}
+	free(want);
 	if (!dry)
 		ctl_kick(c);
+	return 0;
+}
+
+int
+ctl_rollback_service(struct ctl *c, const char *name)
+{
+	char sha[41];
+
+	return revert(NULL, sha, c, name, NULL, false);
+}
+
+static void
+rollback_service(struct httpd_resp *out, struct ctl *c, const char *name,
+    const char *to, bool dry)
+{
+	json_t *list = json_array();
+	char sha[41];
+	int rc;
+
+	if ((rc = revert(list, sha, c, name, to, dry)) < 0) {
+		json_decref(list);
+		httpd_reply_error(out, rc == ORCH_ENOTFOUND ? 404 : rc == ORCH_EEXISTS ? 409 : 400,
+		    rc == ORCH_ENOTFOUND ? "not found" : rc == ORCH_EEXISTS ? "conflict" :
+		    "bad request", "%s", orch_err_last());
+		return;
+	}
 	httpd_reply_json(out, 200, json_pack("{s:s, s:s, s:b, s:o}", "service", name,
 	    "commit", sha, "dry_run", dry, "services", list));
-out:
-	free(want);
 }
 
 void

@@ -115,9 +115,29 @@ memo_json(const struct lifecycle_memo *m)
 		    m->pets[k].ordinal, "node", m->pets[k].node));
 	for (size_t k = 0; k < m->nalerts; k++)
 		json_array_append_new(alerts, json_string(m->alerts[k]));
-	return json_pack("{s:i, s:I, s:I, s:o, s:o}", "settled", m->settled,
-	    "next_id", (json_int_t)m->next_id, "rollout_since",
-	    (json_int_t)m->rollout_since, "pets", pets, "alerts", alerts);
+	/* Every field: a restarted controller goes on from the rollout step
+	 * it was at (lifecycle.h). */
+	return json_pack("{s:i, s:I, s:I, s:s, s:o, s:o, s:i, s:I, s:b, s:I, s:s, s:s, s:s}",
+	    "settled", m->settled, "next_id", (json_int_t)m->next_id,
+	    "rollout_since", (json_int_t)m->rollout_since, "rollout_fp", m->rollout_fp,
+	    "pets", pets, "alerts", alerts, "rollout_step", m->rollout_step,
+	    "rollout_step_at", (json_int_t)m->rollout_step_at,
+	    "rollout_promoted", m->rollout_promoted,
+	    "rollout_switched_at", (json_int_t)m->rollout_switched_at,
+	    "rollout_stable_fp", m->rollout_stable_fp,
+	    "rollout_failed_fp", m->rollout_failed_fp,
+	    "rollout_aborted_fp", m->rollout_aborted_fp);
+}
+
+/* A fingerprint field: "" unless it is a string that fits. */
+static void
+copy_fp(char out[LIFECYCLE_FP_LEN], const json_t *v)
+{
+	const char *t = json_string_value(v);
+
+	out[0] = '\0';
+	if (t != NULL && strlen(t) < LIFECYCLE_FP_LEN)
+		strcpy(out, t);
 }
 
 /* The inverse of memo_json, into a zeroed memo. Bad entries are skipped:
@@ -133,6 +153,14 @@ memo_parse(struct lifecycle_memo *m, const json_t *j)
 	m->settled = (int)json_integer_value(json_object_get(j, "settled"));
 	m->next_id = (uint64_t)json_integer_value(json_object_get(j, "next_id"));
 	m->rollout_since = json_integer_value(json_object_get(j, "rollout_since"));
+	copy_fp(m->rollout_fp, json_object_get(j, "rollout_fp"));
+	m->rollout_step = (int)json_integer_value(json_object_get(j, "rollout_step"));
+	m->rollout_step_at = json_integer_value(json_object_get(j, "rollout_step_at"));
+	m->rollout_promoted = json_is_true(json_object_get(j, "rollout_promoted"));
+	m->rollout_switched_at = json_integer_value(json_object_get(j, "rollout_switched_at"));
+	copy_fp(m->rollout_stable_fp, json_object_get(j, "rollout_stable_fp"));
+	copy_fp(m->rollout_failed_fp, json_object_get(j, "rollout_failed_fp"));
+	copy_fp(m->rollout_aborted_fp, json_object_get(j, "rollout_aborted_fp"));
 	if (json_array_size(pets) > 0 &&
 	    (m->pets = calloc(json_array_size(pets), sizeof(*m->pets))) == NULL)
 		fatalx("out of memory");
@@ -159,10 +187,12 @@ memo_parse(struct lifecycle_memo *m, const json_t *j)
 static json_t *
 svc_record(const struct ctl_svc *s)
 {
-	return json_pack("{s:s, s:s, s:s, s:s?, s:i, s:b, s:b, s:i, s:i, s:o, s:s?, s:s?}",
+	return json_pack("{s:s, s:s, s:s, s:s?, s:i, s:b, s:b, s:b, s:b, s:i, s:i, s:o, s:s?,"
+	    " s:s?}",
 	    "name", s->name, "state", lifecycle_service_state_name(s->state),
 	    "detail", lifecycle_scale_detail_name(s->detail), "reason", s->reason,
 	    "scale", s->scale, "paused", s->paused, "rollback", s->rollback,
+	    "promote", s->promote, "abort", s->abort,
 	    "desired", s->desired,
 	    "ready", s->ready, "memo", memo_json(&s->memo), "revision", s->revision,
 	    "pin", s->pin);
@@ -172,13 +202,14 @@ static json_t *
 inst_record(const struct ctl_inst *i)
 {
 	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:O?, s:s, s:s, s:s,"
-	    " s:i, s:i, s:I, s:O?, s:s?, s:b, s:b}",
+	    " s:i, s:i, s:I, s:O?, s:s?, s:b, s:b, s:I}",
 	    "id", i->id, "service", i->service, "version", i->version,
 	    "node", i->node, "revision", i->revision, "fingerprint", i->fingerprint,
 	    "spec", i->spec, "kind", proto_kind_name(i->kind),
 	    "state", proto_state_name(i->state), "health", proto_health_name(i->health),
 	    "pid", i->pid, "restarts", i->restarts, "started_at", (json_int_t)i->started_at,
-	    "ports", i->ports, "reason", i->reason, "gone", i->gone, "started", i->started);
+	    "ports", i->ports, "reason", i->reason, "gone", i->gone, "started", i->started,
+	    "ready_at", (json_int_t)i->ready_at);
 }
 
 static json_t *
@@ -362,6 +393,8 @@ ctl_inst_set_state(struct ctl *c, struct ctl_inst *i, enum instance_state st,
 		log_debug("instance=%s: %s; taking the slave's word", i->id, orch_err_last());
 		i->state = st;
 	}
+	/* min_ready counts from the moment it became Run. */
+	i->ready_at = st == INSTANCE_RUN ? orch_wall_ms() : 0;
 	log_info("instance=%s service=%s node=%s state %s -> %s reason=\"%s\"", i->id,
 	    i->service, i->node ? i->node : "-", proto_state_name(old),
 	    proto_state_name(st), cause ? cause : "");
@@ -523,6 +556,8 @@ load_svc(struct ctl *c, const json_t *o)
 	s->scale = (int)json_integer_value(json_object_get(o, "scale"));
 	s->paused = json_is_true(json_object_get(o, "paused"));
 	s->rollback = json_is_true(json_object_get(o, "rollback"));
+	s->promote = json_is_true(json_object_get(o, "promote"));
+	s->abort = json_is_true(json_object_get(o, "abort"));
 	s->pin = xstrdup(jstr(o, "pin"));
 	s->desired = (int)json_integer_value(json_object_get(o, "desired"));
 	s->ready = (int)json_integer_value(json_object_get(o, "ready"));
@@ -556,6 +591,7 @@ load_inst(struct ctl *c, const json_t *o)
 	i->reason = xstrdup(jstr(o, "reason"));
 	i->gone = json_is_true(json_object_get(o, "gone"));
 	i->started = json_is_true(json_object_get(o, "started"));
+	i->ready_at = json_integer_value(json_object_get(o, "ready_at"));
 }
 
 static void

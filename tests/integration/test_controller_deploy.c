@@ -513,6 +513,20 @@ web_at(const char *v)
 	return ok;
 }
 
+static bool
+service_flag(const char *name, const char *flag)
+{
+	char path[256];
+	json_t *j;
+	bool v;
+
+	snprintf(path, sizeof(path), "/v1/services/%s", name);
+	j = cluster_get(cl, path);
+	v = json_is_true(json_object_get(j, flag));
+	json_decref(j);
+	return v;
+}
+
 TEST(deploy__rollback_service_and_revision_pause_resume)
 {
 	long long since;
@@ -547,6 +561,15 @@ TEST(deploy__rollback_service_and_revision_pause_resume)
 	CHECK(json_is_false(json_object_get(j, "paused")));
 	json_decref(j);
 	j = cluster_call(cl, &st, "POST", "/v1/services/nope/pause", NULL);
+	CHECK_EQ_INT(st, 404);
+	json_decref(j);
+	/* Promote with no rollout under way: taken (nothing to promote),
+	 * the request flag is cleared by the next plan. */
+	j = cluster_call(cl, &st, "POST", "/v1/services/web/promote", NULL);
+	CHECK_EQ_INT(st, 200);
+	json_decref(j);
+	CHECK(WAIT_FOR(!service_flag("web", "promote"), CL_WAIT));
+	j = cluster_call(cl, &st, "POST", "/v1/services/nope/abort", NULL);
 	CHECK_EQ_INT(st, 404);
 	json_decref(j);
 	/* A whole revision: revision 2 had web 2.0.0. */
