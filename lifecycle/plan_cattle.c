@@ -214,7 +214,9 @@ fill(struct pctx *c)
 		return;
 	}
 	if (c->ro_failed || c->aborted) {
-		ro_refill_old(c, c->target - n.live);
+		/* recreate never runs the two side by side */
+		if (c->spec->strategy.type != STRATEGY_RECREATE)
+			ro_refill_old(c, c->target - n.live);
 		return;
 	}
 	for (int k = n.live; k < c->target; k++)
