@@ -830,13 +830,19 @@ void
 fmt_age(char *buf, size_t len, const json_t *v)
 {
 	int64_t ms;
-	long long s;
 
 	if (!time_ms(&ms, v)) {
 		snprintf(buf, len, "-");
 		return;
 	}
-	s = (long long)((orch_wall_ms() - ms) / 1000);
+	fmt_age_ms(buf, len, (long long)(orch_wall_ms() - ms));
+}
+
+void
+fmt_age_ms(char *buf, size_t len, long long ms)
+{
+	long long s = ms / 1000;
+
 	if (s < 0)
 		s = 0;
 	/* kubectl's HumanDuration, in fewer steps. */

@@ -205,6 +205,18 @@ observe(struct waiter *w, const json_t *st, const char *commit, char *why,
 			    reason && *reason ? ": " : "", reason ? reason : "");
 			v = WAIT_FAILED;
 		}
+		/* Rolling back from what we applied: this revision will not
+		 * run, whatever the rollback ends in (argo rollouts status
+		 * calls it Degraded). A Rollback left from before our apply
+		 * has an older revision and is not ours to judge. */
+		if (strcmp(state, "Rollback") == 0 && v != WAIT_FAILED &&
+		    (commit == NULL || same_commit(commit,
+		    jget_str(sv, "revision")))) {
+			snprintf(why, whylen, "service %s is rolling back%s%s",
+			    name, reason && *reason ? ": " : "",
+			    reason ? reason : "");
+			v = WAIT_FAILED;
+		}
 	}
 	if (v == WAIT_FAILED)
 		return v;
@@ -435,8 +447,9 @@ const struct orchctl_cmd cmd_apply = {
 	    "  api   Update   2/3\n"
 	    "\n"
 	    "and ends when every service is Run at the applied revision (exit\n"
-	    "0), when a service is Failed (exit 1, with its reason), or when\n"
-	    "the timeout passes (exit 1, naming what is not Run yet).\n"
+	    "0), when a service is Failed or rolling back from this revision\n"
+	    "(exit 1, with its reason), or when the timeout passes (exit 1,\n"
+	    "naming what is not Run yet).\n"
 	    "\n"
 	    "Options:\n"
 	    "  --ref REF           git ref to apply: branch, tag or commit\n"

@@ -26,7 +26,13 @@ add_row(struct table *t, const json_t *in)
 		snprintf(pid, sizeof(pid), "%lld", v);
 	if (jget_int(&v, in, "restarts"))
 		snprintf(restarts, sizeof(restarts), "%lld", v);
-	fmt_age(age, sizeof(age), json_object_get(in, "started_at"));
+	/* The controller's age_ms is measured on its clock, which a skewed
+	 * client clock cannot spoil; started_at is the fallback. */
+	if (jget_int(&v, in, "age_ms") && v >= 0 &&
+	    json_integer_value(json_object_get(in, "started_at")) > 0)
+		fmt_age_ms(age, sizeof(age), v);
+	else
+		fmt_age(age, sizeof(age), json_object_get(in, "started_at"));
 	row[0] = jget_str(in, "id");
 	row[1] = jget_str(in, "service");
 	row[2] = jget_str(in, "version");

@@ -71,8 +71,16 @@ add_row(struct table *t, const json_t *node)
 	char hb[32], cap[96], count[32] = "-";
 	const json_t *insts = json_object_get(node, "instances");
 	const char *row[NCOLS];
+	long long ms;
 
-	fmt_age(hb, sizeof(hb), json_object_get(node, "last_heartbeat"));
+	/* heartbeat_age_ms is the controller's own measure (-1: not heard
+	 * from since it started); last_heartbeat the fallback. */
+	if (!jget_int(&ms, node, "heartbeat_age_ms"))
+		fmt_age(hb, sizeof(hb), json_object_get(node, "last_heartbeat"));
+	else if (ms < 0)
+		snprintf(hb, sizeof(hb), "-");
+	else
+		fmt_age_ms(hb, sizeof(hb), ms);
 	if (strcmp(hb, "-") != 0)
 		strcat(hb, " ago");
 	capacity(cap, sizeof(cap), node);

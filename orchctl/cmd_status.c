@@ -111,7 +111,8 @@ print_service(const json_t *reply)
 	add_row(t, sv, NULL);
 	table_print(t, stdout);
 	table_free(t);
-	insts = json_object_get(reply, "instances");
+	/* The API's "instances" is a count; the list is "instance_list". */
+	insts = json_object_get(sv, "instance_list");
 	if (!json_is_array(insts))
 		insts = json_object_get(sv, "instances");
 	if (json_array_size(insts) == 0)

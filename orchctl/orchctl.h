@@ -196,6 +196,8 @@ bool jget_int(long long *out, const json_t *o, const char *key);
 void fmt_time(char *buf, size_t len, const json_t *v);
 /* Time since a time field, kubectl style ("42s", "5m", "3h", "2d"). */
 void fmt_age(char *buf, size_t len, const json_t *v);
+/* An age in ms as fmt_age prints it. */
+void fmt_age_ms(char *buf, size_t len, long long ms);
 /* The first 7 characters of a commit id, or "-". */
 void fmt_short_sha(char *buf, size_t len, const char *sha);
 /* A string of digits as a non-negative int no larger than max; -1 else. */

@@ -296,6 +296,17 @@ static const char status_failed[] =
 "\"canary\",\"state\":\"Failed\",\"desired\":2,\"ready\":0,\"reason\":"
 "\"rolled back: health check failed\"}]}";
 
+static const char status_rollback[] =
+"{\"architecture\":\"shop\",\"version\":\"2.4.0\",\"revision\":{\"commit\":"
+"\"abcdef1234567890\"},\"services\":["
+"{\"name\":\"old\",\"version\":\"1.0.0\",\"kind\":\"cattle\",\"strategy\":"
+"\"rolling\",\"state\":\"Rollback\",\"desired\":1,\"ready\":1,\"reason\":"
+"\"\",\"revision\":\"0123456789abcdef\"},"
+"{\"name\":\"api\",\"version\":\"1.3.0\",\"kind\":\"cattle\",\"strategy\":"
+"\"canary\",\"state\":\"Rollback\",\"desired\":2,\"ready\":1,\"reason\":"
+"\"canary step 1 failed\",\"revision\":\"abcdef1234567890\"}]}";
+
+
 /* The old revision: what a controller shows before the apply lands. */
 static const char status_old[] =
 "{\"architecture\":\"shop\",\"version\":\"2.3.0\",\"revision\":{\"commit\":"
@@ -438,6 +449,8 @@ fake_route(int fd, const struct req *r)
 		if (strcmp(fk.applied, "fail") == 0)
 			reply_json(fd, 200, fk.polls > 1 ? status_failed :
 			    status_update);
+		else if (strcmp(fk.applied, "rollback") == 0)
+			reply_json(fd, 200, status_rollback);
 		else if (strcmp(fk.applied, "stuck") == 0)
 			reply_json(fd, 200, status_old);
 		else if (fk.applied[0] && fk.polls <= 2)
@@ -462,7 +475,7 @@ fake_route(int fd, const struct req *r)
 		reply_json(fd, 200, "{\"name\":\"api\",\"version\":\"1.3.0\","
 		    "\"kind\":\"cattle\",\"strategy\":\"canary\",\"state\":\"Run\","
 		    "\"desired\":2,\"ready\":2,\"reason\":\"\",\"revision\":"
-		    "\"abcdef1234567890\",\"instances\":[{\"id\":\"api-1\","
+		    "\"abcdef1234567890\",\"instances\":1,\"instance_list\":[{\"id\":\"api-1\","
 		    "\"version\":\"1.3.0\",\"node\":\"node-a\",\"state\":\"Run\","
 		    "\"health\":\"healthy\"}]}");
 	else if (strcmp(path, "/v1/services/worker") == 0)
@@ -490,23 +503,28 @@ fake_route(int fd, const struct req *r)
 		snprintf(body, sizeof(body), "{\"instances\":["
 		    "{\"id\":\"api-1\",\"service\":\"api\",\"version\":\"1.3.0\","
 		    "\"node\":\"node-a\",\"pid\":4242,\"state\":\"Run\",\"health\":"
-		    "\"healthy\",\"restarts\":0,\"started_at\":%lld},"
+		    "\"healthy\",\"restarts\":0,\"started_at\":%lld,"
+		    "\"age_ms\":7500000},"
 		    "{\"id\":\"db-0\",\"service\":\"db\",\"version\":\"2.1.0\","
 		    "\"node\":\"node-b\",\"pid\":0,\"state\":\"Provision\","
-		    "\"health\":\"none\",\"restarts\":3,\"started_at\":null}]}",
-		    (long long)(orch_wall_ms() - 3725000)); /* 1h2m5s ago */
+		    "\"health\":\"none\",\"restarts\":3,\"started_at\":0,"
+		    "\"age_ms\":0}]}",
+		    (long long)(orch_wall_ms() - 3725000)); /* not age_ms: skew */
 		reply_json(fd, 200, body);
 	} else if (strcmp(path, "/v1/nodes") == 0) {
 		char body[1024];
 
 		snprintf(body, sizeof(body), "{\"nodes\":[{\"name\":\"node-a\","
 		    "\"address\":\"127.0.0.1:7101\",\"state\":\"Ready\","
-		    "\"last_heartbeat\":%lld,\"capacity\":{\"cpu\":4,\"memory\":"
+		    "\"last_heartbeat\":%lld,\"heartbeat_age_ms\":2400,"
+		    "\"capacity\":{\"cpu\":4,\"memory\":"
 		    "8589934592},\"instances\":[\"api-1\",\"api-2\"]},{\"name\":"
 		    "\"node-b\",\"address\":\"127.0.0.1:7102\",\"state\":"
-		    "\"Draining\",\"cpu\":2,\"memory\":25276510208,"
+		    "\"Draining\",\"heartbeat_age_ms\":-1,\"last_heartbeat\":0,"
+		    "\"cpu\":2,\"memory\":25276510208,"
 		    "\"instances\":0}]}",
-		    (long long)(orch_wall_ms() - 2000));
+		    /* a skewed clock: the age from the controller wins */
+		    (long long)(orch_wall_ms() - 3600000));
 		reply_json(fd, 200, body);
 	} else if (strcmp(path, "/v1/revisions") == 0) {
 		/* Revision 7 (the apply's) stays "applied" until the fourth
@@ -912,7 +930,7 @@ TEST(orchctl_client__instances_nodes_history)
 	CHECK_CONTAINS(r.out, "ID      SERVICE   VERSION   NODE     PID    "
 	    "STATE       HEALTH    RESTARTS   AGE\n");
 	CHECK_CONTAINS(r.out, "api-1   api       1.3.0     node-a   4242   "
-	    "Run         healthy   0          62m\n");
+	    "Run         healthy   0          125m\n");
 	CHECK_CONTAINS(r.out, "db-0    db        2.1.0     node-b   -      "
 	    "Provision   none      3          -\n");
 	run_result_free(&r);
@@ -1107,6 +1125,14 @@ TEST(orchctl_client__apply_wait)
 	    "check failed\n");
 	CHECK_CONTAINS(r.err, "rollout of revision abcdef1 failed: service api "
 	    "is Failed: rolled back: health check failed");
+	run_result_free(&r);
+
+	/* Rolling back from this revision ends the wait; a Rollback of an
+	 * older revision (service old) is not blamed. */
+	ctl(&r, fake_url, TOKEN, "apply", "--ref", "rollback", "--wait", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_STR(r.err, "orchctl: rollout of revision abcdef1 failed: service "
+	    "api is rolling back: canary step 1 failed\n");
 	run_result_free(&r);
 
 	/* The controller never shows the revision: timeout says so. */
@@ -1662,16 +1688,21 @@ TEST(orchctl_e2e__apply_wait_failed)
 	REQUIRE(cluster_commit(cl, yaml, sha) == 0);
 	E2E(&r, "apply", "--wait", "--timeout", "40s");
 	CHECK_EQ_INT(r.status, 1);
+	/* Failed, or already rolling back from it: either way this
+	 * revision will not run, and orchctl says so without waiting for
+	 * the timeout. */
 	snprintf(want, sizeof(want), "rollout of revision %.7s failed: service "
-	    "front is Failed", sha);
+	    "front is ", sha);
 	CHECK_CONTAINS(r.err, want);
+	CHECK(strstr(r.err, "timed out") == NULL);
+	CHECK(strstr(r.out, "front   Failed ") != NULL ||
+	    strstr(r.out, "front   Rollback ") != NULL);
 	/* The progress showed the rollout on its way there. */
 	CHECK_CONTAINS(r.out, "~ front 2.0.0 -> 2.1.0 (rollout: version, "
 	    "command; in place: strategy)\n");
 	CHECK_CONTAINS(r.out, "front   Update ");
-	CHECK_CONTAINS(r.out, "front   Failed ");
 	run_result_free(&r);
-	CHECK(cluster_service_is(cl, "front", "Failed"));
+	CHECK(!cluster_service_is(cl, "front", "Run"));
 }
 
 TEST(orchctl_e2e__drain)
