@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -446,7 +447,11 @@ inst_stop(struct slave *s, struct instance *in)
 		return 0; /* removed when the fetch ends (inst_fetch_done) */
 	if (in->pid > 0)
 		sv_begin_stop(s, in);
-	else
+	else {
+		/* The main process is gone; descendants that left its group
+		 * (found by cgroup and environment) go now. */
+		sv_signal_tree(s, in, SIGKILL);
 		in->removed = true;
+	}
 	return 0;
 }

@@ -252,6 +252,34 @@ TEST(slave_supervise__kv_pet_keeps_its_data_across_a_crash)
 	free(kv);
 }
 
+/* A cattle instance whose main process died leaves a setsid()'d
+ * grandchild behind: the stop of the Failed instance still ends it. */
+TEST(slave_supervise__stop_of_a_failed_instance_ends_its_leftovers)
+{
+	char body[1024], path[700];
+	json_t *j = NULL;
+	long left = -1;
+	struct fx fx;
+
+	REQUIRE(fx_start(&fx, NULL) == 0);
+	snprintf(body, sizeof(body),
+	    "{\"id\":\"orphan-1\",\"service\":\"o\",\"version\":\"1\","
+	    "\"command\":[\"/bin/sh\",\"-c\","
+	    "\"setsid /bin/sh -c 'echo $$$$ > $ORCH_DATA_DIR/left; exec sleep 120' &"
+	    " while [ ! -s $ORCH_DATA_DIR/left ]; do sleep 0.05; done; exit 7\"]}");
+	CHECK_EQ_INT(fx_post(&fx, body, &j), 201);
+	snprintf(path, sizeof(path), "%s/left", json_string_value(json_object_get(j, "data_dir")));
+	json_decref(j);
+	CHECK(WAIT_FOR(fx_is(&fx, "orphan-1", "state", "Failed"), FX_WAIT));
+	CHECK_EQ_INT(fx_int(&fx, "orphan-1", "exit_code"), 7);
+	left = fx_read_long(path);
+	CHECK(left > 0 && pid_alive((pid_t)left));
+	json_decref(fx_call(&fx, NULL, "DELETE", "/v1/instances/orphan-1", NULL));
+	CHECK(WAIT_FOR(fx_gone(&fx, "orphan-1"), FX_WAIT));
+	CHECK(WAIT_FOR(!pid_alive((pid_t)left), FX_WAIT));
+	fx_finish(&fx);
+}
+
 CHECK_MAIN(slave_supervise__pet_comes_back_in_place_with_growing_backoff,
     slave_supervise__healthy_pet_restarts_at_once,
     slave_supervise__crash_loop_ends_failed_and_a_new_start_revives,
@@ -259,4 +287,5 @@ CHECK_MAIN(slave_supervise__pet_comes_back_in_place_with_growing_backoff,
     slave_supervise__stop_leaves_no_process_of_the_tree,
     slave_supervise__stop_leaves_no_process_without_cgroups,
     slave_supervise__stop_escalates_to_sigkill,
-    slave_supervise__kv_pet_keeps_its_data_across_a_crash)
+    slave_supervise__kv_pet_keeps_its_data_across_a_crash,
+    slave_supervise__stop_of_a_failed_instance_ends_its_leftovers)
