@@ -318,11 +318,13 @@ sv_exited(struct slave *s, struct instance *in, int status, bool known)
 	in->kill_at = 0;
 	if (in->spec->kind == KIND_CATTLE) {
 		inst_set_state(s, in, IST_FAILED, "%s", why);
+		kill_tree(s, in, old, SIGKILL);
 		return;
 	}
 	if (restarts_in_window(in, now) >= (size_t)in->spec->restart.limit) {
 		inst_set_state(s, in, IST_FAILED, "%s; restart limit %d within %lldms reached",
 		    why, in->spec->restart.limit, (long long)in->spec->restart.window_ms);
+		kill_tree(s, in, old, SIGKILL);
 		return;
 	}
 	if (was_run && uptime >= SLAVE_STABLE_MS) {
@@ -346,6 +348,9 @@ sv_exited(struct slave *s, struct instance *in, int status, bool known)
 		    why, (int)in->pid, in->restarts);
 		return;
 	}
+	/* Not in a hurry here: sweep what is left of the old tree, so the
+	 * new process finds its ports free. */
+	kill_tree(s, in, old, SIGKILL);
 	record_restart(in, now);
 	in->restart_at = now + delay;
 	inst_set_state(s, in, IST_BACKOFF, "%s; restart %d in %lldms", why, in->restarts,
