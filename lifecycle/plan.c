@@ -476,6 +476,15 @@ plan_destroy(struct pctx *c)
 	c->p->done = left == 0 && c->in->ndeps == 0;
 	c->p->memo.rollout_since = 0;
 	c->p->memo.rollout_fp[0] = '\0';
+	c->p->memo.rollout_step = 0;
+	c->p->memo.rollout_step_at = 0;
+	c->p->memo.rollout_promoted = false;
+	c->p->memo.rollout_switched_at = 0;
+	c->p->memo.rollout_stable_fp[0] = '\0';
+	c->p->memo.rollout_failed_fp[0] = '\0';
+	c->p->memo.rollout_aborted_fp[0] = '\0';
+	c->p->rollout.promote_taken = c->in->flags.promote;
+	c->p->rollout.abort_taken = c->in->flags.abort;
 	set_state(c);
 }
 

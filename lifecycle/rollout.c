@@ -96,12 +96,12 @@ most_common_old(const struct pctx *c, char out[LIFECYCLE_FP_LEN])
 }
 
 static bool
-fp_live(const struct pctx *c, const char *fp)
+fp_serving(const struct pctx *c, const char *fp)
 {
 	for (size_t i = 0; i < c->in->ninstances; i++) {
 		const struct lifecycle_instance *a = &c->in->instances[i];
 
-		if (a->fingerprint != NULL && a->state != INSTANCE_DESTROY &&
+		if (a->fingerprint != NULL && pl_serving(a) &&
 		    strcmp(a->fingerprint, fp) == 0)
 			return true;
 	}
@@ -112,8 +112,9 @@ fp_live(const struct pctx *c, const char *fp)
  * The spec that serves while the rollout goes on. A rollout that replaces
  * a rollout in progress starts from what served at its last pass: the
  * spec it had switched to (blue-green), else the one it started from;
- * instances of a spec in between count as old. Otherwise the old spec
- * with the most serving instances.
+ * instances of a spec in between count as old. Otherwise (or when that
+ * spec serves nothing any more) the old spec with the most serving
+ * instances.
  */
 static void
 pick_stable(struct pctx *c, const struct lifecycle_memo *m, bool fresh)
@@ -126,7 +127,7 @@ pick_stable(struct pctx *c, const struct lifecycle_memo *m, bool fresh)
 		cand = m->rollout_fp;
 	else if (m != NULL && m->rollout_stable_fp[0] != '\0')
 		cand = m->rollout_stable_fp;
-	if (cand != NULL && (strcmp(cand, c->fp) == 0 || fp_live(c, cand))) {
+	if (cand != NULL && (strcmp(cand, c->fp) == 0 || fp_serving(c, cand))) {
 		snprintf(pm->rollout_stable_fp, LIFECYCLE_FP_LEN, "%s", cand);
 		return;
 	}
@@ -245,7 +246,9 @@ rollout_prepare(struct pctx *c)
 	if (fresh)
 		reset_progress(pm);
 	pick_stable(c, m, fresh);
-	if (strcmp(pm->rollout_failed_fp, c->fp) != 0)
+	/* A failure holds while its spec is desired, unless a rollback
+	 * (a person's, or ours) asks for that spec again. */
+	if (strcmp(pm->rollout_failed_fp, c->fp) != 0 || c->in->flags.rollback)
 		pm->rollout_failed_fp[0] = '\0';
 	if (strcmp(pm->rollout_aborted_fp, c->fp) != 0)
 		pm->rollout_aborted_fp[0] = '\0';
@@ -384,7 +387,10 @@ ro_refill_old(struct pctx *c, int n)
 	char fp[LIFECYCLE_FP_LEN], why[LIFECYCLE_REASON_MAX];
 	int started = 0;
 
-	if (c->prev == NULL || n <= 0)
+	/* Only the set that serves is made whole: instances of another
+	 * spec would only be stopped again. */
+	if (c->prev == NULL || n <= 0 || (c->p->memo.rollout_stable_fp[0] != '\0' &&
+	    strcmp(c->p->memo.rollout_stable_fp, c->prev_fp) != 0))
 		return 0;
 	memcpy(fp, c->fp, sizeof(fp));
 	c->spec = c->prev;

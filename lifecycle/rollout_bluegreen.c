@@ -32,6 +32,14 @@ pick_old(const struct pctx *c, const struct live *l)
 	return l->old;
 }
 
+/* Old, and not of the active (stable) set. */
+static bool
+pick_between(const struct pctx *c, const struct live *l)
+{
+	return l->old && (l->inst->fingerprint == NULL ||
+	    strcmp(l->inst->fingerprint, c->p->memo.rollout_stable_fp) != 0);
+}
+
 void
 plan_bluegreen(struct pctx *c)
 {
@@ -42,6 +50,7 @@ plan_bluegreen(struct pctx *c)
 	const char *stable = pm->rollout_stable_fp;
 	char why[LIFECYCLE_REASON_MAX];
 	struct cattle_count n;
+	int stable_serving = 0;
 	bool hold;
 
 	if (!c->rollout) {
@@ -60,26 +69,21 @@ plan_bluegreen(struct pctx *c)
 			pm->rollout_switched_at = c->in->now;
 		pm->rollout_step = 2;
 	}
-	/* Old instances outside the active set get no traffic: stop them. */
-	for (size_t i = 0; i < c->nlive; i++) {
-		struct live *l = &c->live[i];
-
-		if (l->stopped || !l->old || strcmp(l->inst->fingerprint ?
-		    l->inst->fingerprint : "", stable) == 0)
-			continue;
-		pl_stop(c, l->inst, "blue-green: not in the active set");
-		l->stopped = true;
-	}
+	/* Old instances outside the active set get no traffic: they go
+	 * (while what serves stays at replicas). */
+	cattle_trim(c, 0, c->target, pick_between);
 	t->mode = TRAFFIC_ACTIVE;
 	snprintf(t->active_fp, sizeof(t->active_fp), "%s", stable);
 
 	if (c->ro_failed || c->aborted) {
 		/* Back to the old set: it has kept running, so this is
 		 * instant; the new set goes. */
-		cattle_trim(c, 0, 0, pick_new);
+		cattle_trim(c, 0, c->target, pick_new);
+		/* The old set whole again first (from the previous
+		 * spec); a canary still serving stops once it is. */
 		cattle_count(c, &n);
-		if (n.live < c->target)
-			ro_refill_old(c, c->target - n.live);
+		if (n.live - n.new < c->target)
+			ro_refill_old(c, c->target - (n.live - n.new));
 		st->step = pm->rollout_step + 1;
 		return;
 	}
@@ -100,14 +104,19 @@ plan_bluegreen(struct pctx *c)
 	cattle_count(c, &n);
 	c->pending = n.pending > 0;
 
-	/* 2. The switch. */
+	/* 2. The switch. When the old set serves nothing (it died), there
+	 * is nothing to wait for. */
+	for (size_t i = 0; i < c->nlive; i++)
+		stable_serving += !c->live[i].stopped && c->live[i].old &&
+		    c->live[i].run;
 	if (pm->rollout_switched_at == 0) {
 		if (n.new_serving >= c->target && n.new >= c->target) {
 			if (pm->rollout_step_at == 0)
 				pm->rollout_step_at = c->in->now;
 			pm->rollout_step = 1;
-			if (!hold && ro_wait(c, pm->rollout_step_at,
-			    sg->auto_promote_ms, "new set Run, switch")) {
+			if (!hold && (stable_serving == 0 ||
+			    ro_wait(c, pm->rollout_step_at, sg->auto_promote_ms,
+			    "new set Run, switch"))) {
 				pm->rollout_switched_at = c->in->now;
 				pm->rollout_step = 2;
 				/* The promote was for the switch; the old set's
@@ -125,9 +134,14 @@ plan_bluegreen(struct pctx *c)
 		snprintf(t->active_fp, sizeof(t->active_fp), "%s", c->fp);
 		/* 3. The old set stays for scale_down_delay: going back is
 		 * one switch while it runs. */
-		if (n.stale > 0 && !hold && ro_wait(c, pm->rollout_switched_at,
-		    sg->scale_down_delay_ms, "switched, old set kept"))
+		if (n.stale > 0 && !hold && n.new_serving >= c->target &&
+		    ro_wait(c, pm->rollout_switched_at, sg->scale_down_delay_ms,
+		    "switched, old set kept"))
 			cattle_trim(c, 0, 0, pick_old);
+		else if (n.new_serving < c->target)
+			pl_reason(c, PRIO_PROGRESS, "%s: blue-green: switched, new set "
+			    "%d of %d Run, old set kept", c->change, n.new_serving,
+			    c->target);
 	}
 	st->step = pm->rollout_step + 1;
 }

@@ -106,10 +106,12 @@ plan_canary(struct pctx *c)
 	if (c->ro_failed || c->aborted) {
 		/* All traffic back to the old set, the canaries go. */
 		t->new_weight = 0;
-		cattle_trim(c, 0, 0, pick_new);
+		cattle_trim(c, 0, c->target, pick_new);
+		/* The old set whole again first (from the previous
+		 * spec); a canary still serving stops once it is. */
 		cattle_count(c, &n);
-		if (n.live < c->target)
-			ro_refill_old(c, c->target - n.live);
+		if (n.live - n.new < c->target)
+			ro_refill_old(c, c->target - (n.live - n.new));
 		return;
 	}
 	hold = ro_hold(c);
