@@ -351,12 +351,23 @@ char *lifecycle_plan_format(const struct lifecycle_plan *p);
  * the starting point (nothing, extra or unknown instances, missing ones,
  * old versions, failed ones, lost or draining nodes), and an unchanged
  * input gives the same actions again. The rules (docs/lifecycle.md):
- * dependents start after their dependencies are Run; an update replaces
- * one instance at a time, the new one Run before the old one stops
- * (pets in place: stop, then start the same id on the same node);
- * failed or lost cattle are replaced under a new id elsewhere; a pet only
- * ever runs on its home node, never twice, and a pet Failed past its
- * restart limit makes the service Failed with an alert.
+ * dependents start after their dependencies are Run; an update follows
+ * the service's strategy (rolling with max_surge/max_unavailable/
+ * min_ready, recreate, blue-green, canary; pets in place: rolling one at
+ * a time or recreate, same ids and nodes) and fills plan->traffic and
+ * plan->rollout; failed or lost cattle are replaced under a new id
+ * elsewhere; a pet only ever runs on its home node, never twice, and a
+ * pet Failed past its restart limit makes the service Failed with an
+ * alert.
+ *
+ * The rollback contract: when a rollout fails (a new instance Failed,
+ * unhealthy or over its restart limit, or progress_deadline missed) and
+ * auto_rollback is on and in->prev is a different spec, the plan is
+ * Rollback with rollout.rollback_requested and a "rollback" alert; the
+ * controller then passes prev as the desired spec (and the failed one as
+ * prev) with flags.rollback set, the planner converges to it with the
+ * same strategy's rules, and once the plan is Run the controller clears
+ * flags.rollback. Otherwise the service is Failed with the reason.
  * *out is the caller's (lifecycle_plan_free). ORCH_EINVALID on bad input.
  */
 int lifecycle_plan(struct lifecycle_plan **out, const struct lifecycle_input *in);
