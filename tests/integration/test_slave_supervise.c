@@ -29,6 +29,9 @@ TEST(slave_supervise__pet_comes_back_in_place_with_growing_backoff)
 	REQUIRE(fx_start(&fx, NULL) == 0);
 	CHECK_EQ_INT(fx_post(&fx, "{\"id\":\"db-0\",\"service\":\"db\",\"version\":\"1.0.0\","
 	    "\"kind\":\"pet\",\"ports\":[\"main\"],\"command\":[\"/bin/sleep\",\"120\"],"
+	    /* A probe that never runs keeps it Ready: every crash is then a
+	     * quick one, however slow the machine, and backs off. */
+	    "\"health\":{\"type\":\"exec\",\"command\":[\"/bin/false\"],\"interval_ms\":600000},"
 	    "\"restart\":{\"limit\":10,\"window_ms\":60000,\"backoff_ms\":200,\"max_backoff_ms\":5000},"
 	    "\"stop\":{\"timeout_ms\":3000}}", &j), 201);
 	pid = json_integer_value(json_object_get(j, "pid"));
