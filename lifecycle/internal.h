@@ -161,8 +161,6 @@ bool ro_hold(struct pctx *c);
 bool ro_wait(struct pctx *c, int64_t since, int64_t ms, const char *what);
 /* A new instance available: serving for min_ready (rolling). */
 bool ro_available(const struct pctx *c, const struct lifecycle_instance *inst);
-/* Instances of fingerprint fp (NULL: stale ones) serving / live. */
-bool ro_is_new(const struct pctx *c, const struct live *l);
 /* Start n instances of the old (prev) spec when the old set must be
  * whole again (abort, failure); 0 when there is no prev spec. */
 int ro_refill_old(struct pctx *c, int n);

@@ -21,10 +21,13 @@
 static void
 progress(struct pctx *c, int nstale)
 {
-	if (c->nold > 0)
+	if (c->nold > 0 && nstale > 0)
 		pl_reason(c, PRIO_PROGRESS, "%s: rolling: %d old to replace "
 		    "(max_surge %d, max_unavailable %d)", c->change, nstale,
 		    c->surge, c->unavail);
+	else if (c->nold > 0 || (c->rollout && nstale == 0))
+		pl_reason(c, PRIO_PROGRESS, "%s: rolling: the last old ones "
+		    "stopping", c->change);
 	else
 		pl_reason(c, PRIO_PROGRESS, "moving instances off Draining nodes: "
 		    "%d to go", nstale);

@@ -201,13 +201,17 @@ plan_pets(struct pctx *c)
 		if (upd == NULL || (!l->run && upd->run))
 			upd = l;
 	}
+	/* Status: rolling, pets updated so far of all; recreate, 1 of 2
+	 * while old pets live or stop, then 2. */
 	c->p->rollout.steps = c->rollout ? n : 0;
 	for (int ord = 0; ord < n && c->rollout; ord++)
 		c->p->rollout.step += slot[ord] != NULL && !slot[ord]->old &&
 		    slot[ord]->run;
-	if (upd != NULL && c->spec->strategy.type == STRATEGY_RECREATE) {
+	if (c->rollout && c->spec->strategy.type == STRATEGY_RECREATE) {
 		c->p->rollout.steps = 2;
-		c->p->rollout.step = 1;
+		c->p->rollout.step = upd != NULL || recreate_wait ? 1 : 2;
+	}
+	if (upd != NULL && c->spec->strategy.type == STRATEGY_RECREATE) {
 		if (!ro_hold(c)) {
 			for (int ord = 0; ord < n; ord++) {
 				struct live *l = slot[ord];

@@ -59,13 +59,6 @@ ro_available(const struct pctx *c, const struct lifecycle_instance *inst)
 	    c->in->now - since >= c->spec->strategy.min_ready_ms;
 }
 
-bool
-ro_is_new(const struct pctx *c, const struct live *l)
-{
-	(void)c;
-	return !l->old;
-}
-
 /* Fingerprint with the most serving (then live) instances that is not the
  * desired one; ties by fingerprint, so the choice is deterministic. */
 static void

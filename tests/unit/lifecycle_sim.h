@@ -571,6 +571,10 @@ sim_plan_one(struct sim *s, struct sim_svc *v)
 	CHECK_STR(p->reason, q->reason);
 	CHECK_EQ_INT(p->memo.next_id, q->memo.next_id);
 	CHECK_EQ_INT(p->memo.nalerts, q->memo.nalerts);
+	CHECK(memcmp(&p->traffic, &q->traffic, sizeof(p->traffic)) == 0);
+	CHECK(memcmp(&p->rollout, &q->rollout, sizeof(p->rollout)) == 0);
+	CHECK_EQ_INT(p->memo.rollout_step, q->memo.rollout_step);
+	CHECK_EQ_INT(p->memo.rollout_step_at, q->memo.rollout_step_at);
 	if (getenv("SIM_TRACE") && a[0])
 		fprintf(stderr, "step %d %s [%s] %s\n%s", s->step, v->name,
 		    lifecycle_service_state_name(p->state), p->reason, a);
