@@ -224,7 +224,8 @@ function serviceCard(s, svc) {
       el('dt', {}, 'ready'), el('dd', {class: 'ready'}, ready + '/' + desired,
         bar([[ready, 'ok']], Math.max(desired, ready, 1))),
       svc.revision ? [el('dt', {}, 'revision'), el('dd', {}, el('code', {}, short(svc.revision)))] : null),
-    svc.reason ? el('div', {class: 'reason'}, svc.reason) : null);
+    svc.reason ? el('div', {class: 'reason' + (svc.state === 'Failed' || svc.state === 'Rollback' ?
+      ' bad' : '')}, svc.reason) : null);
   const ro = rollout(svc, insts);
   if (ro) card.append(ro);
   const hints = cliHints(svc, insts);
@@ -244,26 +245,38 @@ function bar(parts, total) {
   return b;
 }
 
-/* A rollout in progress: old and new instances as the controller reports
- * them, plus whatever rollout fields /v1/status carries (step, weight). */
+/* A rollout in progress. With the controller's rollout object (step,
+ * steps, old, new, weight, phase, waiting_promote, wait_until) those
+ * numbers are shown as they are; without it, the old and new counts come
+ * from the service's instances (the desired version vs the others). */
 function rollout(svc, insts) {
   const r = svc.rollout && typeof svc.rollout === 'object' ? svc.rollout : null;
-  if (!r && svc.state !== 'Update' && svc.state !== 'Rollback') return null;
-  const fresh = insts.filter((i) => i.version === svc.version);
-  const old = insts.filter((i) => i.version !== svc.version);
-  const freshRun = fresh.filter((i) => i.state === 'Run').length;
-  const total = Math.max(fresh.length + old.length, svc.desired || 0, 1);
+  const moving = svc.state === 'Update' || svc.state === 'Rollback';
+  if (!moving && !(r && r.phase)) return null;
+  const has = (k) => r && typeof r[k] === 'number';
+  const fresh = has('new') ? r.new : insts.filter((i) => i.version === svc.version).length;
+  const old = has('old') ? r.old : insts.filter((i) => i.version !== svc.version).length;
+  const freshRun = insts.filter((i) => i.version === svc.version && i.state === 'Run').length;
   const facts = [];
-  if (r) {
-    if (r.step !== undefined) facts.push('step ' + r.step + (r.steps !== undefined ? '/' + r.steps : ''));
-    if (r.weight !== undefined) facts.push('traffic ' + r.weight + '% to new');
-    if (r.phase) facts.push(String(r.phase));
-  }
-  facts.push('new ' + (svc.version || '?') + ': ' + freshRun + ' Run of ' + fresh.length);
-  facts.push('old: ' + old.length);
-  return el('div', {class: 'rollout'},
-    el('div', {}, svc.state === 'Rollback' ? 'rolling back' : 'rollout', ' · ', facts.join(' · ')),
-    bar([[freshRun, 'new'], [old.length, 'old']], total));
+  if (has('step') && r.step > 0) facts.push('step ' + r.step + (has('steps') ? '/' + r.steps : ''));
+  if (r && r.phase) facts.push(String(r.phase));
+  facts.push('new ' + (svc.version || '?') + ': ' + fresh + (has('new') ? '' : ' (' + freshRun + ' Run)'));
+  facts.push('old: ' + old);
+  const split = svc.traffic && svc.traffic.mode && svc.traffic.mode !== 'all';
+  if (has('weight') && (split || svc.strategy === 'canary' || svc.strategy === 'blue-green'))
+    facts.push('traffic to new: ' + r.weight + '%');
+  if (r && r.wait_until > 0) facts.push('next step at ' + when(r.wait_until));
+  const box = el('div', {class: 'rollout'},
+    el('div', {}, svc.state === 'Rollback' || (r && svc.rollback) ? 'rolling back' : 'rollout',
+      ' · ', facts.join(' · ')));
+  if (has('step') && has('steps') && r.steps > 0)
+    box.append(el('div', {class: 'muted'}, 'steps'), bar([[r.step, 'new']], r.steps));
+  box.append(el('div', {class: 'muted'}, 'instances: new / old'),
+    bar([[fresh, 'new'], [old, 'old']], Math.max(fresh + old, svc.desired || 0, 1)));
+  if (r && r.waiting_promote)
+    box.append(el('div', {class: 'waiting'}, 'waiting for a person: ',
+      el('code', {}, 'orchctl promote ' + svc.name)));
+  return box;
 }
 
 function cliHints(svc, insts) {

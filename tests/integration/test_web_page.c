@@ -408,8 +408,9 @@ screenshot(const char *name, int width, int height, bool mobile)
 
 /* ---- the cluster ---- */
 
+/* web_strategy: a YAML flow mapping for web's strategy, or NULL. */
 static const char *
-manifest(const char *web_version)
+manifest(const char *web_version, const char *web_strategy)
 {
 	static char buf[4096];
 
@@ -429,8 +430,11 @@ manifest(const char *web_version)
 	    "    replicas: 2\n"
 	    "    health: {type: http, path: /healthz, interval: 200ms, timeout: 150ms}\n"
 	    "    stop: {signal: TERM, timeout: 2s}\n"
-	    "    depends_on: {db: \">=1.0.0 <2.0.0\"}\n",
-	    cluster_app("httpapp"), web_version, cluster_app("httpapp"), web_version);
+	    "    depends_on: {db: \">=1.0.0 <2.0.0\"}\n"
+	    "%s%s%s",
+	    cluster_app("httpapp"), web_version, cluster_app("httpapp"), web_version,
+	    web_strategy ? "    strategy: " : "", web_strategy ? web_strategy : "",
+	    web_strategy ? "\n" : "");
 	return buf;
 }
 
@@ -525,7 +529,7 @@ TEST(web__page_renders_cluster)
 
 	REQUIRE(cl != NULL);
 	REQUIRE(access(chromium, X_OK) == 0); /* scripts/deps test installs it */
-	REQUIRE(cluster_commit(cl, manifest("2.0.0"), sha1) == 0);
+	REQUIRE(cluster_commit(cl, manifest("2.0.0", NULL), sha1) == 0);
 	CHECK_EQ_INT(cluster_apply(cl, NULL), 200);
 	REQUIRE(WAIT_FOR(settled("2.0.0"), CL_WAIT));
 
@@ -644,7 +648,7 @@ TEST(web__follows_new_revision_without_reload)
 	char sha7[8], expr[256];
 
 	REQUIRE(cdp.fd >= 0);
-	REQUIRE(cluster_commit(cl, manifest("2.1.0"), sha2) == 0);
+	REQUIRE(cluster_commit(cl, manifest("2.1.0", NULL), sha2) == 0);
 	CHECK_EQ_INT(cluster_apply(cl, NULL), 200);
 	snprintf(sha7, sizeof(sha7), "%.7s", sha2);
 	snprintf(expr, sizeof(expr),
@@ -697,6 +701,40 @@ TEST(web__reconnects_after_controller_restart)
 	CHECK_STR(js_str("document.getElementById('health').textContent"), "controller: up");
 }
 
+/* A blue-green rollout that waits for `orchctl promote`: the card shows
+ * Update, the rollout's old and new sets, and the commands to steer it
+ * (text, not buttons: the page changes nothing). */
+TEST(web__rollout_in_progress)
+{
+	const char *card = "#services .card[data-service=\"web\"]";
+	char expr[256];
+	const char *s;
+
+	REQUIRE(cdp.fd >= 0);
+	REQUIRE(cluster_commit(cl, manifest("2.2.0",
+	    "{type: blue-green, auto_promote: false}"), NULL) == 0);
+	CHECK_EQ_INT(cluster_apply(cl, NULL), 200);
+	REQUIRE(WAIT_FOR(cluster_service_is(cl, "web", "Update") &&
+	    cluster_count(cl, "web", "Run") >= 4, CL_WAIT));
+	snprintf(expr, sizeof(expr), "document.querySelector('%s .state').textContent", card);
+	CHECK(WAIT_FOR(strcmp(js_str(expr), "Update") == 0, PAGE_WAIT));
+	snprintf(expr, sizeof(expr), "document.querySelector('%s .rollout')?.textContent || ''", card);
+	CHECK(WAIT_FOR(strstr(js_str(expr), "new 2.2.0: 2") != NULL, PAGE_WAIT));
+	s = js_str(expr);
+	CHECK_CONTAINS(s, "old: 2");
+	snprintf(expr, sizeof(expr), "[...document.querySelectorAll('%s .hints code')]"
+	    ".map(c => c.textContent).join(',')", card);
+	s = js_str(expr);
+	CHECK_CONTAINS(s, "orchctl promote web");
+	CHECK_CONTAINS(s, "orchctl abort web");
+	CHECK(js_true("document.querySelector('#depgraph g.gnode[data-service=\"web\"]')"
+	    ".classList.contains('st-Update')"));
+	/* Nothing on the page can send a request: no form, no button. */
+	CHECK_EQ_INT(js_int("document.querySelectorAll('form, button, input').length"), 0);
+	CHECK_STR(js_str("String(window.__loadId)"), load_id);
+	CHECK(screenshot("rollout.png", 1280, 1100, false) > 1000);
+}
+
 TEST(web__cleanup)
 {
 	ws_close(&cdp);
@@ -715,4 +753,4 @@ TEST(web__cleanup)
 
 CHECK_MAIN(web__assets_served, web__page_renders_cluster,
     web__follows_new_revision_without_reload, web__reconnects_after_controller_restart,
-    web__cleanup)
+    web__rollout_in_progress, web__cleanup)
