@@ -196,7 +196,7 @@ cgroup_join_child(const struct instance *in)
 }
 
 size_t
-cgroup_pids(const struct instance *in, pid_t *out, size_t max)
+cgroup_pids(pid_t *out, size_t max, const struct instance *in)
 {
 	char path[4096];
 	size_t n = 0;

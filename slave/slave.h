@@ -211,7 +211,7 @@ int spawn_expand(char **out, const struct slave *s, const struct instance *in,
 /* fork/exec an argv with output to /dev/null, new process group. */
 int spawn_helper(pid_t *out, char *const argv[], char *const envp[], const char *cwd);
 void spawn_free_prepared(struct instance *in);
-int port_alloc(struct slave *s, int *out);
+int port_alloc(int *out, struct slave *s);
 
 /* supervise.c */
 /* Reap every exited child and dispatch; called on SIGCHLD. */
@@ -259,7 +259,7 @@ bool cgroup_setup(struct slave *s, struct instance *in);
 /* Called in the child between fork and exec: join the cgroup. */
 void cgroup_join_child(const struct instance *in);
 /* Pids in the instance's cgroup into out (up to max); count. */
-size_t cgroup_pids(const struct instance *in, pid_t *out, size_t max);
+size_t cgroup_pids(pid_t *out, size_t max, const struct instance *in);
 void cgroup_remove(struct slave *s, struct instance *in);
 void cgroup_free(struct slave *s);
 

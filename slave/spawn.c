@@ -63,7 +63,7 @@ port_free(int port)
 }
 
 int
-port_alloc(struct slave *s, int *out)
+port_alloc(int *out, struct slave *s)
 {
 	int span = s->cfg.port_hi - s->cfg.port_lo + 1;
 
@@ -415,7 +415,7 @@ spawn_prepare(struct slave *s, struct instance *in)
 		if ((in->ports = calloc(in->spec->nports, sizeof(int))) == NULL)
 			return orch_err_set(ORCH_ERROR, "out of memory");
 		for (size_t i = 0; i < in->spec->nports; i++)
-			if ((rc = port_alloc(s, &in->ports[i])) < 0) {
+			if ((rc = port_alloc(&in->ports[i], s)) < 0) {
 				free(in->ports);
 				in->ports = NULL;
 				return rc;

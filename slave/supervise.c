@@ -136,7 +136,7 @@ kill_tree(struct slave *s, struct instance *in, pid_t root, int sig)
 		kill(-root, sig);
 		kill(root, sig);
 	}
-	ncg = cgroup_pids(in, cg, sizeof(cg) / sizeof(cg[0]));
+	ncg = cgroup_pids(cg, sizeof(cg) / sizeof(cg[0]), in);
 	for (size_t i = 0; i < ncg; i++)
 		if (cg[i] > 1 && cg[i] != self)
 			kill(cg[i], sig);
