@@ -4,8 +4,9 @@
  * spec, or a Draining node) the way Kubernetes' Deployment does: at most
  * max_surge instances over the target, at most max_unavailable under it,
  * a new instance counting as available once it has served for min_ready.
- * Moves off Draining nodes are not a rollout and always go one at a time,
- * new before old (surge 1, unavailable 0).
+ * Moves off Draining nodes are not a rollout and go one at a time, new
+ * before old (surge 1, unavailable 0), or old before new when max_surge
+ * is 0.
  *
  * The other strategies (rollout_*.c) share the judging, counting and
  * trimming here.
@@ -239,8 +240,9 @@ plan_cattle(struct pctx *c)
 	cattle_count(c, &n);
 	c->nold = n.old;
 	/* A rollout uses the strategy's numbers; moves off Draining nodes
-	 * keep every instance serving. */
-	if (n.old > 0) {
+	 * keep every instance serving, unless the service allows no surge
+	 * at all (max_surge 0): then they go down one at a time. */
+	if (n.old > 0 || c->surge == 0) {
 		surge = c->surge;
 		unavail = c->unavail;
 	}

@@ -243,7 +243,7 @@ rollout_prepare(struct pctx *c)
 	 * (a person's, or ours) asks for that spec again. */
 	if (strcmp(pm->rollout_failed_fp, c->fp) != 0 || c->in->flags.rollback)
 		pm->rollout_failed_fp[0] = '\0';
-	if (strcmp(pm->rollout_aborted_fp, c->fp) != 0)
+	if (strcmp(pm->rollout_aborted_fp, c->fp) != 0 || c->in->flags.rollback)
 		pm->rollout_aborted_fp[0] = '\0';
 	c->aborted = pm->rollout_aborted_fp[0] != '\0';
 

@@ -154,8 +154,9 @@ plan_canary(struct pctx *c)
 		return;
 	}
 	if (i == last) {
-		/* Done: the new set takes everything, the old set goes. */
-		if (!hold)
+		/* Done: the new set takes everything, the old set goes, only
+		 * behind a whole new set. */
+		if (!hold && n.new_serving >= want)
 			cattle_trim(c, 0, 0, pick_old);
 		return;
 	}

@@ -4,9 +4,11 @@
  * observed instances of the old, an in-between and the desired spec in
  * every state, a random stored state, a random rollout memo (step, step
  * time, promoted, switched, stable/failed/aborted specs), random flags
- * (paused, promote, abort, rollback). Phase 1 steps as it is (the
+ * (paused, promote, abort, rollback, scale), nodes in every state. Phase
+ * 1 steps as it is (the
  * simulator checks every state change, idempotence and the availability
- * floor); phase 2 lifts pause, promotes whatever waits for it and must
+ * floor); phase 2 brings the nodes back, lifts pause, promotes whatever
+ * waits for it and must
  * end Run with exactly the desired count of one spec: the desired one,
  * or after a rollback or an abort the old one; phase 3 (after an abort)
  * promotes to retry and must end at the desired spec.
@@ -14,7 +16,7 @@
 #include "lifecycle_sim.h"
 
 #define G (1024ULL * 1024 * 1024)
-#define CASES 400
+#define CASES 1000
 
 static uint64_t rng_state;
 
@@ -133,6 +135,14 @@ one_case(unsigned seed)
 			snprintf(v->memo.rollout_aborted_fp, LIFECYCLE_FP_LEN, "%s",
 			    fps[rnd(3)]);
 	}
+	if (rnd(4) == 0)
+		v->flags.scale = 1 + (int)rnd(5);
+	for (int i = 0; i < 3; i++) {
+		static const enum node_state st[6] = {NODE_READY, NODE_READY,
+		    NODE_READY, NODE_SUSPECT, NODE_LOST, NODE_DRAINING};
+
+		s->nodes[i].state = st[rnd(6)];
+	}
 	v->flags.paused = rnd(4) == 0;
 	v->flags.promote = rnd(4) == 0;
 	v->flags.abort = rnd(5) == 0;
@@ -160,10 +170,17 @@ one_case(unsigned seed)
 	CHECK_EQ_INT(s->dup_pets, 0);
 	CHECK_EQ_INT(s->lost_starts, 0);
 
-	/* Phase 2: no pause, promote what waits. */
+	/* Phase 2: every node back, no pause, promote what waits. */
+	for (int i = 0; i < 3; i++)
+		s->nodes[i].state = NODE_READY;
 	v->flags.paused = false;
+	if (v->flags.scale > 0)
+		n = v->flags.scale;
 	drive(s, v, 300);
-	CHECK_EQ_INT(v->state, SERVICE_RUN);
+	/* Aborted, the old set serves: Run, or Ready when it is short and
+	 * cannot be made whole (the previous spec is not the one it runs). */
+	CHECK(v->state == SERVICE_RUN || (v->state == SERVICE_READY &&
+	    v->rollout.phase == ROLLOUT_ABORTED));
 	CHECK(!v->flags.rollback);
 	lifecycle_fingerprint(want, v->spec);
 	if (v->rollout.phase == ROLLOUT_ABORTED) {
