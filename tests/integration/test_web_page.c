@@ -602,6 +602,11 @@ TEST(web__page_renders_cluster)
 	}
 	free(dom);
 	CHECK_STR(js_str("document.getElementById('arch').textContent"), "shop");
+	CHECK_STR(js_str("document.getElementById('arch-version').textContent"), "v1.0.0");
+	CHECK_CONTAINS(js_str("document.getElementById('revision').textContent"), "Orch Test");
+	CHECK(WAIT_FOR(strstr(js_str("document.getElementById('apply').textContent"),
+	    "succeeded") != NULL, PAGE_WAIT));
+	CHECK_STR(js_str("document.getElementById('health').textContent"), "controller: up");
 
 	/* Each service card: name, state word, version, ready/desired. */
 	s = js_str("[...document.querySelectorAll('#services .card')].map(c =>"
