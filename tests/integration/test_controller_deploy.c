@@ -33,7 +33,7 @@ manifest(const char *web_version, int web_replicas, bool with_db, bool with_extr
 		    "    version: \"1.0.0\"\n"
 		    "    command: [\"%s\", \"--port\", \"${ORCH_PORT}\", \"--data\", \"${ORCH_DATA_DIR}\"]\n"
 		    "    ports: [kv]\n"
-		    "    health: {type: tcp, interval: 200ms, timeout: 150ms}\n"
+		    "    health: {type: tcp, interval: 300ms, timeout: 300ms, unhealthy_threshold: 20}\n"
 		    "    restart: {limit: 10, window: 60s, backoff: 50ms, max_backoff: 200ms}\n",
 		    cluster_app("kv"));
 	n += (size_t)snprintf(buf + n, sizeof(buf) - n,
@@ -44,7 +44,7 @@ manifest(const char *web_version, int web_replicas, bool with_db, bool with_extr
 	    "    replicas: %d\n"
 	    "    min: 1\n"
 	    "    max: 4\n"
-	    "    health: {type: http, path: /healthz, interval: 200ms, timeout: 150ms}\n"
+	    "    health: {type: http, path: /healthz, interval: 300ms, timeout: 300ms, unhealthy_threshold: 20}\n"
 	    "    stop: {signal: TERM, timeout: 2s}\n",
 	    web_version, cluster_app("httpapp"), web_version, web_replicas);
 	if (with_db)
@@ -380,8 +380,8 @@ TEST(deploy__controller_kill9_keeps_every_pid)
 	REQUIRE(WAIT_FOR(settled(before, sizeof(before)), CL_WAIT));
 	CHECK_EQ_INT(cluster_ctl_stop(cl, SIGKILL), 128 + SIGKILL);
 	REQUIRE(cluster_ctl_start(cl) == 0);
-	CHECK(WAIT_FOR(cluster_node_is(cl, "node-a", "Ready") &&
-	    cluster_node_is(cl, "node-b", "Ready"), CL_WAIT));
+	CHECK(WAIT_FOR(cluster_node_is(cl, cl->slaves[0].name, "Ready") &&
+	    cluster_node_is(cl, cl->slaves[1].name, "Ready"), CL_WAIT));
 	/* Several passes of the reconcile after the nodes spoke. */
 	n0 = reconciles();
 	CHECK(WAIT_FOR(reconciles() >= n0 + 3, CL_WAIT));

@@ -79,13 +79,13 @@ manifest(void)
 	    "    version: \"1.0.0\"\n"
 	    "    command: [\"%s\", \"--port\", \"${ORCH_PORT}\", \"--data\", \"${ORCH_DATA_DIR}\"]\n"
 	    "    ports: [kv]\n"
-	    "    health: {type: tcp, interval: 200ms, timeout: 150ms}\n"
+	    "    health: {type: tcp, interval: 300ms, timeout: 300ms, unhealthy_threshold: 20}\n"
 	    "  web:\n"
 	    "    version: \"1.0.0\"\n"
 	    "    command: [\"%s\", \"--port\", \"${ORCH_PORT}\"]\n"
 	    "    ports: [http]\n"
 	    "    replicas: 2\n"
-	    "    health: {type: http, path: /healthz, interval: 200ms, timeout: 150ms}\n"
+	    "    health: {type: http, path: /healthz, interval: 300ms, timeout: 300ms, unhealthy_threshold: 20}\n"
 	    "    stop: {signal: TERM, timeout: 2s}\n",
 	    hook_port, cluster_app("kv"), cluster_app("httpapp"));
 	return buf;

@@ -29,7 +29,7 @@ manifest(const char *version)
 	    "    command: [\"%s\", \"--port\", \"${ORCH_PORT}\", \"--version\", \"%s\"]\n"
 	    "    ports: [http]\n"
 	    "    replicas: 2\n"
-	    "    health: {type: http, path: /healthz, interval: 200ms, timeout: 150ms}\n"
+	    "    health: {type: http, path: /healthz, interval: 300ms, timeout: 300ms, unhealthy_threshold: 20}\n"
 	    "    stop: {signal: TERM, timeout: 2s}\n"
 	    "    strategy:\n"
 	    "      type: canary\n"
@@ -153,7 +153,7 @@ TEST(rollout__canary_waits_for_promote_across_a_controller_kill)
 	pids(before, sizeof(before));
 	CHECK_EQ_INT(cluster_ctl_stop(cl, SIGKILL), 128 + SIGKILL);
 	REQUIRE(cluster_ctl_start(cl) == 0);
-	CHECK(WAIT_FOR(cluster_node_is(cl, "node-a", "Ready") &&
+	CHECK(WAIT_FOR(cluster_node_is(cl, cl->slaves[0].name, "Ready") &&
 	    phase_is("waiting for promote"), CL_WAIT));
 	CHECK(split_50("2.0.0", "1.0.0"));
 	pids(after, sizeof(after));

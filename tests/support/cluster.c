@@ -117,6 +117,8 @@ cluster_slave_stop(struct cluster *cl, size_t i, int sig)
 	return daemon_stop(cl->slaves[i].d, sig, CL_WAIT);
 }
 
+static unsigned cluster_seq; /* clusters started by this program */
+
 int
 cluster_start(struct cluster **out, size_t nslaves, const char *const *ctl_extra)
 {
@@ -145,6 +147,7 @@ cluster_start(struct cluster **out, size_t nslaves, const char *const *ctl_extra
 		return rc;
 	/* Instance ports: a range per slave, spread by pid so concurrent
 	 * test programs rarely meet (the slave checks each port anyway). */
+	cluster_seq++;
 	base = 40000 + (int)(getpid() % 40) * 500;
 	for (size_t i = 0; i < nslaves; i++) {
 		struct cluster_slave *s = &cl->slaves[i];
@@ -153,7 +156,11 @@ cluster_start(struct cluster **out, size_t nslaves, const char *const *ctl_extra
 
 		/* Format from a local copy: gcc -Wrestrict cannot tell that
 		 * s->name and s->data_dir are distinct members of *cl. */
-		snprintf(name, sizeof(name), "node-%c", (char)('a' + i));
+		/* Unique per cluster: slaves of concurrent tests on one host
+		 * must not share a cgroup (orch-NODE/ID) or an instance
+		 * environment, and instance ids repeat across clusters. */
+		snprintf(name, sizeof(name), "n%d-%u-%c", (int)getpid(), cluster_seq,
+		    (char)('a' + i));
 		memcpy(s->name, name, sizeof(name));
 		snprintf(s->data_dir, sizeof(s->data_dir), "%s/%s", cl->dir, name);
 		snprintf(s->log, sizeof(s->log), "%s/%s.log", cl->dir, name);

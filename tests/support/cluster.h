@@ -32,7 +32,7 @@
 #define CL_MAX_SLAVES 4
 
 struct cluster_slave {
-	char name[64];
+	char name[64];        /* "n<pid>-<seq>-a": unique on the host */
 	char data_dir[512];
 	char log[512];
 	char url[128];
