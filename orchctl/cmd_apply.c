@@ -265,9 +265,67 @@ revision_verdict(enum verdict *v, struct client *c, long long seq, char *why,
 	return EXIT_OK;
 }
 
+/* The services of the apply reply's plan (NULL when it has none). */
+static const json_t *
+plan_services(const json_t *reply)
+{
+	const json_t *svs = json_object_get(reply, "services");
+
+	if (!json_is_array(svs))
+		svs = json_object_get(json_object_get(reply, "plan"), "services");
+	return json_is_array(svs) ? svs : NULL;
+}
+
+/*
+ * All Run at the applied revision: but is it the applied spec that runs?
+ * A controller that rolled a service back may show it Run at its old
+ * version; the plan says which version each service must have. Done when
+ * every planned service shows its new version and removed ones are gone;
+ * failed when one shows another version (its rollout was undone).
+ */
+static enum verdict
+versions_verdict(const json_t *st, const json_t *plan, char *why,
+    size_t whylen)
+{
+	const json_t *svs = json_object_get(st, "services");
+	size_t i, k;
+	json_t *p, *sv;
+
+	json_array_foreach(plan, i, p) {
+		const char *name = jget_str(p, "name");
+		const char *want = jget_str(p, "new_version");
+		const char *action = jget_str(p, "action");
+		const json_t *found = NULL;
+
+		if (name == NULL)
+			continue;
+		json_array_foreach(svs, k, sv) {
+			const char *n = jget_str(sv, "name");
+
+			if (n != NULL && strcmp(n, name) == 0)
+				found = sv;
+		}
+		if (action != NULL && strcmp(action, "removed") == 0) {
+			if (found != NULL)
+				return WAIT_MORE; /* still being destroyed */
+			continue;
+		}
+		if (found == NULL)
+			return WAIT_MORE;
+		if (want != NULL && jget_str(found, "version") != NULL &&
+		    strcmp(want, jget_str(found, "version")) != 0) {
+			snprintf(why, whylen, "service %s runs %s, not %s: its "
+			    "rollout was undone", name,
+			    jget_str(found, "version"), want);
+			return WAIT_FAILED;
+		}
+	}
+	return WAIT_DONE;
+}
+
 static int
 wait_rollout(const struct orchctl *ctx, struct client *c, const char *commit,
-    long long seq, int64_t timeout_ms)
+    long long seq, const json_t *plan, int64_t timeout_ms)
 {
 	struct waiter w = {NULL, 0, ctx->output == OUTPUT_JSON ? stderr : stdout};
 	int64_t deadline = orch_mono_ms() + timeout_ms;
@@ -289,6 +347,8 @@ wait_rollout(const struct orchctl *ctx, struct client *c, const char *commit,
 		if (v == WAIT_DONE && seq > 0 &&
 		    (ex = revision_verdict(&v, c, seq, why, sizeof(why))) != EXIT_OK)
 			goto out;
+		if (v == WAIT_DONE && plan != NULL)
+			v = versions_verdict(st, plan, why, sizeof(why));
 		if (v == WAIT_DONE) {
 			fprintf(w.out, "Rollout of revision %s complete: %zu "
 			    "service%s Run.\n", sha,
@@ -403,14 +463,14 @@ run_apply(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 	    (commit = strdup(reply_commit(reply))) == NULL)
 		abort();
 	if (ctx->output == OUTPUT_JSON) {
-		client_print_json(reply);
-		reply = NULL;
+		client_print_json(json_incref(reply));
 		fflush(stdout);
 	} else
 		print_reply(ctx, reply, dry_run);
 	if (wait) {
 		fflush(stdout);
-		ex = wait_rollout(ctx, c, commit, seq, timeout_ms);
+		ex = wait_rollout(ctx, c, commit, seq, plan_services(reply),
+		    timeout_ms);
 	}
 out:
 	free(commit);

@@ -14,6 +14,9 @@ enum {
 	OPT_SINCE = 0x200,
 };
 
+#define EVENTS_PAGE 1000      /* the API's largest page */
+#define MAX_EVENTS 1000000    /* a bound on what one listing holds */
+
 struct follow {
 	const struct orchctl *ctx;
 	long long last_seq; /* printed up to here; -1 none yet */
@@ -93,6 +96,61 @@ on_stream_event(const char *id, const char *data, void *arg)
 	return 0;
 }
 
+/*
+ * Every event after since: the API answers a page (at most 1000), oldest
+ * first, so ask again after the last one until a page comes back short.
+ * *out is the first reply with the later pages' events appended (the
+ * API's shape, for -o json); last_seq, when there, is the last page's.
+ */
+static int
+fetch_events(json_t **out, struct client *c, long long since)
+{
+	json_t *all = NULL, *page = NULL, *evs;
+	long long seq;
+	int ex;
+
+	*out = NULL;
+	for (;;) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/v1/events?since=%lld", since);
+		if ((ex = client_call(&page, c, "GET", path, NULL)) != EXIT_OK)
+			goto fail;
+		evs = json_object_get(page, "events");
+		if (!json_is_array(evs)) {
+			orchctl_warnx("GET %s: the reply has no \"events\" list",
+			    path);
+			ex = EXIT_FAILED;
+			goto fail;
+		}
+		if (all == NULL)
+			all = json_incref(page);
+		else {
+			json_array_extend(json_object_get(all, "events"), evs);
+			if (json_object_get(page, "last_seq") != NULL)
+				jset(all, "last_seq", json_incref(
+				    json_object_get(page, "last_seq")));
+		}
+		/* A short page is the last; so is one that does not move
+		 * forward (a server without paging must not loop us). */
+		if (json_array_size(evs) < EVENTS_PAGE ||
+		    !jget_int(&seq, json_array_get(evs, json_array_size(evs) - 1),
+		    "seq") || seq <= since ||
+		    json_array_size(json_object_get(all, "events")) >= MAX_EVENTS)
+			break;
+		since = seq;
+		json_decref(page);
+		page = NULL;
+	}
+	json_decref(page);
+	*out = all;
+	return EXIT_OK;
+fail:
+	json_decref(page);
+	json_decref(all);
+	return ex;
+}
+
 static int
 run_events(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
     char **argv)
@@ -107,7 +165,7 @@ run_events(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 	bool follow = false, have_since = false;
 	struct client *c = NULL;
 	json_t *reply = NULL, *list, *ev;
-	char *path = NULL, lastid[32];
+	char lastid[32];
 	volatile sig_atomic_t *stop;
 	size_t i;
 	int ch, ex;
@@ -138,17 +196,9 @@ run_events(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 	/* Without -f, or -f from a point in the past: the stored events
 	 * first (a follower then continues from the last one shown). */
 	if (!follow || have_since) {
-		if (asprintf(&path, "/v1/events?since=%lld", since) < 0)
-			abort();
-		if ((ex = client_call(&reply, c, "GET", path, NULL)) != EXIT_OK)
+		if ((ex = fetch_events(&reply, c, since)) != EXIT_OK)
 			goto out;
 		list = json_object_get(reply, "events");
-		if (!json_is_array(list)) {
-			orchctl_warnx("GET /v1/events: the reply has no \"events\" "
-			    "list");
-			ex = EXIT_FAILED;
-			goto out;
-		}
 		if (!follow && ctx->output == OUTPUT_JSON) {
 			client_print_json(reply);
 			reply = NULL;
@@ -180,7 +230,6 @@ run_events(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 	    fl.last_seq >= 0 ? lastid : NULL, on_stream_event, &fl, stop);
 out:
 	json_decref(reply);
-	free(path);
 	client_free(c);
 	return ex;
 }

@@ -296,6 +296,16 @@ static const char status_failed[] =
 "\"canary\",\"state\":\"Failed\",\"desired\":2,\"ready\":0,\"reason\":"
 "\"rolled back: health check failed\"}]}";
 
+/* Run at the applied revision, the controller's verdict "succeeded", but
+ * api runs 1.2.0 where the plan said 1.3.0: the rollout was undone. */
+static const char status_undone[] =
+"{\"architecture\":\"shop\",\"version\":\"2.4.0\",\"revision\":{\"commit\":"
+"\"abcdef1234567890\"},\"services\":["
+"{\"name\":\"db\",\"version\":\"2.1.0\",\"kind\":\"pet\",\"strategy\":"
+"\"rolling\",\"state\":\"Run\",\"desired\":1,\"ready\":1,\"reason\":\"\"},"
+"{\"name\":\"api\",\"version\":\"1.2.0\",\"kind\":\"cattle\",\"strategy\":"
+"\"canary\",\"state\":\"Run\",\"desired\":2,\"ready\":2,\"reason\":\"\"}]}";
+
 static const char status_rollback[] =
 "{\"architecture\":\"shop\",\"version\":\"2.4.0\",\"revision\":{\"commit\":"
 "\"abcdef1234567890\"},\"services\":["
@@ -326,9 +336,9 @@ static const char apply_ok[] =
 "{\"name\":\"api\",\"action\":\"changed\",\"fields\":[\"version\",\"replicas\"],"
 "\"old_version\":\"1.2.0\",\"new_version\":\"1.3.0\",\"old_replicas\":2,"
 "\"new_replicas\":3},"
-"{\"name\":\"web\",\"action\":\"added\",\"fields\":[],"
-"\"old_version\":null,\"new_version\":\"0.9.0\","
-"\"old_replicas\":0,\"new_replicas\":3}]}}";
+"{\"name\":\"web\",\"action\":\"removed\",\"fields\":[],"
+"\"old_version\":\"0.9.0\",\"new_version\":null,"
+"\"old_replicas\":3,\"new_replicas\":0}]}}";
 
 static const char apply_rejected[] =
 "{\"error\":\"manifest rejected\",\"detail\":["
@@ -449,6 +459,8 @@ fake_route(int fd, const struct req *r)
 		if (strcmp(fk.applied, "fail") == 0)
 			reply_json(fd, 200, fk.polls > 1 ? status_failed :
 			    status_update);
+		else if (strcmp(fk.applied, "undone") == 0)
+			reply_json(fd, 200, status_undone);
 		else if (strcmp(fk.applied, "rollback") == 0)
 			reply_json(fd, 200, status_rollback);
 		else if (strcmp(fk.applied, "stuck") == 0)
@@ -540,8 +552,27 @@ fake_route(int fd, const struct req *r)
 		    "\"rejected\"}]}", fk.applied[0] && fk.polls >= 4 ?
 		    "succeeded" : "applied");
 		reply_json(fd, 200, body);
-	}
-	else if (strcmp(path, "/v1/events") == 0) {
+	} else if (strcmp(path, "/v1/events") == 0 &&
+	    atoll(strstr(query, "since=") ? strstr(query, "since=") + 6 : "0") >=
+	    1000000) {
+		/* Paging: 2500 events after 1000000, at most 1000 a page. */
+		long long since = atoll(strstr(query, "since=") + 6);
+		size_t cap = 300000, len;
+		char *body = malloc(cap);
+
+		if (body == NULL)
+			abort();
+		len = (size_t)snprintf(body, cap, "{\"events\":[");
+		for (long long i = since + 1; i <= 1002500 && i <= since + 1000; i++)
+			len += (size_t)snprintf(body + len, cap - len,
+			    "%s{\"seq\":%lld,\"time\":1763896953000,\"service\":"
+			    "\"many\",\"instance\":null,\"from\":\"Run\",\"to\":"
+			    "\"Scale\",\"cause\":\"n%lld\"}", i > since + 1 ? "," : "",
+			    i, i);
+		snprintf(body + len, cap - len, "],\"last_seq\":1002500}");
+		reply_json(fd, 200, body);
+		free(body);
+	} else if (strcmp(path, "/v1/events") == 0) {
 		/* Events 1..3; since=N gives those after N. */
 		int since = atoi(strstr(query, "since=") ? strstr(query, "since=") + 6 : "0");
 		char body[2048] = "{\"events\":[";
@@ -1054,9 +1085,9 @@ TEST(orchctl_client__apply)
 	CHECK_STR(r.out,
 	    "~ api 1.2.0 -> 1.3.0, replicas 2 -> 3 (rollout: version; "
 	    "in place: replicas)\n"
-	    "+ web (added) 0.9.0 x3\n"
+	    "- web (removed) 0.9.0 x3\n"
 	    "\n"
-	    "Plan: 1 to add, 1 to roll out, 0 to change in place, 0 to remove.\n"
+	    "Plan: 0 to add, 1 to roll out, 0 to change in place, 1 to remove.\n"
 	    "Dry run: revision abcdef1 \"api 1.3.0\" checked, nothing applied.\n");
 	run_result_free(&r);
 	reqs = fake_requests();
@@ -1135,6 +1166,13 @@ TEST(orchctl_client__apply_wait)
 	    "api is rolling back: canary step 1 failed\n");
 	run_result_free(&r);
 
+	/* Everything Run and "succeeded", but not the version applied. */
+	ctl(&r, fake_url, TOKEN, "apply", "--ref", "undone", "--wait", NULL);
+	CHECK_EQ_INT(r.status, 1);
+	CHECK_STR(r.err, "orchctl: rollout of revision abcdef1 failed: service "
+	    "api runs 1.2.0, not 1.3.0: its rollout was undone\n");
+	run_result_free(&r);
+
 	/* The controller never shows the revision: timeout says so. */
 	ctl(&r, fake_url, TOKEN, "apply", "--ref", "stuck", "--wait",
 	    "--timeout", "1500ms", NULL);
@@ -1176,6 +1214,42 @@ TEST(orchctl_client__events)
 	j = json_loads(r.out, 0, NULL);
 	REQUIRE(j != NULL);
 	CHECK_EQ_INT(json_array_size(json_object_get(j, "events")), 1);
+	json_decref(j);
+	run_result_free(&r);
+
+	/* More than a page: every one, in order, in three requests. */
+	free(fake_requests());
+	ctl(&r, fake_url, NULL, "events", "--since", "1000000", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	{
+		size_t n = 0;
+		char **lines = run_lines(r.out, &n);
+
+		CHECK_EQ_INT(n, 2500);
+		if (n == 2500) {
+			CHECK_CONTAINS(lines[0], " n1000001");
+			CHECK_CONTAINS(lines[999], " n1001000");
+			CHECK_CONTAINS(lines[1000], " n1001001");
+			CHECK_CONTAINS(lines[2499], " n1002500");
+		}
+		run_lines_free(lines);
+	}
+	run_result_free(&r);
+	{
+		char *reqs = fake_requests();
+
+		CHECK_CONTAINS(reqs, "GET /v1/events?since=1000000 ");
+		CHECK_CONTAINS(reqs, "GET /v1/events?since=1001000 ");
+		CHECK_CONTAINS(reqs, "GET /v1/events?since=1002000 ");
+		CHECK(strstr(reqs, "since=1002500") == NULL);
+		free(reqs);
+	}
+	ctl(&r, fake_url, NULL, "events", "--since", "1000000", "-o", "json", NULL);
+	CHECK_EQ_INT(r.status, 0);
+	j = json_loads(r.out, 0, NULL);
+	REQUIRE(j != NULL);
+	CHECK_EQ_INT(json_array_size(json_object_get(j, "events")), 2500);
+	CHECK_EQ_INT(json_integer_value(json_object_get(j, "last_seq")), 1002500);
 	json_decref(j);
 	run_result_free(&r);
 
@@ -1673,8 +1747,10 @@ TEST(orchctl_e2e__events)
 	free(o);
 }
 
-/* A release whose health check fails: the rollout stops at the progress
- * deadline, rolls back, and apply --wait says Failed with the reason. */
+/* A release whose health check fails: the controller stops the rollout
+ * and rolls back (Failed, Rollback, or back at the old version, as it
+ * reports it), and apply --wait exits 1 saying why, without waiting for
+ * its timeout. */
 TEST(orchctl_e2e__apply_wait_failed)
 {
 	char yaml[4096], sha[41], want[256];
@@ -1692,17 +1768,31 @@ TEST(orchctl_e2e__apply_wait_failed)
 	 * revision will not run, and orchctl says so without waiting for
 	 * the timeout. */
 	snprintf(want, sizeof(want), "rollout of revision %.7s failed: service "
-	    "front is ", sha);
+	    "front ", sha);
 	CHECK_CONTAINS(r.err, want);
 	CHECK(strstr(r.err, "timed out") == NULL);
-	CHECK(strstr(r.out, "front   Failed ") != NULL ||
-	    strstr(r.out, "front   Rollback ") != NULL);
 	/* The progress showed the rollout on its way there. */
 	CHECK_CONTAINS(r.out, "~ front 2.0.0 -> 2.1.0 (rollout: version, "
 	    "command; in place: strategy)\n");
 	CHECK_CONTAINS(r.out, "front   Update ");
 	run_result_free(&r);
-	CHECK(!cluster_service_is(cl, "front", "Run"));
+	/* What orchctl called a failure is one: 2.1.0 is not running. */
+	{
+		json_t *j = cluster_get(cl, "/v1/instances"), *in;
+		size_t i;
+
+		REQUIRE(j != NULL);
+		json_array_foreach(json_object_get(j, "instances"), i, in) {
+			const char *v = json_string_value(json_object_get(in,
+			    "version"));
+			const char *st = json_string_value(json_object_get(in,
+			    "state"));
+
+			CHECK(!(v && st && strcmp(v, "2.1.0") == 0 &&
+			    strcmp(st, "Run") == 0));
+		}
+		json_decref(j);
+	}
 }
 
 TEST(orchctl_e2e__drain)
