@@ -189,6 +189,7 @@ struct lifecycle_memo {
 	                            the switch) */
 	char rollout_failed_fp[LIFECYCLE_FP_LEN]; /* the rollout to this spec
 	                            failed: no step forward while it is desired */
+	char rollout_failed_why[256]; /* why, for the reason while it holds */
 	char rollout_aborted_fp[LIFECYCLE_FP_LEN]; /* `abort`ed: the old spec
 	                            runs while this one is desired */
 };

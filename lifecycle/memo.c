@@ -102,6 +102,9 @@ lifecycle_memo_copy(struct lifecycle_memo *dst, const struct lifecycle_memo *src
 	memcpy(dst->rollout_failed_fp, src->rollout_failed_fp,
 	    sizeof(dst->rollout_failed_fp));
 	dst->rollout_failed_fp[LIFECYCLE_FP_LEN - 1] = '\0';
+	memcpy(dst->rollout_failed_why, src->rollout_failed_why,
+	    sizeof(dst->rollout_failed_why));
+	dst->rollout_failed_why[sizeof(dst->rollout_failed_why) - 1] = '\0';
 	memcpy(dst->rollout_aborted_fp, src->rollout_aborted_fp,
 	    sizeof(dst->rollout_aborted_fp));
 	dst->rollout_aborted_fp[LIFECYCLE_FP_LEN - 1] = '\0';

@@ -482,6 +482,7 @@ plan_destroy(struct pctx *c)
 	c->p->memo.rollout_switched_at = 0;
 	c->p->memo.rollout_stable_fp[0] = '\0';
 	c->p->memo.rollout_failed_fp[0] = '\0';
+	c->p->memo.rollout_failed_why[0] = '\0';
 	c->p->memo.rollout_aborted_fp[0] = '\0';
 	c->p->rollout.promote_taken = c->in->flags.promote;
 	c->p->rollout.abort_taken = c->in->flags.abort;

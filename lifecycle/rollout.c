@@ -175,6 +175,9 @@ fail_rollout(struct pctx *c, const char *why)
 
 	c->ro_failed = true;
 	snprintf(pm->rollout_failed_fp, LIFECYCLE_FP_LEN, "%s", c->fp);
+	if (why != pm->rollout_failed_why)
+		snprintf(pm->rollout_failed_why, sizeof(pm->rollout_failed_why),
+		    "%s", why);
 	/* Whatever was switched goes back: the old set serves again. */
 	pm->rollout_switched_at = 0;
 	if (c->spec->strategy.auto_rollback && c->prev != NULL &&
@@ -229,6 +232,7 @@ rollout_prepare(struct pctx *c)
 		reset_progress(pm);
 		pm->rollout_stable_fp[0] = '\0';
 		pm->rollout_failed_fp[0] = '\0';
+		pm->rollout_failed_why[0] = '\0';
 		pm->rollout_aborted_fp[0] = '\0';
 		st->promote_taken = c->in->flags.promote;
 		st->abort_taken = c->in->flags.abort;
@@ -241,8 +245,10 @@ rollout_prepare(struct pctx *c)
 	pick_stable(c, m, fresh);
 	/* A failure holds while its spec is desired, unless a rollback
 	 * (a person's, or ours) asks for that spec again. */
-	if (strcmp(pm->rollout_failed_fp, c->fp) != 0 || c->in->flags.rollback)
+	if (strcmp(pm->rollout_failed_fp, c->fp) != 0 || c->in->flags.rollback) {
 		pm->rollout_failed_fp[0] = '\0';
+		pm->rollout_failed_why[0] = '\0';
+	}
 	if (strcmp(pm->rollout_aborted_fp, c->fp) != 0 || c->in->flags.rollback)
 		pm->rollout_aborted_fp[0] = '\0';
 	c->aborted = pm->rollout_aborted_fp[0] != '\0';
@@ -280,6 +286,8 @@ rollout_prepare(struct pctx *c)
 				st->rollback_requested = true;
 				snprintf(pm->rollout_failed_fp, LIFECYCLE_FP_LEN, "%s",
 				    c->fp);
+				snprintf(pm->rollout_failed_why,
+				    sizeof(pm->rollout_failed_why), "aborted");
 				snprintf(why, sizeof(why), "aborted: rolling back to %s",
 				    ver(c->prev));
 				force_reason(c, PRIO_FAILED, why);
@@ -308,6 +316,7 @@ rollout_prepare(struct pctx *c)
 	}
 	if (pm->rollout_failed_fp[0] != '\0') {
 		fail_rollout(c, c->rollout_expired ? expired :
+		    pm->rollout_failed_why[0] ? pm->rollout_failed_why :
 		    "a new instance failed");
 		return;
 	}

@@ -276,6 +276,44 @@ TEST(lifecycle_rollout_canary__failure_at_every_step_rolls_back)
 	}
 }
 
+/* auto_rollback off: a canary fails at step 2: Failed with the reason,
+ * traffic back to the old set, the canaries stop, nothing more starts. */
+TEST(lifecycle_rollout_canary__failure_without_auto_rollback)
+{
+	struct sim *s = start();
+	struct sim_svc *v = sim_svc(s, "web");
+	struct watch w;
+	char yaml[1024];
+	int starts;
+
+	watch_init(&w, s);
+	snprintf(s->bad_version, sizeof(s->bad_version), "1.1.0");
+	s->bad_from = 1;
+	s->bad_mode = SIM_BAD_SICK;
+	snprintf(yaml, sizeof(yaml), "architecture: t\nservices:\n  web:\n"
+	    "    version: \"1.1.0\"\n    command: [\"web\"]\n    replicas: 4\n"
+	    "    max: 20\n    strategy:\n      type: canary\n"
+	    "      steps: [{weight: 10, pause: 2s}, {weight: 50, pause: 2s}]\n"
+	    "      auto_rollback: false\n");
+	sim_apply(s, sim_parse(yaml));
+	run_watched(s, &w, 100);
+	CHECK(w.failed);
+	CHECK(w.seen[0] > 0);
+	CHECK_EQ_INT(v->state, SERVICE_FAILED);
+	CHECK_CONTAINS(v->reason, "unhealthy on");
+	CHECK_CONTAINS(v->reason, "auto_rollback off");
+	CHECK_EQ_INT(v->traffic.mode, TRAFFIC_SPLIT);
+	CHECK_EQ_INT(v->traffic.new_weight, 0);
+	CHECK_EQ_INT(sim_count(s, "web", -1, "1.1.0"), 0);
+	CHECK_EQ_INT(sim_count(s, "web", INSTANCE_RUN, "1.0.0"), R);
+	CHECK_EQ_INT(v->rollbacks, 0);
+	starts = s->starts;
+	for (int i = 0; i < 20; i++)
+		sim_step(s);
+	CHECK_EQ_INT(s->starts, starts);
+	sim_free(s);
+}
+
 TEST(lifecycle_rollout_canary__deadline_rolls_back)
 {
 	struct sim *s = start();
@@ -470,6 +508,7 @@ TEST(lifecycle_rollout_canary__restart_continuity)
 CHECK_MAIN(lifecycle_rollout_canary__steps_weights_pauses,
     lifecycle_rollout_canary__promote_each_step,
     lifecycle_rollout_canary__failure_at_every_step_rolls_back,
+    lifecycle_rollout_canary__failure_without_auto_rollback,
     lifecycle_rollout_canary__deadline_rolls_back,
     lifecycle_rollout_canary__abort_every_step,
     lifecycle_rollout_canary__pause_every_step,

@@ -259,8 +259,6 @@ TEST(lifecycle_rollout_rolling__deadline)
 	sim_free(s);
 
 	/* auto_rollback off. */
-	snprintf(yaml, sizeof(yaml), yaml_fmt, "1.0.0", 4, "0", "1", "0s", "20s");
-	strcat(yaml, "    \n");
 	s = start(rc, "20s");
 	v = sim_svc(s, "web");
 	snprintf(s->stuck_version, sizeof(s->stuck_version), "1.1.0");
@@ -276,6 +274,46 @@ TEST(lifecycle_rollout_rolling__deadline)
 	CHECK_EQ_INT(v->rollbacks, 0);
 	CHECK_EQ_INT(v->rollout.phase, ROLLOUT_FAILED);
 	CHECK(sim_count(s, "web", INSTANCE_RUN, "1.0.0") >= 3);
+	sim_free(s);
+}
+
+/* auto_rollback off: a new instance that fails stops the rollout there;
+ * the service is Failed with the reason, nothing of the failed spec
+ * starts again, the old instances keep serving; a fix goes on. */
+TEST(lifecycle_rollout_rolling__failure_without_auto_rollback)
+{
+	const struct rcase *rc = &cases[2]; /* 5, surge 2, unavailable 2 */
+	struct sim *s = start(rc, "10m");
+	struct sim_svc *v = sim_svc(s, "web");
+	char yaml[1024];
+	int starts, alerts = v->alerts;
+
+	snprintf(s->bad_version, sizeof(s->bad_version), "1.1.0");
+	s->bad_from = 1;
+	snprintf(yaml, sizeof(yaml), "architecture: t\nservices:\n  web:\n"
+	    "    version: \"1.1.0\"\n    command: [\"web\"]\n    replicas: 5\n"
+	    "    max: 20\n    restart: {limit: 3}\n    strategy: {type: rolling, "
+	    "max_surge: 2, max_unavailable: 2, auto_rollback: false}\n");
+	sim_apply(s, sim_parse(yaml));
+	run_checked(s, rc, 100);
+	CHECK_EQ_INT(v->state, SERVICE_FAILED);
+	CHECK_CONTAINS(v->reason, "rollout to 1.1.0 failed: ");
+	CHECK_CONTAINS(v->reason, "Failed on");
+	CHECK_CONTAINS(v->reason, "auto_rollback off");
+	CHECK_EQ_INT(v->rollbacks, 0);
+	CHECK_EQ_INT(v->alerts, alerts + 1);
+	CHECK_STR(v->last_alert, "failed");
+	CHECK_EQ_INT(v->rollout.phase, ROLLOUT_FAILED);
+	CHECK(sim_serving(s, "web") >= 3);
+	starts = s->starts;
+	for (int i = 0; i < 20; i++)
+		sim_step(s);
+	CHECK_EQ_INT(s->starts, starts);
+	CHECK_EQ_INT(v->state, SERVICE_FAILED);
+	/* A fix: a new rollout. */
+	sim_apply(s, mk(rc, "1.1.1", "10m"));
+	run_checked(s, rc, 100);
+	all_at(s, v, "1.1.1", 5);
 	sim_free(s);
 }
 
@@ -407,6 +445,7 @@ CHECK_MAIN(lifecycle_rollout_rolling__bounds_every_step,
     lifecycle_rollout_rolling__min_ready_holds_old,
     lifecycle_rollout_rolling__failure_at_every_step_rolls_back,
     lifecycle_rollout_rolling__deadline,
+    lifecycle_rollout_rolling__failure_without_auto_rollback,
     lifecycle_rollout_rolling__pause_abort_every_step,
     lifecycle_rollout_rolling__new_spec_mid_rollout,
     lifecycle_rollout_rolling__restart_continuity)
