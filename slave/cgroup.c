@@ -217,14 +217,54 @@ cgroup_pids(pid_t *out, size_t max, const struct instance *in)
 void
 cgroup_remove(struct slave *s, struct instance *in)
 {
-	for (int i = 0; i < 2; i++)
-		if (in->cgroup_dirs[i] != NULL && rmdir(in->cgroup_dirs[i]) < 0 && errno != ENOENT)
+	for (int i = 0; i < 2; i++) {
+		char **v;
+
+		if (in->cgroup_dirs[i] == NULL || rmdir(in->cgroup_dirs[i]) == 0 || errno == ENOENT)
+			continue;
+		if (errno != EBUSY) {
 			log_warn("instance=%s rmdir %s", in->spec->id, in->cgroup_dirs[i]);
+			continue;
+		}
+		/* SIGKILLed processes take a moment to leave: try again later. */
+		if ((v = realloc(s->cg_pending, (s->ncg_pending + 1) * sizeof(*v))) == NULL)
+			continue;
+		s->cg_pending = v;
+		s->cg_pending[s->ncg_pending++] = in->cgroup_dirs[i];
+		in->cgroup_dirs[i] = NULL;
+	}
+}
+
+void
+cgroup_retry(struct slave *s)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < s->ncg_pending; i++) {
+		if (rmdir(s->cg_pending[i]) == 0 || errno == ENOENT)
+			free(s->cg_pending[i]);
+		else
+			s->cg_pending[k++] = s->cg_pending[i];
+	}
+	s->ncg_pending = k;
 }
 
 void
 cgroup_free(struct slave *s)
 {
+	/* At exit, give just-killed processes half a second to leave. */
+	for (int tries = 0; tries < 10 && s->ncg_pending > 0; tries++) {
+		cgroup_retry(s);
+		if (s->ncg_pending > 0)
+			usleep(50 * 1000);
+	}
+	for (size_t i = 0; i < s->ncg_pending; i++) {
+		log_warnx("cgroup %s still busy; left in place", s->cg_pending[i]);
+		free(s->cg_pending[i]);
+	}
+	free(s->cg_pending);
+	s->cg_pending = NULL;
+	s->ncg_pending = 0;
 	for (int i = 0; i < 2; i++) {
 		/* Fails while instances still run in it: they keep their cgroups. */
 		if (s->cgroup_base[i] != NULL)

@@ -328,6 +328,7 @@ loop_run(struct slave *s)
 		httpd_run(s->httpd);
 		if (now >= rotate_at) {
 			logfile_rotate(s);
+			cgroup_retry(s);
 			rotate_at = now + ROTATE_PERIOD_MS;
 		}
 	}

@@ -157,6 +157,8 @@ struct slave {
 	bool quit;
 	int cgroup_mode;         /* 0 none, 1 v1, 2 v2 */
 	char *cgroup_base[2];
+	char **cg_pending;       /* instance cgroups still emptying: rmdir later */
+	size_t ncg_pending;
 	struct report *report;
 	struct metrics m;
 	int fetch_pipe[2];
@@ -261,6 +263,8 @@ void cgroup_join_child(const struct instance *in);
 /* Pids in the instance's cgroup into out (up to max); count. */
 size_t cgroup_pids(pid_t *out, size_t max, const struct instance *in);
 void cgroup_remove(struct slave *s, struct instance *in);
+/* Retry removing cgroups whose last processes were still exiting. */
+void cgroup_retry(struct slave *s);
 void cgroup_free(struct slave *s);
 
 /* logfile.c */

@@ -229,6 +229,9 @@ load_one(struct slave *s, const json_t *j)
 	/* Rebuild argv/env now, so a later restart is as quick as ever. */
 	if (in->state != IST_PROVISION && in->state != IST_FAILED && spawn_prepare(s, in) < 0)
 		log_warnx("instance=%s: %s", spec->id, orch_err_last());
+	/* Know its cgroup even when not preparing: a stop sweeps and removes it. */
+	if (in->cgroup_dirs[0] == NULL)
+		cgroup_setup(s, in);
 	readopt(s, in, (pid_t)json_integer_value(json_object_get(j, "pid")),
 	    (uint64_t)json_integer_value(json_object_get(j, "starttime")));
 	return 0;
