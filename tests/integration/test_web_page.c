@@ -717,7 +717,7 @@ TEST(web__rollout_in_progress)
 
 	REQUIRE(cdp.fd >= 0);
 	REQUIRE(cluster_commit(cl, manifest("2.2.0",
-	    "{type: blue-green, auto_promote: false}"), NULL) == 0);
+	    "{type: blue-green, auto_promote: false, scale_down_delay: 1s}"), NULL) == 0);
 	CHECK_EQ_INT(cluster_apply(cl, NULL), 200);
 	REQUIRE(WAIT_FOR(cluster_service_is(cl, "web", "Update") &&
 	    cluster_count(cl, "web", "Run") >= 4, CL_WAIT));
@@ -727,6 +727,12 @@ TEST(web__rollout_in_progress)
 	CHECK(WAIT_FOR(strstr(js_str(expr), "new 2.2.0: 2") != NULL, PAGE_WAIT));
 	s = js_str(expr);
 	CHECK_CONTAINS(s, "old: 2");
+	/* The controller's own rollout status: its step and phase. */
+	CHECK_CONTAINS(s, "step 2/3");
+	CHECK_CONTAINS(s, "waiting for promote");
+	snprintf(expr, sizeof(expr), "document.querySelector('%s .rollout .waiting')?.textContent"
+	    " || ''", card);
+	CHECK_CONTAINS(js_str(expr), "orchctl promote web");
 	snprintf(expr, sizeof(expr), "[...document.querySelectorAll('%s .hints code')]"
 	    ".map(c => c.textContent).join(',')", card);
 	s = js_str(expr);
@@ -738,6 +744,22 @@ TEST(web__rollout_in_progress)
 	CHECK_EQ_INT(js_int("document.querySelectorAll('form, button, input').length"), 0);
 	CHECK_STR(js_str("String(window.__loadId)"), load_id);
 	CHECK(screenshot("rollout.png", 1280, 1100, false) > 1000);
+
+	/* Promoted (as orchctl would, with the token): the page follows to
+	 * Run with only the new set, and the rollout block goes away. */
+	{
+		long st = 0;
+
+		json_decref(cluster_call(cl, &st, "POST", "/v1/services/web/promote", "{}"));
+		CHECK_EQ_INT(st, 200);
+	}
+	CHECK(WAIT_FOR(settled("2.2.0"), CL_WAIT));
+	snprintf(expr, sizeof(expr), "document.querySelector('%s .state').textContent", card);
+	CHECK(WAIT_FOR(strcmp(js_str(expr), "Run") == 0, PAGE_WAIT));
+	CHECK(WAIT_FOR(page_shows_ids(cluster_ids(cl, "web")), PAGE_WAIT));
+	snprintf(expr, sizeof(expr), "!document.querySelector('%s .rollout')", card);
+	CHECK(WAIT_FOR(js_true(expr), PAGE_WAIT));
+	CHECK_STR(js_str("String(window.__loadId)"), load_id);
 }
 
 TEST(web__cleanup)
