@@ -65,7 +65,7 @@ hook_has(const char *needle)
 /* ---- helpers ---- */
 
 static const char *
-manifest(void)
+manifest_with(const char *extra)
 {
 	static char buf[4096];
 
@@ -86,9 +86,15 @@ manifest(void)
 	    "    ports: [http]\n"
 	    "    replicas: 2\n"
 	    "    health: {type: http, path: /healthz, interval: 300ms, timeout: 300ms, unhealthy_threshold: 20}\n"
-	    "    stop: {signal: TERM, timeout: 2s}\n",
-	    hook_port, cluster_app("kv"), cluster_app("httpapp"));
+	    "    stop: {signal: TERM, timeout: 2s}\n%s",
+	    hook_port, cluster_app("kv"), cluster_app("httpapp"), extra);
 	return buf;
+}
+
+static const char *
+manifest(void)
+{
+	return manifest_with("");
 }
 
 static const char *
@@ -265,6 +271,31 @@ TEST(nodes__drain_moves_cattle_keeps_pet)
 	json_decref(j);
 }
 
+TEST(nodes__pet_past_its_restart_limit_fails_and_alerts)
+{
+	json_t *j;
+
+	REQUIRE(cl != NULL && converged());
+	REQUIRE(cluster_commit(cl, manifest_with(
+	    "  crashy:\n"
+	    "    kind: pet\n"
+	    "    version: \"0.0.1\"\n"
+	    "    command: [\"/bin/sh\", \"-c\", \"exit 3\"]\n"
+	    "    restart: {limit: 2, window: 60s, backoff: 50ms, max_backoff: 100ms}\n"),
+	    NULL) == 0);
+	CHECK_EQ_INT(cluster_apply(cl, NULL), 200);
+	/* The slave revives it in place until the limit, then gives up: the
+	 * service is Failed (a person decides) and the webhook hears it. */
+	CHECK(WAIT_FOR(cluster_service_is(cl, "crashy", "Failed"), CL_WAIT));
+	CHECK(WAIT_FOR(hook_has("\"service\":\"crashy\""), CL_WAIT));
+	CHECK_STR(cluster_ids(cl, "crashy"), "crashy-0");
+	j = cluster_get(cl, "/v1/services/crashy");
+	CHECK(strlen(json_string_value(json_object_get(j, "reason"))) > 0);
+	json_decref(j);
+	/* The others are untouched. */
+	CHECK(converged());
+}
+
 TEST(nodes__finish)
 {
 	REQUIRE(cl != NULL);
@@ -276,4 +307,5 @@ TEST(nodes__finish)
 }
 
 CHECK_MAIN(nodes__deploy, nodes__lost_node_cattle_rescheduled_pet_not_duplicated,
-    nodes__drain_moves_cattle_keeps_pet, nodes__finish)
+    nodes__drain_moves_cattle_keeps_pet, nodes__pet_past_its_restart_limit_fails_and_alerts,
+    nodes__finish)
