@@ -32,9 +32,11 @@
  * in its own session, as the slave does) and reports how long until all N
  * have written their line: the machine's floor for starting N processes.
  *
- * --perf DIR records `perf record -g` of the controller during each
- * convergence into DIR/perf-SCENARIO.data (a profiling run: its times are
- * not the table's).
+ * --perf DIR records `perf record --call-graph dwarf` of the controller
+ * during each convergence into DIR/perf-SCENARIO.data and during the idle
+ * window into DIR/perf-SCENARIO-idle.data, and of the first slave into
+ * the same names with -slave0 (a profiling run: its figures are not the
+ * table's).
  *
  * Only processes this program starts are ever signalled: the controller
  * and slaves by their pid, instances by their process group after checking
@@ -256,7 +258,7 @@ struct run {
 	struct slave *slaves;
 	size_t nslaves;
 	struct pidset slave_pids;
-	pid_t perf;
+	pid_t perf[2];        /* perf record of the controller, of slave 0 */
 };
 
 static char *
@@ -428,6 +430,49 @@ count_lines(const char *path)
 	return lines;
 }
 
+/* The metric's value in a Prometheus text body; -1 when missing. */
+static double
+metric(const char *text, const char *name)
+{
+	size_t len = strlen(name);
+	const char *l = text, *nl;
+
+	while (l != NULL && *l) {
+		if (strncmp(l, name, len) == 0 && l[len] == ' ')
+			return strtod(l + len + 1, NULL);
+		l = (nl = strchr(l, '\n')) != NULL ? nl + 1 : NULL;
+	}
+	return -1;
+}
+
+/* How much work the controller did: reconcile passes and time, commands
+ * sent to the slaves and failed (retried). On stderr. */
+static void
+diagnose(struct run *r, const char *scen, const char *when)
+{
+	struct http_result h = {0};
+	json_t *j = NULL, *n;
+	long st = 0, sent = 0, failed = 0;
+	size_t i;
+	char url[160];
+
+	snprintf(url, sizeof(url), "%s/v1/nodes", r->url);
+	if (http_json(&j, &st, "GET", url, NULL, NULL) == 0 && st == 200)
+		json_array_foreach(json_object_get(j, "nodes"), i, n) {
+			sent += (long)json_integer_value(json_object_get(n, "commands_sent"));
+			failed += (long)json_integer_value(json_object_get(n, "commands_failed"));
+		}
+	json_decref(j);
+	snprintf(url, sizeof(url), "%s/metrics", r->url);
+	if (http_request(&h, "GET", url, NULL, NULL, 0, 10000) == 0 && h.status == 200)
+		fprintf(stderr, "convergence: %s %s: reconcile passes %.0f, %.2f s in "
+				"reconcile (last %.3f s); commands sent %ld, failed %ld\n",
+		    scen, when, metric(h.body, "orch_reconcile_total"),
+		    metric(h.body, "orch_reconcile_duration_seconds_sum"),
+		    metric(h.body, "orch_reconcile_last_duration_seconds"), sent, failed);
+	http_result_free(&h);
+}
+
 static long long
 ticks_of(const struct pidset *s)
 {
@@ -463,22 +508,28 @@ sleep_ms(int64_t ms)
 static void
 perf_start(struct run *r, const char *scen)
 {
-	char pid[32], out[600];
+	pid_t who[2] = {r->ctl->pid, r->nslaves > 0 && r->slaves[0].d ? r->slaves[0].d->pid : 0};
+	const char *what[2] = {"", "-slave0"};
 
 	if (perf_dir == NULL)
 		return;
-	snprintf(pid, sizeof(pid), "%d", (int)r->ctl->pid);
-	snprintf(out, sizeof(out), "%s/perf-%s.data", perf_dir, scen);
 	fflush(NULL);
-	if ((r->perf = fork()) == 0) {
-		int fd = open("/dev/null", O_WRONLY);
+	for (int k = 0; k < 2; k++) {
+		char pid[32], out[600];
 
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execlp("perf", "perf", "record", "--call-graph", "dwarf,16384", "-F", "199",
-		    "-p", pid, "-o", out,
-		    (char *)NULL);
-		_exit(127);
+		if (who[k] <= 0)
+			continue;
+		snprintf(pid, sizeof(pid), "%d", (int)who[k]);
+		snprintf(out, sizeof(out), "%s/perf-%s%s.data", perf_dir, scen, what[k]);
+		if ((r->perf[k] = fork()) == 0) {
+			int fd = open("/dev/null", O_WRONLY);
+
+			dup2(fd, 1);
+			dup2(fd, 2);
+			execlp("perf", "perf", "record", "--call-graph", "dwarf,16384", "-F",
+			    "199", "-p", pid, "-o", out, (char *)NULL);
+			_exit(127);
+		}
 	}
 	sleep_ms(300); /* perf attaches */
 }
@@ -488,11 +539,13 @@ perf_stop(struct run *r)
 {
 	int st;
 
-	if (r->perf <= 0)
-		return;
-	kill(r->perf, SIGINT);
-	waitpid(r->perf, &st, 0);
-	r->perf = 0;
+	for (int k = 0; k < 2; k++) {
+		if (r->perf[k] <= 0)
+			continue;
+		kill(r->perf[k], SIGINT);
+		waitpid(r->perf[k], &st, 0);
+		r->perf[k] = 0;
+	}
 }
 
 /* Stop everything of the run, check nothing is left, remove the dir. */
@@ -672,6 +725,7 @@ scenario(const char *scen, int instances, size_t nslaves)
 	c1 = ticks_of(&ctl);
 	cs1 = ticks_of(&r.slave_pids);
 	perf_stop(&r);
+	diagnose(&r, scen, "converging");
 	conv_ticks = c1 - c0;
 	conv_slave_ticks = cs1 - cs0;
 	if (t_run < 0) {
@@ -698,12 +752,20 @@ scenario(const char *scen, int instances, size_t nslaves)
 		    scen, sc.found.n, instances);
 
 	sleep_ms(SETTLE_MS);
+	if (perf_dir != NULL) {
+		char name[128];
+
+		snprintf(name, sizeof(name), "%s-idle", scen);
+		perf_start(&r, name);
+	}
 	c0 = ticks_of(&ctl);
 	cs0 = ticks_of(&r.slave_pids);
 	t0 = orch_mono_ms();
 	sleep_ms((int64_t)idle_s * 1000);
 	c1 = ticks_of(&ctl);
 	cs1 = ticks_of(&r.slave_pids);
+	perf_stop(&r);
+	diagnose(&r, scen, "after idle");
 	{
 		double secs = (double)(orch_mono_ms() - t0) / 1000.0;
 		double idle_pct = 100.0 * (double)(c1 - c0) / (double)hz / secs;
