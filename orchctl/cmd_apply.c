@@ -76,21 +76,21 @@ print_reply(const struct orchctl *ctx, const json_t *j, bool dry_run)
 	const json_t *rev = json_object_get(j, "revision");
 	const char *commit = reply_commit(j);
 	const char *msg = jget_str(rev, "message");
-	char sha[16];
+	char sha[16], summary[256] = "";
 
 	if (!json_is_array(json_object_get(plan, "services")))
 		plan = json_object_get(j, "plan");
 	plan_print(stdout, plan, ctx->verbose);
 	fmt_short_sha(sha, sizeof(sha), commit);
-	if (msg != NULL)
-		msg = strndup(msg, strcspn(msg, "\n"));
+	/* The commit message's first line, quoted, as git log --oneline. */
+	if (msg != NULL && *msg != '\n' && *msg != '\0')
+		snprintf(summary, sizeof(summary), " \"%.*s\"",
+		    (int)strcspn(msg, "\n"), msg);
 	if (dry_run)
-		printf("Dry run: revision %s%s%s%s checked, nothing applied.\n",
-		    sha, msg ? " \"" : "", msg ? msg : "", msg ? "\"" : "");
+		printf("Dry run: revision %s%s checked, nothing applied.\n",
+		    sha, summary);
 	else
-		printf("Applied revision %s%s%s%s.\n", sha, msg ? " \"" : "",
-		    msg ? msg : "", msg ? "\"" : "");
-	free((char *)msg);
+		printf("Applied revision %s%s.\n", sha, summary);
 }
 
 static struct seen *
