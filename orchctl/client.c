@@ -493,6 +493,7 @@ struct sse {
 	bool ok;          /* ... and it was 2xx */
 	bool quit;        /* fn asked to stop */
 	int64_t retry_ms; /* the server's retry: hint; 0 none */
+	bool lost;        /* the user was told the stream was lost */
 	struct buf errbody;
 };
 
@@ -562,6 +563,12 @@ sse_write(char *data, size_t size, size_t nmemb, void *arg)
 		curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
 		s->checked = true;
 		s->ok = status >= 200 && status <= 299;
+		/* Say so now: a live stream may not end for hours. */
+		if (s->ok && s->lost) {
+			fprintf(stderr, "orchctl: event stream from %s is back\n",
+			    s->c->url);
+			s->lost = false;
+		}
 	}
 	if (!s->ok)
 		return write_buf(data, size, nmemb, &s->errbody);
@@ -655,7 +662,7 @@ client_stream(struct client *c, const char *path, const char *last_id,
 	struct sse s = {.c = c, .h = c->h, .fn = on_event, .arg = arg,
 	    .stop = stop};
 	int64_t backoff = STREAM_BACKOFF_MIN_MS;
-	bool ever_connected = false, warned = false;
+	bool ever_connected = false;
 	int ex = EXIT_OK;
 
 	if (last_id != NULL && (s.last_id = strdup(last_id)) == NULL)
@@ -681,10 +688,6 @@ client_stream(struct client *c, const char *path, const char *last_id,
 		if (s.checked && s.ok) {
 			ever_connected = true;
 			backoff = STREAM_BACKOFF_MIN_MS;
-			if (warned)
-				fprintf(stderr, "orchctl: event stream from %s "
-				    "is back\n", c->url);
-			warned = false;
 		}
 		if (s.checked && s.ok && rc == CURLE_OK) {
 			/* A clean end: the controller answers what it has and
@@ -700,11 +703,11 @@ client_stream(struct client *c, const char *path, const char *last_id,
 		}
 		/* Lost: a link or controller down. Say so once per outage,
 		 * keep trying with a growing pause. */
-		if (!warned || c->ctx->verbose > 0)
+		if (!s.lost || c->ctx->verbose > 0)
 			fprintf(stderr, "orchctl: lost the event stream from %s "
 			    "(%s); reconnecting\n", c->url, c->errbuf[0] ?
 			    c->errbuf : curl_easy_strerror(rc));
-		warned = true;
+		s.lost = true;
 		nap(backoff, stop);
 		backoff = backoff * 2 > STREAM_BACKOFF_MAX_MS ?
 		    STREAM_BACKOFF_MAX_MS : backoff * 2;
