@@ -224,7 +224,9 @@ cmd_done(struct ctl *c, void *arg, CURL *easy, CURLcode res)
 	} else {
 		finished = true;
 		if (code == 404) {
-			/* Already gone: the stop is done. */
+			/* Already gone: the stop is done. m is ours to free
+			 * below, not ctl_slaves_forget()'s (via the drop). */
+			m->orphan = true;
 			i->in_flight = false;
 			ctl_inst_drop(c, i);
 			i = NULL;
