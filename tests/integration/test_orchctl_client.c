@@ -895,7 +895,7 @@ TEST(orchctl_client__logs_follow_big)
 	o = slurp(out);
 	/* The last line at the first read, then every new one once. */
 	for (char *p = o; *p; p += 100) {
-		char head[16];
+		char head[32];
 
 		snprintf(head, sizeof(head), "big %06d ", want++);
 		if (strlen(p) < 100 || strncmp(p, head, strlen(head)) != 0 ||
