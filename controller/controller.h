@@ -46,7 +46,8 @@ struct ctl_config {
 	const char *data_dir;
 	const char *listen;
 	const char *token_file;
-	const char *haproxy;      /* stored and shown; traffic is a later issue */
+	const char *haproxy;      /* Runtime API socket; NULL: no HAProxy (traffic.c) */
+	const char *haproxy_map;  /* the map file naming each service's live backend */
 	int64_t node_suspect_ms;
 	int64_t node_lost_ms;
 	int64_t resync_ms;
@@ -94,6 +95,7 @@ struct ctl_inst {
 	int64_t obs_wall;         /* when what we know about it was true */
 	int64_t ready_at;         /* wall ms it last became Run; 0 unknown */
 	int64_t created_mono;
+	int64_t held_mono;        /* traffic.c: its stop waits for the drain; 0 none */
 };
 
 struct ctl_svc {
@@ -167,6 +169,12 @@ struct ctl {
 	int64_t reconcile_last_us, reconcile_sum_us;
 	uint64_t alerts_sent, alerts_failed;
 	uint64_t applies, applies_rejected;
+
+	/* traffic.c */
+	int64_t traffic_next;     /* mono ms of the next HAProxy sync */
+	int64_t traffic_retry;    /* after an error: no sync before this */
+	char traffic_err[256];    /* the last error logged (logged once) */
+	uint64_t haproxy_changes, haproxy_errors;
 };
 
 /* main.c: nothing exported. */
@@ -291,6 +299,18 @@ void ctl_reconcile(struct ctl *c);
 /* Build the start request of instance id of service s (caller owns). */
 json_t *ctl_spec_json(struct ctl *c, const struct service_spec *s, const char *id,
     const char *node);
+
+/* traffic.c: HAProxy servers, weights and switches from the plans */
+/* A stop of gone instance i is about to go out: true when it must wait
+ * (--haproxy and the service has a port); the sync then drains and
+ * deletes its server and sends the stop itself, at the latest after a
+ * bound. false: send it now. */
+bool ctl_traffic_hold(struct ctl *c, struct ctl_inst *i);
+/* Bring HAProxy in line with the instances and plans now (after each
+ * reconcile); every call bounded, errors retried a second later. */
+void ctl_traffic_sync(struct ctl *c);
+/* Sync when due; the next due time (-1: no HAProxy). */
+int64_t ctl_traffic_tick(struct ctl *c, int64_t now);
 
 /* events.c: event log reads, Server-Sent Events */
 void ctl_api_events(struct httpd_resp *out, const struct httpd_req *req, void *arg);

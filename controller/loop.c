@@ -237,6 +237,7 @@ ctl_loop_run(struct ctl *c)
 		due = earliest(due, ctl_slaves_tick(c, now));
 		due = earliest(due, ctl_alerts_tick(c, now));
 		due = earliest(due, ctl_sse_tick(c, now));
+		due = earliest(due, ctl_traffic_tick(c, now));
 		due = earliest(due, c->curl_timer);
 		if ((t = ctl_http_timeout_ms(c->http)) >= 0)
 			due = earliest(due, now + t);
@@ -285,6 +286,7 @@ ctl_loop_run(struct ctl *c)
 		if (c->kick && !c->quit) {
 			c->kick = false;
 			ctl_reconcile(c);
+			ctl_traffic_sync(c); /* the plans' traffic, at once */
 		}
 	}
 	return 0;

@@ -26,7 +26,8 @@ usage(const char *msg)
 	fprintf(stderr,
 	    "usage: orch-controller --repo PATH_OR_URL [--branch main] [--manifest orch.yaml]\n"
 	    "                       --data-dir DIR --listen ADDR:PORT --token-file F\n"
-	    "                       [--haproxy SOCKET] [--node-suspect 3s] [--node-lost 10s]\n"
+	    "                       [--haproxy SOCKET [--haproxy-map FILE]]\n"
+	    "                       [--node-suspect 3s] [--node-lost 10s]\n"
 	    "                       [--resync 5s] [--log-level debug|info|warn|error]\n");
 	exit(2);
 }
@@ -79,7 +80,7 @@ static void
 parse_args(struct ctl_config *cfg, int argc, char **argv)
 {
 	enum { O_REPO = 256, O_BRANCH, O_MANIFEST, O_DATA, O_LISTEN, O_TOKEN, O_HAPROXY,
-	    O_SUSPECT, O_LOST, O_RESYNC, O_LOGLEVEL, O_HELP };
+	    O_HAPMAP, O_SUSPECT, O_LOST, O_RESYNC, O_LOGLEVEL, O_HELP };
 	static const struct option opts[] = {
 		{"repo", required_argument, NULL, O_REPO},
 		{"branch", required_argument, NULL, O_BRANCH},
@@ -88,6 +89,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"token-file", required_argument, NULL, O_TOKEN},
 		{"haproxy", required_argument, NULL, O_HAPROXY},
+		{"haproxy-map", required_argument, NULL, O_HAPMAP},
 		{"node-suspect", required_argument, NULL, O_SUSPECT},
 		{"node-lost", required_argument, NULL, O_LOST},
 		{"resync", required_argument, NULL, O_RESYNC},
@@ -103,6 +105,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 	cfg->node_suspect_ms = 3000;
 	cfg->node_lost_ms = 10000;
 	cfg->resync_ms = 5000;
+	cfg->haproxy_map = "/etc/haproxy/orch.map"; /* docs/haproxy.md */
 	cfg->log_level = LOG_LEVEL_INFO;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -114,6 +117,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		case O_LISTEN: cfg->listen = optarg; break;
 		case O_TOKEN: cfg->token_file = optarg; break;
 		case O_HAPROXY: cfg->haproxy = optarg; break;
+		case O_HAPMAP: cfg->haproxy_map = optarg; break;
 		case O_SUSPECT: cfg->node_suspect_ms = duration_arg("--node-suspect", optarg); break;
 		case O_LOST: cfg->node_lost_ms = duration_arg("--node-lost", optarg); break;
 		case O_RESYNC: cfg->resync_ms = duration_arg("--resync", optarg); break;

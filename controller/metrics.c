@@ -92,6 +92,11 @@ ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	emit(&t, "# HELP orch_applies_total Applies by result.\n# TYPE orch_applies_total counter\n"
 	    "orch_applies_total{result=\"applied\"} %llu\norch_applies_total{result=\"rejected\"} %llu\n",
 	    (unsigned long long)c->applies, (unsigned long long)c->applies_rejected);
+	emit(&t, "# HELP orch_haproxy_changes_total HAProxy servers added, set, drained, deleted, switches.\n"
+	    "# TYPE orch_haproxy_changes_total counter\norch_haproxy_changes_total %llu\n"
+	    "# HELP orch_haproxy_errors_total HAProxy calls that failed (retried).\n"
+	    "# TYPE orch_haproxy_errors_total counter\norch_haproxy_errors_total %llu\n",
+	    (unsigned long long)c->haproxy_changes, (unsigned long long)c->haproxy_errors);
 	emit(&t, "# HELP orch_revision Sequence number of the desired revision.\n"
 	    "# TYPE orch_revision gauge\norch_revision %llu\n", (unsigned long long)c->rev_seq);
 	out->status = 200;

@@ -201,8 +201,8 @@ apply_actions(struct ctl *c, struct ctl_svc *svc, struct lifecycle_plan *p,
 					ctl_slave_stop(c, i);
 				else
 					ctl_inst_drop(c, i);
-			} else
-				ctl_slave_stop(c, i);
+			} else if (!ctl_traffic_hold(c, i))
+				ctl_slave_stop(c, i); /* else once drained */
 			break;
 		case LIFECYCLE_MARK_FAILED:
 			if ((i = ctl_inst_find(c, a->id)) != NULL)
