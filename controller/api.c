@@ -5,8 +5,9 @@
  * events.c, /metrics in metrics.c.
  *
  * Reads need no token (the web page and `orchctl status` on the loopback
- * work without one); every mutation and every slave-facing call needs the
- * bearer token (docs/api.md). JSON shapes are design.md's, with extra
+ * work without one), but for an instance's logs (logs.c), which may carry
+ * secrets; every mutation and every slave-facing call needs the bearer
+ * token (docs/api.md). JSON shapes are design.md's, with extra
  * fields where they help.
  */
 #include <stdio.h>
@@ -42,7 +43,13 @@ ctl_service_json(struct ctl *c, struct ctl_svc *s)
 {
 	const struct service_spec *sp = svc_spec(c, s->name);
 	bool live = c->desired && manifest_service(c->desired, s->name);
+	const char *reason = s->reason ? s->reason : "";
 	int running = 0, total = 0;
+
+	/* Run again after an automatic rollback: say why it is not at the
+	 * applied version (the planner has nothing to say then). */
+	if (s->rolled_back != NULL && (s->state == SERVICE_RUN || *reason == '\0'))
+		reason = s->rolled_back;
 
 	for (struct ctl_inst *i = c->insts; i; i = i->next) {
 		if (strcmp(i->service, s->name) != 0 || i->gone)
@@ -70,7 +77,7 @@ ctl_service_json(struct ctl *c, struct ctl_svc *s)
 	    "detail", lifecycle_scale_detail_name(s->detail),
 	    "desired", live ? (s->desired ? s->desired : (s->scale ? s->scale : sp->replicas)) : 0,
 	    "ready", s->ready,
-	    "reason", s->reason ? s->reason : "",
+	    "reason", reason,
 	    "instances", total,
 	    "running", running,
 	    "min", sp ? sp->min : 0,
@@ -325,6 +332,7 @@ static const struct httpd_route routes[] = {
 	{"GET", "/v1/services/:name", api_service, true},
 	{"GET", "/v1/services/:name/endpoints", api_endpoints, true},
 	{"GET", "/v1/instances", api_instances, true},
+	{"GET", "/v1/instances/:id/logs", ctl_api_logs, false}, /* logs.c: may hold secrets */
 	{"GET", "/v1/nodes", api_nodes, true},
 	{"GET", "/v1/nodes/:name", api_node, true},
 	{"GET", "/v1/revisions", ctl_api_revisions, true},

@@ -78,8 +78,9 @@ revision_key(char *buf, size_t len, uint64_t seq)
 	snprintf(buf, len, "revisions/%020llu", (unsigned long long)seq);
 }
 
-void
-ctl_revision_result(struct ctl *c, uint64_t seq, const char *result)
+/* Set result (and reason, when not NULL) of revision seq's record. */
+static void
+revision_update(struct ctl *c, uint64_t seq, const char *result, const char *reason)
 {
 	struct store_batch *b;
 	char key[64], *text = NULL, *out;
@@ -92,6 +93,8 @@ ctl_revision_result(struct ctl *c, uint64_t seq, const char *result)
 	}
 	free(text);
 	json_object_set_new(j, "result", json_string(result));
+	if (reason != NULL)
+		json_object_set_new(j, "reason", json_string(reason));
 	out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	b = store_batch_new();
@@ -100,7 +103,22 @@ ctl_revision_result(struct ctl *c, uint64_t seq, const char *result)
 		log_warnx("store: %s", orch_err_last());
 	store_batch_free(b);
 	free(out);
-	log_info("revision=%llu result=%s", (unsigned long long)seq, result);
+	log_info("revision=%llu result=%s%s%s", (unsigned long long)seq, result,
+	    reason ? " reason=" : "", reason ? reason : "");
+}
+
+void
+ctl_revision_result(struct ctl *c, uint64_t seq, const char *result)
+{
+	revision_update(c, seq, result, NULL);
+}
+
+void
+ctl_revision_failed(struct ctl *c, uint64_t seq, const char *reason)
+{
+	revision_update(c, seq, "failed", reason);
+	if (c->rev_pending == seq)
+		c->rev_pending = 0;
 }
 
 void

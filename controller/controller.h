@@ -115,6 +115,8 @@ struct ctl_svc {
 	char *revision;           /* commit of the revision it last changed in */
 	char *saved;              /* its record as last written (state.c) */
 	char *pin;                /* rolled back: the commit whose spec it runs */
+	char *rolled_back;        /* its rollout failed and was rolled back: why
+	                             (its reason once Run again), until an apply */
 };
 
 struct ctl_watch {
@@ -201,6 +203,13 @@ int64_t ctl_http_timeout_ms(const struct ctl_http *h);
 void ctl_http_run(struct ctl_http *h);
 int ctl_http_port(const struct ctl_http *h);
 void ctl_http_free(struct ctl_http *h);
+/* From inside a route handler: answer later. The handler returns without
+ * a reply; the connection stays suspended until ctl_http_finish(), which
+ * takes r's body. Lent handle, valid until then (or until the server
+ * stops: ctl_http_free answers 503 and the handle is gone). */
+struct ctl_defer;
+struct ctl_defer *ctl_http_defer(struct ctl_http *h);
+void ctl_http_finish(struct ctl_defer *d, struct httpd_resp *r);
 
 /* api.c (reads) and api_write.c (mutations) */
 int ctl_api_start(struct ctl *c);
@@ -225,6 +234,9 @@ void ctl_api_node_events(struct httpd_resp *out, const struct httpd_req *req, vo
 void ctl_api_revisions(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 /* Set the result of revision seq ("succeeded", "failed"). */
 void ctl_revision_result(struct ctl *c, uint64_t seq, const char *result);
+/* Revision seq failed (a rollout of it was rolled back): result "failed"
+ * and reason, and it is no longer pending. */
+void ctl_revision_failed(struct ctl *c, uint64_t seq, const char *reason);
 
 /* state.c: the records, the one setter per kind, persistence */
 struct ctl_svc *ctl_svc_find(struct ctl *c, const char *name);
@@ -242,6 +254,10 @@ void ctl_inst_set_state(struct ctl *c, struct ctl_inst *i, enum instance_state s
  * removals). Any of service/instance/from/to may be NULL. */
 void ctl_event(struct ctl *c, const char *service, const char *instance,
     const char *from, const char *to, const char *cause);
+/* An event about node (its state words, or neither). Instance events name
+ * their instance's node too (ctl_event, the setters). */
+void ctl_node_event(struct ctl *c, const char *node, const char *from,
+    const char *to, const char *cause);
 void ctl_svc_save(struct ctl *c, struct ctl_svc *s);
 /* Write the record only when it differs from what was last written. */
 void ctl_svc_save_changed(struct ctl *c, struct ctl_svc *s);
@@ -323,6 +339,9 @@ int64_t ctl_sse_tick(struct ctl *c, int64_t now);
 /* Before the server stops: end every stream (MHD cannot stop with
  * suspended connections). */
 void ctl_sse_shutdown(struct ctl *c);
+
+/* logs.c: GET /v1/instances/ID/logs, forwarded to the instance's slave */
+void ctl_api_logs(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 
 /* metrics.c */
 void ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg);

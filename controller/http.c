@@ -11,6 +11,13 @@
  * so the stream costs nothing while idle and never blocks the loop. MHD
  * forbids stopping a daemon with suspended connections, so ctl_http_free()
  * resumes them all first.
+ *
+ * A handler may also answer later (GET /v1/instances/ID/logs waits for a
+ * slave): it calls ctl_http_defer() and returns without a reply; the
+ * connection is suspended until ctl_http_finish() hands over the answer
+ * and resumes it, and MHD calls the access handler again to send it. The
+ * loop never waits for the slave. A deferred request still open when the
+ * server stops is answered 503.
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -30,13 +37,23 @@ struct ctl_http {
 	const char *stream_path;
 	ctl_stream_open stream_open;
 	int port;
+	struct ctl_defer *cur;    /* the request whose handler runs now */
+	struct ctl_defer *deferred; /* waiting for ctl_http_finish() */
 };
 
-/* Per-request state kept by MHD between calls of the access handler. */
-struct reqctx {
+enum defer_state { DEFER_NONE, DEFER_WAIT, DEFER_DONE };
+
+/* Per-request state kept by MHD between calls of the access handler; the
+ * handle of a deferred request. */
+struct ctl_defer {
+	struct ctl_defer *next;   /* in ctl_http.deferred while waiting */
+	struct ctl_http *h;
+	struct MHD_Connection *conn;
 	char *body;
 	size_t len, cap;
 	bool too_big;
+	enum defer_state defer;
+	struct httpd_resp resp;   /* the late answer */
 };
 
 static void
@@ -164,7 +181,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
     size_t *upload_data_size, void **con_cls)
 {
 	struct ctl_http *h = cls;
-	struct reqctx *ctx = *con_cls;
+	struct ctl_defer *ctx = *con_cls;
 	const struct httpd_route *route = NULL;
 	struct httpd_resp resp = {0};
 	struct httpd_req req = {0};
@@ -203,6 +220,15 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 			    "the request body is over the limit");
 		return MHD_YES;
 	}
+	if (ctx->defer == DEFER_DONE) {
+		/* Resumed by ctl_http_finish(): send the late answer. */
+		ctx->defer = DEFER_NONE;
+		return send_resp(conn, &ctx->resp);
+	}
+	if (ctx->defer == DEFER_WAIT) {
+		MHD_suspend_connection(conn);
+		return MHD_YES;
+	}
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
 
@@ -238,17 +264,58 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	req.body = ctx->body ? ctx->body : "";
 	req.body_len = ctx->len;
 	req.conn = conn;
+	ctx->conn = conn;
+	ctx->h = h;
+	h->cur = ctx;
 	route->fn(&resp, &req, h->cfg.arg);
+	h->cur = NULL;
+	if (ctx->defer == DEFER_WAIT) {
+		free(resp.body);
+		MHD_suspend_connection(conn);
+		return MHD_YES;
+	}
 	return send_resp(conn, &resp);
+}
+
+struct ctl_defer *
+ctl_http_defer(struct ctl_http *h)
+{
+	struct ctl_defer *d = h->cur;
+
+	if (d == NULL || d->defer != DEFER_NONE)
+		fatalx("ctl_http_defer outside a handler");
+	d->defer = DEFER_WAIT;
+	d->next = h->deferred;
+	h->deferred = d;
+	return d;
+}
+
+void
+ctl_http_finish(struct ctl_defer *d, struct httpd_resp *r)
+{
+	struct ctl_http *h = d->h;
+
+	for (struct ctl_defer **pp = &h->deferred; *pp; pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	d->next = NULL;
+	d->resp = *r;
+	r->body = NULL;
+	d->defer = DEFER_DONE;
+	MHD_resume_connection(d->conn);
 }
 
 static void
 completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	struct reqctx *ctx = *con_cls;
+	struct ctl_defer *ctx = *con_cls;
 
 	if (ctx != NULL) {
+		if (ctx->defer == DEFER_DONE)
+			free(ctx->resp.body); /* the client left first */
 		free(ctx->body);
 		free(ctx);
 		*con_cls = NULL;
@@ -338,6 +405,15 @@ ctl_http_free(struct ctl_http *h)
 {
 	if (h == NULL)
 		return;
+	/* MHD cannot stop with suspended connections: answer the waiting
+	 * ones. Their owners see their transfers aborted and let go. */
+	while (h->deferred != NULL) {
+		struct httpd_resp r = {0};
+
+		httpd_reply_error(&r, 503, "unavailable", "the controller is stopping");
+		ctl_http_finish(h->deferred, &r);
+	}
+	MHD_run(h->mhd);
 	MHD_stop_daemon(h->mhd);
 	free(h);
 }

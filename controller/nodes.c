@@ -52,7 +52,8 @@ ctl_node_set_state(struct ctl *c, struct ctl_node *n, enum node_state st,
 	log_info("node=%s state %s -> %s reason=\"%s\"", n->name,
 	    lifecycle_node_state_name(old), lifecycle_node_state_name(st), cause);
 	snprintf(what, sizeof(what), "node %s: %s", n->name, cause);
-	ctl_event(c, NULL, NULL, lifecycle_node_state_name(old), lifecycle_node_state_name(st), what);
+	ctl_node_event(c, n->name, lifecycle_node_state_name(old),
+	    lifecycle_node_state_name(st), what);
 	if (st == NODE_LOST)
 		ctl_alert(c, "node_lost", NULL, n->name, "node %s lost: no heartbeat for %lld ms",
 		    n->name, (long long)(orch_mono_ms() - n->last_hb_mono));
@@ -189,7 +190,7 @@ ctl_node_report(struct ctl *c, const char *name, const json_t *body, bool regist
 		n->next = c->nodes;
 		c->nodes = n;
 		log_info("node=%s registered address=%s", name, addr);
-		ctl_event(c, NULL, NULL, NULL, "Ready", "node registered");
+		ctl_node_event(c, name, NULL, "Ready", "node registered");
 		ctl_kick(c);
 	}
 	node_update(c, n, body);

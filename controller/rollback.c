@@ -12,6 +12,12 @@
  * they run the spec of the pinned commit (ctl_spec), kept in the store
  * with the service and loaded from git again after a restart. The next
  * apply ends every pin.
+ *
+ * The planner asks for the same revert when a rollout fails with
+ * auto_rollback (ctl_rollback_service): then the revision that brought
+ * the failed spec is recorded "failed" with the reason, and the service
+ * keeps "rolled back from NEW to OLD: why" as its reason once it is Run
+ * again at the old version, until the next apply.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +92,8 @@ ctl_pins_clear(struct ctl *c)
 	for (struct ctl_svc *s = c->svcs; s; s = s->next) {
 		free(s->pin);
 		s->pin = NULL;
+		free(s->rolled_back);
+		s->rolled_back = NULL;
 	}
 	while (c->pinned != NULL) {
 		struct ctl_pinned *p = c->pinned;
@@ -264,6 +272,8 @@ revert(json_t *list, char out_sha[41], struct ctl *c, const char *name, const ch
 			lifecycle_fingerprint(fp_to, tos);
 			free(s->pin);
 			s->pin = strdup(out_sha);
+			free(s->rolled_back); /* a person's revert says nothing failed */
+			s->rolled_back = NULL;
 			s->rollback = strcmp(fp_from, fp_to) != 0;
 			ctl_svc_save(c, s);
 			snprintf(cause, sizeof(cause), "rollback %s %s -> %s (%.12s)", sn,
@@ -281,9 +291,46 @@ revert(json_t *list, char out_sha[41], struct ctl *c, const char *name, const ch
 int
 ctl_rollback_service(struct ctl *c, const char *name)
 {
-	char sha[41];
+	const struct service_spec *from = ctl_spec(c, name), *to;
+	struct ctl_svc *s = ctl_svc_find(c, name);
+	char sha[41], from_version[128], why[LIFECYCLE_REASON_MAX], note[1024];
+	const char *w, *end;
+	uint64_t seq;
+	int rc;
 
-	return revert(NULL, sha, c, name, NULL, false);
+	if (from == NULL || s == NULL)
+		return orch_err_set(ORCH_ENOTFOUND, "no service named \"%s\"", name);
+	snprintf(from_version, sizeof(from_version), "%s", from->version);
+	/* The planner's reason: "rollout to V failed: WHY; rolling back to
+	 * OLD". Keep WHY. */
+	w = s->reason ? s->reason : "";
+	if (strncmp(w, "rollout to ", 11) == 0 && strstr(w, " failed: ") != NULL)
+		w = strstr(w, " failed: ") + 9;
+	end = strstr(w, "; rolling back to ");
+	snprintf(why, sizeof(why), "%.*s", (int)(end ? (size_t)(end - w) : strlen(w)), w);
+	/* The revision whose rollout failed: the pending one, or the
+	 * current one when its outcome was lost with a restart. */
+	seq = c->rev_pending;
+	if (seq == 0 && s->revision != NULL && c->desired_commit != NULL &&
+	    strcmp(s->revision, c->desired_commit) == 0)
+		seq = c->rev_seq;
+	if ((rc = revert(NULL, sha, c, name, NULL, false)) < 0)
+		return rc;
+	to = ctl_spec(c, name);
+	snprintf(note, sizeof(note), "rolled back from %s to %s: %s", from_version,
+	    to ? to->version : "?", *why ? why : "the rollout failed");
+	free(s->rolled_back);
+	if ((s->rolled_back = strdup(note)) == NULL)
+		fatalx("out of memory");
+	ctl_svc_save(c, s);
+	log_warnx("service=%s %s", name, note);
+	if (seq > 0) {
+		char rr[1200];
+
+		snprintf(rr, sizeof(rr), "service %s %s", name, note);
+		ctl_revision_failed(c, seq, rr);
+	}
+	return 0;
 }
 
 static void

@@ -188,14 +188,14 @@ static json_t *
 svc_record(const struct ctl_svc *s)
 {
 	return json_pack("{s:s, s:s, s:s, s:s?, s:i, s:b, s:b, s:b, s:b, s:i, s:i, s:o, s:s?,"
-	    " s:s?}",
+	    " s:s?, s:s?}",
 	    "name", s->name, "state", lifecycle_service_state_name(s->state),
 	    "detail", lifecycle_scale_detail_name(s->detail), "reason", s->reason,
 	    "scale", s->scale, "paused", s->paused, "rollback", s->rollback,
 	    "promote", s->promote, "abort", s->abort,
 	    "desired", s->desired,
 	    "ready", s->ready, "memo", memo_json(&s->memo), "revision", s->revision,
-	    "pin", s->pin);
+	    "pin", s->pin, "rolled_back", s->rolled_back);
 }
 
 static json_t *
@@ -260,13 +260,16 @@ commit(struct ctl *c, struct store_batch *b)
 	store_batch_free(b);
 }
 
+/* One event into batch b. node: the node it is about, or the instance's
+ * node (NULL: none, or the instance is not placed). */
 static void
 batch_event(struct ctl *c, struct store_batch *b, const char *service,
-    const char *instance, const char *from, const char *to, const char *cause)
+    const char *instance, const char *node, const char *from, const char *to,
+    const char *cause)
 {
-	json_t *ev = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:s, s:s?}",
+	json_t *ev = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:s?}",
 	    "time", (json_int_t)orch_wall_ms(), "service", service,
-	    "instance", instance, "from", from, "to", to,
+	    "instance", instance, "node", node, "from", from, "to", to,
 	    "cause", cause ? cause : "", "revision", c->desired_commit);
 	char *text = json_dumps(ev, JSON_COMPACT);
 
@@ -329,8 +332,19 @@ ctl_event(struct ctl *c, const char *service, const char *instance,
     const char *from, const char *to, const char *cause)
 {
 	struct store_batch *b = store_batch_new();
+	struct ctl_inst *i = instance ? ctl_inst_find(c, instance) : NULL;
 
-	batch_event(c, b, service, instance, from, to, cause);
+	batch_event(c, b, service, instance, i ? i->node : NULL, from, to, cause);
+	commit(c, b);
+}
+
+void
+ctl_node_event(struct ctl *c, const char *node, const char *from, const char *to,
+    const char *cause)
+{
+	struct store_batch *b = store_batch_new();
+
+	batch_event(c, b, NULL, NULL, node, from, to, cause);
 	commit(c, b);
 }
 
@@ -366,7 +380,7 @@ ctl_svc_set_state(struct ctl *c, struct ctl_svc *s, enum service_state st,
 	b = store_batch_new();
 	snprintf(key, sizeof(key), "services/%s", s->name);
 	svc_put(b, key, s);
-	batch_event(c, b, s->name, NULL, lifecycle_service_state_name(ev.from),
+	batch_event(c, b, s->name, NULL, NULL, lifecycle_service_state_name(ev.from),
 	    lifecycle_service_state_name(ev.to), ev.cause);
 	commit(c, b);
 	/* Alerts for Failed and Rollback come from the planner (ALERT
@@ -401,7 +415,7 @@ ctl_inst_set_state(struct ctl *c, struct ctl_inst *i, enum instance_state st,
 	b = store_batch_new();
 	snprintf(key, sizeof(key), "instances/%s", i->id);
 	batch_put_json(b, key, inst_record(i));
-	batch_event(c, b, i->service, i->id, proto_state_name(old),
+	batch_event(c, b, i->service, i->id, i->node, proto_state_name(old),
 	    proto_state_name(st), cause);
 	commit(c, b);
 }
@@ -474,6 +488,7 @@ ctl_svc_free(struct ctl_svc *s)
 	lifecycle_memo_clear(&s->memo);
 	free(s->saved);
 	free(s->pin);
+	free(s->rolled_back);
 	free(s);
 }
 
@@ -502,8 +517,8 @@ ctl_inst_drop(struct ctl *c, struct ctl_inst *i)
 	ctl_slaves_forget(c, i);
 	snprintf(key, sizeof(key), "instances/%s", i->id);
 	store_batch_del(b, key);
-	batch_event(c, b, i->service, i->id, proto_state_name(i->state), "Destroy",
-	    "removed");
+	batch_event(c, b, i->service, i->id, i->node, proto_state_name(i->state),
+	    "Destroy", "removed");
 	commit(c, b);
 	log_info("instance=%s service=%s removed", i->id, i->service);
 	ctl_inst_free(i);
@@ -522,7 +537,7 @@ ctl_svc_drop(struct ctl *c, struct ctl_svc *s)
 		}
 	snprintf(key, sizeof(key), "services/%s", s->name);
 	store_batch_del(b, key);
-	batch_event(c, b, s->name, NULL, lifecycle_service_state_name(s->state),
+	batch_event(c, b, s->name, NULL, NULL, lifecycle_service_state_name(s->state),
 	    "Destroy", "removed");
 	commit(c, b);
 	log_info("service=%s removed", s->name);
@@ -559,6 +574,7 @@ load_svc(struct ctl *c, const json_t *o)
 	s->promote = json_is_true(json_object_get(o, "promote"));
 	s->abort = json_is_true(json_object_get(o, "abort"));
 	s->pin = xstrdup(jstr(o, "pin"));
+	s->rolled_back = xstrdup(jstr(o, "rolled_back"));
 	s->desired = (int)json_integer_value(json_object_get(o, "desired"));
 	s->ready = (int)json_integer_value(json_object_get(o, "ready"));
 	memo_parse(&s->memo, json_object_get(o, "memo"));

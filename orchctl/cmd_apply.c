@@ -255,8 +255,15 @@ revision_verdict(enum verdict *v, struct client *c, long long seq, char *why,
 			*v = WAIT_MORE; /* outcome not known yet */
 		else if (strcmp(result, "failed") == 0 ||
 		    strcmp(result, "rejected") == 0) {
-			snprintf(why, whylen, "the controller marked revision "
-			    "%lld %s", seq, result);
+			const char *reason = jget_str(r, "reason");
+
+			/* The controller's reason says it best ("service
+			 * web rolled back from 2.0.0 to 1.0.0: ..."). */
+			if (reason != NULL && *reason != '\0')
+				snprintf(why, whylen, "%s", reason);
+			else
+				snprintf(why, whylen, "the controller marked "
+				    "revision %lld %s", seq, result);
 			*v = WAIT_FAILED;
 		}
 		break;
