@@ -87,18 +87,29 @@ proc_ids(pid_t pid, pid_t *ppid, pid_t *pgrp, pid_t *sid)
 	return true;
 }
 
-/* Whether pid's environment carries ORCH_INSTANCE_ID=id: how an orphan
- * that left its session and lost its parent is still known as ours. */
+/*
+ * Whether pid's environment carries both ORCH_INSTANCE_ID=id and
+ * ORCH_DATA_DIR=data_dir: how an orphan that left its session and lost its
+ * parent is still known as ours. The id alone is not enough: another slave
+ * on this host (another node, a test) may run an instance with the same
+ * id, and its processes are not ours to kill. The data dir lies under this
+ * slave's --data-dir, so the pair names one instance of one slave.
+ */
 static bool
-proc_has_instance_env(pid_t pid, const char *id)
+proc_has_instance_env(pid_t pid, const char *id, const char *data_dir)
 {
-	char path[64], want[PROTO_MAX_NAME + 32], buf[65536];
-	size_t wlen;
+	char path[64], want_id[PROTO_MAX_NAME + 32], want_dir[4200], buf[65536];
+	size_t id_len, dir_len;
+	bool has_id = false, has_dir = false;
 	ssize_t n;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-	wlen = (size_t)snprintf(want, sizeof(want), "ORCH_INSTANCE_ID=%s", id) + 1;
+	id_len = (size_t)snprintf(want_id, sizeof(want_id), "ORCH_INSTANCE_ID=%s", id) + 1;
+	dir_len = (size_t)snprintf(want_dir, sizeof(want_dir), "ORCH_DATA_DIR=%s",
+	    data_dir ? data_dir : "") + 1;
+	if (id_len > sizeof(want_id) || dir_len > sizeof(want_dir) || data_dir == NULL)
+		return false;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return false;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -106,10 +117,15 @@ proc_has_instance_env(pid_t pid, const char *id)
 	if (n <= 0)
 		return false;
 	buf[n] = '\0';
-	for (ssize_t off = 0; off < n; off += strlen(buf + off) + 1)
-		if ((size_t)(n - off) >= wlen && memcmp(buf + off, want, wlen) == 0)
-			return true;
-	return false;
+	for (ssize_t off = 0; off < n; off += strlen(buf + off) + 1) {
+		size_t left = (size_t)(n - off);
+
+		if (left >= id_len && memcmp(buf + off, want_id, id_len) == 0)
+			has_id = true;
+		else if (left >= dir_len && memcmp(buf + off, want_dir, dir_len) == 0)
+			has_dir = true;
+	}
+	return has_id && has_dir;
 }
 
 struct pinfo {
@@ -120,7 +136,7 @@ struct pinfo {
 /*
  * Signal every process of the instance: its group, its session, all
  * descendants of root (by ppid, to a fixpoint), orphans handed to us that
- * carry its ORCH_INSTANCE_ID, and every pid of its cgroup.
+ * carry its ORCH_INSTANCE_ID and ORCH_DATA_DIR, and every pid of its cgroup.
  */
 static void
 kill_tree(struct slave *s, struct instance *in, pid_t root, int sig)
@@ -156,7 +172,7 @@ kill_tree(struct slave *s, struct instance *in, pid_t root, int sig)
 		v[n].pid = p;
 		v[n].mark = root > 1 && (p == root || v[n].pgrp == root || v[n].sid == root);
 		if (!v[n].mark && (v[n].ppid == self || v[n].ppid == 1))
-			v[n].mark = proc_has_instance_env(p, in->spec->id);
+			v[n].mark = proc_has_instance_env(p, in->spec->id, in->data_dir);
 		n++;
 	}
 	closedir(d);
