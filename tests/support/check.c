@@ -4,6 +4,7 @@
 #include "check.h"
 
 int check_failed_in_test;
+int check_failed_total;
 jmp_buf check_abort;
 
 void
@@ -18,6 +19,7 @@ check_fail(const char *file, int line, const char *fmt, ...)
 	fputc('\n', stdout);
 	fflush(stdout);
 	check_failed_in_test++;
+	check_failed_total++;
 }
 
 static int

@@ -19,6 +19,7 @@
 #include <string.h>
 
 extern int check_failed_in_test;
+extern int check_failed_total; /* failed checks so far in this program */
 extern jmp_buf check_abort;
 
 void check_fail(const char *file, int line, const char *fmt, ...)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "cluster.h"
 #include "err.h"
 
@@ -229,11 +230,33 @@ slave_clear(struct cluster_slave *s)
 	WAIT_FOR(slave_empty(s), CL_WAIT);
 }
 
+/* Print the last lines of a daemon's log: when a check failed, CI's
+ * output then says what the controller and slaves were doing. */
+static void
+print_log_tail(const char *what, const struct daemon *d)
+{
+	char *text, *p;
+	int lines = 0;
+
+	if (d == NULL || (text = daemon_log(d)) == NULL)
+		return;
+	for (p = text + strlen(text); p > text && lines < 60; p--)
+		if (p[-1] == '\n')
+			lines++;
+	printf("---- last lines of %s ----\n%s\n", what, p);
+	free(text);
+}
+
 void
 cluster_free(struct cluster *cl)
 {
 	if (cl == NULL)
 		return;
+	if (check_failed_total > 0) {
+		print_log_tail("controller log", cl->ctl);
+		for (size_t i = 0; i < cl->nslaves; i++)
+			print_log_tail(cl->slaves[i].name, cl->slaves[i].d);
+	}
 	/* The controller first: it would otherwise restart what we stop. */
 	if (cl->ctl != NULL && daemon_running(cl->ctl))
 		cluster_ctl_stop(cl, SIGTERM);
