@@ -8,6 +8,7 @@
 
 #include "err.h"
 #include "proto.h"
+#include "signame.h"
 
 static const char *const state_names[INSTANCE__LAST] = {
 	"Provision", "Ready", "Run", "Destroy", "Failed",
@@ -17,16 +18,6 @@ static const char *const health_names[HEALTH_STATE__LAST] = {
 };
 static const char *const kind_names[KIND__LAST] = {"cattle", "pet"};
 static const char *const htype_names[HEALTH__LAST] = {"none", "http", "tcp", "exec"};
-
-static const struct {
-	const char *name;
-	int sig;
-} signals[] = {
-	{"TERM", SIGTERM}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
-	{"HUP", SIGHUP}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"ABRT", SIGABRT},
-	{"ALRM", SIGALRM}, {"WINCH", SIGWINCH}, {"STOP", SIGSTOP}, {"CONT", SIGCONT},
-	{"PWR", SIGPWR}, {"SEGV", SIGSEGV},
-};
 
 const char *
 proto_state_name(enum instance_state s)
@@ -68,38 +59,6 @@ const char *
 proto_health_type_name(enum health_type t)
 {
 	return (unsigned)t < HEALTH__LAST ? htype_names[t] : "?";
-}
-
-int
-proto_signal_parse(const char *s)
-{
-	char *end;
-	long n;
-
-	if (s == NULL || *s == '\0')
-		return -1;
-	if (isdigit((unsigned char)s[0])) {
-		errno = 0;
-		n = strtol(s, &end, 10);
-		if (errno || *end || n < 1 || n >= NSIG)
-			return -1;
-		return (int)n;
-	}
-	if (strncmp(s, "SIG", 3) == 0)
-		s += 3;
-	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
-		if (strcmp(s, signals[i].name) == 0)
-			return signals[i].sig;
-	return -1;
-}
-
-const char *
-proto_signal_name(int sig)
-{
-	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
-		if (signals[i].sig == sig)
-			return signals[i].name;
-	return NULL;
 }
 
 bool
@@ -352,9 +311,9 @@ decode_stop(struct stop_spec *st, const json_t *o)
 	if ((v = json_object_get(o, "signal")) != NULL && !json_is_null(v)) {
 		if (json_is_integer(v)) {
 			snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
-			sig = proto_signal_parse(buf);
+			sig = orch_signal_parse(buf);
 		} else if (json_is_string(v)) {
-			sig = proto_signal_parse(json_string_value(v));
+			sig = orch_signal_parse(json_string_value(v));
 		} else
 			sig = -1;
 		if (sig < 0)
@@ -578,7 +537,7 @@ proto_spec_encode(const struct instance_spec *s)
 	if (s->limits.memlock >= 0) json_object_set_new(lim, "memlock", json_integer(s->limits.memlock));
 	if (s->limits.stack >= 0) json_object_set_new(lim, "stack", json_integer(s->limits.stack));
 	if (s->limits.fsize >= 0) json_object_set_new(lim, "fsize", json_integer(s->limits.fsize));
-	sig = proto_signal_name(s->stop.signal);
+	sig = orch_signal_name(s->stop.signal);
 	j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
 	    " s:{s:o, s:o}, s:{s:f, s:I}, s:o, s:o, s:{s:o, s:I},"
 	    " s:{s:i, s:I, s:I, s:I}}",

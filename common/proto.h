@@ -109,10 +109,6 @@ const char *proto_health_name(enum health_state h);
 int proto_health_parse(const char *word);
 const char *proto_kind_name(enum orch_kind k);
 const char *proto_health_type_name(enum health_type t);
-/* "TERM", "SIGTERM" or "15" -> 15; -1 when unknown. */
-int proto_signal_parse(const char *s);
-/* 15 -> "TERM"; NULL when unnamed. */
-const char *proto_signal_name(int sig);
 /* [A-Za-z0-9_.-]{1,PROTO_MAX_NAME}, not "." or "..". */
 bool proto_name_valid(const char *s);
 

@@ -15,6 +15,7 @@
 
 #include "err.h"
 #include "internal.h"
+#include "signame.h"
 #include "units.h"
 
 /* The port a service gets when it needs one and declares none. */
@@ -790,13 +791,9 @@ read_health(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 	}
 }
 
-static const struct {
-	const char *name;
-	int sig;
-} signals[] = {
-	{ "TERM", SIGTERM }, { "INT", SIGINT }, { "QUIT", SIGQUIT },
-	{ "HUP", SIGHUP }, { "KILL", SIGKILL }, { "USR1", SIGUSR1 },
-	{ "USR2", SIGUSR2 },
+/* The signals a manifest may name for stop.signal; names come from signame.c. */
+static const int stop_signals[] = {
+	SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGKILL, SIGUSR1, SIGUSR2,
 };
 
 static void
@@ -812,13 +809,12 @@ read_stop(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 	spec_check_keys(v, n, p, keys, false);
 	if ((f = SPEC_FIELD(n, "signal", fp, p)) != NULL) {
 		const char *name = f->type == MNODE_SCALAR ? f->str : "";
+		int sig = orch_signal_lookup(name);
 		bool found = false;
 
-		if (strncmp(name, "SIG", 3) == 0)
-			name += 3;
-		for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
-			if (strcmp(name, signals[i].name) == 0) {
-				s->stop.signal = signals[i].sig;
+		for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++) {
+			if (sig == stop_signals[i]) {
+				s->stop.signal = sig;
 				found = true;
 			}
 		}

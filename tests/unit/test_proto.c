@@ -8,6 +8,7 @@
 #include "check.h"
 #include "err.h"
 #include "proto.h"
+#include "signame.h"
 
 static struct instance_spec *
 decode(const char *text, int *out_rc)
@@ -169,11 +170,11 @@ TEST(proto_status__round_trip_and_words)
 	for (int i = 0; i < INSTANCE__LAST; i++)
 		CHECK_EQ_INT(proto_state_parse(proto_state_name(i)), i);
 	CHECK_STR(proto_state_name(INSTANCE_DESTROY), "Destroy");
-	CHECK_EQ_INT(proto_signal_parse("TERM"), SIGTERM);
-	CHECK_EQ_INT(proto_signal_parse("SIGKILL"), SIGKILL);
-	CHECK_EQ_INT(proto_signal_parse("2"), SIGINT);
-	CHECK_EQ_INT(proto_signal_parse("0"), -1);
-	CHECK_EQ_INT(proto_signal_parse("NOPE"), -1);
+	CHECK_EQ_INT(orch_signal_parse("TERM"), SIGTERM);
+	CHECK_EQ_INT(orch_signal_parse("SIGKILL"), SIGKILL);
+	CHECK_EQ_INT(orch_signal_parse("2"), SIGINT);
+	CHECK_EQ_INT(orch_signal_parse("0"), -1);
+	CHECK_EQ_INT(orch_signal_parse("NOPE"), -1);
 	CHECK(!proto_name_valid(""));
 	CHECK(!proto_name_valid("a/b"));
 	CHECK(proto_name_valid("web-1.v2_x"));
