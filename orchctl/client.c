@@ -435,6 +435,26 @@ out:
 }
 
 int
+client_get_list(json_t **out, json_t **out_list, struct client *c,
+    const char *path, const char *key)
+{
+	int ex;
+
+	*out_list = NULL;
+	if ((ex = client_call(out, c, "GET", path, NULL)) != EXIT_OK)
+		return ex;
+	*out_list = json_object_get(*out, key);
+	if (!json_is_array(*out_list)) {
+		orchctl_warnx("GET %s: the reply has no \"%s\" list", path, key);
+		json_decref(*out);
+		*out = NULL;
+		*out_list = NULL;
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
+int
 client_get_raw(char **out, size_t *out_len, struct client *c,
     const char *path)
 {

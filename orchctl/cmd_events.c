@@ -114,15 +114,8 @@ fetch_events(json_t **out, struct client *c, long long since)
 		char path[64];
 
 		snprintf(path, sizeof(path), "/v1/events?since=%lld", since);
-		if ((ex = client_call(&page, c, "GET", path, NULL)) != EXIT_OK)
+		if ((ex = client_get_list(&page, &evs, c, path, "events")) != EXIT_OK)
 			goto fail;
-		evs = json_object_get(page, "events");
-		if (!json_is_array(evs)) {
-			orchctl_warnx("GET %s: the reply has no \"events\" list",
-			    path);
-			ex = EXIT_FAILED;
-			goto fail;
-		}
 		if (all == NULL)
 			all = json_incref(page);
 		else {

@@ -40,42 +40,26 @@ run_history(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
     char **argv)
 {
 	struct client *c = NULL;
-	json_t *reply = NULL, *list, *rev;
-	size_t i;
-	int ch, ex;
+	json_t *reply = NULL, *list;
+	int ex;
 
-	while ((ch = orchctl_getopt(&ex, ctx, cmd, argc, argv, "", NULL)) != -1) {
-		if (ch == OPT_EXIT)
-			return ex;
-		return orchctl_usage_error(cmd, "unexpected option");
-	}
+	if (orchctl_getopt_none(&ex, ctx, cmd, argc, argv) == OPT_EXIT)
+		return ex;
 	if (optind < argc)
 		return orchctl_usage_error(cmd, "unexpected argument '%s'",
 		    argv[optind]);
 	if ((ex = client_open(&c, ctx, cmd)) != EXIT_OK)
 		return ex;
-	if ((ex = client_call(&reply, c, "GET", "/v1/revisions", NULL)) != EXIT_OK)
+	ex = client_get_list(&reply, &list, c, "/v1/revisions", "revisions");
+	if (ex != EXIT_OK)
 		goto out;
-	list = json_object_get(reply, "revisions");
-	if (!json_is_array(list)) {
-		orchctl_warnx("GET /v1/revisions: the reply has no "
-		    "\"revisions\" list");
-		ex = EXIT_FAILED;
-		goto out;
-	}
 	if (ctx->output == OUTPUT_JSON) {
 		client_print_json(reply);
 		reply = NULL;
 	} else if (json_array_size(list) == 0)
 		printf("No revisions: nothing has been applied yet.\n");
-	else {
-		struct table *t = table_new(NCOLS, headers);
-
-		json_array_foreach(list, i, rev)
-			add_row(t, rev);
-		table_print(t, stdout);
-		table_free(t);
-	}
+	else
+		table_print_list(stdout, list, NCOLS, headers, add_row);
 out:
 	json_decref(reply);
 	client_free(c);

@@ -51,15 +51,12 @@ run_instances(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 {
 	const char *service = NULL;
 	struct client *c = NULL;
-	json_t *reply = NULL, *list, *in;
+	json_t *reply = NULL, *list;
 	size_t i;
-	int ch, ex;
+	int ex;
 
-	while ((ch = orchctl_getopt(&ex, ctx, cmd, argc, argv, "", NULL)) != -1) {
-		if (ch == OPT_EXIT)
-			return ex;
-		return orchctl_usage_error(cmd, "unexpected option");
-	}
+	if (orchctl_getopt_none(&ex, ctx, cmd, argc, argv) == OPT_EXIT)
+		return ex;
 	if (argc - optind > 1)
 		return orchctl_usage_error(cmd, "at most one SERVICE (got %d "
 		    "arguments)", argc - optind);
@@ -70,15 +67,9 @@ run_instances(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 	}
 	if ((ex = client_open(&c, ctx, cmd)) != EXIT_OK)
 		return ex;
-	if ((ex = client_call(&reply, c, "GET", "/v1/instances", NULL)) != EXIT_OK)
+	ex = client_get_list(&reply, &list, c, "/v1/instances", "instances");
+	if (ex != EXIT_OK)
 		goto out;
-	list = json_object_get(reply, "instances");
-	if (!json_is_array(list)) {
-		orchctl_warnx("GET /v1/instances: the reply has no "
-		    "\"instances\" list");
-		ex = EXIT_FAILED;
-		goto out;
-	}
 	/* The API lists every instance; a service is a filter here, so
 	 * -o json keeps the API's shape with fewer entries. */
 	if (service != NULL)
@@ -96,14 +87,8 @@ run_instances(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 			printf("No instances of service %s.\n", service);
 		else
 			printf("No instances.\n");
-	} else {
-		struct table *t = table_new(NCOLS, headers);
-
-		json_array_foreach(list, i, in)
-			add_row(t, in);
-		table_print(t, stdout);
-		table_free(t);
-	}
+	} else
+		table_print_list(stdout, list, NCOLS, headers, add_row);
 out:
 	json_decref(reply);
 	client_free(c);

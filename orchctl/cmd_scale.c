@@ -18,7 +18,7 @@ run_scale(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 	const char *service;
 	char *path = NULL;
 	long long n;
-	int ch, ex;
+	int ex;
 
 	/* getopt would take "scale api -1" for an option -1; say what is
 	 * really wrong with it. */
@@ -26,11 +26,8 @@ run_scale(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 		if (argv[i][0] == '-' && argv[i][1] >= '0' && argv[i][1] <= '9')
 			return orchctl_usage_error(cmd, "N: '%s' is not a "
 			    "non-negative integer", argv[i]);
-	while ((ch = orchctl_getopt(&ex, ctx, cmd, argc, argv, "", NULL)) != -1) {
-		if (ch == OPT_EXIT)
-			return ex;
-		return orchctl_usage_error(cmd, "unexpected option");
-	}
+	if (orchctl_getopt_none(&ex, ctx, cmd, argc, argv) == OPT_EXIT)
+		return ex;
 	if (argc - optind != 2)
 		return orchctl_usage_error(cmd, "need SERVICE and N (got %d "
 		    "argument%s)", argc - optind, argc - optind == 1 ? "" : "s");

@@ -140,13 +140,10 @@ run_status(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 	struct client *c = NULL;
 	json_t *reply = NULL;
 	char *path = NULL;
-	int ch, ex;
+	int ex;
 
-	while ((ch = orchctl_getopt(&ex, ctx, cmd, argc, argv, "", NULL)) != -1) {
-		if (ch == OPT_EXIT)
-			return ex;
-		return orchctl_usage_error(cmd, "unexpected option");
-	}
+	if (orchctl_getopt_none(&ex, ctx, cmd, argc, argv) == OPT_EXIT)
+		return ex;
 	if (argc - optind > 1)
 		return orchctl_usage_error(cmd, "at most one SERVICE (got %d "
 		    "arguments)", argc - optind);

@@ -246,6 +246,21 @@ orchctl_getopt(int *out_exit, struct orchctl *ctx,
 	}
 }
 
+int
+orchctl_getopt_none(int *out_exit, struct orchctl *ctx,
+    const struct orchctl_cmd *cmd, int argc, char **argv)
+{
+	int ch;
+
+	while ((ch = orchctl_getopt(out_exit, ctx, cmd, argc, argv, "",
+	    NULL)) != -1) {
+		if (ch != OPT_EXIT)
+			*out_exit = orchctl_usage_error(cmd, "unexpected option");
+		return OPT_EXIT;
+	}
+	return 0;
+}
+
 static int
 main_usage_error(const char *fmt, ...)
 {

@@ -77,6 +77,11 @@ extern const struct orchctl_cmd cmd_diff;
 int orchctl_getopt(int *out_exit, struct orchctl *ctx,
     const struct orchctl_cmd *cmd, int argc, char **argv,
     const char *shortopts, const struct option *longopts);
+/* orchctl_getopt for a verb with no options of its own: 0 when the verb
+ * goes on to its arguments (at optind), OPT_EXIT when it must return
+ * *out_exit (help printed, or a usage error). */
+int orchctl_getopt_none(int *out_exit, struct orchctl *ctx,
+    const struct orchctl_cmd *cmd, int argc, char **argv);
 /* Print "orchctl VERB: message", the usage lines and the --help hint to
  * stderr; returns EXIT_USAGE. */
 int orchctl_usage_error(const struct orchctl_cmd *cmd, const char *fmt, ...)
@@ -116,6 +121,11 @@ struct table *table_new(size_t ncols, const char *const *headers);
 void table_add(struct table *t, const char *const *cells);
 void table_print(const struct table *t, FILE *f);
 void table_free(struct table *t);
+/* A table of one row per element of the JSON array list, each added by
+ * add_row, printed to f. */
+void table_print_list(FILE *f, const json_t *list, size_t ncols,
+    const char *const *headers,
+    void (*add_row)(struct table *t, const json_t *elem));
 
 /* Print a JSON document (2-space indent, trailing newline); steals j. */
 void output_json(FILE *f, json_t *j);
@@ -164,6 +174,11 @@ void client_set_timeout(struct client *c, long ms);
  * reply (new reference) on 2xx. */
 int client_call(json_t **out, struct client *c, const char *method,
     const char *path, const json_t *body);
+/* GET path -> *out the parsed reply (new reference) and *out_list its
+ * array key (borrowed from *out); a reply without that array is
+ * EXIT_FAILED ("GET path: the reply has no "key" list"), *out NULL. */
+int client_get_list(json_t **out, json_t **out_list, struct client *c,
+    const char *path, const char *key);
 /* GET path -> the raw reply body (malloc'd, NUL-terminated) on 2xx. */
 int client_get_raw(char **out, size_t *out_len, struct client *c,
     const char *path);

@@ -107,6 +107,21 @@ table_free(struct table *t)
 	free(t);
 }
 
+void
+table_print_list(FILE *f, const json_t *list, size_t ncols,
+    const char *const *headers,
+    void (*add_row)(struct table *t, const json_t *elem))
+{
+	struct table *t = table_new(ncols, headers);
+	const json_t *elem;
+	size_t i;
+
+	json_array_foreach(list, i, elem)
+		add_row(t, elem);
+	table_print(t, f);
+	table_free(t);
+}
+
 json_t *
 jstr(const char *s)
 {
