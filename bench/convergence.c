@@ -64,6 +64,7 @@
 #include "daemon.h"
 #include "err.h"
 #include "gitrepo.h"
+#include "procfs.h"
 
 #define TOKEN "bench-convergence-token-0123456789"
 #define SETTLE_MS 2000
@@ -88,21 +89,13 @@ struct procinfo {
 static bool
 proc_stat(struct procinfo *out, pid_t pid)
 {
-	char path[64], buf[1024], *p, *rp;
+	char buf[1024], *p, *rp;
 	unsigned long long ut, st;
-	int fd, ppid, pgrp;
-	ssize_t n;
+	int ppid, pgrp;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	/* comm may hold spaces and parentheses: it ends at the last ')'. */
-	if ((p = strchr(buf, '(')) == NULL || (rp = strrchr(buf, ')')) == NULL)
+	if ((rp = orch_procfs_stat(buf, sizeof(buf), pid)) == NULL ||
+	    (p = strchr(buf, '(')) == NULL)
 		return false;
 	memset(out, 0, sizeof(*out));
 	out->pid = pid;

@@ -29,6 +29,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "procfs.h"
 #include "slave.h"
 #include "units.h"
 
@@ -37,21 +38,11 @@
 uint64_t
 sv_proc_starttime(pid_t pid)
 {
-	char path[64], buf[1024], *p, *save = NULL;
+	char buf[1024], *p, *save = NULL;
 	unsigned long long v = 0;
-	ssize_t n;
-	int fd, field;
+	int field;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* comm may hold spaces and ')': fields restart after the last ')'. */
-	if ((p = strrchr(buf, ')')) == NULL)
+	if ((p = orch_procfs_stat(buf, sizeof(buf), pid)) == NULL)
 		return 0;
 	/* p+2 is field 3 (state); starttime is field 22. */
 	field = 3;
@@ -67,19 +58,11 @@ sv_proc_starttime(pid_t pid)
 static bool
 proc_ids(pid_t pid, pid_t *ppid, pid_t *pgrp, pid_t *sid)
 {
-	char path[64], buf[1024], *p;
-	int fd, a, b, c;
-	ssize_t n;
+	char buf[1024], *p;
+	int a, b, c;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2, "%*c %d %d %d", &a, &b, &c) != 3)
+	if ((p = orch_procfs_stat(buf, sizeof(buf), pid)) == NULL ||
+	    sscanf(p + 2, "%*c %d %d %d", &a, &b, &c) != 3)
 		return false;
 	*ppid = a;
 	*pgrp = b;

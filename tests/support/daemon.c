@@ -16,6 +16,7 @@
 
 #include "daemon.h"
 #include "err.h"
+#include "procfs.h"
 
 bool
 wait_for(bool (*cond)(void *arg), void *arg, int64_t timeout_ms)
@@ -324,21 +325,11 @@ http_json(json_t **out_json, long *out_status, const char *method, const char *u
 bool
 pid_alive(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
+	char buf[512], *p;
 
 	if (pid <= 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL || p[1] == '\0')
+	if ((p = orch_procfs_stat(buf, sizeof(buf), pid)) == NULL || p[1] == '\0')
 		return false;
 	return p[2] != 'Z' && p[2] != 'X';
 }
