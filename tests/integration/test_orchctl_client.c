@@ -58,24 +58,9 @@ env_or(const char *name, const char *dflt)
 static char *
 slurp(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0, cap = 0, n;
+	char *s = read_file(path);
 
-	if (f == NULL)
-		return strdup("");
-	do {
-		if (cap - len < 4096) {
-			cap = cap ? cap * 2 : 8192;
-			if ((buf = realloc(buf, cap)) == NULL)
-				abort();
-		}
-		n = fread(buf + len, 1, cap - len - 1, f);
-		len += n;
-	} while (n > 0);
-	fclose(f);
-	buf[len] = '\0';
-	return buf;
+	return s ? s : strdup("");
 }
 
 static void

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "check.h"
+#include "daemon.h"
 #include "err.h"
 #include "manifest.h"
 #include "run.h"
@@ -81,33 +82,10 @@ orchctl(struct run_result *r, const char *dir, ...)
 		check_fail(__FILE__, __LINE__, "sanitizer report:\n%s", r->err);
 }
 
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0, cap = 0, n;
-
-	if (f == NULL)
-		return NULL;
-	do {
-		if (cap - len < 4096) {
-			cap = cap ? cap * 2 : 8192;
-			if ((buf = realloc(buf, cap)) == NULL)
-				abort();
-		}
-		n = fread(buf + len, 1, cap - len - 1, f);
-		len += n;
-	} while (n > 0);
-	fclose(f);
-	buf[len] = '\0';
-	return buf;
-}
-
 static int
 copy_file(const char *from, const char *to)
 {
-	char *s = slurp(from);
+	char *s = read_file(from);
 	FILE *f;
 	int rc = -1;
 
@@ -217,7 +195,7 @@ static char **
 expected_lines(const char *name, size_t *out_n)
 {
 	char *path = xasprintf("%s/%s.expected", invalid_dir, name);
-	char *text = slurp(path);
+	char *text = read_file(path);
 	char **lines;
 	size_t n;
 
