@@ -607,6 +607,24 @@ teardown(struct run *r)
 	return left;
 }
 
+/* The git repository, inside the scenario's dir (gitrepo.c makes it
+ * under $ORCH_TEST_OUT, which daemon_tmpdir() reads too: set only here). */
+static int
+make_repo(struct run *r)
+{
+	char *was = getenv("ORCH_TEST_OUT") ? strdup(getenv("ORCH_TEST_OUT")) : NULL;
+	int rc;
+
+	setenv("ORCH_TEST_OUT", r->dir, 1);
+	rc = gitrepo_create(&r->repo);
+	if (was != NULL)
+		setenv("ORCH_TEST_OUT", was, 1);
+	else
+		unsetenv("ORCH_TEST_OUT");
+	free(was);
+	return rc;
+}
+
 static char *
 manifest(const char *stamp, const char *out, int instances)
 {
@@ -659,11 +677,11 @@ scenario(const char *scen, int instances, size_t nslaves)
 		fprintf(stderr, "convergence: %s\n", orch_err_last());
 		return 1;
 	}
-	setenv("ORCH_TEST_OUT", r.dir, 1); /* the git repo lives inside */
+
 	snprintf(r.token_file, sizeof(r.token_file), "%s/token", r.dir);
 	snprintf(r.stamps, sizeof(r.stamps), "%s/stamps", r.dir);
 	if ((r.slaves = calloc(nslaves, sizeof(*r.slaves))) == NULL ||
-	    write_file(r.token_file, TOKEN "\n") < 0 || gitrepo_create(&r.repo) < 0 ||
+	    write_file(r.token_file, TOKEN "\n") < 0 || make_repo(&r) < 0 ||
 	    (yaml = manifest(stamp, r.stamps, instances)) == NULL ||
 	    gitrepo_write(r.repo, "orch.yaml", yaml) < 0 ||
 	    gitrepo_commit(NULL, r.repo, "bench", NULL) < 0) {
