@@ -9,6 +9,7 @@
 #include "err.h"
 #include "proto.h"
 #include "signame.h"
+#include "spec.h"
 
 static const char *const state_names[INSTANCE__LAST] = {
 	"Provision", "Ready", "Run", "Destroy", "Failed",
@@ -580,16 +581,6 @@ proto_spec_equal(const struct instance_spec *a, const struct instance_spec *b)
 	return eq;
 }
 
-static void
-strv_free(char **v, size_t n)
-{
-	if (v == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void
 instance_spec_free(struct instance_spec *s)
 {
@@ -598,23 +589,16 @@ instance_spec_free(struct instance_spec *s)
 	free(s->id);
 	free(s->service);
 	free(s->version);
-	strv_free(s->command, s->ncommand);
-	for (size_t i = 0; i < s->nenv; i++) {
-		free(s->env[i].key);
-		free(s->env[i].value);
-	}
-	free(s->env);
-	strv_free(s->ports, s->nports);
+	orch_strv_free(s->command, s->ncommand);
+	orch_kv_free(s->env, s->nenv);
+	orch_strv_free(s->ports, s->nports);
 	free(s->workdir);
 	free(s->user);
 	free(s->group);
 	free(s->node);
 	free(s->revision);
-	free(s->artifact.url);
-	free(s->artifact.sha256);
-	free(s->health.path);
-	free(s->health.port);
-	strv_free(s->health.command, s->health.ncommand);
+	orch_artifact_spec_release(&s->artifact);
+	orch_health_spec_release(&s->health);
 	free(s);
 }
 

@@ -16,6 +16,7 @@
 #include "err.h"
 #include "internal.h"
 #include "signame.h"
+#include "spec.h"
 #include "units.h"
 
 /* The port a service gets when it needs one and declares none. */
@@ -27,16 +28,6 @@ static const char *const service_keys[] = {
 	"ports", "health", "stop", "restart", "strategy", "depends_on", NULL,
 };
 
-static void
-free_strv(char **v, size_t n)
-{
-	if (v == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void
 spec_service_clear(struct service_spec *s)
 {
@@ -44,22 +35,15 @@ spec_service_clear(struct service_spec *s)
 		return;
 	free(s->name);
 	free(s->version);
-	free_strv(s->command, s->ncommand);
-	for (size_t i = 0; i < s->nenv; i++) {
-		free(s->env[i].key);
-		free(s->env[i].value);
-	}
-	free(s->env);
+	orch_strv_free(s->command, s->ncommand);
+	orch_kv_free(s->env, s->nenv);
 	free(s->workdir);
 	free(s->user);
 	free(s->group);
-	free(s->artifact.url);
-	free(s->artifact.sha256);
-	free_strv(s->nodes, s->nnodes);
-	free_strv(s->ports, s->nports);
-	free(s->health.path);
-	free(s->health.port);
-	free_strv(s->health.command, s->health.ncommand);
+	orch_artifact_spec_release(&s->artifact);
+	orch_strv_free(s->nodes, s->nnodes);
+	orch_strv_free(s->ports, s->nports);
+	orch_health_spec_release(&s->health);
 	free(s->strategy.steps);
 	for (size_t i = 0; i < s->ndeps; i++) {
 		free(s->deps[i].service);
@@ -240,10 +224,10 @@ read_argv(struct vctx *v, char ***out, size_t *out_n, const struct mnode *n,
 		argv[i] = spec_strdup(it->str);
 	}
 	if (bad) {
-		free_strv(argv, n->nitems);
+		orch_strv_free(argv, n->nitems);
 		return -1;
 	}
-	free_strv(*out, *out_n);
+	orch_strv_free(*out, *out_n);
 	*out = argv;
 	*out_n = n->nitems;
 	return 0;
