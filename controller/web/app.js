@@ -480,6 +480,11 @@ function connect(since) {
   };
 }
 
+/* ?live=0: a snapshot without the event stream, for printing and for
+ * headless screenshots (an open stream keeps a browser's virtual time
+ * from ever running out). */
+const LIVE = new URLSearchParams(location.search).get('live') !== '0';
+
 async function start() {
   let last = 0;
   try {
@@ -491,6 +496,11 @@ async function start() {
     setHealth(false, e.message);
   }
   renderEvents();
+  if (!LIVE) {
+    setStream(false, 'events: off (snapshot)', '');
+    await load();
+    return;
+  }
   connect(last);
   await load();
   setInterval(tickAges, 1000);
