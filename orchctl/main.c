@@ -27,6 +27,11 @@ static const struct orchctl_cmd *const commands[] = {
 	&cmd_logs,
 	&cmd_scale,
 	&cmd_drain,
+	&cmd_rollback,
+	&cmd_promote,
+	&cmd_abort,
+	&cmd_pause,
+	&cmd_resume,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

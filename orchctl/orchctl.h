@@ -240,6 +240,13 @@ extern const struct orchctl_cmd cmd_events;
 extern const struct orchctl_cmd cmd_scale;
 extern const struct orchctl_cmd cmd_drain;
 extern const struct orchctl_cmd cmd_logs;
+/* cmd_rollback.c */
+extern const struct orchctl_cmd cmd_rollback;
+/* cmd_steer.c: one request shape, four verbs */
+extern const struct orchctl_cmd cmd_promote;
+extern const struct orchctl_cmd cmd_abort;
+extern const struct orchctl_cmd cmd_pause;
+extern const struct orchctl_cmd cmd_resume;
 
 /* ---- end of the controller client section ----------------------------- */
 
