@@ -30,6 +30,9 @@
 
 #define CTL_MAX_BODY (4 * 1024 * 1024) /* an apply body is small; events batches are not */
 #define CTL_CMD_TIMEOUT_MS 5000       /* one request to a slave */
+#define CTL_CMD_WINDOW 8           /* commands on the wire per node; the rest wait
+                                      * in our queue, off the clock. Matches
+                                      * CURLMOPT_MAX_HOST_CONNECTIONS (loop.c) */
 #define CTL_CMD_BACKOFF_MIN 250
 #define CTL_CMD_BACKOFF_MAX 10000
 #define CTL_ALERT_TRIES 5
@@ -67,12 +70,15 @@ struct ctl_node {
 	int64_t memory;
 	json_t *labels;
 	uint64_t cmds_sent, cmds_failed;
+	int cmds_in_flight;       /* slaves.c: handed to curl, at most CTL_CMD_WINDOW */
 };
 
 /* The controller's record of one instance: where it was placed and what
  * the slave last said about it. */
 struct ctl_inst {
-	struct ctl_inst *next;
+	struct ctl_inst *next, *prev;
+	struct ctl_inst *hnext;   /* state.c: its bucket in the table by id */
+	struct ctl_cmd *cmd;      /* slaves.c: its command on (or next for) the wire */
 	char *id;
 	char *service;
 	char *version;
@@ -157,8 +163,12 @@ struct ctl {
 
 	struct ctl_svc *svcs;
 	struct ctl_inst *insts;
+	struct ctl_inst *insts_tail;
+	struct ctl_inst **inst_tab; /* state.c: chained hash by id */
+	size_t inst_nbuckets, ninsts;
 	struct ctl_node *nodes;
-	struct ctl_cmd *cmds;     /* slaves.c */
+	struct ctl_cmd *cmds;     /* slaves.c, in queue order */
+	struct ctl_cmd *cmds_tail;
 	struct ctl_alert *alerts; /* alerts.c: queued and in flight */
 	struct ctl_sse *sse;      /* events.c: open event streams */
 

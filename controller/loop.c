@@ -184,7 +184,7 @@ ctl_loop_init(struct ctl *c)
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 	/* Many slaves, each with a few transfers: keep connections per host. */
-	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 8L);
+	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)CTL_CMD_WINDOW);
 	return 0;
 }
 

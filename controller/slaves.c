@@ -9,7 +9,14 @@
  * command in flight; a stop queued behind a start waits for it, a stop
  * replaces a start that was not sent yet. Many instances (and so many
  * slaves) have commands in flight at once: one slow slave holds only its
- * own transfers.
+ * own transfers. Each node has at most CTL_CMD_WINDOW commands handed to
+ * curl; the rest wait here, so the per-attempt timeout counts only the
+ * request itself, not a wait for a connection.
+ *
+ * An instance record points to its first command (i->cmd, the one that
+ * may be on the wire); a command queued behind it hangs off that one
+ * (->behind). A command whose record was dropped is an orphan: no longer
+ * linked to any record, freed when its transfer ends.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +30,10 @@
 enum cmd_op { CMD_START, CMD_STOP };
 
 struct ctl_cmd {
-	struct ctl_cmd *next;
+	struct ctl_cmd *next, *prev; /* c->cmds, queue order */
+	struct ctl_inst *inst;    /* its record; NULL once orphan */
+	struct ctl_cmd *behind;   /* the command queued after this one for inst */
+	struct ctl_node *n;       /* its node once found (nodes live until exit) */
 	enum cmd_op op;
 	char *id;                 /* instance id */
 	char *node;
@@ -52,32 +62,36 @@ cmd_free(struct ctl_cmd *m)
 static void
 cmd_unlink(struct ctl *c, struct ctl_cmd *m)
 {
-	for (struct ctl_cmd **pp = &c->cmds; *pp; pp = &(*pp)->next)
-		if (*pp == m) {
-			*pp = m->next;
-			return;
-		}
+	if (m->prev != NULL)
+		m->prev->next = m->next;
+	else
+		c->cmds = m->next;
+	if (m->next != NULL)
+		m->next->prev = m->prev;
+	else
+		c->cmds_tail = m->prev;
+	m->next = m->prev = NULL;
 }
 
-static bool
-inst_has_cmd(struct ctl *c, const char *id)
+/* m, the first command of its record, is done with it: the one behind
+ * (if any) comes first now. */
+static void
+cmd_detach(struct ctl_cmd *m)
 {
-	for (struct ctl_cmd *m = c->cmds; m; m = m->next)
-		if (!m->orphan && strcmp(m->id, id) == 0)
-			return true;
-	return false;
+	if (m->inst != NULL && m->inst->cmd == m)
+		m->inst->cmd = m->behind;
+	m->inst = NULL;
+	m->behind = NULL;
 }
 
 static int
 queue(struct ctl *c, struct ctl_inst *i, enum cmd_op op)
 {
-	struct ctl_cmd *m, *last = NULL, **pp;
+	struct ctl_cmd *m, *last;
 
 	if (i->node == NULL)
 		return orch_err_set(ORCH_EINVALID, "instance %s has no node", i->id);
-	for (m = c->cmds; m; m = m->next)
-		if (!m->orphan && strcmp(m->id, i->id) == 0)
-			last = m;
+	last = i->cmd != NULL && i->cmd->behind != NULL ? i->cmd->behind : i->cmd;
 	if (last != NULL && last->op == op)
 		return 0;
 	if (last != NULL && last->easy == NULL) {
@@ -96,9 +110,17 @@ queue(struct ctl *c, struct ctl_inst *i, enum cmd_op op)
 		fatalx("out of memory");
 	if (m->id == NULL || m->node == NULL)
 		fatalx("out of memory");
-	for (pp = &c->cmds; *pp; pp = &(*pp)->next)
-		;
-	*pp = m;
+	m->inst = i;
+	if (last == NULL)
+		i->cmd = m;
+	else
+		last->behind = m; /* last is i->cmd, on the wire */
+	m->prev = c->cmds_tail;
+	if (c->cmds_tail != NULL)
+		c->cmds_tail->next = m;
+	else
+		c->cmds = m;
+	c->cmds_tail = m;
 	i->in_flight = true;
 	return 0;
 }
@@ -122,10 +144,10 @@ ctl_slaves_forget(struct ctl *c, struct ctl_inst *i)
 {
 	struct ctl_cmd *m, *next;
 
-	for (m = c->cmds; m; m = next) {
-		next = m->next;
-		if (m->orphan || strcmp(m->id, i->id) != 0)
-			continue;
+	for (m = i->cmd; m; m = next) {
+		next = m->behind;
+		m->inst = NULL;
+		m->behind = NULL;
 		if (m->easy != NULL) {
 			m->orphan = true;
 			continue;
@@ -133,6 +155,7 @@ ctl_slaves_forget(struct ctl *c, struct ctl_inst *i)
 		cmd_unlink(c, m);
 		cmd_free(m);
 	}
+	i->cmd = NULL;
 	i->in_flight = false;
 }
 
@@ -182,7 +205,7 @@ static void
 cmd_done(struct ctl *c, void *arg, CURL *easy, CURLcode res)
 {
 	struct ctl_cmd *m = arg;
-	struct ctl_node *n = ctl_node_find(c, m->node);
+	struct ctl_node *n = m->n; /* set when it was sent */
 	struct ctl_inst *i;
 	long code = 0;
 	bool finished = false;
@@ -190,11 +213,13 @@ cmd_done(struct ctl *c, void *arg, CURL *easy, CURLcode res)
 	curl_slist_free_all(m->hdrs);
 	m->hdrs = NULL;
 	m->easy = NULL;
+	if (m->n != NULL)
+		m->n->cmds_in_flight--;
 	if (res == CURLE_ABORTED_BY_CALLBACK)
 		return; /* shutting down: ctl_slaves_free() frees it */
 	if (res == CURLE_OK)
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-	i = m->orphan ? NULL : ctl_inst_find(c, m->id);
+	i = m->orphan ? NULL : m->inst;
 	if (res != CURLE_OK || code >= 500 || code == 0) {
 		if (n != NULL)
 			n->cmds_failed++;
@@ -226,6 +251,7 @@ cmd_done(struct ctl *c, void *arg, CURL *easy, CURLcode res)
 		if (code == 404) {
 			/* Already gone: the stop is done. m is ours to free
 			 * below, not ctl_slaves_forget()'s (via the drop). */
+			cmd_detach(m);
 			m->orphan = true;
 			i->in_flight = false;
 			ctl_inst_drop(c, i);
@@ -243,11 +269,10 @@ cmd_done(struct ctl *c, void *arg, CURL *easy, CURLcode res)
 	m->resp_len = 0;
 	if (finished) {
 		cmd_unlink(c, m);
-		if (i != NULL && !inst_has_cmd(c, i->id) && !(m->orphan))
-			i->in_flight = false;
+		cmd_detach(m);
 		/* A command queued behind this one may exist. */
-		if (i != NULL && inst_has_cmd(c, i->id))
-			i->in_flight = true;
+		if (i != NULL)
+			i->in_flight = i->cmd != NULL;
 		cmd_free(m);
 		ctl_kick(c);
 	}
@@ -284,9 +309,11 @@ send_cmd(struct ctl *c, struct ctl_cmd *m, struct ctl_node *n)
 	m->easy = e;
 	m->tries++;
 	n->cmds_sent++;
+	n->cmds_in_flight++;
 	log_debug("node=%s instance=%s %s (try %d)", n->name, m->id,
 	    m->op == CMD_START ? "start" : "stop", m->tries);
 	if (ctl_curl_add(c, e, cmd_done, m) < 0) {
+		n->cmds_in_flight--;
 		m->easy = NULL;
 		curl_slist_free_all(m->hdrs);
 		m->hdrs = NULL;
@@ -301,27 +328,29 @@ ctl_slaves_tick(struct ctl *c, int64_t now)
 
 	for (struct ctl_cmd *m = c->cmds, *nx; m; m = nx) {
 		struct ctl_node *n;
-		bool busy = false;
 
 		nx = m->next;
 		if (m->easy != NULL || m->orphan)
 			continue;
 		/* One command per instance on the wire, in queue order. */
-		for (struct ctl_cmd *o = c->cmds; o != m; o = o->next)
-			if (!o->orphan && strcmp(o->id, m->id) == 0)
-				busy = true;
-		if (busy)
+		if (m->inst->cmd != m)
 			continue;
 		if (m->next_at > now) {
 			if (next < 0 || m->next_at < next)
 				next = m->next_at;
 			continue;
 		}
-		n = ctl_node_find(c, m->node);
+		if (m->n == NULL)
+			m->n = ctl_node_find(c, m->node);
+		n = m->n;
 		if (n == NULL || n->address == NULL) {
 			m->next_at = now + CTL_CMD_BACKOFF_MAX;
 			continue;
 		}
+		/* The node's window is full: wait here (its next answer
+		 * ends a loop turn, and this runs again). */
+		if (n->cmds_in_flight >= CTL_CMD_WINDOW)
+			continue;
 		send_cmd(c, m, n);
 	}
 	return next;
@@ -334,6 +363,9 @@ ctl_slaves_free(struct ctl *c)
 		struct ctl_cmd *m = c->cmds;
 
 		c->cmds = m->next;
+		if (m->inst != NULL && m->inst->cmd == m)
+			m->inst->cmd = NULL;
 		cmd_free(m);
 	}
+	c->cmds_tail = NULL;
 }

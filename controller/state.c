@@ -68,10 +68,56 @@ ctl_svc_get(struct ctl *c, const char *name)
 	return s;
 }
 
+/* Instances by id: a chained hash table beside the list (which keeps
+ * the stable order). FNV-1a; doubles when the load reaches 1. */
+static size_t
+id_hash(const char *id)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+static void
+tab_grow(struct ctl *c)
+{
+	size_t nb = c->inst_nbuckets ? c->inst_nbuckets * 2 : 256;
+	struct ctl_inst **tab = calloc(nb, sizeof(*tab));
+
+	if (tab == NULL)
+		fatalx("out of memory");
+	for (struct ctl_inst *i = c->insts; i; i = i->next) {
+		size_t b = id_hash(i->id) & (nb - 1);
+
+		i->hnext = tab[b];
+		tab[b] = i;
+	}
+	free(c->inst_tab);
+	c->inst_tab = tab;
+	c->inst_nbuckets = nb;
+}
+
+static void
+tab_remove(struct ctl *c, struct ctl_inst *i)
+{
+	struct ctl_inst **pp = &c->inst_tab[id_hash(i->id) & (c->inst_nbuckets - 1)];
+
+	for (; *pp; pp = &(*pp)->hnext)
+		if (*pp == i) {
+			*pp = i->hnext;
+			return;
+		}
+}
+
 struct ctl_inst *
 ctl_inst_find(struct ctl *c, const char *id)
 {
-	for (struct ctl_inst *i = c->insts; i; i = i->next)
+	if (c->inst_nbuckets == 0)
+		return NULL;
+	for (struct ctl_inst *i = c->inst_tab[id_hash(id) & (c->inst_nbuckets - 1)]; i;
+	    i = i->hnext)
 		if (strcmp(i->id, id) == 0)
 			return i;
 	return NULL;
@@ -89,7 +135,8 @@ ctl_node_find(struct ctl *c, const char *name)
 struct ctl_inst *
 ctl_inst_new(struct ctl *c, const char *id, const char *service)
 {
-	struct ctl_inst *i = calloc(1, sizeof(*i)), **pp;
+	struct ctl_inst *i = calloc(1, sizeof(*i));
+	size_t b;
 
 	if (i == NULL)
 		fatalx("out of memory");
@@ -97,9 +144,20 @@ ctl_inst_new(struct ctl *c, const char *id, const char *service)
 	i->service = xstrdup(service);
 	i->state = INSTANCE_PROVISION;
 	i->created_mono = orch_mono_ms();
-	for (pp = &c->insts; *pp; pp = &(*pp)->next)
-		;
-	*pp = i;
+	/* Append at the tail: the list keeps creation order. */
+	i->prev = c->insts_tail;
+	if (c->insts_tail != NULL)
+		c->insts_tail->next = i;
+	else
+		c->insts = i;
+	c->insts_tail = i;
+	if (++c->ninsts > c->inst_nbuckets)
+		tab_grow(c); /* rehashes i too */
+	else {
+		b = id_hash(i->id) & (c->inst_nbuckets - 1);
+		i->hnext = c->inst_tab[b];
+		c->inst_tab[b] = i;
+	}
 	return i;
 }
 
@@ -509,11 +567,16 @@ ctl_inst_drop(struct ctl *c, struct ctl_inst *i)
 	struct store_batch *b = store_batch_new();
 	char key[512];
 
-	for (struct ctl_inst **pp = &c->insts; *pp; pp = &(*pp)->next)
-		if (*pp == i) {
-			*pp = i->next;
-			break;
-		}
+	if (i->prev != NULL)
+		i->prev->next = i->next;
+	else
+		c->insts = i->next;
+	if (i->next != NULL)
+		i->next->prev = i->prev;
+	else
+		c->insts_tail = i->prev;
+	tab_remove(c, i);
+	c->ninsts--;
 	ctl_slaves_forget(c, i);
 	snprintf(key, sizeof(key), "instances/%s", i->id);
 	store_batch_del(b, key);
@@ -775,6 +838,10 @@ ctl_state_free(struct ctl *c)
 		c->insts = i->next;
 		ctl_inst_free(i);
 	}
+	c->insts_tail = NULL;
+	free(c->inst_tab);
+	c->inst_tab = NULL;
+	c->inst_nbuckets = c->ninsts = 0;
 	while (c->nodes) {
 		struct ctl_node *n = c->nodes;
 
