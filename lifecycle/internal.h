@@ -56,6 +56,8 @@ struct live {
 	bool old;     /* old spec (a rollout step), not just a move */
 	bool run;     /* serving: Run and not failing its check */
 	bool stopped; /* stopped during this pass */
+	size_t crowd; /* cattle_trim: live instances on its node */
+	size_t at;    /* cattle_trim: its index in pctx.live */
 };
 
 struct pctx {
@@ -68,8 +70,15 @@ struct pctx {
 	bool deps_ok;
 	char deps_why[LIFECYCLE_REASON_MAX];
 	struct lifecycle_node *nodes; /* copy, charged as instances are placed */
-	const char **placed; /* nodes given an instance in this pass */
-	size_t nplaced;
+	/* Instances of this service per node, for spreading (plan.c
+	 * node_counts()), built at the first placement: byname sorts node
+	 * indexes by name; canon[i] is the first index of nodes[i]'s name;
+	 * live_at[i] the canon of live[i]'s node (SIZE_MAX: not a node),
+	 * known for the first nlive_at; placed[k] the instances this pass
+	 * placed on canon k; counts the scratch lent to the scheduler. */
+	bool indexed;
+	size_t *byname, *canon, *live_at, *placed, *counts;
+	size_t nlive_at;
 	const char **avoid; /* nodes where an instance just failed */
 	size_t navoid;
 	char **newids;      /* ids generated in this pass */
@@ -133,7 +142,8 @@ void plan_pets(struct pctx *c);
  * stopped for replacement), then stop stale instances that serve
  * nothing. */
 void cattle_judge(struct pctx *c);
-/* qsort_r order of stop victims (arg: the pctx): least harm first. */
+/* qsort_r order of stop victims, least harm first; each one's crowd set
+ * (cattle_trim does). arg is unused. */
 int cattle_victim_cmp(const void *pa, const void *pb, void *arg);
 /* Stop live instances that match `pick` (NULL: any), least harm first,
  * while more than keep are live (keep < 0: all that match); a serving one

@@ -404,6 +404,11 @@ struct lifecycle_place_req {
 	/* nodes to use only when nothing else fits (where one just failed) */
 	const char *const *avoid;
 	size_t navoid;
+	/* optional, instead of peers: counts[i] is the number of this
+	 * service's instances on nodes[i] (the same for nodes of one name),
+	 * so that placing many instances costs no walk of peers each time;
+	 * NULL: peers is counted */
+	const size_t *counts;
 };
 
 /*

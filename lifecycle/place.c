@@ -9,6 +9,8 @@
  * then most free memory, then name, so the choice is deterministic.
  * Nodes the caller wants to avoid (where an instance just failed) rank
  * last but stay usable: a replacement on the same node beats none.
+ * The planner passes the counts per node (req->counts), kept as it
+ * places; other callers may pass the peers' nodes, counted here.
  */
 #include <stdio.h>
 #include <string.h>
@@ -75,15 +77,18 @@ unfit(char *buf, size_t len, const struct lifecycle_node *n,
 	return NULL;
 }
 
-/* <0 when a ranks before b. */
+/* <0 when node ia ranks before ib. */
 static int
-rank_cmp(const struct lifecycle_node *a, const struct lifecycle_node *b,
+rank_cmp(const struct lifecycle_node *nodes, size_t ia, size_t ib,
     const struct lifecycle_place_req *r)
 {
+	const struct lifecycle_node *a = &nodes[ia], *b = &nodes[ib];
 	bool avoid_a = in_list(r->avoid, r->navoid, a->name);
 	bool avoid_b = in_list(r->avoid, r->navoid, b->name);
-	size_t pa = count_in(r->peers, r->npeers, a->name);
-	size_t pb = count_in(r->peers, r->npeers, b->name);
+	size_t pa = r->counts ? r->counts[ia] :
+	    count_in(r->peers, r->npeers, a->name);
+	size_t pb = r->counts ? r->counts[ib] :
+	    count_in(r->peers, r->npeers, b->name);
 	double ca = a->cpu - a->used_cpu, cb = b->cpu - b->used_cpu;
 	uint64_t ma = a->memory > a->used_memory ? a->memory - a->used_memory : 0;
 	uint64_t mb = b->memory > b->used_memory ? b->memory - b->used_memory : 0;
@@ -110,7 +115,7 @@ lifecycle_place(size_t *out, char *why, size_t whylen,
 	for (size_t i = 0; i < nnodes; i++) {
 		if (unfit(buf, sizeof(buf), &nodes[i], req->spec) != NULL)
 			continue;
-		if (best == SIZE_MAX || rank_cmp(&nodes[i], &nodes[best], req) < 0)
+		if (best == SIZE_MAX || rank_cmp(nodes, i, best, req) < 0)
 			best = i;
 	}
 	if (best != SIZE_MAX) {

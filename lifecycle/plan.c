@@ -184,12 +184,95 @@ pl_serving(const struct lifecycle_instance *inst)
 
 /* ---- placing ----------------------------------------------------------- */
 
+static int
+byname_cmp(const void *pa, const void *pb, void *arg)
+{
+	const struct lifecycle_node *nodes = arg;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+	int d = strcmp(nodes[a].name, nodes[b].name);
+
+	if (d != 0)
+		return d;
+	return a < b ? -1 : a > b;
+}
+
+/* The first index of a node named name, or SIZE_MAX. */
+static size_t
+node_canon(const struct pctx *c, const char *name)
+{
+	size_t lo = 0, hi = c->in->nnodes;
+
+	if (name == NULL)
+		return SIZE_MAX;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(c->nodes[c->byname[mid]].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < c->in->nnodes && strcmp(c->nodes[c->byname[lo]].name, name) == 0)
+		return c->byname[lo];
+	return SIZE_MAX;
+}
+
+/* Index the nodes by name once per plan; false when out of memory. */
+static bool
+node_index(struct pctx *c)
+{
+	size_t n = c->in->nnodes;
+
+	if (c->indexed)
+		return true;
+	c->byname = calloc(n + 1, sizeof(*c->byname));
+	c->canon = calloc(n + 1, sizeof(*c->canon));
+	c->placed = calloc(n + 1, sizeof(*c->placed));
+	c->counts = calloc(n + 1, sizeof(*c->counts));
+	c->live_at = calloc(c->in->ninstances + 1, sizeof(*c->live_at));
+	if (c->byname == NULL || c->canon == NULL || c->placed == NULL ||
+	    c->counts == NULL || c->live_at == NULL) {
+		c->err = ORCH_ERROR;
+		return false;
+	}
+	for (size_t i = 0; i < n; i++)
+		c->byname[i] = i;
+	qsort_r(c->byname, n, sizeof(*c->byname), byname_cmp, c->nodes);
+	for (size_t i = 0; i < n; i++)
+		c->canon[i] = node_canon(c, c->nodes[i].name);
+	c->indexed = true;
+	return true;
+}
+
+/* Instances of this service on each node, for spreading: its live
+ * instances not being stopped, and what this pass placed. The same for
+ * every node of one name. NULL when out of memory. */
+static const size_t *
+node_counts(struct pctx *c)
+{
+	size_t n = c->in->nnodes;
+
+	if (!node_index(c))
+		return NULL;
+	for (; c->nlive_at < c->nlive; c->nlive_at++)
+		c->live_at[c->nlive_at] = node_canon(c,
+		    c->live[c->nlive_at].inst->node);
+	memcpy(c->counts, c->placed, n * sizeof(*c->counts));
+	for (size_t i = 0; i < c->nlive; i++)
+		if (!c->live[i].stopped && c->live_at[i] != SIZE_MAX)
+			c->counts[c->live_at[i]]++;
+	for (size_t i = 0; i < n; i++)
+		c->counts[i] = c->counts[c->canon[i]];
+	return c->counts;
+}
+
 static void
 charge(struct pctx *c, size_t node)
 {
 	c->nodes[node].used_cpu += c->spec->resources.cpu;
 	c->nodes[node].used_memory += c->spec->resources.memory;
-	pl_add_name(c, &c->placed, &c->nplaced, c->nodes[node].name);
+	if (node_index(c))
+		c->placed[c->canon[node]]++;
 }
 
 /* Start one instance of the desired spec: on node `home` (a pet's home,
@@ -203,22 +286,20 @@ pl_start(struct pctx *c, int ordinal, const char *home, const char *what,
 		.spec = c->spec,
 		.avoid = c->avoid, .navoid = c->navoid,
 	};
-	const char **peers = NULL;
-	size_t npeers = 0, at = SIZE_MAX;
-	int rc;
+	size_t at = SIZE_MAX;
+	int rc = 0;
 
 	/* Spread over what stays: this service's live instances not being
 	 * stopped, and what this pass placed. */
-	for (size_t i = 0; i < c->nlive; i++)
-		if (!c->live[i].stopped)
-			pl_add_name(c, &peers, &npeers, c->live[i].inst->node);
-	for (size_t i = 0; i < c->nplaced; i++)
-		pl_add_name(c, &peers, &npeers, c->placed[i]);
-	req.peers = peers;
-	req.npeers = npeers;
-	rc = home == NULL ? lifecycle_place(&at, why, whylen, c->nodes,
-	    c->in->nnodes, &req) : 0;
-	free(peers);
+	if (home == NULL) {
+		if ((req.counts = node_counts(c)) == NULL) {
+			if (whylen > 0)
+				snprintf(why, whylen, "out of memory");
+			return ORCH_ENOTFOUND; /* and c->err */
+		}
+		rc = lifecycle_place(&at, why, whylen, c->nodes, c->in->nnodes,
+		    &req);
+	}
 	if (rc < 0)
 		return ORCH_ENOTFOUND;
 	if (home != NULL) {
@@ -607,7 +688,11 @@ out:
 	free(c.newids);
 	free(c.nodes);
 	free(c.live);
+	free(c.byname);
+	free(c.canon);
+	free(c.live_at);
 	free(c.placed);
+	free(c.counts);
 	free(c.avoid);
 	if (rc < 0)
 		lifecycle_plan_free(c.p);

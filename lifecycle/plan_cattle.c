@@ -36,14 +36,16 @@ progress(struct pctx *c, int nstale)
 
 /* Victim order for stops (qsort): the instance whose loss hurts least
  * first. Old spec before new; not serving before serving; a Suspect node
- * before a Ready one; the most crowded node first (keeps the spread);
- * newest first; then id, so the order is total. */
+ * before a Ready one; the most crowded node first (keeps the spread:
+ * crowd, counted by crowd_count() before sorting); newest first; then
+ * id, so the order is total. */
 int
 cattle_victim_cmp(const void *pa, const void *pb, void *arg)
 {
 	const struct live *a = pa, *b = pb;
-	const struct pctx *c = arg;
-	size_t na = 0, nb = 0;
+	size_t na = a->crowd, nb = b->crowd;
+
+	(void)arg;
 
 	if (a->stale != b->stale)
 		return a->stale ? -1 : 1;
@@ -51,14 +53,6 @@ cattle_victim_cmp(const void *pa, const void *pb, void *arg)
 		return a->run ? 1 : -1;
 	if ((a->ns == NODE_SUSPECT) != (b->ns == NODE_SUSPECT))
 		return a->ns == NODE_SUSPECT ? -1 : 1;
-	for (size_t i = 0; i < c->nlive; i++) {
-		const char *n = c->live[i].inst->node;
-
-		if (n == NULL || c->live[i].stopped)
-			continue;
-		na += a->inst->node && strcmp(n, a->inst->node) == 0;
-		nb += b->inst->node && strcmp(n, b->inst->node) == 0;
-	}
 	if (na != nb)
 		return na > nb ? -1 : 1;
 	if (a->inst->started_at != b->inst->started_at)
@@ -95,6 +89,44 @@ cattle_count(struct pctx *c, struct cattle_count *out)
 	out->old += c->started_old;
 }
 
+static int
+node_cmp(const void *pa, const void *pb, void *arg)
+{
+	const struct pctx *c = arg;
+	size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+
+	return strcmp(c->live[a].inst->node, c->live[b].inst->node);
+}
+
+/* crowd of every live instance not stopped: how many of them (itself
+ * included) are on its node. Sorting by node name makes each node one
+ * run, so this is O(n log n) once rather than a walk per comparison.
+ * false when out of memory. */
+static bool
+crowd_count(struct pctx *c)
+{
+	size_t *ix, n = 0;
+
+	if ((ix = calloc(c->nlive + 1, sizeof(*ix))) == NULL) {
+		c->err = ORCH_ERROR;
+		return false;
+	}
+	for (size_t i = 0; i < c->nlive; i++) {
+		c->live[i].crowd = 0;
+		if (!c->live[i].stopped && c->live[i].inst->node != NULL)
+			ix[n++] = i;
+	}
+	qsort_r(ix, n, sizeof(*ix), node_cmp, c);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && node_cmp(&ix[i], &ix[j], c) == 0; j++)
+			;
+		for (size_t k = i; k < j; k++)
+			c->live[ix[k]].crowd = j - i;
+	}
+	free(ix);
+	return true;
+}
+
 int
 cattle_trim(struct pctx *c, int keep, int floor,
     bool (*pick)(const struct pctx *, const struct live *))
@@ -114,15 +146,21 @@ cattle_trim(struct pctx *c, int keep, int floor,
 		if (pick != NULL && !pick(c, &c->live[i]))
 			continue;
 		n++;
+		c->live[i].at = i;
 		v[nv++] = c->live[i];
 	}
+	/* Nothing over keep (the usual pass): no order needed. */
+	if (nv == 0 || (keep >= 0 && n <= keep) || !crowd_count(c)) {
+		free(v);
+		return 0;
+	}
+	for (size_t i = 0; i < nv; i++)
+		v[i].crowd = c->live[v[i].at].crowd;
 	qsort_r(v, nv, sizeof(*v), cattle_victim_cmp, c);
 	for (size_t i = 0; i < nv && (keep < 0 || n > keep); i++) {
 		if (v[i].run && serving - 1 < floor)
 			continue;
-		for (size_t j = 0; j < c->nlive; j++)
-			if (c->live[j].inst == v[i].inst)
-				c->live[j].stopped = true;
+		c->live[v[i].at].stopped = true;
 		pl_stop(c, v[i].inst, v[i].old ? "replaced by the new spec" :
 		    v[i].stale ? "moved off a Draining node" : "over replicas");
 		n--;
