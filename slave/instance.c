@@ -224,7 +224,7 @@ inst_free(struct slave *s, struct instance *in)
 	}
 	fetch_free(in->fetch);
 	spawn_free_prepared(in);
-	json_decref(in->spec_json);
+	free(in->spec_text);
 	instance_spec_free(in->spec);
 	free(in->dir);
 	free(in->data_dir);

@@ -73,7 +73,7 @@ struct fetch {
 struct instance {
 	struct instance *next;
 	struct instance_spec *spec;
-	json_t *spec_json;       /* spec encoded once, for the state file */
+	char *spec_text;         /* spec as compact JSON, encoded once, for the state file */
 	enum inst_state state;
 	enum health_state health;
 	char *dir;               /* DATA/instances/ID */
