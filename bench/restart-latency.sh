@@ -7,7 +7,8 @@
 #   bench/restart-latency.sh [BUILD_DIR]        (default: ./build)
 #
 # Environment: KILLS (50), GAP_MS (1100), IDLE_N (1000), IDLE_SECS (10),
-# PEERS (all: "floor supervisord runsv supervise s6 s6-tuned orch"),
+# HEALTH_MS (100: orch-health's tcp check interval),
+# PEERS (all: "floor supervisord runsv supervise s6 s6-tuned orch orch-health"),
 # IDLE_PEERS ("orch supervisord runsvdir"), CSV (file for raw latencies).
 # Needs: scripts/deps bench. Everything runs under a temp dir on 127.0.0.1
 # and only the processes this script starts are stopped.
@@ -18,7 +19,8 @@ KILLS=${KILLS:-50}
 GAP_MS=${GAP_MS:-1100}
 IDLE_N=${IDLE_N:-1000}
 IDLE_SECS=${IDLE_SECS:-10}
-PEERS=${PEERS-"floor supervisord runsv supervise s6 s6-tuned orch"}
+HEALTH_MS=${HEALTH_MS:-100}
+PEERS=${PEERS-"floor supervisord runsv supervise s6 s6-tuned orch orch-health"}
 IDLE_PEERS=${IDLE_PEERS-"orch supervisord runsvdir"}
 
 STAMP=$BUILD/examples/apps/stamp
@@ -106,6 +108,20 @@ orch_instance() { # ID FILE
 		                \"max_backoff_ms\":100}}"
 }
 
+# The same, listening on an allocated port with a tcp health check every
+# HEALTH_MS: Run again only once the check passes on the new process.
+orch_health_instance() { # ID FILE
+	curl -sf -o /dev/null -H "Authorization: Bearer bench-token-$$" \
+		-H 'Content-Type: application/json' -X POST "$SLAVE_URL/v1/instances" \
+		-d "{\"id\":\"$1\",\"service\":\"stamp\",\"version\":\"1\",\"kind\":\"pet\",
+		     \"command\":[\"$STAMP\",\"--out\",\"$2\",\"--port\",\"\${ORCH_PORT}\"],
+		     \"ports\":[\"main\"],
+		     \"health\":{\"type\":\"tcp\",\"interval_ms\":$HEALTH_MS,
+		                \"timeout_ms\":$HEALTH_MS,\"healthy_threshold\":1},
+		     \"restart\":{\"limit\":1000,\"window_ms\":60000,\"backoff_ms\":100,
+		                \"max_backoff_ms\":100}}"
+}
+
 start_latency_peer() { # NAME -> sets PEER_ARG "NAME=STAMPFILE" for restart_latency
 	local name=$1 d=$WORK/lat/$1
 	mkdir -p "$d"
@@ -156,6 +172,14 @@ start_latency_peer() { # NAME -> sets PEER_ARG "NAME=STAMPFILE" for restart_late
 			echo "restart-latency: POST /v1/instances failed" >&2
 			return 1
 		} ;;
+	orch-health)
+		[ -x "$SLAVE" ] || return 1
+		start_orch_slave "$d" || return 1
+		orch_health_instance stamp-0 "$d/stamp" || {
+			echo "restart-latency: POST /v1/instances failed" >&2
+			return 1
+		}
+		RUN_ARGS+=(--run "$name=${SLAVE_URL##*:}:stamp-0") ;;
 	*)
 		echo "restart-latency: unknown peer $name" >&2
 		return 1 ;;
@@ -210,6 +234,7 @@ echo "# peers: supervisor $(dpkg-query -W -f='${Version}' supervisor 2>/dev/null
 echo
 
 args=()
+RUN_ARGS=(--token "bench-token-$$")
 for p in $PEERS; do
 	if start_latency_peer "$p"; then
 		args+=("$PEER_ARG")
@@ -217,10 +242,11 @@ for p in $PEERS; do
 		echo "# skipped $p (not installed or did not start)"
 	fi
 done
-echo "## SIGKILL -> new process running ($KILLS kills per peer, >= ${GAP_MS} ms apart)"
+echo "## SIGKILL -> new process running ($KILLS kills per peer, >= ${GAP_MS} ms apart);"
+echo "## kill -> Run: orch-health's tcp check every ${HEALTH_MS} ms passing on the new process"
 echo
 "$RL" latency --kills "$KILLS" --gap-ms "$GAP_MS" --prog stamp,run \
-	${CSV:+--csv "$CSV"} "${args[@]}"
+	${CSV:+--csv "$CSV"} "${RUN_ARGS[@]}" "${args[@]}"
 stop_roots
 
 [ -n "$IDLE_PEERS" ] || exit 0

@@ -4,7 +4,8 @@
  * Driven by bench/restart-latency.sh, which starts the peers.
  *
  *   restart_latency latency [--kills N] [--gap-ms MS] [--timeout-ms MS]
- *                           [--prog NAME] [--csv FILE] PEER=STAMPFILE...
+ *                           [--prog NAME] [--csv FILE]
+ *                           [--token T --run PEER=PORT:ID]... PEER=STAMPFILE...
  *   restart_latency idle [--secs S] [--expect N] [--wait-s S] [--prog NAME]
  *                        [--since MONO_NS] PEER=PID
  *   restart_latency kill-tree PID...
@@ -20,6 +21,14 @@
  * The peers take turns in the same rounds, so a noisy moment of the
  * machine hits them all alike. Prints a table with median, p90 and max,
  * and each median over the median of the peer named "floor".
+ *
+ * --run PEER=PORT:ID: PEER is an orch-slave on 127.0.0.1:PORT whose
+ * instance ID has a health check. After its restart, GET
+ * /v1/instances/ID (Bearer --token) is polled every 1 ms until it shows
+ * state Run with the new pid: "kill -> Run" = the monotonic time of that
+ * answer - the time of the kill (restart, then the health check passing,
+ * then at most ~1 ms of polling). Peers without --run have no health
+ * check: n/a.
  *
  * idle: wait until the tree under PID has --expect processes named
  * --prog (reporting how long that took since --since), let it settle
@@ -43,7 +52,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -258,7 +270,67 @@ struct peer {
 	const char *name, *file;
 	int64_t *lat;     /* ns */
 	int n, fails;
+	int run_port;     /* --run: orch-slave API port; 0 none */
+	const char *run_id;
+	int64_t *run;     /* kill -> state Run with the new pid, ns */
+	int nrun, run_fails;
 };
+
+/* GET path from 127.0.0.1:port into buf (headers and body); bytes or -1. */
+static ssize_t
+http_get(char *buf, size_t len, int port, const char *path, const char *token)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	char req[1024];
+	size_t got = 0;
+	ssize_t n;
+	int fd, rlen;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	rlen = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Authorization: Bearer %s\r\nConnection: close\r\n\r\n", path,
+	    token ? token : "");
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, req, (size_t)rlen) != rlen) {
+		close(fd);
+		return -1;
+	}
+	while (got + 1 < len && (n = read(fd, buf + got, len - got - 1)) > 0)
+		got += (size_t)n;
+	close(fd);
+	buf[got] = '\0';
+	return (ssize_t)got;
+}
+
+/* Does the slave's compact JSON in buf say state Run with pid? */
+static int
+shows_run(const char *buf, pid_t pid)
+{
+	char want[48];
+
+	snprintf(want, sizeof(want), "\"pid\":%d,", (int)pid);
+	return strstr(buf, "\"state\":\"Run\"") != NULL && strstr(buf, want) != NULL;
+}
+
+/* Poll until the instance is Run with npid (or the deadline); ns or -1. */
+static int64_t
+wait_run(const struct peer *p, const char *token, pid_t npid, int64_t deadline)
+{
+	static char buf[65536];
+	char path[512];
+
+	snprintf(path, sizeof(path), "/v1/instances/%s", p->run_id);
+	for (;;) {
+		if (http_get(buf, sizeof(buf), p->run_port, path, token) > 0 &&
+		    shows_run(buf, npid))
+			return mono_ns();
+		if (mono_ns() > deadline)
+			return -1;
+		usleep(1000);
+	}
+}
 
 /* The last complete line of a stamp file; lines counts them. */
 static int
@@ -317,8 +389,13 @@ cmd_latency(int argc, char **argv)
 	struct peer *peers;
 	int npeers = 0, kills = 50, i, r, ifd;
 	int64_t gap = 1100 * 1000000LL, timeout = 10000 * 1000000LL;
-	const char *csv = NULL;
+	const char *csv = NULL, *token = NULL;
 	double floor_med = 0;
+	struct {
+		char *name, *id;
+		int port;
+	} runs[16];
+	int nruns = 0;
 	FILE *cf = NULL;
 
 	peers = calloc((size_t)argc, sizeof(*peers));
@@ -335,6 +412,19 @@ cmd_latency(int argc, char **argv)
 			prog = argv[++i];
 		else if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc)
 			csv = argv[++i];
+		else if (strcmp(argv[i], "--token") == 0 && i + 1 < argc)
+			token = argv[++i];
+		else if (strcmp(argv[i], "--run") == 0 && i + 1 < argc && nruns < 16) {
+			char *a = argv[++i], *e = strchr(a, '='), *c;
+
+			if (e == NULL || (c = strchr(e + 1, ':')) == NULL)
+				die("--run wants PEER=PORT:ID, not %s", a);
+			*e = *c = '\0';
+			runs[nruns].name = a;
+			runs[nruns].port = atoi(e + 1);
+			runs[nruns].id = c + 1;
+			nruns++;
+		}
 		else if ((eq = strchr(argv[i], '=')) != NULL) {
 			*eq = '\0';
 			peers[npeers].name = argv[i];
@@ -346,10 +436,19 @@ cmd_latency(int argc, char **argv)
 	}
 	if (npeers == 0 || kills <= 0)
 		die("%s", "usage: latency [--kills N] PEER=STAMPFILE...");
+	for (int k = 0; k < nruns; k++) {
+		for (i = 0; i < npeers && strcmp(peers[i].name, runs[k].name) != 0; i++)
+			;
+		if (i == npeers)
+			die("--run names no peer: %s", runs[k].name);
+		peers[i].run_port = runs[k].port;
+		peers[i].run_id = runs[k].id;
+		peers[i].run = calloc((size_t)kills + 1, sizeof(int64_t));
+	}
 	if (csv && (cf = fopen(csv, "w")) == NULL)
 		die("cannot write %s", csv);
 	if (cf)
-		fprintf(cf, "peer,kill,latency_ns\n");
+		fprintf(cf, "peer,kill,latency_ns,run_ns\n");
 	ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (ifd < 0)
 		die("%s", "inotify_init1 failed");
@@ -407,10 +506,20 @@ cmd_latency(int argc, char **argv)
 					;
 			}
 			if (nlines > lines && npid != pid) {
+				int64_t run = -1;
+
 				p->lat[p->n++] = nmono - t0;
+				if (p->run_port > 0) {
+					run = wait_run(p, token, npid, deadline);
+					if (run < 0)
+						p->run_fails++;
+					else
+						p->run[p->nrun++] = run - t0;
+				}
 				if (cf)
-					fprintf(cf, "%s,%d,%lld\n", p->name, r,
-					    (long long)(nmono - t0));
+					fprintf(cf, "%s,%d,%lld,%lld\n", p->name, r,
+					    (long long)(nmono - t0),
+					    (long long)(run < 0 ? -1 : run - t0));
 			} else {
 				fprintf(stderr, "restart_latency: %s: no restart within "
 				    "%lld ms\n", p->name, (long long)(timeout / 1000000));
@@ -423,18 +532,21 @@ cmd_latency(int argc, char **argv)
 
 	for (i = 0; i < npeers; i++) {
 		qsort(peers[i].lat, (size_t)peers[i].n, sizeof(int64_t), cmp_i64);
+		if (peers[i].run != NULL)
+			qsort(peers[i].run, (size_t)peers[i].nrun, sizeof(int64_t), cmp_i64);
 		if (strcmp(peers[i].name, "floor") == 0)
 			floor_med = median_ms(peers[i].lat, peers[i].n);
 	}
-	printf("| peer | n | median ms | p90 ms | max ms | median / floor |\n");
-	printf("|---|---:|---:|---:|---:|---:|\n");
+	printf("| peer | n | median ms | p90 ms | max ms | median / floor "
+	    "| kill -> Run (health passing): median ms | p90 ms |\n");
+	printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (i = 0; i < npeers; i++) {
 		struct peer *p = &peers[i];
 		int k90 = (p->n * 9 + 9) / 10 - 1; /* nearest rank */
 		double med = median_ms(p->lat, p->n);
 
 		if (p->n == 0) {
-			printf("| %s | 0 (%d failed) | - | - | - | - |\n", p->name,
+			printf("| %s | 0 (%d failed) | - | - | - | - | - | - |\n", p->name,
 			    p->fails);
 			continue;
 		}
@@ -442,15 +554,25 @@ cmd_latency(int argc, char **argv)
 		    p->fails ? " (+fail)" : "", med, p->lat[k90] / 1e6,
 		    p->lat[p->n - 1] / 1e6);
 		if (floor_med > 0)
-			printf("%.1fx |\n", med / floor_med);
+			printf("%.1fx | ", med / floor_med);
 		else
-			printf("- |\n");
+			printf("- | ");
+		if (p->run == NULL)
+			printf("n/a | n/a |\n"); /* no health check */
+		else if (p->nrun == 0)
+			printf("0 (%d failed) | - |\n", p->run_fails);
+		else
+			printf("%.2f%s | %.2f |\n", median_ms(p->run, p->nrun),
+			    p->run_fails ? " (+fail)" : "",
+			    p->run[(p->nrun * 9 + 9) / 10 - 1] / 1e6);
 	}
 	if (cf)
 		fclose(cf);
 	close(ifd);
-	for (i = 0; i < npeers; i++)
+	for (i = 0; i < npeers; i++) {
 		free(peers[i].lat);
+		free(peers[i].run);
+	}
 	free(peers);
 	return 0;
 }
