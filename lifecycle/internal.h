@@ -83,6 +83,10 @@ struct pctx {
 	size_t navoid;
 	char **newids;      /* ids generated in this pass */
 	size_t nnewids;
+	/* plan.c: every instance id and new id (lent), open addressing,
+	 * built at the first new id; NULL: walk the lists instead */
+	const char **idset;
+	size_t idcap, nidset;
 	struct live *live;
 	size_t nlive;
 	/* what was seen */

@@ -129,9 +129,81 @@ mix32(uint32_t x)
 	return x;
 }
 
+static size_t
+id_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return (size_t)h;
+}
+
+static bool
+idset_has(const struct pctx *c, const char *id)
+{
+	for (size_t i = id_hash(id) & (c->idcap - 1); c->idset[i] != NULL;
+	    i = (i + 1) & (c->idcap - 1))
+		if (strcmp(c->idset[i], id) == 0)
+			return true;
+	return false;
+}
+
+/* Add id to the set (growing it to stay at most half full); on ENOMEM
+ * the set goes and id_taken() walks the lists. */
+static void
+idset_put(struct pctx *c, const char *id)
+{
+	if (c->idset == NULL || id == NULL || idset_has(c, id))
+		return;
+	if (2 * (c->nidset + 1) > c->idcap) {
+		const char **old = c->idset;
+		size_t oldcap = c->idcap;
+
+		c->idcap *= 2;
+		if ((c->idset = calloc(c->idcap, sizeof(*c->idset))) == NULL) {
+			free(old);
+			return;
+		}
+		c->nidset = 0;
+		for (size_t i = 0; i < oldcap; i++)
+			if (old[i] != NULL)
+				idset_put(c, old[i]);
+		free(old);
+	}
+	for (size_t i = id_hash(id) & (c->idcap - 1);;
+	    i = (i + 1) & (c->idcap - 1)) {
+		if (c->idset[i] == NULL) {
+			c->idset[i] = id;
+			c->nidset++;
+			return;
+		}
+	}
+}
+
+static void
+idset_build(struct pctx *c)
+{
+	size_t cap = 64;
+
+	if (c->idset != NULL)
+		return;
+	while (cap < 4 * (c->in->ninstances + c->nnewids + 1))
+		cap *= 2;
+	if ((c->idset = calloc(cap, sizeof(*c->idset))) == NULL)
+		return;
+	c->idcap = cap;
+	for (size_t i = 0; i < c->in->ninstances && c->idset; i++)
+		idset_put(c, c->in->instances[i].id);
+	for (size_t i = 0; i < c->nnewids && c->idset; i++)
+		idset_put(c, c->newids[i]);
+}
+
 static bool
 id_taken(const struct pctx *c, const char *id)
 {
+	if (c->idset != NULL)
+		return idset_has(c, id);
 	for (size_t i = 0; i < c->in->ninstances; i++)
 		if (c->in->instances[i].id != NULL &&
 		    strcmp(c->in->instances[i].id, id) == 0)
@@ -150,6 +222,7 @@ cattle_id(struct pctx *c, char *out, size_t len)
 	static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
 	char **v;
 
+	idset_build(c);
 	do {
 		uint32_t x = mix32((uint32_t)c->p->memo.next_id++);
 		char suf[8];
@@ -170,6 +243,7 @@ cattle_id(struct pctx *c, char *out, size_t len)
 	}
 	c->newids = v;
 	c->nnewids++;
+	idset_put(c, v[c->nnewids - 1]);
 }
 
 
@@ -686,6 +760,7 @@ out:
 	for (size_t i = 0; i < c.nnewids; i++)
 		free(c.newids[i]);
 	free(c.newids);
+	free(c.idset);
 	free(c.nodes);
 	free(c.live);
 	free(c.byname);
