@@ -169,6 +169,7 @@ struct ctl {
 	struct ctl_node *nodes;
 	struct ctl_cmd *cmds;     /* slaves.c, in queue order */
 	struct ctl_cmd *cmds_tail;
+	struct store_batch *held; /* state.c: writes gathered by ctl_store_hold */
 	struct ctl_alert *alerts; /* alerts.c: queued and in flight */
 	struct ctl_sse *sse;      /* events.c: open event streams */
 
@@ -273,6 +274,11 @@ void ctl_svc_save(struct ctl *c, struct ctl_svc *s);
 void ctl_svc_save_changed(struct ctl *c, struct ctl_svc *s);
 void ctl_inst_save(struct ctl *c, struct ctl_inst *i);
 void ctl_node_save(struct ctl *c, struct ctl_node *n);
+/* Gather the setters' and savers' writes into one batch, committed (all
+ * or nothing, in order) by ctl_store_flush: one transaction for many
+ * changes. Not nested. */
+void ctl_store_hold(struct ctl *c);
+void ctl_store_flush(struct ctl *c);
 struct ctl_inst *ctl_inst_new(struct ctl *c, const char *id, const char *service);
 /* Unlink, delete from the store, free. */
 void ctl_inst_drop(struct ctl *c, struct ctl_inst *i);

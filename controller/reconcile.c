@@ -179,6 +179,9 @@ static void
 apply_actions(struct ctl *c, struct ctl_svc *svc, struct lifecycle_plan *p,
     struct lifecycle_node *nodes, size_t nn)
 {
+	/* The plan's writes go in one store commit (the commands it queues
+	 * are sent on the next loop turn, after it). */
+	ctl_store_hold(c);
 	for (size_t k = 0; k < p->nactions; k++) {
 		const struct lifecycle_action *a = &p->actions[k];
 		struct ctl_inst *i;
@@ -220,6 +223,7 @@ apply_actions(struct ctl *c, struct ctl_svc *svc, struct lifecycle_plan *p,
 			break;
 		}
 	}
+	ctl_store_flush(c);
 }
 
 /* Plan one service; spec NULL: it left the manifest. Returns true when

@@ -311,11 +311,54 @@ commit(struct ctl *c, struct store_batch *b)
 {
 	uint64_t seq = 0;
 
+	if (c->held != NULL && b != c->held) {
+		size_t n;
+		const struct store_op *op = store_batch_ops(b, &n);
+
+		for (size_t k = 0; k < n; k++)
+			switch (op[k].kind) {
+			case STORE_OP_PUT:
+				store_batch_put(c->held, op[k].key, op[k].value);
+				break;
+			case STORE_OP_DEL:
+				store_batch_del(c->held, op[k].key);
+				break;
+			case STORE_OP_DEL_PREFIX:
+				store_batch_del_prefix(c->held, op[k].key);
+				break;
+			case STORE_OP_EVENT:
+				store_batch_event(c->held, op[k].value);
+				break;
+			}
+		store_batch_free(b);
+		return;
+	}
 	if (store_commit(c->store, b, &seq) < 0)
 		log_warnx("store: %s", orch_err_last());
 	else if (seq > 0)
 		ctl_sse_wake(c);
 	store_batch_free(b);
+}
+
+void
+ctl_store_hold(struct ctl *c)
+{
+	if (c->held == NULL)
+		c->held = store_batch_new();
+}
+
+void
+ctl_store_flush(struct ctl *c)
+{
+	struct store_batch *b = c->held;
+
+	if (b == NULL)
+		return;
+	c->held = NULL;
+	if (store_batch_len(b) == 0)
+		store_batch_free(b);
+	else
+		commit(c, b);
 }
 
 /* One event into batch b. node: the node it is about, or the instance's
