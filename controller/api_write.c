@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "controller.h"
 #include "err.h"
@@ -117,8 +118,10 @@ void
 ctl_revision_failed(struct ctl *c, uint64_t seq, const char *reason)
 {
 	revision_update(c, seq, "failed", reason);
-	if (c->rev_pending == seq)
+	if (c->rev_pending == seq) {
+		c->rollouts_failed++; /* decided here, before revision_outcome() */
 		c->rev_pending = 0;
+	}
 }
 
 void
@@ -330,9 +333,12 @@ ctl_api_apply(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	const json_t *jref, *jdry;
 	const char *ref;
 	json_t *body;
+	struct timespec t0, t1;
+	int64_t us;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((body = body_object(out, req)) == NULL)
-		return;
+		goto out;
 	jref = json_object_get(body, "ref");
 	jdry = json_object_get(body, "dry_run");
 	if ((jref && !json_is_string(jref) && !json_is_null(jref)) ||
@@ -347,6 +353,10 @@ ctl_api_apply(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	ctl_apply_ref(out, c, ref, json_is_true(jdry), false);
 out:
 	json_decref(body);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+	c->apply_sum_us += us;
+	ctl_metrics_observe(c->apply_hist, us);
 }
 
 /* The commit of revision seq, or NULL (caller frees). */

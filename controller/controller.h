@@ -37,6 +37,7 @@
 #define CTL_CMD_BACKOFF_MAX 10000
 #define CTL_ALERT_TRIES 5
 #define CTL_MISSING_HEARTBEATS 2      /* absent from this many heartbeats: gone */
+#define CTL_HIST_BUCKETS 14       /* metrics.c: 13 bounds, 0.5ms..5s, and +Inf */
 
 /* Service, node and instance states are lifecycle/'s enums (the public
  * words of design.md); the controller moves them only through
@@ -182,6 +183,12 @@ struct ctl {
 	int64_t reconcile_last_us, reconcile_sum_us;
 	uint64_t alerts_sent, alerts_failed;
 	uint64_t applies, applies_rejected;
+	uint64_t rollouts_succeeded, rollouts_failed;
+	/* histograms: one count per bucket (bounds in metrics.c),
+	 * the last one above them all (+Inf); not cumulative */
+	uint64_t reconcile_hist[CTL_HIST_BUCKETS];
+	uint64_t apply_hist[CTL_HIST_BUCKETS];
+	int64_t apply_sum_us;
 
 	/* traffic.c */
 	int64_t traffic_next;     /* mono ms of the next HAProxy sync */
@@ -361,6 +368,8 @@ void ctl_api_logs(struct httpd_resp *out, const struct httpd_req *req, void *arg
 
 /* metrics.c */
 void ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+/* Count a duration of us microseconds into hist (CTL_HIST_BUCKETS long). */
+void ctl_metrics_observe(uint64_t *hist, int64_t us);
 
 /* web.c: the status page, compiled in (routes "/" and "/assets/:file") */
 void ctl_web_serve(struct httpd_resp *out, const struct httpd_req *req, void *arg);

@@ -1,7 +1,8 @@
 /*
  * metrics.c - GET /metrics in the Prometheus text format (0.0.4): services,
- * instances and nodes by state, reconcile passes and their duration,
- * commands sent and failed per slave, alerts and applies.
+ * instances and nodes by state, reconcile passes and their duration
+ * (histogram), rollouts by result, commands sent and failed and heartbeat
+ * age per slave, alerts, applies and their duration (histogram).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "controller.h"
 #include "log.h"
+#include "units.h"
 
 struct text {
 	char *buf;
@@ -39,12 +41,83 @@ emit(struct text *t, const char *fmt, ...)
 	}
 }
 
+/* Upper bounds of the histogram buckets, in microseconds; the last bucket
+ * (index CTL_HIST_BUCKETS - 1) is +Inf. */
+static const int64_t hist_le_us[CTL_HIST_BUCKETS - 1] = {
+	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000,
+};
+
+void
+ctl_metrics_observe(uint64_t *hist, int64_t us)
+{
+	size_t k = 0;
+
+	while (k < CTL_HIST_BUCKETS - 1 && us > hist_le_us[k])
+		k++;
+	hist[k]++;
+}
+
+/* A label value, escaped as the text format wants (\\, \", \n). */
+static void
+emit_label(struct text *t, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\')
+			emit(t, "\\\\");
+		else if (*v == '"')
+			emit(t, "\\\"");
+		else if (*v == '\n')
+			emit(t, "\\n");
+		else
+			emit(t, "%c", *v);
+	}
+}
+
+/* One labelled per-node sample: name{node="..."} value. */
+static void
+emit_node(struct text *t, const char *name, const char *node, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+emit_node(struct text *t, const char *name, const char *node, const char *fmt, ...)
+{
+	char val[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(val, sizeof(val), fmt, ap);
+	va_end(ap);
+	emit(t, "%s{node=\"", name);
+	emit_label(t, node);
+	emit(t, "\"} %s\n", val);
+}
+
+/* A histogram family: cumulative buckets, +Inf, _sum and _count. */
+static void
+emit_hist(struct text *t, const char *name, const char *help, const uint64_t *hist,
+    int64_t sum_us)
+{
+	uint64_t cum = 0;
+
+	emit(t, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (size_t k = 0; k < CTL_HIST_BUCKETS - 1; k++) {
+		cum += hist[k];
+		emit(t, "%s_bucket{le=\"%g\"} %llu\n", name, (double)hist_le_us[k] / 1e6,
+		    (unsigned long long)cum);
+	}
+	cum += hist[CTL_HIST_BUCKETS - 1];
+	emit(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+	    (unsigned long long)cum, name, (double)sum_us / 1e6, name, (unsigned long long)cum);
+}
+
 void
 ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 {
 	struct ctl *c = arg;
 	struct text t = {.cap = 4096};
 	int svc[SERVICE__LAST] = {0}, inst[INSTANCE__LAST] = {0}, node[NODE__LAST] = {0};
+	int64_t now = orch_mono_ms();
 
 	if ((t.buf = malloc(t.cap)) == NULL)
 		fatalx("out of memory");
@@ -68,23 +141,32 @@ ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 		emit(&t, "orch_nodes{state=\"%s\"} %d\n", lifecycle_node_state_name(k), node[k]);
 	emit(&t, "# HELP orch_reconcile_total Reconcile passes.\n# TYPE orch_reconcile_total counter\n"
 	    "orch_reconcile_total %llu\n", (unsigned long long)c->reconciles);
-	emit(&t, "# HELP orch_reconcile_duration_seconds Time spent reconciling.\n"
-	    "# TYPE orch_reconcile_duration_seconds summary\n"
-	    "orch_reconcile_duration_seconds_sum %.6f\norch_reconcile_duration_seconds_count %llu\n",
-	    (double)c->reconcile_sum_us / 1e6, (unsigned long long)c->reconciles);
+	emit_hist(&t, "orch_reconcile_duration_seconds", "Time spent in a reconcile pass.",
+	    c->reconcile_hist, c->reconcile_sum_us);
 	emit(&t, "# HELP orch_reconcile_last_duration_seconds Duration of the last pass.\n"
 	    "# TYPE orch_reconcile_last_duration_seconds gauge\n"
 	    "orch_reconcile_last_duration_seconds %.6f\n", (double)c->reconcile_last_us / 1e6);
 	emit(&t, "# HELP orch_slave_commands_sent_total Commands sent to a slave.\n"
 	    "# TYPE orch_slave_commands_sent_total counter\n");
 	for (struct ctl_node *n = c->nodes; n; n = n->next)
-		emit(&t, "orch_slave_commands_sent_total{node=\"%s\"} %llu\n", n->name,
+		emit_node(&t, "orch_slave_commands_sent_total", n->name, "%llu",
 		    (unsigned long long)n->cmds_sent);
 	emit(&t, "# HELP orch_slave_commands_failed_total Commands that failed or were refused.\n"
 	    "# TYPE orch_slave_commands_failed_total counter\n");
 	for (struct ctl_node *n = c->nodes; n; n = n->next)
-		emit(&t, "orch_slave_commands_failed_total{node=\"%s\"} %llu\n", n->name,
+		emit_node(&t, "orch_slave_commands_failed_total", n->name, "%llu",
 		    (unsigned long long)n->cmds_failed);
+	emit(&t, "# HELP orch_node_heartbeat_age_seconds Time since the node's last heartbeat"
+	    " (nodes heard since the controller started).\n"
+	    "# TYPE orch_node_heartbeat_age_seconds gauge\n");
+	for (struct ctl_node *n = c->nodes; n; n = n->next)
+		if (n->seen)
+			emit_node(&t, "orch_node_heartbeat_age_seconds", n->name, "%.3f",
+			    (double)(now - n->last_hb_mono) / 1e3);
+	emit(&t, "# HELP orch_rollouts_total Applied revisions by outcome.\n"
+	    "# TYPE orch_rollouts_total counter\n"
+	    "orch_rollouts_total{result=\"succeeded\"} %llu\norch_rollouts_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)c->rollouts_succeeded, (unsigned long long)c->rollouts_failed);
 	emit(&t, "# HELP orch_alerts_total Alerts posted to the webhook.\n"
 	    "# TYPE orch_alerts_total counter\n"
 	    "orch_alerts_total{result=\"sent\"} %llu\norch_alerts_total{result=\"failed\"} %llu\n",
@@ -92,6 +174,8 @@ ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	emit(&t, "# HELP orch_applies_total Applies by result.\n# TYPE orch_applies_total counter\n"
 	    "orch_applies_total{result=\"applied\"} %llu\norch_applies_total{result=\"rejected\"} %llu\n",
 	    (unsigned long long)c->applies, (unsigned long long)c->applies_rejected);
+	emit_hist(&t, "orch_apply_duration_seconds", "Time spent handling POST /v1/apply.",
+	    c->apply_hist, c->apply_sum_us);
 	emit(&t, "# HELP orch_haproxy_changes_total HAProxy servers added, set, drained, deleted, switches.\n"
 	    "# TYPE orch_haproxy_changes_total counter\norch_haproxy_changes_total %llu\n"
 	    "# HELP orch_haproxy_errors_total HAProxy calls that failed (retried).\n"

@@ -384,6 +384,10 @@ revision_outcome(struct ctl *c)
 		if (manifest_service(c->desired, s->name) == NULL && strcmp(result, "failed") != 0)
 			return; /* a removed service is still being destroyed */
 	ctl_revision_result(c, c->rev_pending, result);
+	if (strcmp(result, "failed") == 0)
+		c->rollouts_failed++;
+	else
+		c->rollouts_succeeded++;
 	c->rev_pending = 0;
 }
 
@@ -433,4 +437,5 @@ ctl_reconcile(struct ctl *c)
 	    (t1.tv_nsec - t0.tv_nsec) / 1000;
 	c->reconcile_sum_us += c->reconcile_last_us;
 	c->reconciles++;
+	ctl_metrics_observe(c->reconcile_hist, c->reconcile_last_us);
 }
