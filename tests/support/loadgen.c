@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -53,6 +54,30 @@ note_error(struct loadgen_result *r, const char *what)
 		    strerror(errno));
 }
 
+/* A connect interrupted by a signal goes on in the background: wait
+ * for it and take its result (connect(2), EINTR). */
+static int
+connect_finish(int fd, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	socklen_t len = sizeof(int);
+	int err = 0, n;
+
+	while ((n = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+		;
+	if (n <= 0) {
+		errno = n == 0 ? ETIMEDOUT : errno;
+		return -1;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -1;
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
 static int
 dial(struct loadgen *lg, struct loadgen_result *r)
 {
@@ -69,7 +94,8 @@ dial(struct loadgen *lg, struct loadgen_result *r)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 &&
+	    !(errno == EINTR && connect_finish(fd, lg->o.timeout_ms) == 0)) {
 		int e = errno;
 
 		close(fd);
@@ -154,6 +180,11 @@ read_response(int fd, char *buf, size_t *have, int *keep, size_t *body_off,
 			return -1;
 		}
 		r = recv(fd, buf + *have, BUF_SIZE - 1 - *have, 0);
+		/* A signal to this process (SIGCHLD of a test's SIGSTOP or
+		 * SIGCONT) interrupts a recv with SO_RCVTIMEO even under
+		 * SA_RESTART: that is not the server failing the request. */
+		if (r < 0 && errno == EINTR)
+			continue;
 		if (r <= 0) {
 			if (r == 0)
 				errno = ECONNRESET;
@@ -187,6 +218,11 @@ read_response(int fd, char *buf, size_t *have, int *keep, size_t *body_off,
 	need = hlen + (size_t)clen;
 	while (*have < need) {
 		r = recv(fd, buf + *have, BUF_SIZE - 1 - *have, 0);
+		/* A signal to this process (SIGCHLD of a test's SIGSTOP or
+		 * SIGCONT) interrupts a recv with SO_RCVTIMEO even under
+		 * SA_RESTART: that is not the server failing the request. */
+		if (r < 0 && errno == EINTR)
+			continue;
 		if (r <= 0) {
 			if (r == 0)
 				errno = ECONNRESET;
@@ -197,6 +233,23 @@ read_response(int fd, char *buf, size_t *have, int *keep, size_t *body_off,
 	*body_off = hlen;
 	*body_len = (size_t)clen;
 	return status;
+}
+
+/* Send all of buf, going on after a signal or a short write. */
+static int
+send_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 static void *
@@ -225,7 +278,7 @@ worker_main(void *arg)
 		}
 		sent = orch_mono_ms();
 		r->sent++;
-		if (send(fd, req, reqlen, MSG_NOSIGNAL) != (ssize_t)reqlen) {
+		if (send_all(fd, req, reqlen) < 0) {
 			note_error(r, "send");
 			close(fd);
 			fd = -1;
