@@ -227,7 +227,11 @@ adopt(struct ctl *c, struct manifest *m, char *text, const struct git_commit_inf
 	    "summary", ci->summary, "author", ci->author,
 	    "time", (json_int_t)orch_wall_ms(), "commit_time", (json_int_t)ci->time * 1000,
 	    "result", "applied", "rollback", rollback);
+	/* The stored record keeps what this revision changed (history and
+	 * the page show it); the reply carries the plan once, beside it. */
+	json_object_set_new(rev, "plan", plan_json(d));
 	rtext = json_dumps(rev, JSON_COMPACT | JSON_SORT_KEYS);
+	json_object_del(rev, "plan");
 	/* Revision record and desired state in one batch: both or none. */
 	b = store_batch_new();
 	revision_key(key, sizeof(key), c->rev_seq);

@@ -407,8 +407,9 @@ function renderRevisions(s) {
 /* What a revision changed, when the record carries its plan (the same
  * shape POST /v1/apply answers); otherwise nothing is made up. */
 function changes(r) {
-  const svcs = r.plan && Array.isArray(r.plan.services) ? r.plan.services : null;
-  if (!svcs) return '–';
+  const all = r.plan && Array.isArray(r.plan.services) ? r.plan.services : null;
+  if (!all) return '–';
+  const svcs = all.filter((c) => c.action !== 'unchanged');
   if (!svcs.length) return 'no service changed';
   return el('ul', {}, svcs.map((c) => {
     let t = c.name + ': ' + c.action;

@@ -490,6 +490,21 @@ TEST(deploy__revisions_are_listed)
 		CHECK(json_string_value(json_object_get(r0, "author")) != NULL);
 		CHECK(json_string_value(json_object_get(r0, "message")) != NULL);
 		CHECK(json_integer_value(json_object_get(r0, "time")) > 0);
+		/* The record says what the revision changed: web 1.0.0 -> 2.0.0. */
+		{
+			json_t *svcs = json_object_get(json_object_get(r1, "plan"), "services");
+			json_t *web = NULL, *e;
+			size_t i;
+
+			json_array_foreach(svcs, i, e)
+				if (json_is_string(json_object_get(e, "name")) &&
+				    strcmp(json_string_value(json_object_get(e, "name")), "web") == 0)
+					web = e;
+			REQUIRE(web != NULL);
+			CHECK_STR(json_string_value(json_object_get(web, "action")), "changed");
+			CHECK_STR(json_string_value(json_object_get(web, "old_version")), "1.0.0");
+			CHECK_STR(json_string_value(json_object_get(web, "new_version")), "2.0.0");
+		}
 	}
 	json_decref(j);
 }

@@ -666,6 +666,9 @@ TEST(web__follows_new_revision_without_reload)
 	    PAGE_WAIT));
 	CHECK(WAIT_FOR(page_shows_ids(cluster_ids(cl, "web")), PAGE_WAIT));
 	CHECK(js_true("document.querySelectorAll('#revisions tbody tr[data-commit]').length === 2"));
+	/* The history says what the new revision changed, version to version. */
+	CHECK(WAIT_FOR(js_true("document.querySelector('#revisions').textContent"
+	    ".includes('web: changed 2.0.0 \u2192 2.1.0')"), PAGE_WAIT));
 	CHECK(js_true("document.querySelectorAll('#events li[data-seq]').length > 0"));
 	CHECK_STR(js_str("String(window.__loadId)"), load_id);
 	CHECK(screenshot("after-update.png", 1280, 1100, false) > 1000);
