@@ -48,22 +48,17 @@ env_or(const char *name, const char *dflt)
 	return v && *v ? v : dflt;
 }
 
-/* A loopback port nothing listens on: bound, read, closed. */
+/* A loopback port nothing listens on (daemon_free_port binds, reads and
+ * closes it); the tests cannot go on without one. */
 static int
 free_port(void)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	int port;
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-		fprintf(stderr, "free_port: %s\n", strerror(errno));
+	if (daemon_free_port(&port) < 0) {
+		fprintf(stderr, "free_port: %s\n", orch_err_last());
 		exit(1);
 	}
-	port = ntohs(a.sin_port);
-	close(fd);
 	return port;
 }
 
