@@ -1,4 +1,12 @@
-/* httpd.c - libmicrohttpd in external epoll mode, see httpd.h. */
+/*
+ * httpd.c - libmicrohttpd in external epoll mode, see httpd.h.
+ *
+ * Deferred answers and idle streams park their connection with
+ * MHD_suspend_connection (from the access handler or the content reader:
+ * the documented places) and MHD_resume_connection brings it back; MHD
+ * then calls the access handler again (to send the late answer) or the
+ * reader. Suspend/resume is on for every server: it costs one eventfd.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -16,13 +24,36 @@ struct httpd {
 	struct MHD_Daemon *mhd;
 	struct httpd_config cfg;
 	int port;
+	struct httpd_call *cur;       /* the request whose handler runs now */
+	struct httpd_call *deferred;  /* waiting for httpd_finish() */
+	struct httpd_stream *streams; /* queued and not yet over */
 };
 
-/* Per-request state kept by MHD between calls of the access handler. */
-struct reqctx {
+enum call_state { CALL_RUN, CALL_WAIT, CALL_DONE };
+
+/* Per-request state kept by MHD between calls of the access handler; the
+ * handle of a deferred request. */
+struct httpd_call {
+	struct httpd_call *next;  /* in httpd.deferred while CALL_WAIT */
+	struct httpd *h;
+	struct MHD_Connection *conn;
 	char *body;
 	size_t len, cap;
 	bool too_big;
+	enum call_state state;    /* RUN: reading, handling or answered */
+	struct httpd_resp late;   /* CALL_DONE: the answer to send */
+};
+
+struct httpd_stream {
+	struct httpd_stream *next; /* in httpd.streams once queued */
+	struct httpd *h;           /* NULL until queued */
+	struct MHD_Connection *conn;
+	struct MHD_Response *resp; /* until queued */
+	httpd_stream_read read;
+	void (*done)(void *arg);
+	void *arg;
+	bool asleep;               /* suspended by its reader */
+	bool closing;              /* the server stops: end it, read no more */
 };
 
 static void
@@ -78,15 +109,125 @@ httpd_reply_error(struct httpd_resp *out, int status, const char *error,
 const char *
 httpd_query(const struct httpd_req *req, const char *name)
 {
-	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+	return MHD_lookup_connection_value(req->call->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+httpd_header(const struct httpd_req *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->call->conn, MHD_HEADER_KIND, name);
+}
+
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct httpd_stream *s = cls;
+	ssize_t n;
+
+	if (s->closing)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if ((n = s->read(s->arg, buf, max)) < 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	if (n == 0) {
+		/* Returning 0 alone would have MHD ask again at once, a busy
+		 * loop: sleep until httpd_stream_wake(). */
+		MHD_suspend_connection(s->conn);
+		s->asleep = true;
+	}
+	return n;
+}
+
+/* MHD frees the response: the stream is over. */
+static void
+stream_free(void *cls)
+{
+	struct httpd_stream *s = cls;
+
+	if (s->h != NULL) {
+		for (struct httpd_stream **pp = &s->h->streams; *pp; pp = &(*pp)->next)
+			if (*pp == s) {
+				*pp = s->next;
+				break;
+			}
+	}
+	s->done(s->arg);
+	free(s);
+}
+
+struct httpd_stream *
+httpd_reply_stream(struct httpd_resp *out, const char *ctype, httpd_stream_read read,
+    void (*done)(void *arg), void *arg)
+{
+	struct httpd_stream *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		done(arg);
+		httpd_reply_error(out, 500, "internal error", "out of memory");
+		return NULL;
+	}
+	s->read = read;
+	s->done = done;
+	s->arg = arg;
+	/* From here the response owns s: stream_free runs when it goes. */
+	s->resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+	    stream_read, s, stream_free);
+	if (s->resp == NULL) {
+		stream_free(s);
+		httpd_reply_error(out, 500, "internal error", "cannot open a stream");
+		return NULL;
+	}
+	MHD_add_response_header(s->resp, "Content-Type", ctype);
+	MHD_add_response_header(s->resp, "Cache-Control", "no-cache");
+	out->status = 200;
+	out->stream = s;
+	return s;
+}
+
+void
+httpd_stream_wake(struct httpd_stream *s)
+{
+	if (!s->asleep)
+		return;
+	s->asleep = false;
+	MHD_resume_connection(s->conn);
+}
+
+bool
+httpd_stream_asleep(const struct httpd_stream *s)
+{
+	return s->asleep;
 }
 
 static enum MHD_Result
-send_resp(struct MHD_Connection *conn, struct httpd_resp *r)
+send_stream(struct httpd *h, struct MHD_Connection *conn, struct httpd_stream *s)
+{
+	struct MHD_Response *resp = s->resp;
+	enum MHD_Result ret;
+
+	s->resp = NULL;
+	s->conn = conn;
+	ret = MHD_queue_response(conn, 200, resp);
+	if (ret == MHD_YES) {
+		s->h = h;
+		s->next = h->streams;
+		h->streams = s;
+	}
+	/* Queued, the connection holds the response; else this frees s. */
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result
+send_resp(struct httpd *h, struct MHD_Connection *conn, struct httpd_resp *r)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
+	if (r->stream != NULL) {
+		ret = send_stream(h, conn, r->stream);
+		r->stream = NULL;
+		return ret;
+	}
 	if (r->body == NULL) {
 		/* Only out of memory gets here; answer without a body. */
 		r->status = 500;
@@ -106,13 +247,25 @@ send_resp(struct MHD_Connection *conn, struct httpd_resp *r)
 	return ret;
 }
 
+/* Free a reply that will not be sent. */
+static void
+resp_drop(struct httpd_resp *r)
+{
+	free(r->body);
+	r->body = NULL;
+	if (r->stream != NULL)
+		MHD_destroy_response(r->stream->resp); /* frees the stream */
+	r->stream = NULL;
+}
+
 static enum MHD_Result
-send_error(struct MHD_Connection *conn, int status, const char *error, const char *detail)
+send_error(struct httpd *h, struct MHD_Connection *conn, int status, const char *error,
+    const char *detail)
 {
 	struct httpd_resp r = {0};
 
 	httpd_reply_error(&r, status, error, "%s", detail);
-	return send_resp(conn, &r);
+	return send_resp(h, conn, &r);
 }
 
 /* Match path against pattern; captures go into req->params (pointers into
@@ -175,7 +328,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
     size_t *upload_data_size, void **con_cls)
 {
 	struct httpd *h = cls;
-	struct reqctx *ctx = *con_cls;
+	struct httpd_call *call = *con_cls;
 	const struct httpd_route *route = NULL;
 	struct httpd_resp resp = {0};
 	struct httpd_req req = {0};
@@ -184,7 +337,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	const char *cl;
 
 	if (strlen(url) >= sizeof(buf))
-		return send_error(conn, 414, "uri too long", "the path is too long");
+		return send_error(h, conn, 414, "uri too long", "the path is too long");
 	for (size_t i = 0; i < h->cfg.nroutes; i++) {
 		if (!route_match(&req, buf, sizeof(buf), h->cfg.routes[i].pattern, url))
 			continue;
@@ -194,73 +347,128 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 			break;
 		}
 	}
-	if (ctx == NULL) {
+	if (call == NULL) {
 		/* First call: only headers are known. Reject early so an
 		 * unauthenticated or oversized body is never read. */
-		if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
+		if ((call = calloc(1, sizeof(*call))) == NULL)
 			return MHD_NO;
-		*con_cls = ctx;
+		call->h = h;
+		call->conn = conn;
+		*con_cls = call;
 		if (route == NULL || !route->public) {
 			if (!token_ok(h, conn))
-				return send_error(conn, 401, "unauthorized",
+				return send_error(h, conn, 401, "unauthorized",
 				    "missing or wrong bearer token");
 		}
 		if (route == NULL)
 			return path_known ?
-			    send_error(conn, 405, "method not allowed", method) :
-			    send_error(conn, 404, "not found", "no such path");
+			    send_error(h, conn, 405, "method not allowed", method) :
+			    send_error(h, conn, 404, "not found", "no such path");
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL && strtoull(cl, NULL, 10) > h->cfg.max_body)
-			return send_error(conn, 413, "body too large",
+			return send_error(h, conn, 413, "body too large",
 			    "the request body is over the limit");
+		return MHD_YES;
+	}
+	if (call->state == CALL_DONE) {
+		/* Resumed by httpd_finish(): send the late answer. */
+		call->state = CALL_RUN;
+		return send_resp(h, conn, &call->late);
+	}
+	if (call->state == CALL_WAIT) {
+		/* Still waiting: park again. (Only a resume brings MHD back
+		 * here, and httpd_finish() marks the call done first.) */
+		MHD_suspend_connection(conn);
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
-		if (ctx->too_big || ctx->len + n > h->cfg.max_body) {
+		if (call->too_big || call->len + n > h->cfg.max_body) {
 			/* Chunked bodies have no Content-Length: drop the rest. */
-			ctx->too_big = true;
+			call->too_big = true;
 			return MHD_YES;
 		}
-		if (ctx->len + n + 1 > ctx->cap) {
-			size_t cap = (ctx->len + n + 1) * 2;
-			char *p = realloc(ctx->body, cap);
+		if (call->len + n + 1 > call->cap) {
+			size_t cap = (call->len + n + 1) * 2;
+			char *p = realloc(call->body, cap);
 
 			if (p == NULL)
 				return MHD_NO;
-			ctx->body = p;
-			ctx->cap = cap;
+			call->body = p;
+			call->cap = cap;
 		}
-		memcpy(ctx->body + ctx->len, upload_data, n);
-		ctx->len += n;
-		ctx->body[ctx->len] = '\0';
+		memcpy(call->body + call->len, upload_data, n);
+		call->len += n;
+		call->body[call->len] = '\0';
 		return MHD_YES;
 	}
-	if (ctx->too_big)
-		return send_error(conn, 413, "body too large", "the request body is over the limit");
+	if (call->too_big)
+		return send_error(h, conn, 413, "body too large",
+		    "the request body is over the limit");
 	if (route == NULL) /* cannot happen: rejected on the first call */
-		return send_error(conn, 404, "not found", "no such path");
+		return send_error(h, conn, 404, "not found", "no such path");
 	req.method = method;
 	req.path = url;
-	req.body = ctx->body ? ctx->body : "";
-	req.body_len = ctx->len;
-	req.conn = conn;
+	req.body = call->body ? call->body : "";
+	req.body_len = call->len;
+	req.call = call;
+	h->cur = call;
 	route->fn(&resp, &req, h->cfg.arg);
-	return send_resp(conn, &resp);
+	h->cur = NULL;
+	if (call->state == CALL_WAIT) {
+		resp_drop(&resp);
+		MHD_suspend_connection(conn);
+		return MHD_YES;
+	}
+	return send_resp(h, conn, &resp);
+}
+
+struct httpd_call *
+httpd_defer(const struct httpd_req *req)
+{
+	struct httpd_call *call = req->call;
+	struct httpd *h = call->h;
+
+	if (h->cur != call || call->state != CALL_RUN)
+		fatalx("httpd_defer outside a route handler");
+	call->state = CALL_WAIT;
+	call->next = h->deferred;
+	h->deferred = call;
+	return call;
+}
+
+void
+httpd_finish(struct httpd_call *call, struct httpd_resp *r)
+{
+	struct httpd *h = call->h;
+
+	for (struct httpd_call **pp = &h->deferred; *pp; pp = &(*pp)->next)
+		if (*pp == call) {
+			*pp = call->next;
+			break;
+		}
+	call->next = NULL;
+	call->late = *r;
+	r->body = NULL;
+	r->stream = NULL;
+	call->state = CALL_DONE;
+	MHD_resume_connection(call->conn);
 }
 
 static void
 completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	struct reqctx *ctx = *con_cls;
+	struct httpd_call *call = *con_cls;
 
-	if (ctx != NULL) {
-		free(ctx->body);
-		free(ctx);
+	if (call != NULL) {
+		if (call->state == CALL_DONE)
+			resp_drop(&call->late); /* the client left first */
+		free(call->body);
+		free(call);
 		*con_cls = NULL;
 	}
 }
@@ -317,8 +525,8 @@ httpd_start(struct httpd **out, const struct httpd_config *cfg)
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(port);
 	inet_pton(AF_INET, addr, &sin.sin_addr);
-	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, port, NULL, NULL,
-	    access_cb, h,
+	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
+	    port, NULL, NULL, access_cb, h,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
 	    MHD_OPTION_CONNECTION_LIMIT, h->cfg.conn_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, h->cfg.conn_timeout_s,
@@ -371,8 +579,27 @@ httpd_port(const struct httpd *h)
 void
 httpd_free(struct httpd *h)
 {
+	bool resumed = false;
+
 	if (h == NULL)
 		return;
+	/* MHD cannot stop with suspended connections: answer the waiting
+	 * requests (their owners learn it from httpd_defer's contract) and
+	 * end the streams, then let MHD take them back once. */
+	while (h->deferred != NULL) {
+		struct httpd_resp r = {0};
+
+		httpd_reply_error(&r, 503, "unavailable", "the server is stopping");
+		httpd_finish(h->deferred, &r);
+		resumed = true;
+	}
+	for (struct httpd_stream *s = h->streams; s; s = s->next) {
+		s->closing = true;
+		resumed |= s->asleep;
+		httpd_stream_wake(s);
+	}
+	if (resumed)
+		MHD_run(h->mhd);
 	MHD_stop_daemon(h->mhd);
 	free(h);
 }

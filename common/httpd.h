@@ -12,6 +12,18 @@
  * paths 404 and wrong methods 405, and errors as {"error", "detail"}.
  * Slow or idle clients are cut by conn_timeout_s; at most conn_limit
  * connections are open at once.
+ *
+ * Two kinds of answer must not hold the loop, so the server suspends
+ * their connection (not polled, no timeout, no cost) and the loop resumes
+ * it later:
+ * - a deferred answer: a handler that waits for something else (the
+ *   controller's log proxy waits for a slave) calls httpd_defer() and
+ *   returns; the answer goes out when httpd_finish() hands it over;
+ * - a stream, a body that stays open (Server-Sent Events):
+ *   httpd_reply_stream(); its reader says when it has nothing to send, and
+ *   the connection sleeps until httpd_stream_wake().
+ * MHD cannot stop with suspended connections, so httpd_free() first
+ * answers the deferred requests 503 and ends the streams.
  */
 #ifndef ORCH_HTTPD_H
 #define ORCH_HTTPD_H
@@ -20,10 +32,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define HTTPD_MAX_PARAMS 4
 
 struct httpd;
+struct httpd_call;   /* one request and its answer; the server's */
+struct httpd_stream;
 
 /* One request, lent to the handler for the duration of the call. */
 struct httpd_req {
@@ -33,7 +48,7 @@ struct httpd_req {
 	size_t body_len;
 	const char *params[HTTPD_MAX_PARAMS]; /* ":name" captures, in order */
 	size_t nparams;
-	void *conn;         /* the MHD connection, for httpd_query() */
+	struct httpd_call *call; /* for httpd_query(), httpd_header(), httpd_defer() */
 };
 
 /* What the handler answers. body is malloc'd and taken by the server. */
@@ -42,6 +57,7 @@ struct httpd_resp {
 	char *body;
 	size_t len;
 	const char *content_type; /* static string; default application/json */
+	struct httpd_stream *stream; /* set by httpd_reply_stream(): the body */
 };
 
 typedef void (*httpd_handler)(struct httpd_resp *out, const struct httpd_req *req,
@@ -80,6 +96,8 @@ void httpd_free(struct httpd *h);
 
 /* Value of a query argument of the request, or NULL. Lent. */
 const char *httpd_query(const struct httpd_req *req, const char *name);
+/* Value of a request header (name in any case), or NULL. Lent. */
+const char *httpd_header(const struct httpd_req *req, const char *name);
 
 /* Fill out with j serialised (j is stolen). */
 void httpd_reply_json(struct httpd_resp *out, int status, json_t *j);
@@ -89,6 +107,32 @@ void httpd_reply_error(struct httpd_resp *out, int status, const char *error,
 /* Fill out with a text body (copied). */
 void httpd_reply_text(struct httpd_resp *out, int status, const char *ctype,
     const char *text, size_t len);
+
+/* From inside a route handler: answer later. The handler returns with
+ * its reply unfilled (whatever it holds is dropped); the connection stays
+ * suspended until httpd_finish(). Returns a lent handle, valid until
+ * httpd_finish() or httpd_free() (which answers 503 "unavailable"; the
+ * owner must then drop the handle unused). Calling it anywhere but in a
+ * handler, or twice, is a broken invariant (fatalx). */
+struct httpd_call *httpd_defer(const struct httpd_req *req);
+/* Send the deferred request's answer; takes r's body (or stream). */
+void httpd_finish(struct httpd_call *call, struct httpd_resp *r);
+
+/* A stream's reader: copy at most max bytes of what comes next into buf
+ * and return how many; 0 when there is nothing now (the connection sleeps
+ * until httpd_stream_wake()); -1 to end the body. */
+typedef ssize_t (*httpd_stream_read)(void *arg, char *buf, size_t max);
+/* Fill out with a 200 whose body stays open (Cache-Control: no-cache):
+ * read(arg) is called whenever the client can take more, and done(arg)
+ * once when the stream is over (read ended it, the client left, the
+ * server stopped). Returns the stream, lent until done(arg) runs; NULL
+ * when out of memory, with done(arg) run and out holding a 500. */
+struct httpd_stream *httpd_reply_stream(struct httpd_resp *out, const char *ctype,
+    httpd_stream_read read, void (*done)(void *arg), void *arg);
+/* There is more to read: wake the stream if it sleeps (else nothing). */
+void httpd_stream_wake(struct httpd_stream *s);
+/* Whether the stream sleeps: its reader had nothing to send. */
+bool httpd_stream_asleep(const struct httpd_stream *s);
 
 /* Parse "ADDR:PORT" (IPv4 dotted quad or "localhost"). */
 int httpd_parse_listen(char *out_addr, size_t addrlen, int *out_port, const char *s);

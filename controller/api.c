@@ -337,7 +337,7 @@ static const struct httpd_route routes[] = {
 	{"GET", "/v1/nodes/:name", api_node, true},
 	{"GET", "/v1/revisions", ctl_api_revisions, true},
 	{"GET", "/v1/events", ctl_api_events, true},
-	{"GET", "/v1/events/stream", NULL, true}, /* a stream: ctl_events_stream_open */
+	{"GET", "/v1/events/stream", ctl_api_events_stream, true},
 	{"GET", "/metrics", ctl_api_metrics, true},
 	{"POST", "/v1/apply", ctl_api_apply, false},
 	{"POST", "/v1/rollback", ctl_api_rollback, false},
@@ -365,9 +365,8 @@ ctl_api_start(struct ctl *c)
 	};
 	int rc;
 
-	if ((rc = ctl_http_start(&c->http, &hc, "/v1/events/stream",
-	    ctl_events_stream_open)) < 0)
+	if ((rc = httpd_start(&c->http, &hc)) < 0)
 		return rc;
-	log_info("listening on %s port=%d", c->cfg.listen, ctl_http_port(c->http));
+	log_info("listening on %s port=%d", c->cfg.listen, httpd_port(c->http));
 	return 0;
 }

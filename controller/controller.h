@@ -134,17 +134,15 @@ struct ctl_watch {
 struct ctl_cmd;
 struct ctl_curlreq;
 struct ctl_alert;
-struct ctl_http;
 struct ctl_pinned;
 struct ctl_sse;
-struct MHD_Response;
 
 struct ctl {
 	struct ctl_config cfg;
 	char *token;
 	struct store *store;
 	struct manifest_git *git;
-	struct ctl_http *http;
+	struct httpd *http;       /* common/httpd.h: the API, page, streams */
 	int epfd;
 	struct ctl_watch sigw, httpdw, timerw;
 	CURLM *multi;
@@ -208,26 +206,6 @@ typedef void (*ctl_curl_done)(struct ctl *c, void *arg, CURL *easy, CURLcode res
 int ctl_curl_add(struct ctl *c, CURL *easy, ctl_curl_done done, void *arg);
 /* Ask for a reconcile at the end of this loop turn. */
 void ctl_kick(struct ctl *c);
-
-/* http.c: the HTTP server (common/httpd.h's routes, plus open streams) */
-/* Open a stream for req: a response (taken by the server), or NULL with
- * an error reply in *err. */
-typedef struct MHD_Response *(*ctl_stream_open)(void *arg, const struct httpd_req *req,
-    struct httpd_resp *err);
-int ctl_http_start(struct ctl_http **out, const struct httpd_config *cfg,
-    const char *stream_path, ctl_stream_open stream_open);
-int ctl_http_fd(const struct ctl_http *h);
-int64_t ctl_http_timeout_ms(const struct ctl_http *h);
-void ctl_http_run(struct ctl_http *h);
-int ctl_http_port(const struct ctl_http *h);
-void ctl_http_free(struct ctl_http *h);
-/* From inside a route handler: answer later. The handler returns without
- * a reply; the connection stays suspended until ctl_http_finish(), which
- * takes r's body. Lent handle, valid until then (or until the server
- * stops: ctl_http_free answers 503 and the handle is gone). */
-struct ctl_defer;
-struct ctl_defer *ctl_http_defer(struct ctl_http *h);
-void ctl_http_finish(struct ctl_defer *d, struct httpd_resp *r);
 
 /* api.c (reads) and api_write.c (mutations) */
 int ctl_api_start(struct ctl *c);
@@ -353,8 +331,8 @@ int64_t ctl_traffic_tick(struct ctl *c, int64_t now);
 
 /* events.c: event log reads, Server-Sent Events */
 void ctl_api_events(struct httpd_resp *out, const struct httpd_req *req, void *arg);
-struct MHD_Response *ctl_events_stream_open(void *arg, const struct httpd_req *req,
-    struct httpd_resp *err);
+/* GET /v1/events/stream: a stream that stays open (httpd_reply_stream). */
+void ctl_api_events_stream(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 /* New events are in the store: wake the idle streams. */
 void ctl_sse_wake(struct ctl *c);
 /* Keep-alive comments for idle streams; the next due time. */

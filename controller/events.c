@@ -5,14 +5,14 @@
  * Events live in the store's append-only log (state.c writes them in the
  * same batch as the record they describe), so both endpoints read the
  * store and see exactly what survived a restart. A stream starts after
- * Last-Event-ID (or ?since=, default: everything) and stays open: its
- * reader sends "id: SEQ" + "data: JSON" records while there are any, then
- * suspends the connection; state.c wakes every stream after a commit that
- * added events, and an idle stream gets a ": ping" comment every
- * SSE_PING_MS so dead clients are found. A client that reconnects with
- * the last id it saw misses nothing and sees nothing twice.
+ * Last-Event-ID (or ?since=, default: everything) and stays open
+ * (common/httpd.h: httpd_reply_stream): its reader sends "id: SEQ" +
+ * "data: JSON" records while there are any, then lets the connection
+ * sleep; state.c wakes every stream after a commit that added events, and
+ * an idle stream gets a ": ping" comment every SSE_PING_MS so dead
+ * clients are found. A client that reconnects with the last id it saw
+ * misses nothing and sees nothing twice.
  */
-#include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,12 +98,11 @@ ctl_api_events(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 struct ctl_sse {
 	struct ctl_sse *next;
 	struct ctl *c;
-	struct MHD_Connection *conn;
+	struct httpd_stream *hs;  /* lent by the server until sse_free */
 	uint64_t last;            /* last seq looked at */
 	char *service;            /* ?service= filter, or NULL */
 	char *buf;                /* formatted, not yet sent */
 	size_t len, off, cap;
-	bool suspended;
 	bool started;             /* the retry hint went out */
 	int64_t next_ping;        /* mono ms */
 };
@@ -173,9 +172,9 @@ sse_fill(struct ctl_sse *s)
 }
 
 static ssize_t
-sse_read(void *cls, uint64_t pos, char *out, size_t max)
+sse_read(void *arg, char *out, size_t max)
 {
-	struct ctl_sse *s = cls;
+	struct ctl_sse *s = arg;
 	size_t n;
 
 	if (s->off == s->len && !s->c->quit)
@@ -187,17 +186,15 @@ sse_read(void *cls, uint64_t pos, char *out, size_t max)
 		return (ssize_t)n;
 	}
 	if (s->c->quit)
-		return MHD_CONTENT_READER_END_OF_STREAM;
+		return -1;
 	/* Nothing to say: sleep until ctl_sse_wake() or the next ping. */
-	MHD_suspend_connection(s->conn);
-	s->suspended = true;
 	return 0;
 }
 
 static void
-sse_free(void *cls)
+sse_free(void *arg)
 {
-	struct ctl_sse *s = cls;
+	struct ctl_sse *s = arg;
 
 	for (struct ctl_sse **pp = &s->c->sse; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
@@ -209,55 +206,44 @@ sse_free(void *cls)
 	free(s);
 }
 
-struct MHD_Response *
-ctl_events_stream_open(void *arg, const struct httpd_req *req, struct httpd_resp *err)
+void
+ctl_api_events_stream(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 {
 	struct ctl *c = arg;
-	const char *lid = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-	    "Last-Event-ID");
+	const char *lid = httpd_header(req, "Last-Event-ID");
 	const char *qs = httpd_query(req, "since"), *svc = httpd_query(req, "service");
-	struct MHD_Response *resp;
 	struct ctl_sse *s;
 	uint64_t since = 0;
 
 	if (lid != NULL && *lid != '\0') {
 		if (!parse_seq(&since, lid)) {
-			httpd_reply_error(err, 400, "bad request",
+			httpd_reply_error(out, 400, "bad request",
 			    "Last-Event-ID: want a sequence number");
-			return NULL;
+			return;
 		}
 	} else if (qs != NULL && !parse_seq(&since, qs)) {
-		httpd_reply_error(err, 400, "bad request", "since: want a sequence number");
-		return NULL;
+		httpd_reply_error(out, 400, "bad request", "since: want a sequence number");
+		return;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		fatalx("out of memory");
 	s->c = c;
-	s->conn = req->conn;
 	s->last = since;
 	s->service = svc ? strdup(svc) : NULL;
 	s->next_ping = orch_mono_ms() + SSE_PING_MS;
-	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, s,
-	    sse_free);
-	if (resp == NULL) {
-		free(s->service);
-		free(s);
-		httpd_reply_error(err, 500, "internal error", "cannot open a stream");
-		return NULL;
-	}
+	/* On failure the server has called sse_free(s) and filled out. */
+	if ((s->hs = httpd_reply_stream(out, "text/event-stream", sse_read, sse_free,
+	    s)) == NULL)
+		return;
 	s->next = c->sse;
 	c->sse = s;
-	return resp;
 }
 
 void
 ctl_sse_wake(struct ctl *c)
 {
 	for (struct ctl_sse *s = c->sse; s; s = s->next)
-		if (s->suspended) {
-			s->suspended = false;
-			MHD_resume_connection(s->conn);
-		}
+		httpd_stream_wake(s->hs);
 }
 
 int64_t
@@ -266,12 +252,11 @@ ctl_sse_tick(struct ctl *c, int64_t now)
 	int64_t next = -1;
 
 	for (struct ctl_sse *s = c->sse; s; s = s->next) {
-		if (!s->suspended)
+		if (!httpd_stream_asleep(s->hs))
 			continue;
-		if (now >= s->next_ping) {
-			s->suspended = false;
-			MHD_resume_connection(s->conn);
-		} else if (next < 0 || s->next_ping < next)
+		if (now >= s->next_ping)
+			httpd_stream_wake(s->hs);
+		else if (next < 0 || s->next_ping < next)
 			next = s->next_ping;
 	}
 	return next;
@@ -285,5 +270,5 @@ ctl_sse_shutdown(struct ctl *c)
 		return;
 	ctl_sse_wake(c);
 	/* Let the server see the resumed streams end before it stops. */
-	ctl_http_run(c->http);
+	httpd_run(c->http);
 }

@@ -6,9 +6,9 @@
  * to the slave at the address of the instance's node (docs/slave.md) and
  * passes the text/plain answer through. The slave request is one more
  * libcurl-multi transfer of the loop and the client's connection is
- * suspended meanwhile (http.c: ctl_http_defer), so a slow or dead slave
- * costs the loop nothing: it is answered 502 with the reason after at
- * most CTL_CMD_TIMEOUT_MS. Logs can carry secrets, so unlike the other
+ * suspended meanwhile (common/httpd.h: httpd_defer), so a slow or dead
+ * slave costs the loop nothing: it is answered 502 with the reason after
+ * at most CTL_CMD_TIMEOUT_MS. Logs can carry secrets, so unlike the other
  * reads this route needs the bearer token (docs/api.md).
  */
 #include <stdio.h>
@@ -23,7 +23,7 @@
 
 /* One forwarded request: owned by its transfer, freed when it ends. */
 struct logreq {
-	struct ctl_defer *d;
+	struct httpd_call *d;     /* the client's deferred request */
 	char *id, *node, *address;
 	struct curl_slist *hdrs;
 	char *buf;
@@ -113,7 +113,7 @@ logs_done(struct ctl *c, void *arg, CURL *easy, CURLcode res)
 		    q->node, q->address, code, slave_detail(q, &hold));
 	}
 	json_decref(hold);
-	ctl_http_finish(q->d, &r);
+	httpd_finish(q->d, &r);
 	logreq_free(q);
 }
 
@@ -194,5 +194,5 @@ ctl_api_logs(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	}
 	log_debug("node=%s instance=%s logs stream=%s tail=%s", q->node, q->id, stream,
 	    tail ? tail : "default");
-	q->d = ctl_http_defer(c->http);
+	q->d = httpd_defer(req);
 }

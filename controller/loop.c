@@ -226,7 +226,7 @@ ctl_loop_run(struct ctl *c)
 	int n, running, timeout;
 
 	c->httpdw.kind = W_HTTPD;
-	c->httpdw.fd = ctl_http_fd(c->http);
+	c->httpdw.fd = httpd_fd(c->http);
 	if (watch(c, &c->httpdw, EPOLLIN) < 0)
 		return ORCH_ERROR;
 	c->next_resync = orch_mono_ms();
@@ -239,7 +239,7 @@ ctl_loop_run(struct ctl *c)
 		due = earliest(due, ctl_sse_tick(c, now));
 		due = earliest(due, ctl_traffic_tick(c, now));
 		due = earliest(due, c->curl_timer);
-		if ((t = ctl_http_timeout_ms(c->http)) >= 0)
+		if ((t = httpd_timeout_ms(c->http)) >= 0)
 			due = earliest(due, now + t);
 		if (c->kick)
 			due = now;
@@ -255,7 +255,7 @@ ctl_loop_run(struct ctl *c)
 				handle_signals(c);
 				break;
 			case W_HTTPD:
-				ctl_http_run(c->http);
+				httpd_run(c->http);
 				break;
 			case W_CURL: {
 				int flags = 0;
@@ -278,7 +278,7 @@ ctl_loop_run(struct ctl *c)
 			curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 			curl_check_done(c);
 		}
-		ctl_http_run(c->http);
+		httpd_run(c->http);
 		if (now >= c->next_resync) {
 			c->next_resync = now + c->cfg.resync_ms;
 			c->kick = true;

@@ -220,7 +220,7 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	ctl_sse_shutdown(&c);
-	ctl_http_free(c.http);
+	httpd_free(c.http);
 	ctl_loop_free(&c);
 	ctl_slaves_free(&c);
 	ctl_alerts_free(&c);
