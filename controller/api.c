@@ -276,39 +276,53 @@ api_instances(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	httpd_reply_json(out, 200, json_pack("{s:o}", "instances", a));
 }
 
+/* One node as GET /v1/nodes lists it; use: ctl_nodes_input()'s array. */
+static json_t *
+node_json(struct ctl *c, const struct ctl_node *n, struct lifecycle_node *use, size_t nn)
+{
+	const struct lifecycle_node *u = ctl_nodes_input_find(use, nn, n->name);
+	int count = 0;
+
+	for (struct ctl_inst *i = c->insts; i; i = i->next)
+		if (i->node && strcmp(i->node, n->name) == 0 && !i->gone)
+			count++;
+	return json_pack("{s:s, s:s?, s:s, s:I, s:I, s:i, s:f, s:I, s:f, s:I, s:O?, s:b,"
+	    " s:I, s:I}",
+	    "name", n->name, "address", n->address,
+	    "state", lifecycle_node_state_name(n->state),
+	    "last_heartbeat", (json_int_t)n->last_hb_wall,
+	    "heartbeat_age_ms", (json_int_t)(n->seen ? orch_mono_ms() - n->last_hb_mono : -1),
+	    "instances", count, "cpu", n->cpu, "memory", (json_int_t)n->memory,
+	    "used_cpu", u ? u->used_cpu : 0.0,
+	    "used_memory", (json_int_t)(u ? u->used_memory : 0),
+	    "labels", n->labels, "drain", n->drain,
+	    "commands_sent", (json_int_t)n->cmds_sent,
+	    "commands_failed", (json_int_t)n->cmds_failed);
+}
+
 static void
 api_nodes(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 {
 	struct ctl *c = arg;
 	json_t *a = json_array();
-	int64_t now = orch_mono_ms();
+	size_t nn;
+	struct lifecycle_node *use = ctl_nodes_input(c, &nn);
 
-	for (struct ctl_node *n = c->nodes; n; n = n->next) {
-		int count = 0;
-
-		for (struct ctl_inst *i = c->insts; i; i = i->next)
-			if (i->node && strcmp(i->node, n->name) == 0 && !i->gone)
-				count++;
-		json_array_append_new(a, json_pack("{s:s, s:s?, s:s, s:I, s:I, s:i, s:f,"
-		    " s:I, s:O?, s:b, s:I, s:I}",
-		    "name", n->name, "address", n->address,
-		    "state", lifecycle_node_state_name(n->state),
-		    "last_heartbeat", (json_int_t)n->last_hb_wall,
-		    "heartbeat_age_ms", (json_int_t)(n->seen ? now - n->last_hb_mono : -1),
-		    "instances", count, "cpu", n->cpu, "memory", (json_int_t)n->memory,
-		    "labels", n->labels, "drain", n->drain,
-		    "commands_sent", (json_int_t)n->cmds_sent,
-		    "commands_failed", (json_int_t)n->cmds_failed));
-	}
+	for (struct ctl_node *n = c->nodes; n; n = n->next)
+		json_array_append_new(a, node_json(c, n, use, nn));
+	free(use);
 	httpd_reply_json(out, 200, json_pack("{s:o}", "nodes", a));
 }
 
+/* GET /v1/nodes/NAME: the same, with its instances in full. */
 static void
 api_node(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 {
 	struct ctl *c = arg;
 	struct ctl_node *n = ctl_node_find(c, req->params[0]);
-	json_t *insts;
+	struct lifecycle_node *use;
+	json_t *insts, *j;
+	size_t nn;
 
 	if (n == NULL) {
 		reply_not_found(out, "node", req->params[0]);
@@ -318,11 +332,11 @@ api_node(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	for (struct ctl_inst *i = c->insts; i; i = i->next)
 		if (i->node && strcmp(i->node, n->name) == 0)
 			json_array_append_new(insts, ctl_instance_json(i));
-	httpd_reply_json(out, 200, json_pack("{s:s, s:s?, s:s, s:I, s:b, s:o}",
-	    "name", n->name, "address", n->address,
-	    "state", lifecycle_node_state_name(n->state),
-	    "last_heartbeat", (json_int_t)n->last_hb_wall, "drain", n->drain,
-	    "instances", insts));
+	use = ctl_nodes_input(c, &nn);
+	j = node_json(c, n, use, nn);
+	free(use);
+	json_object_set_new(j, "instances", insts);
+	httpd_reply_json(out, 200, j);
 }
 
 static const struct httpd_route routes[] = {

@@ -65,6 +65,9 @@ reply_err(struct httpd_resp *out)
 	case ORCH_EUNAVAIL:
 		httpd_reply_error(out, 503, "unavailable", "%s", orch_err_last());
 		break;
+	case ORCH_EEXISTS:
+		httpd_reply_error(out, 409, "conflict", "%s", orch_err_last());
+		break;
 	default:
 		httpd_reply_error(out, 500, "internal error", "%s", orch_err_last());
 		break;

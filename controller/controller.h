@@ -70,6 +70,8 @@ struct ctl_node {
 	double cpu;
 	int64_t memory;
 	json_t *labels;
+	char *digest;             /* nodes.c: of the last full instance list */
+	uint64_t list_gen;        /* nodes.c: stamp of that list's processing */
 	uint64_t cmds_sent, cmds_failed;
 	int cmds_in_flight;       /* slaves.c: handed to curl, at most CTL_CMD_WINDOW */
 };
@@ -87,6 +89,8 @@ struct ctl_inst {
 	char *revision;
 	char *fingerprint;        /* lifecycle_fingerprint() of its spec */
 	json_t *spec;             /* the exact start request, re-sent to revive */
+	double res_cpu;           /* its spec's resources, read once (ctl_inst_set_spec) */
+	uint64_t res_memory;
 	enum orch_kind kind;
 	enum instance_state state;
 	enum health_state health;
@@ -99,6 +103,8 @@ struct ctl_inst {
 	bool removed;             /* the slave confirmed it is gone */
 	bool in_flight;           /* a command is queued or in flight */
 	int missing;              /* consecutive heartbeats without it */
+	uint64_t listed_gen;      /* nodes.c: list_gen of the last full list holding it */
+	enum instance_state obs_state; /* the state its slave last reported */
 	int64_t obs_wall;         /* when what we know about it was true */
 	int64_t ready_at;         /* wall ms it last became Run; 0 unknown */
 	int64_t created_mono;
@@ -166,6 +172,7 @@ struct ctl {
 	struct ctl_inst **inst_tab; /* state.c: chained hash by id */
 	size_t inst_nbuckets, ninsts;
 	struct ctl_node *nodes;
+	uint64_t list_gens;       /* nodes.c: full instance lists taken so far */
 	struct ctl_cmd *cmds;     /* slaves.c, in queue order */
 	struct ctl_cmd *cmds_tail;
 	struct store_batch *held; /* state.c: writes gathered by ctl_store_hold */
@@ -271,6 +278,9 @@ void ctl_svc_drop(struct ctl *c, struct ctl_svc *s);
 void ctl_inst_free(struct ctl_inst *i);
 void ctl_svc_free(struct ctl_svc *s);
 void ctl_node_free(struct ctl_node *n);
+/* Give i its start request (owned from now on) and cache its resources:
+ * the scheduler sums them on every pass. */
+void ctl_inst_set_spec(struct ctl_inst *i, json_t *spec);
 /* Take what a slave said about an instance (status object). */
 void ctl_inst_observe(struct ctl *c, struct ctl_inst *i, const struct instance_status *st);
 /* Load everything from the store at start-up. */
@@ -290,6 +300,13 @@ int64_t ctl_nodes_tick(struct ctl *c, int64_t now);
 void ctl_node_set_state(struct ctl *c, struct ctl_node *n, enum node_state st,
     const char *cause);
 bool ctl_node_usable(const struct ctl_node *n); /* takes new placements */
+/* Every node as the scheduler sees it, sorted by name, with the resources
+ * its live instances hold (used_cpu, used_memory): one pass over the
+ * instances. Free with free(); the names point into the records. */
+struct lifecycle_node *ctl_nodes_input(struct ctl *c, size_t *out_n);
+/* The entry named name in such an array, or NULL. */
+struct lifecycle_node *ctl_nodes_input_find(struct lifecycle_node *v, size_t n,
+    const char *name);
 
 /* slaves.c */
 int ctl_slave_start(struct ctl *c, struct ctl_inst *i);

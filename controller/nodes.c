@@ -8,6 +8,16 @@
  * truth from the first heartbeat of every node and never restarts an
  * instance merely because it was away itself.
  *
+ * The list is long (10,000 instances over 20 nodes: 500 statuses every 2
+ * s from each) and almost always the same as the last one, so a slave
+ * sends it with its digest and then, while nothing changed, the digest
+ * alone. A digest-only heartbeat whose digest is the one of the last list
+ * this controller took counts as that list sent again. Any doubt -- a
+ * digest we do not hold (restart, new list), a node back from Suspect or
+ * Lost, or a record the controller changed on its own since (its state is
+ * no longer the one the slave reported) -- is answered 409 and the slave
+ * sends the full list at once (see docs/api.md).
+ *
  * An instance is "missing" from a node only after CTL_MISSING_HEARTBEATS
  * heartbeats in a row do not list it: a start acknowledged just after the
  * slave built a heartbeat must not look like a vanished process.
@@ -86,9 +96,10 @@ inst_vanished(struct ctl *c, struct ctl_inst *i, const char *why)
 
 /* Take one status object from a slave, true at wall time `when` (an
  * event's time; 0: now). A slave's event batch can arrive after a fresher
- * answer or heartbeat: what is older than what we know is ignored. */
+ * answer or heartbeat: what is older than what we know is ignored. gen:
+ * the stamp of the full list it comes in (0: an event). */
 static void
-observe(struct ctl *c, struct ctl_node *n, const json_t *j, int64_t when)
+observe(struct ctl *c, struct ctl_node *n, const json_t *j, int64_t when, uint64_t gen)
 {
 	struct instance_status *st = NULL;
 	struct ctl_inst *i;
@@ -127,6 +138,8 @@ observe(struct ctl *c, struct ctl_node *n, const json_t *j, int64_t when)
 			enum instance_state before = i->state;
 
 			i->obs_wall = when > 0 ? when : orch_wall_ms();
+			if (gen != 0)
+				i->listed_gen = gen;
 			ctl_inst_observe(c, i, st);
 			if (before != i->state)
 				ctl_kick(c);
@@ -163,14 +176,60 @@ node_update(struct ctl *c, struct ctl_node *n, const json_t *body)
 	n->seen = true;
 }
 
+/* The instances placed on n that its last full list did not hold, as if
+ * that list came again: each is missing one more time. */
+static void
+count_missing(struct ctl *c, struct ctl_node *n)
+{
+	for (struct ctl_inst *i = c->insts, *next; i; i = next) {
+		next = i->next;
+		if (i->node == NULL || strcmp(i->node, n->name) != 0 || i->in_flight ||
+		    !i->started || i->listed_gen == n->list_gen)
+			continue;
+		if (++i->missing >= CTL_MISSING_HEARTBEATS)
+			inst_vanished(c, i, "not running on its node");
+	}
+}
+
+/* A digest-only heartbeat: true when it stands for the last full list.
+ * Then what that list said is still true now (obs_wall moves on, so an
+ * older event cannot undo it) and the missing count goes on as if the
+ * list had come again. */
+static bool
+same_list(struct ctl *c, struct ctl_node *n, const char *digest, bool was_live)
+{
+	int64_t now = orch_wall_ms();
+
+	if (!was_live || n->digest == NULL || strcmp(n->digest, digest) != 0)
+		return false;
+	for (struct ctl_inst *i = c->insts; i; i = i->next) {
+		if (i->listed_gen != n->list_gen || i->node == NULL ||
+		    strcmp(i->node, n->name) != 0)
+			continue;
+		/* Changed by the controller since the slave said otherwise
+		 * (Failed on a lost node, Provision to revive): only the
+		 * list itself can settle it. */
+		if (i->state != i->obs_state && !(i->gone && i->state == INSTANCE_DESTROY))
+			return false;
+	}
+	for (struct ctl_inst *i = c->insts; i; i = i->next)
+		if (i->listed_gen == n->list_gen && i->node != NULL &&
+		    strcmp(i->node, n->name) == 0)
+			i->obs_wall = now;
+	count_missing(c, n);
+	return true;
+}
+
 int
 ctl_node_report(struct ctl *c, const char *name, const json_t *body, bool registering)
 {
 	const json_t *list = json_object_get(body, "instances");
 	const char *addr = json_string_value(json_object_get(body, "address"));
+	const json_t *dj = json_object_get(body, "digest");
+	const char *digest = json_string_value(dj);
 	struct ctl_node *n;
-	struct ctl_inst *i, *next;
-	size_t k;
+	bool was_live;
+	int rc = 0;
 
 	if (!json_is_object(body))
 		return orch_err_set(ORCH_EINVALID, "body: want a JSON object");
@@ -178,6 +237,10 @@ ctl_node_report(struct ctl *c, const char *name, const json_t *body, bool regist
 		return orch_err_set(ORCH_EINVALID, "name: want [A-Za-z0-9_.-]{1,128}");
 	if (list != NULL && !json_is_array(list))
 		return orch_err_set(ORCH_EINVALID, "instances: want an array");
+	if (dj != NULL && (digest == NULL || digest[0] == '\0' || strlen(digest) > 128))
+		return orch_err_set(ORCH_EINVALID, "digest: want a string of 1 to 128 characters");
+	if (list == NULL && digest != NULL && registering)
+		return orch_err_set(ORCH_EINVALID, "instances: a registration carries the list");
 	if ((n = ctl_node_find(c, name)) == NULL) {
 		if (!registering)
 			return orch_err_set(ORCH_ENOTFOUND, "node %s is not registered", name);
@@ -193,33 +256,31 @@ ctl_node_report(struct ctl *c, const char *name, const json_t *body, bool regist
 		ctl_node_event(c, name, NULL, "Ready", "node registered");
 		ctl_kick(c);
 	}
+	was_live = n->seen && (n->state == NODE_READY || n->state == NODE_DRAINING);
+	ctl_store_hold(c);
+	if (list == NULL && digest != NULL && !same_list(c, n, digest, was_live)) {
+		/* Not a list we hold: the node stays as it was (not even
+		 * alive) until the full list comes, a moment later. */
+		rc = orch_err_set(ORCH_EEXISTS, "send the full instance list");
+		goto out;
+	}
 	node_update(c, n, body);
 	if (n->drain)
 		ctl_node_set_state(c, n, NODE_DRAINING, "heartbeat");
 	else
 		ctl_node_set_state(c, n, NODE_READY, "heartbeat");
-	for (k = 0; k < json_array_size(list); k++)
-		observe(c, n, json_array_get(list, k), 0);
-	/* Instances placed here that the list does not hold. */
-	for (i = c->insts; i; i = next) {
-		bool listed = false;
-
-		next = i->next;
-		if (i->node == NULL || strcmp(i->node, name) != 0 || i->in_flight || !i->started)
-			continue;
-		for (k = 0; k < json_array_size(list); k++) {
-			const char *id = json_string_value(json_object_get(json_array_get(list, k),
-			    "id"));
-
-			if (id && strcmp(id, i->id) == 0)
-				listed = true;
-		}
-		if (listed)
-			continue;
-		if (++i->missing >= CTL_MISSING_HEARTBEATS)
-			inst_vanished(c, i, "not running on its node");
+	if (list != NULL || digest == NULL) {
+		/* A full list (none at all: an empty one). */
+		n->list_gen = ++c->list_gens;
+		free(n->digest);
+		n->digest = xstrdup(digest);
+		for (size_t k = 0; k < json_array_size(list); k++)
+			observe(c, n, json_array_get(list, k), 0, n->list_gen);
+		count_missing(c, n);
 	}
-	return 0;
+out:
+	ctl_store_flush(c);
+	return rc;
 }
 
 /* POST /v1/nodes/NAME/events {"node", "events": [...]}: a batch of state
@@ -236,6 +297,8 @@ ctl_node_events(struct ctl *c, const char *name, const json_t *body)
 		return orch_err_set(ORCH_EINVALID, "body: want {\"node\", \"events\": [...]}");
 	if ((n = ctl_node_find(c, name)) == NULL)
 		return orch_err_set(ORCH_ENOTFOUND, "node %s is not registered", name);
+	/* A batch's transitions go to the store in one commit. */
+	ctl_store_hold(c);
 	for (k = 0; k < json_array_size(evs); k++) {
 		const json_t *ev = json_array_get(evs, k);
 		const json_t *st = json_object_get(ev, "status");
@@ -243,7 +306,7 @@ ctl_node_events(struct ctl *c, const char *name, const json_t *body)
 		struct ctl_inst *i;
 
 		if (json_is_object(st)) {
-			observe(c, n, st, json_integer_value(json_object_get(ev, "time")));
+			observe(c, n, st, json_integer_value(json_object_get(ev, "time")), 0);
 			continue;
 		}
 		if (id == NULL || !json_is_true(json_object_get(ev, "removed")))
@@ -252,6 +315,7 @@ ctl_node_events(struct ctl *c, const char *name, const json_t *body)
 		    strcmp(i->node, name) == 0 && !i->in_flight)
 			inst_vanished(c, i, "stopped and removed by the slave");
 	}
+	ctl_store_flush(c);
 	return 0;
 }
 
@@ -276,4 +340,53 @@ ctl_nodes_tick(struct ctl *c, int64_t now)
 			next = due;
 	}
 	return next;
+}
+
+static int
+input_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct lifecycle_node *)a)->name,
+	    ((const struct lifecycle_node *)b)->name);
+}
+
+struct lifecycle_node *
+ctl_nodes_input_find(struct lifecycle_node *v, size_t n, const char *name)
+{
+	struct lifecycle_node key = {.name = name};
+
+	if (name == NULL || n == 0)
+		return NULL;
+	return bsearch(&key, v, n, sizeof(*v), input_cmp);
+}
+
+struct lifecycle_node *
+ctl_nodes_input(struct ctl *c, size_t *out_n)
+{
+	struct lifecycle_node *v;
+	size_t n = 0;
+
+	for (struct ctl_node *nd = c->nodes; nd; nd = nd->next)
+		n++;
+	if ((v = calloc(n ? n : 1, sizeof(*v))) == NULL)
+		fatalx("out of memory");
+	n = 0;
+	for (struct ctl_node *nd = c->nodes; nd; nd = nd->next, n++) {
+		v[n].name = nd->name;
+		v[n].state = nd->state;
+		v[n].cpu = nd->cpu;
+		v[n].memory = nd->memory > 0 ? (uint64_t)nd->memory : 0;
+	}
+	qsort(v, n, sizeof(*v), input_cmp);
+	/* What is held: every instance that is not on its way out. */
+	for (struct ctl_inst *i = c->insts; i; i = i->next) {
+		struct lifecycle_node *at;
+
+		if (i->gone || i->state == INSTANCE_DESTROY || i->state == INSTANCE_FAILED ||
+		    (at = ctl_nodes_input_find(v, n, i->node)) == NULL)
+			continue;
+		at->used_cpu += i->res_cpu;
+		at->used_memory += i->res_memory;
+	}
+	*out_n = n;
+	return v;
 }

@@ -82,62 +82,16 @@ ctl_spec_json(struct ctl *c, const struct service_spec *s, const char *id,
 	return proto_spec_encode(&is);
 }
 
-/* Resources an instance holds on its node, from its start request. */
-static void
-inst_resources(double *cpu, uint64_t *mem, const struct ctl_inst *i)
-{
-	const json_t *r = json_object_get(i->spec, "resources");
-
-	*cpu = json_number_value(json_object_get(r, "cpu"));
-	*mem = (uint64_t)json_integer_value(json_object_get(r, "memory"));
-}
-
-static bool
-inst_live(const struct ctl_inst *i)
-{
-	return !i->gone && i->state != INSTANCE_DESTROY && i->state != INSTANCE_FAILED;
-}
-
-static struct lifecycle_node *
-nodes_input(struct ctl *c, size_t *out_n)
-{
-	struct lifecycle_node *v;
-	size_t n = 0;
-
-	for (struct ctl_node *nd = c->nodes; nd; nd = nd->next)
-		n++;
-	if ((v = calloc(n ? n : 1, sizeof(*v))) == NULL)
-		fatalx("out of memory");
-	n = 0;
-	for (struct ctl_node *nd = c->nodes; nd; nd = nd->next, n++) {
-		v[n].name = nd->name;
-		v[n].state = nd->state;
-		v[n].cpu = nd->cpu;
-		v[n].memory = nd->memory > 0 ? (uint64_t)nd->memory : 0;
-		for (struct ctl_inst *i = c->insts; i; i = i->next) {
-			double cpu;
-			uint64_t mem;
-
-			if (!inst_live(i) || i->node == NULL || strcmp(i->node, nd->name) != 0)
-				continue;
-			inst_resources(&cpu, &mem, i);
-			v[n].used_cpu += cpu;
-			v[n].used_memory += mem;
-		}
-	}
-	*out_n = n;
-	return v;
-}
-
 static void
 charge(struct lifecycle_node *nodes, size_t nn, const char *node,
     const struct service_spec *s)
 {
-	for (size_t k = 0; k < nn; k++)
-		if (strcmp(nodes[k].name, node) == 0) {
-			nodes[k].used_cpu += s->resources.cpu;
-			nodes[k].used_memory += s->resources.memory;
-		}
+	struct lifecycle_node *n = ctl_nodes_input_find(nodes, nn, node);
+
+	if (n != NULL) {
+		n->used_cpu += s->resources.cpu;
+		n->used_memory += s->resources.memory;
+	}
 }
 
 static void
@@ -153,8 +107,7 @@ do_start(struct ctl *c, const char *service, const struct lifecycle_action *a)
 	set_str(&i->version, a->spec->version);
 	set_str(&i->revision, c->desired_commit);
 	i->kind = a->spec->kind;
-	json_decref(i->spec);
-	i->spec = ctl_spec_json(c, a->spec, a->id, a->node);
+	ctl_inst_set_spec(i, ctl_spec_json(c, a->spec, a->id, a->node));
 	i->gone = false;
 	i->started = false;
 	i->removed = false;
@@ -409,7 +362,7 @@ ctl_reconcile(struct ctl *c)
 	if (!all_seen && mono - c->start_mono < c->cfg.node_suspect_ms)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	nodes = nodes_input(c, &nn);
+	nodes = ctl_nodes_input(c, &nn);
 	if (c->desired != NULL) {
 		if (manifest_start_order(&order, c->desired) < 0) {
 			log_warnx("reconcile: %s", orch_err_last());

@@ -524,6 +524,17 @@ ctl_inst_set_state(struct ctl *c, struct ctl_inst *i, enum instance_state st,
 /* ---- observed state ---- */
 
 void
+ctl_inst_set_spec(struct ctl_inst *i, json_t *spec)
+{
+	const json_t *r = json_object_get(spec, "resources");
+
+	json_decref(i->spec);
+	i->spec = spec;
+	i->res_cpu = json_number_value(json_object_get(r, "cpu"));
+	i->res_memory = (uint64_t)json_integer_value(json_object_get(r, "memory"));
+}
+
+void
 ctl_inst_observe(struct ctl *c, struct ctl_inst *i, const struct instance_status *st)
 {
 	bool changed = false;
@@ -546,6 +557,7 @@ ctl_inst_observe(struct ctl *c, struct ctl_inst *i, const struct instance_status
 	i->health = st->health;
 	i->missing = 0;
 	i->started = true;
+	i->obs_state = st->state;
 	if (i->version == NULL && st->version != NULL)
 		i->version = xstrdup(st->version);
 	/* Being stopped: the record stays Destroy until the slave confirms
@@ -600,6 +612,7 @@ ctl_node_free(struct ctl_node *n)
 		return;
 	free(n->name);
 	free(n->address);
+	free(n->digest);
 	json_decref(n->labels);
 	free(n);
 }
@@ -700,7 +713,7 @@ load_inst(struct ctl *c, const json_t *o)
 	i->node = xstrdup(jstr(o, "node"));
 	i->revision = xstrdup(jstr(o, "revision"));
 	i->fingerprint = xstrdup(jstr(o, "fingerprint"));
-	i->spec = json_incref(json_object_get(o, "spec"));
+	ctl_inst_set_spec(i, json_incref(json_object_get(o, "spec")));
 	i->kind = jstr(o, "kind") && strcmp(jstr(o, "kind"), "pet") == 0 ? KIND_PET : KIND_CATTLE;
 	if ((v = proto_state_parse(jstr(o, "state"))) >= 0)
 		i->state = v;

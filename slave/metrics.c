@@ -72,6 +72,10 @@ metrics_render(const struct slave *s)
 	    "orch_slave_heartbeats_total{result=\"ok\"} %llu\n"
 	    "orch_slave_heartbeats_total{result=\"failed\"} %llu\n",
 	    (unsigned long long)s->m.heartbeats_ok, (unsigned long long)s->m.heartbeats_failed);
+	fprintf(f, "# HELP orch_slave_heartbeat_lists_total Acknowledged heartbeats that carried"
+	    " the instance list (the others carried its digest).\n"
+	    "# TYPE orch_slave_heartbeat_lists_total counter\n"
+	    "orch_slave_heartbeat_lists_total %llu\n", (unsigned long long)s->m.heartbeat_lists);
 	fprintf(f, "# HELP orch_slave_cgroup Whether cgroup limits are available (0/1).\n"
 	    "# TYPE orch_slave_cgroup gauge\norch_slave_cgroup %d\n", s->cgroup_mode != 0);
 	if (fclose(f) != 0) {

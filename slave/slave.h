@@ -136,6 +136,7 @@ struct metrics {
 	uint64_t checks[HEALTH__LAST], check_failures[HEALTH__LAST];
 	uint64_t check_ms_sum[HEALTH__LAST];
 	uint64_t events_sent, events_dropped, heartbeats_ok, heartbeats_failed;
+	uint64_t heartbeat_lists;   /* acknowledged heartbeats with the list */
 };
 
 struct report;

@@ -330,6 +330,57 @@ TEST(api__node_register_and_ageing)
 	CHECK(cluster_node_is(cl, "ghost", "Ready"));
 }
 
+/* A heartbeat of node "dg"; returns the status. */
+static long
+dg_beat(const char *fields)
+{
+	char body[512];
+	json_t *j;
+	long st;
+
+	snprintf(body, sizeof(body), "{\"name\": \"dg\", \"address\": \"127.0.0.1:1\"%s}",
+	    fields);
+	j = cluster_call(cl, &st, "POST", "/v1/nodes/dg/heartbeat", body);
+	json_decref(j);
+	return st;
+}
+
+/* Digest heartbeats (docs/api.md): a digest alone stands for the last
+ * list the controller took; anything else is 409 and changes nothing. */
+TEST(api__heartbeat_digest)
+{
+	json_t *j;
+	long st;
+
+	REQUIRE(cl != NULL);
+	j = cluster_call(cl, &st, "POST", "/v1/nodes/register",
+	    "{\"name\": \"dg\", \"address\": \"127.0.0.1:1\", \"digest\": \"d1\"}");
+	CHECK_EQ_INT(st, 400); /* a registration carries the list */
+	json_decref(j);
+	j = cluster_call(cl, &st, "POST", "/v1/nodes/register",
+	    "{\"name\": \"dg\", \"address\": \"127.0.0.1:1\", \"digest\": \"d1\", "
+	    "\"instances\": []}");
+	CHECK_EQ_INT(st, 200);
+	json_decref(j);
+	CHECK_EQ_INT(dg_beat(", \"digest\": \"d1\""), 200);
+	CHECK_EQ_INT(dg_beat(", \"digest\": \"d2\""), 409); /* not the list we hold */
+	CHECK_EQ_INT(dg_beat(", \"digest\": 5"), 400);
+	CHECK_EQ_INT(dg_beat(", \"digest\": \"\""), 400);
+	CHECK_EQ_INT(dg_beat(", \"digest\": \"d2\", \"instances\": []"), 200);
+	CHECK_EQ_INT(dg_beat(", \"digest\": \"d2\""), 200);
+	CHECK(cluster_node_is(cl, "dg", "Ready"));
+	/* A 409 is not a sign of life: silent past --node-suspect, the node
+	 * is Suspect, and a digest alone does not bring it back (the
+	 * controller may have acted meanwhile): only the list does. */
+	CHECK(WAIT_FOR(dg_beat(", \"digest\": \"d3\"") == 409 &&
+	    cluster_node_is(cl, "dg", "Suspect"), CL_WAIT));
+	CHECK_EQ_INT(dg_beat(", \"digest\": \"d2\""), 409);
+	CHECK(cluster_node_is(cl, "dg", "Suspect"));
+	CHECK_EQ_INT(dg_beat(", \"digest\": \"d2\", \"instances\": []"), 200);
+	CHECK(cluster_node_is(cl, "dg", "Ready"));
+	CHECK_EQ_INT(dg_beat(", \"digest\": \"d2\""), 200);
+}
+
 /* A streaming read: collects until the buffer holds "live-node". Once
  * the backlog arrived, registers that node (from inside the transfer, on
  * another handle) so the event must come through the open stream. */
@@ -474,4 +525,5 @@ TEST(api__finish)
 CHECK_MAIN(api__usage_errors_exit_2, api__bad_repo_or_token_exit_1,
     api__reads_are_public_mutations_need_the_token, api__bad_bodies_change_nothing,
     api__dry_run_plans_without_applying, api__apply_without_nodes_waits,
-    api__node_register_and_ageing, api__events_and_stream, api__metrics, api__finish)
+    api__node_register_and_ageing, api__events_and_stream, api__heartbeat_digest,
+    api__metrics, api__finish)
