@@ -354,9 +354,6 @@ void ctl_api_events_stream(struct httpd_resp *out, const struct httpd_req *req, 
 void ctl_sse_wake(struct ctl *c);
 /* Keep-alive comments for idle streams; the next due time. */
 int64_t ctl_sse_tick(struct ctl *c, int64_t now);
-/* Before the server stops: end every stream (MHD cannot stop with
- * suspended connections). */
-void ctl_sse_shutdown(struct ctl *c);
 
 /* logs.c: GET /v1/instances/ID/logs, forwarded to the instance's slave */
 void ctl_api_logs(struct httpd_resp *out, const struct httpd_req *req, void *arg);

@@ -261,14 +261,3 @@ ctl_sse_tick(struct ctl *c, int64_t now)
 	}
 	return next;
 }
-
-void
-ctl_sse_shutdown(struct ctl *c)
-{
-	c->quit = true;
-	if (c->http == NULL)
-		return;
-	ctl_sse_wake(c);
-	/* Let the server see the resumed streams end before it stops. */
-	httpd_run(c->http);
-}

@@ -219,7 +219,8 @@ main(int argc, char **argv)
 	}
 	rc = 0;
 out:
-	ctl_sse_shutdown(&c);
+	/* The server first: it answers the deferred logs requests and ends
+	 * the event streams, whose owners (transfers, c.sse) still exist. */
 	httpd_free(c.http);
 	ctl_loop_free(&c);
 	ctl_slaves_free(&c);
