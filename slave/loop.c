@@ -307,6 +307,8 @@ loop_run(struct slave *s)
 		inst_reap_removed(s);
 		if (s->state_dirty)
 			state_save(s);
+		/* Once per turn, for every start and stop of the turn. */
+		api_acks_flush(s);
 		now = orch_mono_ms();
 		t = next - now;
 		if (t < 0)

@@ -323,6 +323,7 @@ main(int argc, char **argv)
 	else
 		log_warnx("%s", orch_err_last());
 	state_save(&s);
+	api_acks_flush(&s);
 	log_info("node=%s stopped; %zu instances left running", s.cfg.name, s.ninstances);
 out_curl:
 	free_all(&s);

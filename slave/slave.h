@@ -155,6 +155,7 @@ struct slave {
 	size_t ninstances;
 	int next_port;
 	bool state_dirty;
+	struct slave_ack *acks;   /* api.c: answers waiting for the state file */
 	bool quit;
 	int cgroup_mode;         /* 0 none, 1 v1, 2 v2 */
 	char *cgroup_base[2];
@@ -242,6 +243,9 @@ extern const struct httpd_route api_routes[];
 extern const size_t api_nroutes;
 
 /* state.c */
+/* api.c: answer the requests whose change the state file now holds
+ * (after state_save; also at exit). */
+void api_acks_flush(struct slave *s);
 int state_save(struct slave *s);
 int state_load(struct slave *s);
 

@@ -4,8 +4,12 @@
  * re-adopts its running instances with unchanged pids and then sees a
  * later crash of one; instances that died while it was away are handled
  * (pets restarted, cattle Failed); a pid whose start time does not match
- * the state file is never taken for the instance.
+ * the state file is never taken for the instance; a burst of concurrent
+ * starts answered by one group commit of the state file survives a
+ * SIGKILL right after the last answer.
  */
+#include <curl/curl.h>
+
 #include "slave_fixture.h"
 
 #define PET(id) "{\"id\":\"" id "\",\"service\":\"db\",\"version\":\"1\",\"kind\":\"pet\"," \
@@ -148,7 +152,88 @@ TEST(slave_readopt__a_pid_with_another_start_time_is_not_the_instance)
 	fx_finish(&fx);
 }
 
+#define BURST 40
+
+/* BURST starts at once (one connection each), and the slave SIGKILLed the
+ * moment the last answer is in: every acknowledged start must be in the
+ * state file, so the slave started again re-adopts every one of them with
+ * the pid it answered. */
+TEST(slave_readopt__an_acknowledged_burst_survives_sigkill)
+{
+	CURL *e[BURST];
+	char *bodies[BURST];
+	char url[256], *resp[BURST];
+	size_t rlen[BURST];
+	FILE *mem[BURST];
+	long long pid[BURST];
+	struct curl_slist *h = NULL;
+	CURLM *m = curl_multi_init();
+	int running = 0, acked = 0;
+	struct fx fx;
+
+	REQUIRE(m != NULL);
+	REQUIRE(fx_start(&fx, NULL) == 0);
+	snprintf(url, sizeof(url), "%s/v1/instances", fx.url);
+	h = curl_slist_append(h, "Authorization: Bearer " FX_TOKEN);
+	h = curl_slist_append(h, "Content-Type: application/json");
+	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)BURST);
+	for (int k = 0; k < BURST; k++) {
+		REQUIRE(asprintf(&bodies[k], "{\"id\":\"web-b%02d\",\"service\":\"web\","
+		    "\"version\":\"1\",\"command\":[\"/bin/sleep\",\"120\"],"
+		    "\"stop\":{\"timeout_ms\":3000}}", k) > 0);
+		resp[k] = NULL;
+		mem[k] = open_memstream(&resp[k], &rlen[k]);
+		e[k] = curl_easy_init();
+		curl_easy_setopt(e[k], CURLOPT_URL, url);
+		curl_easy_setopt(e[k], CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(e[k], CURLOPT_POSTFIELDS, bodies[k]);
+		curl_easy_setopt(e[k], CURLOPT_WRITEDATA, mem[k]);
+		curl_easy_setopt(e[k], CURLOPT_TIMEOUT_MS, 20000L);
+		curl_easy_setopt(e[k], CURLOPT_FORBID_REUSE, 1L);
+		curl_multi_add_handle(m, e[k]);
+	}
+	do {
+		curl_multi_perform(m, &running);
+		if (running > 0)
+			curl_multi_poll(m, NULL, 0, 200, NULL);
+	} while (running > 0);
+	/* Every transfer is done: the last answer just came. Kill now. */
+	CHECK_EQ_INT(daemon_stop(fx.d, SIGKILL, FX_WAIT), 128 + SIGKILL);
+	daemon_free(fx.d);
+	fx.d = NULL;
+	for (int k = 0; k < BURST; k++) {
+		long st = 0;
+		json_t *j;
+
+		curl_easy_getinfo(e[k], CURLINFO_RESPONSE_CODE, &st);
+		fclose(mem[k]);
+		j = resp[k] ? json_loads(resp[k], 0, NULL) : NULL;
+		pid[k] = st == 201 ? json_integer_value(json_object_get(j, "pid")) : -1;
+		if (pid[k] > 0)
+			acked++;
+		json_decref(j);
+		free(resp[k]);
+		free(bodies[k]);
+		curl_multi_remove_handle(m, e[k]);
+		curl_easy_cleanup(e[k]);
+	}
+	curl_slist_free_all(h);
+	curl_multi_cleanup(m);
+	CHECK_EQ_INT(acked, BURST);
+
+	REQUIRE(fx_launch(&fx, NULL) == 0);
+	for (int k = 0; k < BURST; k++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "web-b%02d", k);
+		CHECK_EQ_INT(fx_int(&fx, id, "pid"), pid[k]);
+		CHECK(fx_is(&fx, id, "state", "Run"));
+	}
+	fx_finish(&fx);
+}
+
 CHECK_MAIN(slave_readopt__sigkilled_slave_readopts_and_sees_later_crashes,
+    slave_readopt__an_acknowledged_burst_survives_sigkill,
     slave_readopt__sigterm_leaves_instances_running,
     slave_readopt__instances_that_died_meanwhile_are_handled,
     slave_readopt__a_pid_with_another_start_time_is_not_the_instance)
