@@ -181,26 +181,94 @@ apply_actions(struct ctl *c, struct ctl_svc *svc, struct lifecycle_plan *p,
 
 /* Plan one service; spec NULL: it left the manifest. Returns true when
  * the service is gone for good. */
+/* The instance records of one reconcile pass, grouped by service (in
+ * record order within each): each service's plan takes its slice instead
+ * of a scan of every record (10 services of 1,000: 10,000 comparisons and
+ * a 10,000-entry array per service per pass, before). */
+struct by_service {
+	struct ctl_inst **v;
+	size_t n;
+};
+
+struct ranked {
+	struct ctl_inst *i;
+	size_t k;
+};
+
+static int
+ranked_cmp(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+	int d = strcmp(x->i->service, y->i->service);
+
+	if (d != 0)
+		return d;
+	return x->k < y->k ? -1 : x->k > y->k;
+}
+
+static void
+by_service_build(struct by_service *bs, struct ctl *c)
+{
+	struct ranked *r;
+	size_t n = 0;
+
+	for (struct ctl_inst *i = c->insts; i; i = i->next)
+		n++;
+	if ((r = calloc(n ? n : 1, sizeof(*r))) == NULL ||
+	    (bs->v = calloc(n ? n : 1, sizeof(*bs->v))) == NULL)
+		fatalx("out of memory");
+	n = 0;
+	for (struct ctl_inst *i = c->insts; i; i = i->next, n++) {
+		r[n].i = i;
+		r[n].k = n;
+	}
+	qsort(r, n, sizeof(*r), ranked_cmp);
+	for (size_t k = 0; k < n; k++)
+		bs->v[k] = r[k].i;
+	bs->n = n;
+	free(r);
+}
+
+/* The records of service name: *out_n of them from the returned one. A
+ * plan drops or adds records of its own service only, so the slices of
+ * the services not planned yet stay valid through the pass. */
+static struct ctl_inst **
+by_service_slice(const struct by_service *bs, const char *name, size_t *out_n)
+{
+	size_t lo = 0, hi = bs->n, end;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(bs->v[mid]->service, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (end = lo; end < bs->n && strcmp(bs->v[end]->service, name) == 0; end++)
+		;
+	*out_n = end - lo;
+	return bs->v + lo;
+}
+
 static bool
 plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec,
-    struct lifecycle_node *nodes, size_t nn, int64_t now)
+    struct lifecycle_node *nodes, size_t nn, const struct by_service *bs, int64_t now)
 {
 	struct lifecycle_instance *iv = NULL;
 	struct lifecycle_dep *deps = NULL;
 	struct lifecycle_plan *plan = NULL;
 	struct lifecycle_input in;
-	size_t ni = 0, nd = 0;
+	size_t ni = 0, nd = 0, nmine;
+	struct ctl_inst **mine = by_service_slice(bs, svc->name, &nmine);
 	bool done = false;
 	int rc;
 
-	for (struct ctl_inst *i = c->insts; i; i = i->next)
-		ni++;
-	if ((iv = calloc(ni ? ni : 1, sizeof(*iv))) == NULL)
+	if ((iv = calloc(nmine ? nmine : 1, sizeof(*iv))) == NULL)
 		fatalx("out of memory");
-	ni = 0;
-	for (struct ctl_inst *i = c->insts; i; i = i->next) {
-		if (strcmp(i->service, svc->name) != 0)
-			continue;
+	for (size_t k = 0; k < nmine; k++) {
+		struct ctl_inst *i = mine[k];
+
 		iv[ni].id = i->id;
 		iv[ni].node = i->node ? i->node : "";
 		iv[ni].fingerprint = i->fingerprint ? i->fingerprint : "";
@@ -348,6 +416,7 @@ void
 ctl_reconcile(struct ctl *c)
 {
 	struct lifecycle_node *nodes;
+	struct by_service bs;
 	struct timespec t0, t1;
 	size_t nn, *order = NULL;
 	int64_t now = orch_wall_ms(), mono = orch_mono_ms();
@@ -363,6 +432,7 @@ ctl_reconcile(struct ctl *c)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	nodes = ctl_nodes_input(c, &nn);
+	by_service_build(&bs, c);
 	if (c->desired != NULL) {
 		if (manifest_start_order(&order, c->desired) < 0) {
 			log_warnx("reconcile: %s", orch_err_last());
@@ -372,18 +442,19 @@ ctl_reconcile(struct ctl *c)
 			const struct service_spec *spec = ctl_spec(c,
 			    c->desired->services[order[k]].name);
 
-			plan_service(c, ctl_svc_get(c, spec->name), spec, nodes, nn, now);
+			plan_service(c, ctl_svc_get(c, spec->name), spec, nodes, nn, &bs, now);
 		}
 	}
 	for (struct ctl_svc *s = c->svcs, *next; s; s = next) {
 		next = s->next;
 		if (c->desired && manifest_service(c->desired, s->name))
 			continue;
-		if (plan_service(c, s, NULL, nodes, nn, now))
+		if (plan_service(c, s, NULL, nodes, nn, &bs, now))
 			ctl_svc_drop(c, s);
 	}
 	free(order);
 	free(nodes);
+	free(bs.v);
 	revision_outcome(c);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	c->reconcile_last_us = (t1.tv_sec - t0.tv_sec) * 1000000 +

@@ -129,6 +129,9 @@ void pl_alert(struct pctx *c, const char *key, const char *node,
 void pl_add_name(struct pctx *c, const char ***v, size_t *n, const char *name);
 /* Run and not failing its health check. */
 bool pl_serving(const struct lifecycle_instance *inst);
+/* The state of the node named name (Lost when not in the input), by the
+ * plan's name index: per instance, so not a scan of every node. */
+enum node_state pl_node_state(struct pctx *c, const char *name);
 /* Start one instance of the desired spec: a pet (ordinal >= 0) on its home
  * when home is given, else wherever the scheduler says. 0, or
  * ORCH_ENOTFOUND with the scheduler's reason in why. */

@@ -318,6 +318,17 @@ node_index(struct pctx *c)
 	return true;
 }
 
+enum node_state
+pl_node_state(struct pctx *c, const char *name)
+{
+	size_t k;
+
+	if (!node_index(c))
+		return policy_node_state(c->in->nodes, c->in->nnodes, name);
+	k = node_canon(c, name);
+	return k == SIZE_MAX ? NODE_LOST : c->nodes[k].state;
+}
+
 /* Instances of this service on each node, for spreading: its live
  * instances not being stopped, and what this pass placed. The same for
  * every node of one name. NULL when out of memory. */
@@ -431,8 +442,7 @@ derive_state(struct pctx *c)
 	 * scale-in is over when they are gone, not when they are told. */
 	for (size_t i = 0; i < c->in->ninstances; i++)
 		going += c->in->instances[i].state == INSTANCE_DESTROY &&
-		    policy_node_state(c->in->nodes, c->in->nnodes,
-		    c->in->instances[i].node) != NODE_LOST;
+		    pl_node_state(c, c->in->instances[i].node) != NODE_LOST;
 	for (size_t i = 0; i < c->nlive; i++) {
 		const struct live *l = &c->live[i];
 
@@ -572,7 +582,7 @@ rollout_clock(struct pctx *c)
 		if (inst->fingerprint == NULL || strcmp(inst->fingerprint, c->fp) != 0)
 			any_old = true;
 		else if (pl_serving(inst) &&
-		    policy_node_state(c->in->nodes, c->in->nnodes, inst->node) !=
+		    pl_node_state(c, inst->node) !=
 		    NODE_LOST)
 			ready++;
 	}

@@ -180,8 +180,7 @@ cattle_judge(struct pctx *c)
 	 * come from the fill, away from their nodes. */
 	for (size_t i = 0; i < c->in->ninstances; i++) {
 		const struct lifecycle_instance *inst = &c->in->instances[i];
-		enum node_state ns = policy_node_state(c->in->nodes,
-		    c->in->nnodes, inst->node);
+		enum node_state ns = pl_node_state(c, inst->node);
 		struct live *l;
 
 		switch (policy_judge(why, sizeof(why), inst, KIND_CATTLE, ns)) {

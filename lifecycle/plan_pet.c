@@ -55,8 +55,7 @@ plan_pets(struct pctx *c)
 	/* 1. Judge, and keep at most one instance per ordinal, on its home. */
 	for (size_t i = 0; i < c->in->ninstances; i++) {
 		const struct lifecycle_instance *inst = &c->in->instances[i];
-		enum node_state ns = policy_node_state(c->in->nodes,
-		    c->in->nnodes, inst->node);
+		enum node_state ns = pl_node_state(c, inst->node);
 		int ord = pet_ordinal(c->in->service, inst->id);
 		enum verdict v = policy_judge(why, sizeof(why), inst, KIND_PET, ns);
 		const char *home;
@@ -156,8 +155,7 @@ plan_pets(struct pctx *c)
 		}
 		home = memo_pet_home(&c->p->memo, ord);
 		if (home != NULL) {
-			enum node_state ns = policy_node_state(c->in->nodes,
-			    c->in->nnodes, home);
+			enum node_state ns = pl_node_state(c, home);
 			char key[LIFECYCLE_ID_MAX + 8];
 
 			if (ns == NODE_LOST || ns == NODE_SUSPECT) {
