@@ -8,6 +8,15 @@
 #include "check.h"
 #include "cluster.h"
 #include "err.h"
+#include "reap.h"
+
+/* After DELETE, how long the running slaves get to stop their instances:
+ * the demo apps exit on SIGTERM within milliseconds; one that ignores it
+ * would wait out its stop.timeout (10 s by default), which the last
+ * resort (reap_kill) cuts short. */
+#define CL_STOP_WAIT 5000
+/* reap_kill's grace between SIGTERM and SIGKILL. */
+#define CL_REAP_GRACE 2000
 
 static bool
 answers(const char *url)
@@ -120,6 +129,54 @@ cluster_slave_stop(struct cluster *cl, size_t i, int sig)
 
 static unsigned cluster_seq; /* clusters started by this program */
 
+/* Clusters started and not yet freed, for free_at_exit(); a cluster
+ * beyond the table's size just has no safety net. */
+static struct cluster *live[8];
+static pid_t live_owner; /* the test program: the pid that registered it */
+
+/*
+ * A test that stops between cluster_start() and cluster_free() (a REQUIRE
+ * failing in the middle, a run of one selected TEST without the one that
+ * frees) would leave the controller, the slaves and every instance
+ * running after the program exits. exit() runs this, in the test program
+ * only: a forked child that calls exit() must not tear down its parent's
+ * cluster.
+ */
+static void
+free_at_exit(void)
+{
+	if (getpid() != live_owner)
+		return;
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+		if (live[i] != NULL) {
+			printf("# cluster: %s was not freed by the test: freed at exit\n",
+			    live[i]->dir ? live[i]->dir : "(no dir)");
+			cluster_free(live[i]);
+		}
+}
+
+static void
+remember(struct cluster *cl)
+{
+	if (live_owner == 0) {
+		live_owner = getpid();
+		atexit(free_at_exit);
+	}
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+		if (live[i] == NULL) {
+			live[i] = cl;
+			break;
+		}
+}
+
+static void
+forget(struct cluster *cl)
+{
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+		if (live[i] == cl)
+			live[i] = NULL;
+}
+
 int
 cluster_start(struct cluster **out, size_t nslaves, const char *const *ctl_extra)
 {
@@ -132,6 +189,7 @@ cluster_start(struct cluster **out, size_t nslaves, const char *const *ctl_extra
 	if ((cl = calloc(1, sizeof(*cl))) == NULL)
 		return orch_err_set(ORCH_ERROR, "out of memory");
 	*out = cl;
+	remember(cl);
 	cl->ctl_extra = ctl_extra;
 	cl->ctl_exit = -1;
 	if ((rc = daemon_tmpdir(&cl->dir, "cluster")) < 0 ||
@@ -180,54 +238,59 @@ cluster_start(struct cluster **out, size_t nslaves, const char *const *ctl_extra
 	return 0;
 }
 
-static json_t *
-slave_call(struct cluster_slave *s, long *st, const char *method, const char *path)
-{
-	char url[512];
-	json_t *j = NULL;
-
-	snprintf(url, sizeof(url), "%s%s", s->url, path);
-	http_json(&j, st, method, url, CL_TOKEN, NULL);
-	return j;
-}
-
+/* Whether every slave that runs lists no instance. */
 static bool
-slave_empty(struct cluster_slave *s)
+slaves_empty(struct cluster *cl)
 {
-	long st = 0;
-	json_t *j = slave_call(s, &st, "GET", "/v1/instances");
-	bool empty = st == 200 && json_array_size(json_object_get(j, "instances")) == 0;
+	for (size_t i = 0; i < cl->nslaves; i++) {
+		struct cluster_slave *s = &cl->slaves[i];
 
-	json_decref(j);
-	return empty;
+		if (s->d != NULL && daemon_running(s->d) && !reap_slave_empty(s->url, CL_TOKEN))
+			return false;
+	}
+	return true;
 }
 
-/* Stop every instance a running slave has, so no process outlives the
- * test (slaves leave instances running when they exit). */
+/*
+ * Stop every instance, then the slaves. A slave that exits leaves its
+ * instances running (docs/slave.md), and a test may have killed a slave
+ * and left it dead, or failed while one was SIGSTOPped. So: each running
+ * slave stops its own instances the product's way (stop signal, process
+ * tree, cgroup), all slaves at once and within one deadline; then the
+ * slaves stop, so none can restart a pet; then whatever is still alive is
+ * killed by signal (reap.h: how a process is known to be ours).
+ */
 static void
-slave_clear(struct cluster_slave *s)
+stop_slaves(struct cluster *cl)
 {
-	long st = 0;
-	json_t *j, *list;
-	size_t k;
+	size_t found;
 
-	if (s->d == NULL || !daemon_running(s->d))
-		return;
-	j = slave_call(s, &st, "GET", "/v1/instances");
-	list = json_object_get(j, "instances");
-	for (k = 0; k < json_array_size(list); k++) {
-		const char *id = json_string_value(json_object_get(json_array_get(list, k), "id"));
-		char path[256];
-		json_t *r;
+	for (size_t i = 0; i < cl->nslaves; i++) {
+		struct cluster_slave *s = &cl->slaves[i];
 
-		if (id == NULL)
+		if (s->d == NULL || !daemon_running(s->d))
 			continue;
-		snprintf(path, sizeof(path), "/v1/instances/%s", id);
-		r = slave_call(s, &st, "DELETE", path);
-		json_decref(r);
+		/* A test that failed between its SIGSTOP and SIGCONT. */
+		kill(s->d->pid, SIGCONT);
+		if (reap_slave_delete_all(s->url, CL_TOKEN) < 0)
+			printf("# cluster: %s: %s\n", s->name, orch_err_last());
 	}
-	json_decref(j);
-	WAIT_FOR(slave_empty(s), CL_WAIT);
+	if (!WAIT_FOR(slaves_empty(cl), CL_STOP_WAIT))
+		printf("# cluster: instances still stopping after %d ms\n", CL_STOP_WAIT);
+	for (size_t i = 0; i < cl->nslaves; i++) {
+		struct cluster_slave *s = &cl->slaves[i];
+
+		if (s->d != NULL && daemon_running(s->d))
+			daemon_stop(s->d, SIGTERM, CL_WAIT);
+		daemon_free(s->d);
+		s->d = NULL;
+	}
+	if (cl->dir == NULL) /* cluster_start() failed before any slave */
+		return;
+	if (reap_kill(&found, cl->dir, CL_REAP_GRACE) < 0)
+		printf("# cluster: %s\n", orch_err_last());
+	else if (found > 0)
+		printf("# cluster: %zu instance processes outlived their slaves: killed\n", found);
 }
 
 /* Print the last lines of a daemon's log: when a check failed, CI's
@@ -252,6 +315,7 @@ cluster_free(struct cluster *cl)
 {
 	if (cl == NULL)
 		return;
+	forget(cl);
 	if (check_failed_total > 0) {
 		print_log_tail("controller log", cl->ctl);
 		for (size_t i = 0; i < cl->nslaves; i++)
@@ -261,12 +325,7 @@ cluster_free(struct cluster *cl)
 	if (cl->ctl != NULL && daemon_running(cl->ctl))
 		cluster_ctl_stop(cl, SIGTERM);
 	daemon_free(cl->ctl);
-	for (size_t i = 0; i < cl->nslaves; i++) {
-		slave_clear(&cl->slaves[i]);
-		if (cl->slaves[i].d != NULL && daemon_running(cl->slaves[i].d))
-			daemon_stop(cl->slaves[i].d, SIGTERM, CL_WAIT);
-		daemon_free(cl->slaves[i].d);
-	}
+	stop_slaves(cl);
 	gitrepo_free(cl->repo);
 	if (cl->dir != NULL && getenv("ORCH_KEEP_TEST_DIRS") == NULL)
 		daemon_rmtree(cl->dir);

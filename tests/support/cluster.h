@@ -12,10 +12,13 @@
  *
  * The controller runs with short node timeouts (suspect 1s, lost 3s,
  * resync 1s) and the slaves heartbeat every 300ms, so failure tests take
- * seconds. cluster_free() deletes every instance through each slave that
- * still runs, stops the slaves and the controller with SIGTERM, and
- * records whether the controller exited 0 (under ASan, no leak) in
- * cl->ctl_exit. Functions return 0 or a negative ORCH_E*.
+ * seconds. cluster_free() stops the controller with SIGTERM (recording
+ * whether it exited 0 - under ASan, no leak - in cl->ctl_exit), deletes
+ * every instance through each slave that still runs, stops the slaves,
+ * and then kills any instance process still alive, such as those of a
+ * slave the test killed (reap.h), so that no process outlives the test.
+ * A cluster the test never frees is freed at exit(). Functions return 0
+ * or a negative ORCH_E*.
  */
 #ifndef ORCH_TEST_CLUSTER_H
 #define ORCH_TEST_CLUSTER_H
