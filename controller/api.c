@@ -283,8 +283,8 @@ node_json(struct ctl *c, const struct ctl_node *n, struct lifecycle_node *use, s
 	const struct lifecycle_node *u = ctl_nodes_input_find(use, nn, n->name);
 	int count = 0;
 
-	for (struct ctl_inst *i = c->insts; i; i = i->next)
-		if (i->node && strcmp(i->node, n->name) == 0 && !i->gone)
+	for (struct ctl_inst *i = n->placed; i; i = i->on_next)
+		if (!i->gone)
 			count++;
 	return json_pack("{s:s, s:s?, s:s, s:I, s:I, s:i, s:f, s:I, s:f, s:I, s:O?, s:b,"
 	    " s:I, s:I}",

@@ -70,6 +70,7 @@ struct ctl_node {
 	double cpu;
 	int64_t memory;
 	json_t *labels;
+	struct ctl_inst *placed;  /* nodes.c: the instances whose node it is */
 	char *digest;             /* nodes.c: of the last full instance list */
 	uint64_t list_gen;        /* nodes.c: stamp of that list's processing */
 	uint64_t cmds_sent, cmds_failed;
@@ -82,6 +83,8 @@ struct ctl_inst {
 	struct ctl_inst *next, *prev;
 	struct ctl_inst *hnext;   /* state.c: its bucket in the table by id */
 	struct ctl_cmd *cmd;      /* slaves.c: its command on (or next for) the wire */
+	struct ctl_node *home;    /* nodes.c: the record of its node, when there is one */
+	struct ctl_inst *on_next, *on_prev; /* nodes.c: in home->placed */
 	char *id;
 	char *service;
 	char *version;
@@ -300,6 +303,13 @@ int64_t ctl_nodes_tick(struct ctl *c, int64_t now);
 void ctl_node_set_state(struct ctl *c, struct ctl_node *n, enum node_state st,
     const char *cause);
 bool ctl_node_usable(const struct ctl_node *n); /* takes new placements */
+/* The one way to set i->node (NULL: none): it keeps each node's list of
+ * its instances, so a heartbeat visits the node's instances only. */
+void ctl_inst_set_node(struct ctl *c, struct ctl_inst *i, const char *name);
+/* i leaves its node's list (before it is freed). */
+void ctl_inst_unplace(struct ctl_inst *i);
+/* A node record just made: its list takes the instances naming it. */
+void ctl_node_adopt(struct ctl *c, struct ctl_node *n);
 /* Every node as the scheduler sees it, sorted by name, with the resources
  * its live instances hold (used_cpu, used_memory): one pass over the
  * instances. Free with free(); the names point into the records. */

@@ -43,6 +43,60 @@ xstrdup(const char *s)
 	return d;
 }
 
+static void
+unlink_home(struct ctl_inst *i)
+{
+	if (i->home == NULL)
+		return;
+	if (i->on_prev != NULL)
+		i->on_prev->on_next = i->on_next;
+	else
+		i->home->placed = i->on_next;
+	if (i->on_next != NULL)
+		i->on_next->on_prev = i->on_prev;
+	i->home = NULL;
+	i->on_next = i->on_prev = NULL;
+}
+
+static void
+link_home(struct ctl_node *n, struct ctl_inst *i)
+{
+	i->home = n;
+	i->on_prev = NULL;
+	i->on_next = n->placed;
+	if (n->placed != NULL)
+		n->placed->on_prev = i;
+	n->placed = i;
+}
+
+void
+ctl_inst_set_node(struct ctl *c, struct ctl_inst *i, const char *name)
+{
+	struct ctl_node *n;
+
+	if (i->node != NULL && name != NULL && strcmp(i->node, name) == 0)
+		return;
+	unlink_home(i);
+	free(i->node);
+	i->node = xstrdup(name);
+	if (name != NULL && (n = ctl_node_find(c, name)) != NULL)
+		link_home(n, i);
+}
+
+void
+ctl_inst_unplace(struct ctl_inst *i)
+{
+	unlink_home(i);
+}
+
+void
+ctl_node_adopt(struct ctl *c, struct ctl_node *n)
+{
+	for (struct ctl_inst *i = c->insts; i; i = i->next)
+		if (i->home == NULL && i->node != NULL && strcmp(i->node, n->name) == 0)
+			link_home(n, i);
+}
+
 bool
 ctl_node_usable(const struct ctl_node *n)
 {
@@ -117,7 +171,7 @@ observe(struct ctl *c, struct ctl_node *n, const json_t *j, int64_t when, uint64
 		/* Not ours (a record dropped while the node was away, or
 		 * a leftover of a service that is gone): destroy it. */
 		i = ctl_inst_new(c, st->id, st->service);
-		i->node = xstrdup(n->name);
+		ctl_inst_set_node(c, i, n->name);
 		i->kind = st->kind;
 		i->version = xstrdup(st->version);
 		i->gone = true;
@@ -130,7 +184,7 @@ observe(struct ctl *c, struct ctl_node *n, const json_t *j, int64_t when, uint64
 		ctl_kick(c);
 	} else {
 		if (i->node == NULL)
-			i->node = xstrdup(n->name);
+			ctl_inst_set_node(c, i, n->name);
 		if (strcmp(i->node, n->name) != 0) {
 			log_warnx("instance=%s reported by node=%s but placed on node=%s",
 			    st->id, n->name, i->node);
@@ -181,10 +235,9 @@ node_update(struct ctl *c, struct ctl_node *n, const json_t *body)
 static void
 count_missing(struct ctl *c, struct ctl_node *n)
 {
-	for (struct ctl_inst *i = c->insts, *next; i; i = next) {
-		next = i->next;
-		if (i->node == NULL || strcmp(i->node, n->name) != 0 || i->in_flight ||
-		    !i->started || i->listed_gen == n->list_gen)
+	for (struct ctl_inst *i = n->placed, *next; i; i = next) {
+		next = i->on_next;
+		if (i->in_flight || !i->started || i->listed_gen == n->list_gen)
 			continue;
 		if (++i->missing >= CTL_MISSING_HEARTBEATS)
 			inst_vanished(c, i, "not running on its node");
@@ -202,19 +255,15 @@ same_list(struct ctl *c, struct ctl_node *n, const char *digest, bool was_live)
 
 	if (!was_live || n->digest == NULL || strcmp(n->digest, digest) != 0)
 		return false;
-	for (struct ctl_inst *i = c->insts; i; i = i->next) {
-		if (i->listed_gen != n->list_gen || i->node == NULL ||
-		    strcmp(i->node, n->name) != 0)
-			continue;
+	for (struct ctl_inst *i = n->placed; i; i = i->on_next)
 		/* Changed by the controller since the slave said otherwise
 		 * (Failed on a lost node, Provision to revive): only the
 		 * list itself can settle it. */
-		if (i->state != i->obs_state && !(i->gone && i->state == INSTANCE_DESTROY))
+		if (i->listed_gen == n->list_gen && i->state != i->obs_state &&
+		    !(i->gone && i->state == INSTANCE_DESTROY))
 			return false;
-	}
-	for (struct ctl_inst *i = c->insts; i; i = i->next)
-		if (i->listed_gen == n->list_gen && i->node != NULL &&
-		    strcmp(i->node, n->name) == 0)
+	for (struct ctl_inst *i = n->placed; i; i = i->on_next)
+		if (i->listed_gen == n->list_gen)
 			i->obs_wall = now;
 	count_missing(c, n);
 	return true;
@@ -252,6 +301,7 @@ ctl_node_report(struct ctl *c, const char *name, const json_t *body, bool regist
 		n->state = NODE_READY;
 		n->next = c->nodes;
 		c->nodes = n;
+		ctl_node_adopt(c, n);
 		log_info("node=%s registered address=%s", name, addr);
 		ctl_node_event(c, name, NULL, "Ready", "node registered");
 		ctl_kick(c);

@@ -102,7 +102,7 @@ do_start(struct ctl *c, const char *service, const struct lifecycle_action *a)
 
 	if (fresh)
 		i = ctl_inst_new(c, a->id, service);
-	set_str(&i->node, a->node);
+	ctl_inst_set_node(c, i, a->node);
 	set_str(&i->fingerprint, a->fingerprint);
 	set_str(&i->version, a->spec->version);
 	set_str(&i->revision, c->desired_commit);

@@ -632,6 +632,7 @@ ctl_inst_drop(struct ctl *c, struct ctl_inst *i)
 	else
 		c->insts_tail = i->prev;
 	tab_remove(c, i);
+	ctl_inst_unplace(i);
 	c->ninsts--;
 	ctl_slaves_forget(c, i);
 	snprintf(key, sizeof(key), "instances/%s", i->id);
@@ -710,7 +711,7 @@ load_inst(struct ctl *c, const json_t *o)
 		return;
 	i = ctl_inst_new(c, jstr(o, "id"), jstr(o, "service"));
 	i->version = xstrdup(jstr(o, "version"));
-	i->node = xstrdup(jstr(o, "node"));
+	ctl_inst_set_node(c, i, jstr(o, "node"));
 	i->revision = xstrdup(jstr(o, "revision"));
 	i->fingerprint = xstrdup(jstr(o, "fingerprint"));
 	ctl_inst_set_spec(i, json_incref(json_object_get(o, "spec")));
@@ -752,6 +753,7 @@ load_node(struct ctl *c, const json_t *o, int64_t now)
 	n->last_hb_mono = now;
 	n->next = c->nodes;
 	c->nodes = n;
+	ctl_node_adopt(c, n);
 }
 
 typedef void (*load_fn)(struct ctl *c, const json_t *o);
