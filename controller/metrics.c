@@ -1,8 +1,9 @@
 /*
  * metrics.c - GET /metrics in the Prometheus text format (0.0.4): services,
  * instances and nodes by state, reconcile passes and their duration
- * (histogram), rollouts by result, commands sent and failed and heartbeat
- * age per slave, alerts, applies and their duration (histogram).
+ * (histogram), rollouts by result, commands sent and failed, heartbeat
+ * age and capacity (declared and used, cpu and memory) per slave, alerts,
+ * applies and their duration (histogram).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -111,6 +112,65 @@ emit_hist(struct text *t, const char *name, const char *help, const uint64_t *hi
 	    (unsigned long long)cum, name, (double)sum_us / 1e6, name, (unsigned long long)cum);
 }
 
+/* A double in the fewest digits that read back as the same value
+ * ("0.75", not "0.75000000000000000"), so a scrape equals the JSON. */
+static void
+fmt_double(char *buf, size_t len, double v)
+{
+	snprintf(buf, len, "%.15g", v);
+	if (strtod(buf, NULL) != v)
+		snprintf(buf, len, "%.17g", v);
+}
+
+/*
+ * Per node: the capacity its slave declares and what the resources of its
+ * live instances hold, from the scheduler's own accounting
+ * (ctl_nodes_input(), the numbers GET /v1/nodes shows). Four gauge
+ * families, each one group, every node in each.
+ */
+static void
+node_capacity(struct text *t, struct ctl *c)
+{
+	static const struct {
+		const char *name, *help;
+	} fams[] = {
+		{"orch_node_cpu_used", "Cores the resources of the node's live instances hold."},
+		{"orch_node_cpu_capacity", "Cores the node's slave declares (--cpu, else detected)."},
+		{"orch_node_memory_used_bytes",
+		    "Bytes the resources of the node's live instances hold."},
+		{"orch_node_memory_capacity_bytes",
+		    "Bytes the node's slave declares (--memory, else detected)."},
+	};
+	size_t nn;
+	struct lifecycle_node *use = ctl_nodes_input(c, &nn);
+	char val[64];
+
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		emit(t, "# HELP %s %s\n# TYPE %s gauge\n", fams[f].name, fams[f].help,
+		    fams[f].name);
+		for (size_t k = 0; k < nn; k++) {
+			const struct lifecycle_node *n = &use[k];
+
+			switch (f) {
+			case 0:
+				fmt_double(val, sizeof(val), n->used_cpu);
+				break;
+			case 1:
+				fmt_double(val, sizeof(val), n->cpu);
+				break;
+			case 2:
+				snprintf(val, sizeof(val), "%llu", (unsigned long long)n->used_memory);
+				break;
+			default:
+				snprintf(val, sizeof(val), "%llu", (unsigned long long)n->memory);
+				break;
+			}
+			emit_node(t, fams[f].name, n->name, "%s", val);
+		}
+	}
+	free(use);
+}
+
 void
 ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 {
@@ -163,6 +223,7 @@ ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 		if (n->seen)
 			emit_node(&t, "orch_node_heartbeat_age_seconds", n->name, "%.3f",
 			    (double)(now - n->last_hb_mono) / 1e3);
+	node_capacity(&t, c);
 	emit(&t, "# HELP orch_rollouts_total Applied revisions by outcome.\n"
 	    "# TYPE orch_rollouts_total counter\n"
 	    "orch_rollouts_total{result=\"succeeded\"} %llu\norch_rollouts_total{result=\"failed\"} %llu\n",

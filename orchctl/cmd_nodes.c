@@ -1,6 +1,7 @@
 /*
  * cmd_nodes.c - `orchctl nodes`: the slaves registered with the controller
- * (GET /v1/nodes), their state and what they carry.
+ * (GET /v1/nodes), their state, what they carry, and the cpu and memory
+ * their instances hold of what they declare.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,7 @@
 #include "units.h"
 
 static const char *const headers[] = {
-	"NAME", "ADDRESS", "STATE", "HEARTBEAT", "CAPACITY", "INSTANCES",
+	"NAME", "ADDRESS", "STATE", "HEARTBEAT", "CPU", "MEMORY", "INSTANCES",
 };
 #define NCOLS (sizeof(headers) / sizeof(headers[0]))
 
@@ -35,40 +36,46 @@ human_size(char *buf, size_t len, uint64_t bytes)
 	snprintf(buf, len, "%.1f%c", v, units[u]);
 }
 
-/* "cpu 4, memory 8G" from {"capacity": {"cpu", "memory"}} or the same
- * fields on the node itself; memory in bytes or as the text it was
- * given. */
+/* A cpu figure ("0.75", "4"), a memory figure ("384M", "23.5G") or a
+ * string as given; "-" when v is absent or of another type. */
 static void
-capacity(char *buf, size_t len, const json_t *node)
+figure(char *buf, size_t len, const json_t *v, bool memory)
+{
+	if (memory && json_is_integer(v) && json_integer_value(v) >= 0)
+		human_size(buf, len, (uint64_t)json_integer_value(v));
+	else if (!memory && json_is_number(v))
+		snprintf(buf, len, "%g", json_number_value(v));
+	else if (json_is_string(v))
+		snprintf(buf, len, "%s", json_string_value(v));
+	else
+		snprintf(buf, len, "-");
+}
+
+/*
+ * "USED/TOTAL" of one resource (key "cpu" or "memory"): the total is the
+ * capacity the slave declares (the node's key, or capacity.key from an
+ * older controller), USED what its live instances' resources hold
+ * (used_KEY). A part the controller does not report is "-".
+ */
+static void
+usage(char *buf, size_t len, const json_t *node, const char *key)
 {
 	const json_t *cap = json_object_get(node, "capacity");
-	const json_t *cpu, *mem;
-	char cpus[32] = "", mems[32] = "";
+	char used_key[32], used[32], total[32];
+	bool memory = strcmp(key, "memory") == 0;
 
-	if (!json_is_object(cap))
+	if (!json_is_object(cap) || json_object_get(node, key) != NULL)
 		cap = node;
-	cpu = json_object_get(cap, "cpu");
-	mem = json_object_get(cap, "memory");
-	if (json_is_number(cpu))
-		snprintf(cpus, sizeof(cpus), "%g", json_number_value(cpu));
-	else if (json_is_string(cpu))
-		snprintf(cpus, sizeof(cpus), "%s", json_string_value(cpu));
-	if (json_is_integer(mem) && json_integer_value(mem) >= 0)
-		human_size(mems, sizeof(mems), (uint64_t)json_integer_value(mem));
-	else if (json_is_string(mem))
-		snprintf(mems, sizeof(mems), "%s", json_string_value(mem));
-	if (!cpus[0] && !mems[0])
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%s%s%s%s%s", cpus[0] ? "cpu " : "", cpus,
-		    cpus[0] && mems[0] ? ", " : "", mems[0] ? "memory " : "",
-		    mems);
+	snprintf(used_key, sizeof(used_key), "used_%s", key);
+	figure(used, sizeof(used), json_object_get(node, used_key), memory);
+	figure(total, sizeof(total), json_object_get(cap, key), memory);
+	snprintf(buf, len, "%s/%s", used, total);
 }
 
 static void
 add_row(struct table *t, const json_t *node)
 {
-	char hb[32], cap[96], count[32] = "-";
+	char hb[32], cpu[72], mem[72], count[32] = "-";
 	const json_t *insts = json_object_get(node, "instances");
 	const char *row[NCOLS];
 	long long ms;
@@ -83,7 +90,8 @@ add_row(struct table *t, const json_t *node)
 		fmt_age_ms(hb, sizeof(hb), ms);
 	if (strcmp(hb, "-") != 0)
 		strcat(hb, " ago");
-	capacity(cap, sizeof(cap), node);
+	usage(cpu, sizeof(cpu), node, "cpu");
+	usage(mem, sizeof(mem), node, "memory");
 	/* A count, or the list of instance ids. */
 	if (json_is_integer(insts))
 		snprintf(count, sizeof(count), "%lld",
@@ -94,8 +102,9 @@ add_row(struct table *t, const json_t *node)
 	row[1] = jget_str(node, "address");
 	row[2] = jget_str(node, "state");
 	row[3] = hb;
-	row[4] = cap;
-	row[5] = count;
+	row[4] = cpu;
+	row[5] = mem;
+	row[6] = count;
 	table_add(t, row);
 }
 
@@ -137,14 +146,19 @@ const struct orchctl_cmd cmd_nodes = {
 	.help =
 	    "List the nodes registered with the controller (GET /v1/nodes):\n"
 	    "\n"
-	    "  NAME     ADDRESS          STATE   HEARTBEAT   CAPACITY             INSTANCES\n"
-	    "  node-a   127.0.0.1:7101   Ready   1s ago      cpu 4, memory 8G     3\n"
+	    "  NAME     ADDRESS          STATE   HEARTBEAT   CPU      MEMORY    INSTANCES\n"
+	    "  node-a   127.0.0.1:7101   Ready   1s ago      0.75/4   384M/8G   3\n"
 	    "\n"
 	    "STATE is Ready, Suspect (heartbeats late), Lost (its cattle moved\n"
-	    "away) or Draining (`orchctl drain`: no new placements).\n"
+	    "away) or Draining (`orchctl drain`: no new placements). CPU and\n"
+	    "MEMORY are USED/TOTAL: TOTAL the capacity the slave declares\n"
+	    "(orch-slave --cpu/--memory, else what it detects), USED what the\n"
+	    "manifest `resources` of its live instances reserve; \"-\" for a\n"
+	    "figure the controller does not report.\n"
 	    "\n"
 	    "Options:\n"
-	    "  -o json             the controller's reply as received\n"
+	    "  -o json             the controller's reply as received (cpu, memory,\n"
+	    "                      used_cpu, used_memory per node)\n"
 	    "\n"
 	    "The controller is --controller URL, else $ORCH_CONTROLLER, else\n"
 	    CLIENT_DEFAULT_URL ".\n"

@@ -84,12 +84,23 @@ function when(ms) {
   return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 }
 
-function bytes(n) {
-  if (!n) return '–';
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-  return (n >= 10 || i === 0 ? Math.round(n) : n.toFixed(1)) + ' ' + u[i];
+/* Bytes as the manifest writes them (powers of 1024), as orchctl prints
+ * them: a whole unit exactly when that is short ("384M", "8G", "1536K"),
+ * else one decimal of the largest unit ("23.5G", not "24684092K"). */
+function size(n) {
+  if (typeof n !== 'number' || !isFinite(n) || n < 0) return '–';
+  let exact = String(n);
+  for (const [m, u] of [[2 ** 40, 'T'], [2 ** 30, 'G'], [2 ** 20, 'M'], [2 ** 10, 'K']])
+    if (n >= m && n % m === 0) { exact = n / m + u; break; }
+  if (exact.length <= 5) return exact;
+  let v = n, i = -1;
+  while (v >= 1024 && i < 3) { v /= 1024; i++; }
+  return v.toFixed(1) + 'KMGT'[i];
+}
+
+/* Cores: at most three decimals (millicores), no float noise. */
+function cores(n) {
+  return typeof n === 'number' && isFinite(n) ? String(Number(n.toFixed(3))) : '–';
 }
 
 /* An age that keeps ticking: ms was the age when the snapshot was taken. */
@@ -365,14 +376,45 @@ function renderNodes(s) {
   box.replaceChildren(...out);
 }
 
+/* What a node's live instances hold of what it declares, per resource:
+ * "cpu 0.5 / 2", the percentage in words and a bar, so it reads without
+ * colour. A controller without used_cpu/used_memory gets the capacity
+ * alone, as before. */
+function capacity(n) {
+  if (typeof n.used_cpu !== 'number' || typeof n.used_memory !== 'number')
+    return el('span', {}, 'capacity: cpu ', n.cpu ? cores(n.cpu) : '–', ', memory ', size(n.memory));
+  return el('div', {class: 'usages'},
+    usage('cpu', n.used_cpu, n.cpu, cores), usage('memory', n.used_memory, n.memory, size));
+}
+
+function usage(res, used, total, fmt) {
+  const known = typeof total === 'number' && total > 0;
+  const pct = known ? 100 * used / total : 0;
+  const over = known && used > total;
+  const words = !known ? 'capacity not declared' :
+    (used > 0 && pct < 1 ? '<1%' : Math.round(pct) + '%') + (over ? ' over capacity' : '');
+  const text = fmt(used) + ' / ' + (known ? fmt(total) : '–');
+  const box = el('div', {class: 'usage' + (over ? ' over' : ''), 'data-res': res,
+    'data-used': used, 'data-total': known ? total : 0},
+    el('div', {class: 'uline'}, el('span', {class: 'ures'}, res), ' ',
+      el('span', {class: 'uval'}, text), ' (', el('span', {class: 'upct'}, words), ')'));
+  if (known) {
+    const b = bar([[used, over ? 'over' : 'used']], total);
+    b.setAttribute('aria-label', res + ' ' + text + ' used (' + words + ')');
+    box.append(b);
+  }
+  return box;
+}
+
 function nodeBox(n, insts) {
   const head = n ?
     el('div', {class: 'nodehead'}, el('strong', {}, n.name), pill(n.state),
       n.drain ? el('span', {class: 'badge warn'}, 'draining') : null,
       el('span', {class: 'muted'}, n.address || ''),
       el('span', {}, 'heartbeat ', n.heartbeat_age_ms >= 0 ? [age(n.heartbeat_age_ms), ' ago'] : 'not since start'),
-      el('span', {}, 'capacity: cpu ', n.cpu ? String(n.cpu) : '–', ', memory ', bytes(n.memory),
-        ', ', String(n.instances !== undefined ? n.instances : insts.length), ' instances')) :
+      el('span', {class: 'count'}, String(n.instances !== undefined ? n.instances : insts.length),
+        ' instances'),
+      capacity(n)) :
     el('div', {class: 'nodehead'}, el('strong', {}, 'not placed'));
   const rows = insts.map((i) => el('tr', {'data-instance': i.id},
     el('td', {}, el('code', {}, i.id)), el('td', {}, i.service), el('td', {}, i.version || '–'),

@@ -3,7 +3,8 @@
  * two slaves, two httpapp services): every line parses under a strict
  * reading of the Prometheus text exposition format 0.0.4, histograms are
  * cumulative and end in +Inf == _count, and the numbers agree with
- * /v1/status, /v1/instances and /v1/nodes read right after.
+ * /v1/status, /v1/instances and /v1/nodes read right after, the per-node
+ * capacity gauges (declared and held by the services' resources) too.
  */
 #include <math.h>
 #include <signal.h>
@@ -472,12 +473,14 @@ manifest(void)
 	    "    command: [\"%s\", \"--port\", \"${ORCH_PORT}\", \"--version\", \"${ORCH_VERSION}\"]\n"
 	    "    ports: [http]\n"
 	    "    replicas: 2\n"
+	    "    resources: {cpu: 250m, memory: 64M}\n"
 	    "    health: {type: http, path: /healthz, interval: 300ms, timeout: 300ms}\n"
 	    "  back:\n"
 	    "    version: \"2.0.0\"\n"
 	    "    command: [\"%s\", \"--port\", \"${ORCH_PORT}\", \"--version\", \"${ORCH_VERSION}\"]\n"
 	    "    ports: [http]\n"
 	    "    replicas: 1\n"
+	    "    resources: {cpu: 0.5, memory: 128M}\n"
 	    "    health: {type: http, path: /healthz, interval: 300ms, timeout: 300ms}\n",
 	    app, app);
 	return buf;
@@ -580,6 +583,15 @@ agrees(const struct expo *e, const char *name, const struct tally *t, char *why,
 	return true;
 }
 
+/* The per-node capacity gauges and the /v1/nodes field each must equal. */
+static const char *const node_gauges[][2] = {
+	{"orch_node_cpu_used", "used_cpu"},
+	{"orch_node_cpu_capacity", "cpu"},
+	{"orch_node_memory_used_bytes", "used_memory"},
+	{"orch_node_memory_capacity_bytes", "memory"},
+};
+#define NODE_GAUGES (sizeof(node_gauges) / sizeof(node_gauges[0]))
+
 static bool
 same_counts(const struct expo *a, const struct expo *b)
 {
@@ -589,6 +601,12 @@ same_counts(const struct expo *a, const struct expo *b)
 		for (size_t k = 0; k < a->ns; k++)
 			if (strcmp(a->s[k].name, fams[f]) == 0 &&
 			    value_of(b, fams[f], "state", label(&a->s[k], "state")) != a->s[k].value)
+				return false;
+	for (size_t f = 0; f < NODE_GAUGES; f++)
+		for (size_t k = 0; k < a->ns; k++)
+			if (strcmp(a->s[k].name, node_gauges[f][0]) == 0 &&
+			    value_of(b, node_gauges[f][0], "node", label(&a->s[k], "node")) !=
+			    a->s[k].value)
 				return false;
 	return true;
 }
@@ -682,6 +700,65 @@ TEST(metrics__parse_and_match_the_api)
 	json_decref(jn);
 }
 
+/* Per node, capacity declared and held: one gauge family each, a sample
+ * per node equal to GET /v1/nodes, and what is held adds up to the
+ * manifest's resources (front 2 x 250m/64M, back 500m/128M), wherever
+ * the scheduler put them. The JSON is read between two equal scrapes. */
+TEST(metrics__node_capacity)
+{
+	static struct expo before, after;
+	double cpu_held = 0, mem_held = 0;
+	bool stable = false;
+	json_t *jn = NULL, *o;
+	size_t k;
+
+	REQUIRE(cl != NULL);
+	for (int tries = 0; tries < 50 && !stable; tries++) {
+		if (tries > 0)
+			usleep(100000);
+		json_decref(jn);
+		REQUIRE(scrape(&before) == 0);
+		jn = cluster_get(cl, "/v1/nodes");
+		REQUIRE(scrape(&after) == 0);
+		stable = same_counts(&before, &after) && same_counts(&after, &before);
+	}
+	REQUIRE(stable);
+	for (size_t f = 0; f < NODE_GAUGES; f++) {
+		int fam = find_family(&after, node_gauges[f][0]);
+		size_t n = 0;
+
+		if (fam < 0) {
+			check_fail(__FILE__, __LINE__, "no family %s", node_gauges[f][0]);
+			continue;
+		}
+		CHECK_STR(after.fam[fam].type, "gauge");
+		for (size_t i = 0; i < after.ns; i++)
+			if (after.s[i].family == fam)
+				n++;
+		CHECK_EQ_INT(n, json_array_size(json_object_get(jn, "nodes")));
+	}
+	CHECK_EQ_INT(json_array_size(json_object_get(jn, "nodes")), 2);
+	json_array_foreach(json_object_get(jn, "nodes"), k, o) {
+		const char *name = json_string_value(json_object_get(o, "name"));
+
+		for (size_t f = 0; f < NODE_GAUGES; f++) {
+			double api = json_number_value(json_object_get(o, node_gauges[f][1]));
+			double got = value_of(&after, node_gauges[f][0], "node", name);
+
+			if (got != api)
+				check_fail(__FILE__, __LINE__, "%s{node=\"%s\"} %.17g, /v1/nodes %s %.17g",
+				    node_gauges[f][0], name, got, node_gauges[f][1], api);
+		}
+		CHECK(value_of(&after, "orch_node_cpu_capacity", "node", name) > 0);
+		CHECK(value_of(&after, "orch_node_memory_capacity_bytes", "node", name) > 0);
+		cpu_held += value_of(&after, "orch_node_cpu_used", "node", name);
+		mem_held += value_of(&after, "orch_node_memory_used_bytes", "node", name);
+	}
+	json_decref(jn);
+	CHECK(cpu_held == 1.0);
+	CHECK(mem_held == 256.0 * 1024 * 1024);
+}
+
 TEST(metrics__finish)
 {
 	REQUIRE(cl != NULL);
@@ -691,4 +768,4 @@ TEST(metrics__finish)
 }
 
 CHECK_MAIN(metrics__parser_is_strict, metrics__start_and_deploy,
-    metrics__parse_and_match_the_api, metrics__finish)
+    metrics__parse_and_match_the_api, metrics__node_capacity, metrics__finish)

@@ -14,7 +14,8 @@
  * orch-slaves and a git repository (tests/support/cluster.h): apply
  * --wait, the tables and -o json, scale within and outside min..max, an
  * invalid commit, a release that fails its health check, events -f,
- * drain.
+ * drain, and the cpu and memory `orchctl nodes` shows a node's instances
+ * hold of its capacity.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -483,10 +484,13 @@ TEST(orchctl_client__instances_nodes_history)
 
 	ctl(&r, fake_url, NULL, "nodes", NULL);
 	CHECK_EQ_INT(r.status, 0);
+	/* CPU and MEMORY are used/total; this scripted controller reports
+	 * no used_* (an older one): "-" for them, the capacity from either
+	 * shape it may send ({"capacity": {...}} or the node's own keys). */
 	CHECK_STR(r.out,
-	    "NAME     ADDRESS          STATE      HEARTBEAT   CAPACITY              INSTANCES\n"
-	    "node-a   127.0.0.1:7101   Ready      2s ago      cpu 4, memory 8G      2\n"
-	    "node-b   127.0.0.1:7102   Draining   -           cpu 2, memory 23.5G   0\n");
+	    "NAME     ADDRESS          STATE      HEARTBEAT   CPU   MEMORY    INSTANCES\n"
+	    "node-a   127.0.0.1:7101   Ready      2s ago      -/4   -/8G      2\n"
+	    "node-b   127.0.0.1:7102   Draining   -           -/2   -/23.5G   0\n");
 	run_result_free(&r);
 
 	ctl(&r, fake_url, NULL, "history", NULL);
@@ -969,6 +973,65 @@ squeeze(char *s)
 	*w = '\0';
 }
 
+/* Bytes as docs/cli.md says `orchctl nodes` prints them: a whole unit
+ * exactly when that is short ("128M", "8G"), else one decimal of the
+ * largest unit ("23.5G"). */
+static void
+size_text(char *buf, size_t len, long long bytes)
+{
+	static const char units[] = "KMGT";
+	double v = (double)bytes;
+	int u = -1;
+
+	snprintf(buf, len, "%lld", bytes);
+	for (int k = 3; k >= 0; k--) {
+		long long m = 1LL << (10 * (k + 1));
+
+		if (bytes >= m && bytes % m == 0) {
+			snprintf(buf, len, "%lld%c", bytes / m, units[k]);
+			break;
+		}
+	}
+	if (strlen(buf) <= 5) /* "128M", "1536K"; not "24684092K" */
+		return;
+	while (u < 3 && v >= 1024) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%.1f%c", v, units[u]);
+}
+
+/* " USED/TOTAL USED/TOTAL " (cpu, memory) of a /v1/nodes entry, as the
+ * squeezed table must show it. */
+static void
+usage_cols(char *buf, size_t len, const json_t *node)
+{
+	char used[32], total[32];
+
+	size_text(used, sizeof(used), json_integer_value(json_object_get(node, "used_memory")));
+	size_text(total, sizeof(total), json_integer_value(json_object_get(node, "memory")));
+	snprintf(buf, len, " %g/%g %s/%s ",
+	    json_number_value(json_object_get(node, "used_cpu")),
+	    json_number_value(json_object_get(node, "cpu")), used, total);
+}
+
+/* The /v1/nodes entry of node name (caller decrefs), or NULL. */
+static json_t *
+api_node(const char *name)
+{
+	json_t *j = cluster_get(cl, "/v1/nodes"), *v, *found = NULL;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "nodes"), i, v) {
+		const char *n = json_string_value(json_object_get(v, "name"));
+
+		if (n && strcmp(n, name) == 0)
+			found = json_incref(v);
+	}
+	json_decref(j);
+	return found;
+}
+
 TEST(orchctl_e2e__apply_wait)
 {
 	char bin[4200], line[512];
@@ -1084,18 +1147,37 @@ TEST(orchctl_e2e__tables_and_json)
 	E2E(&r, "nodes");
 	CHECK_EQ_INT(r.status, 0);
 	squeeze(r.out);
-	CHECK_CONTAINS(r.out, "NAME ADDRESS STATE HEARTBEAT CAPACITY INSTANCES\n");
+	CHECK_CONTAINS(r.out, "NAME ADDRESS STATE HEARTBEAT CPU MEMORY INSTANCES\n");
 	snprintf(want, sizeof(want), "%s 127.0.0.1:%d Ready ", cl->slaves[0].name,
 	    cl->slaves[0].port);
 	CHECK_CONTAINS(line_starting(line, sizeof(line), r.out,
 	    cl->slaves[0].name), want);
 	CHECK_CONTAINS(line_starting(line, sizeof(line), r.out,
 	    cl->slaves[1].name), " Ready ");
+	/* CPU and MEMORY, used/total, as /v1/nodes has them (no service
+	 * declares resources yet: 0 used; orchctl_e2e__nodes_usage has
+	 * some). */
+	for (size_t k = 0; k < 2; k++) {
+		json_t *n = api_node(cl->slaves[k].name);
+
+		REQUIRE(n != NULL);
+		CHECK_EQ_INT(json_integer_value(json_object_get(n, "used_memory")), 0);
+		usage_cols(want, sizeof(want), n);
+		CHECK_CONTAINS(line_starting(line, sizeof(line), r.out,
+		    cl->slaves[k].name), want);
+		json_decref(n);
+	}
 	run_result_free(&r);
 	E2E(&r, "nodes", "-o", "json");
 	CHECK_EQ_INT(r.status, 0);
 	REQUIRE((j = json_loads(r.out, 0, NULL)) != NULL);
 	CHECK_EQ_INT(json_array_size(json_object_get(j, "nodes")), 2);
+	json_array_foreach(json_object_get(j, "nodes"), i, v) {
+		CHECK(json_is_number(json_object_get(v, "cpu")));
+		CHECK(json_is_integer(json_object_get(v, "memory")));
+		CHECK(json_is_number(json_object_get(v, "used_cpu")));
+		CHECK(json_is_integer(json_object_get(v, "used_memory")));
+	}
 	json_decref(j);
 	run_result_free(&r);
 
@@ -1359,6 +1441,73 @@ TEST(orchctl_e2e__drain)
 	run_result_free(&r);
 }
 
+/* front's instances reserve resources: `orchctl nodes` shows what they
+ * hold of each node's capacity, exactly, and -o json passes it through.
+ * Node 1 drains (orchctl_e2e__drain), so both run on node 0. */
+static bool
+node0_holds(double cpu, long long memory)
+{
+	json_t *n = api_node(cl->slaves[0].name);
+	bool ok = n != NULL &&
+	    json_number_value(json_object_get(n, "used_cpu")) == cpu &&
+	    json_integer_value(json_object_get(n, "used_memory")) == memory;
+
+	json_decref(n);
+	return ok;
+}
+
+TEST(orchctl_e2e__nodes_usage)
+{
+	char line[512], want[256];
+	struct run_result r;
+	json_t *j, *v, *n;
+	size_t i;
+
+	REQUIRE(cl != NULL);
+	REQUIRE(cluster_commit(cl, e2e_manifest(2,
+	    "    resources: {cpu: 250m, memory: 64M}\n"), NULL) == 0);
+	CHECK_EQ_INT(cluster_apply(cl, NULL), 200);
+	CHECK(WAIT_FOR(cluster_service_is(cl, "front", "Run") &&
+	    cluster_count(cl, "front", NULL) == 2 &&
+	    node0_holds(0.5, 128LL << 20), CL_WAIT));
+
+	E2E(&r, "nodes");
+	CHECK_EQ_INT(r.status, 0);
+	squeeze(r.out);
+	REQUIRE((n = api_node(cl->slaves[0].name)) != NULL);
+	snprintf(want, sizeof(want), " 0.5/%g 128M/",
+	    json_number_value(json_object_get(n, "cpu")));
+	CHECK_CONTAINS(line_starting(line, sizeof(line), r.out,
+	    cl->slaves[0].name), want);
+	usage_cols(want, sizeof(want), n);
+	CHECK_CONTAINS(line_starting(line, sizeof(line), r.out,
+	    cl->slaves[0].name), want);
+	json_decref(n);
+	REQUIRE((n = api_node(cl->slaves[1].name)) != NULL);
+	snprintf(want, sizeof(want), " 0/%g 0/",
+	    json_number_value(json_object_get(n, "cpu")));
+	CHECK_CONTAINS(line_starting(line, sizeof(line), r.out,
+	    cl->slaves[1].name), want);
+	json_decref(n);
+	run_result_free(&r);
+
+	E2E(&r, "nodes", "-o", "json");
+	CHECK_EQ_INT(r.status, 0);
+	REQUIRE((j = json_loads(r.out, 0, NULL)) != NULL);
+	json_array_foreach(json_object_get(j, "nodes"), i, v) {
+		const char *name = json_string_value(json_object_get(v, "name"));
+		bool first = name && strcmp(name, cl->slaves[0].name) == 0;
+
+		CHECK(json_number_value(json_object_get(v, "used_cpu")) == (first ? 0.5 : 0));
+		CHECK_EQ_INT(json_integer_value(json_object_get(v, "used_memory")),
+		    first ? 128LL << 20 : 0);
+		CHECK(json_number_value(json_object_get(v, "cpu")) > 0);
+		CHECK(json_integer_value(json_object_get(v, "memory")) > 0);
+	}
+	json_decref(j);
+	run_result_free(&r);
+}
+
 TEST(orchctl_e2e__cleanup)
 {
 	if (cl == NULL)
@@ -1380,4 +1529,4 @@ CHECK_MAIN(orchctl_client__usage_errors, orchctl_client__bad_controller_url,
     orchctl_client__logs_follow_big,
     orchctl_e2e__apply_wait, orchctl_e2e__tables_and_json, orchctl_e2e__scale,
     orchctl_e2e__invalid_commit, orchctl_e2e__events, orchctl_e2e__apply_wait_failed, orchctl_e2e__drain,
-    orchctl_e2e__cleanup)
+    orchctl_e2e__nodes_usage, orchctl_e2e__cleanup)

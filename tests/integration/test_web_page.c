@@ -18,6 +18,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -422,12 +423,14 @@ manifest(const char *web_version, const char *web_strategy)
 	    "    version: \"1.0.0\"\n"
 	    "    command: [\"%s\", \"--port\", \"${ORCH_PORT}\", \"--version\", \"1.0.0\"]\n"
 	    "    ports: [http]\n"
+	    "    resources: {cpu: 250m, memory: 256M}\n"
 	    "    health: {type: http, path: /healthz, interval: 200ms, timeout: 150ms}\n"
 	    "  web:\n"
 	    "    version: \"%s\"\n"
 	    "    command: [\"%s\", \"--port\", \"${ORCH_PORT}\", \"--version\", \"%s\"]\n"
 	    "    ports: [http]\n"
 	    "    replicas: 2\n"
+	    "    resources: {cpu: 125m, memory: 64M}\n"
 	    "    health: {type: http, path: /healthz, interval: 200ms, timeout: 150ms}\n"
 	    "    stop: {signal: TERM, timeout: 2s}\n"
 	    "    depends_on: {db: \">=1.0.0 <2.0.0\"}\n"
@@ -475,6 +478,126 @@ page_shows_ids(const char *ids)
 			return false;
 	}
 	return copy[0] != '\0';
+}
+
+/* Bytes as the page writes them (and orchctl): a whole unit exactly when
+ * that is short ("384M", "8G"), else one decimal of the largest unit
+ * ("23.5G"). */
+static void
+size_text(char *buf, size_t len, double bytes)
+{
+	static const char units[] = "KMGT";
+	long long b = (long long)bytes;
+	double v = bytes;
+	int u = -1;
+
+	snprintf(buf, len, "%lld", b);
+	for (int k = 3; k >= 0; k--) {
+		long long m = 1LL << (10 * (k + 1));
+
+		if (b >= m && b % m == 0) {
+			snprintf(buf, len, "%lld%c", b / m, units[k]);
+			break;
+		}
+	}
+	if (strlen(buf) <= 5)
+		return;
+	while (u < 3 && v >= 1024) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%.1f%c", v, units[u]);
+}
+
+/*
+ * What node 0's block must say of resource res ("cpu", "memory") when its
+ * instances hold used of total: "cpu 0.5 / 2 (25%)" - the figures, and
+ * the share in words so that it reads without the bar's colour. total is
+ * what the slave declares: the fixture gives no --cpu/--memory, so it is
+ * what the slave detected, taken from /v1/nodes.
+ */
+static const char *
+usage_text(const char *res, double used, double total)
+{
+	static char buf[128];
+	char u[32], t[32], pct[48];
+	double p = 100 * used / total;
+
+	if (strcmp(res, "cpu") == 0) {
+		snprintf(u, sizeof(u), "%g", used);
+		snprintf(t, sizeof(t), "%g", total);
+	} else {
+		size_text(u, sizeof(u), used);
+		size_text(t, sizeof(t), total);
+	}
+	if (used > 0 && p < 1)
+		snprintf(pct, sizeof(pct), "<1%%");
+	else
+		snprintf(pct, sizeof(pct), "%d%%%s", (int)floor(p + 0.5),
+		    used > total ? " over capacity" : "");
+	snprintf(buf, sizeof(buf), "%s %s / %s (%s)", res, u, t, pct);
+	return buf;
+}
+
+/* Node 0 as /v1/nodes reports it: 0 and its numbers, or -1. */
+static int
+api_capacity(double *used_cpu, double *cpu, double *used_mem, double *mem)
+{
+	json_t *j = cluster_get(cl, "/v1/nodes"), *n;
+	size_t k;
+	int rc = -1;
+
+	json_array_foreach(json_object_get(j, "nodes"), k, n) {
+		const char *name = json_string_value(json_object_get(n, "name"));
+
+		if (name == NULL || strcmp(name, cl->slaves[0].name) != 0)
+			continue;
+		*used_cpu = json_number_value(json_object_get(n, "used_cpu"));
+		*cpu = json_number_value(json_object_get(n, "cpu"));
+		*used_mem = json_number_value(json_object_get(n, "used_memory"));
+		*mem = json_number_value(json_object_get(n, "memory"));
+		rc = 0;
+	}
+	json_decref(j);
+	return rc;
+}
+
+/* The text of node 0's usage block for res on the page (static buffer). */
+static const char *
+page_usage(const char *res)
+{
+	char expr[512];
+
+	snprintf(expr, sizeof(expr), "document.querySelector('.node[data-node=\"%s\"]"
+	    " .usage[data-res=\"%s\"]')?.textContent || ''", cl->slaves[0].name, res);
+	return js_str(expr);
+}
+
+/*
+ * The API says node 0's instances hold exactly cpu cores and mem bytes
+ * (the manifest's resources: db 250m/256M, each web 125m/64M), and the
+ * page shows those figures over the node's capacity, with the share in
+ * words and a bar as wide as the share.
+ */
+static bool
+page_shows_usage(double cpu, double mem)
+{
+	double used_cpu = 0, cap_cpu = 0, used_mem = 0, cap_mem = 0;
+	char want[128], expr[512];
+
+	if (api_capacity(&used_cpu, &cap_cpu, &used_mem, &cap_mem) < 0 ||
+	    fabs(used_cpu - cpu) > 1e-9 || used_mem != mem || cap_cpu <= 0 || cap_mem <= 0)
+		return false;
+	snprintf(want, sizeof(want), "%s", usage_text("cpu", cpu, cap_cpu));
+	if (strcmp(page_usage("cpu"), want) != 0)
+		return false;
+	snprintf(want, sizeof(want), "%s", usage_text("memory", mem, cap_mem));
+	if (strcmp(page_usage("memory"), want) != 0)
+		return false;
+	snprintf(expr, sizeof(expr), "Math.abs(parseFloat(document.querySelector("
+	    "'.node[data-node=\"%s\"] .usage[data-res=\"cpu\"] .bar > span').style.width)"
+	    " - %.9f) < 1e-6", cl->slaves[0].name, 100 * fmin(cpu, cap_cpu) / cap_cpu);
+	return js_true(expr);
 }
 
 static bool
@@ -635,6 +758,25 @@ TEST(web__page_renders_cluster)
 	snprintf(sel, sizeof(sel), "document.querySelector('.node[data-node=\"%s\"]"
 	    " .nodehead .state').textContent", cl->slaves[0].name);
 	CHECK_STR(js_str(sel), "Ready");
+	/* Capacity used vs declared: db 250m + 2 x 125m cpu, 256M + 2 x 64M. */
+	CHECK(WAIT_FOR(page_shows_usage(0.5, 384 << 20), PAGE_WAIT));
+	{
+		char cpu[128];
+
+		snprintf(cpu, sizeof(cpu), "%s", page_usage("cpu"));
+		printf("# node 0: %s; %s\n", cpu, page_usage("memory"));
+	}
+	CHECK(js_true("document.querySelectorAll('.usage .bar[aria-label]').length === 2"));
+	/* The page's own meter on the cases this cluster does not reach:
+	 * over capacity, under 1 %, no capacity declared. */
+	CHECK_STR(js_str("usage('cpu', 2.6, 2, cores).textContent"),
+	    "cpu 2.6 / 2 (130% over capacity)");
+	CHECK(js_true("usage('cpu', 2.6, 2, cores).classList.contains('over')"));
+	CHECK_STR(js_str("usage('memory', 1 << 20, 8 * 2 ** 30, size).textContent"),
+	    "memory 1M / 8G (<1%)");
+	CHECK_STR(js_str("usage('cpu', 0.25, 0, cores).textContent"),
+	    "cpu 0.25 / \u2013 (capacity not declared)");
+	CHECK(js_true("!usage('cpu', 0.25, 0, cores).querySelector('.bar')"));
 	CHECK(js_true("document.querySelectorAll('#revisions tbody tr[data-commit]').length === 1"));
 
 	CHECK(screenshot("wide.png", 1280, 1100, false) > 1000);
@@ -733,6 +875,8 @@ TEST(web__rollout_in_progress)
 	/* The controller's own rollout status: its step and phase. */
 	CHECK_CONTAINS(s, "step 2/3");
 	CHECK_CONTAINS(s, "waiting for promote");
+	/* Both sets hold their resources: db + 4 web, on the page too. */
+	CHECK(WAIT_FOR(page_shows_usage(0.75, 512 << 20), PAGE_WAIT));
 	snprintf(expr, sizeof(expr), "document.querySelector('%s .rollout .waiting')?.textContent"
 	    " || ''", card);
 	CHECK_CONTAINS(js_str(expr), "orchctl promote web");
@@ -762,6 +906,48 @@ TEST(web__rollout_in_progress)
 	CHECK(WAIT_FOR(page_shows_ids(cluster_ids(cl, "web")), PAGE_WAIT));
 	snprintf(expr, sizeof(expr), "!document.querySelector('%s .rollout')", card);
 	CHECK(WAIT_FOR(js_true(expr), PAGE_WAIT));
+	/* The old set's resources are released. */
+	CHECK(WAIT_FOR(page_shows_usage(0.5, 384 << 20), PAGE_WAIT));
+	CHECK_STR(js_str("String(window.__loadId)"), load_id);
+}
+
+/* A scale, then a kill: the node's capacity used follows without a
+ * reload, and a killed instance's resources are held by its successor,
+ * not twice. */
+TEST(web__capacity_follows_scale_and_kill)
+{
+	char id[160], expr[256];
+	json_t *inst, *j;
+	long st = 0;
+	int pid;
+
+	REQUIRE(cdp.fd >= 0);
+	j = cluster_call(cl, &st, "POST", "/v1/services/web/scale", "{\"replicas\": 3}");
+	json_decref(j);
+	CHECK_EQ_INT(st, 200);
+	CHECK(WAIT_FOR(cluster_count(cl, "web", "Run") == 3, CL_WAIT));
+	CHECK(WAIT_FOR(page_shows_usage(0.625, 448 << 20), PAGE_WAIT));
+	CHECK(WAIT_FOR(page_shows_ids(cluster_ids(cl, "web")), PAGE_WAIT));
+	CHECK(screenshot("capacity.png", 1280, 1100, false) > 1000);
+	CHECK(screenshot("capacity-phone.png", 390, 1600, true) > 1000);
+
+	snprintf(id, sizeof(id), "%.*s", (int)strcspn(cluster_ids(cl, "web"), ","),
+	    cluster_ids(cl, "web"));
+	REQUIRE((inst = cluster_instance(cl, id)) != NULL);
+	pid = (int)json_integer_value(json_object_get(inst, "pid"));
+	json_decref(inst);
+	REQUIRE(pid > 0);
+	CHECK_EQ_INT(kill(pid, SIGKILL), 0);
+	snprintf(expr, sizeof(expr), "!document.querySelector('tr[data-instance=\"%s\"]')", id);
+	CHECK(WAIT_FOR(js_true(expr) && cluster_count(cl, "web", "Run") == 3, CL_WAIT));
+	CHECK(WAIT_FOR(page_shows_ids(cluster_ids(cl, "web")), PAGE_WAIT));
+	CHECK(WAIT_FOR(page_shows_usage(0.625, 448 << 20), PAGE_WAIT));
+
+	j = cluster_call(cl, &st, "POST", "/v1/services/web/scale", "{\"replicas\": 1}");
+	json_decref(j);
+	CHECK_EQ_INT(st, 200);
+	CHECK(WAIT_FOR(cluster_count(cl, "web", NULL) == 1, CL_WAIT));
+	CHECK(WAIT_FOR(page_shows_usage(0.375, 320 << 20), PAGE_WAIT));
 	CHECK_STR(js_str("String(window.__loadId)"), load_id);
 }
 
@@ -783,4 +969,4 @@ TEST(web__cleanup)
 
 CHECK_MAIN(web__assets_served, web__page_renders_cluster,
     web__follows_new_revision_without_reload, web__reconnects_after_controller_restart,
-    web__rollout_in_progress, web__cleanup)
+    web__rollout_in_progress, web__capacity_follows_scale_and_kill, web__cleanup)
