@@ -136,12 +136,12 @@ struct ctl_svc {
 };
 
 struct ctl_watch {
-	int kind;                 /* enum in loop.c */
+	int kind;                 /* enum in loop.c; first, as evloop.h wants */
 	int fd;
 };
 
 struct ctl_cmd;
-struct ctl_curlreq;
+struct evloop;
 struct ctl_alert;
 struct ctl_pinned;
 struct ctl_sse;
@@ -152,11 +152,8 @@ struct ctl {
 	struct store *store;
 	struct manifest_git *git;
 	struct httpd *http;       /* common/httpd.h: the API, page, streams */
-	int epfd;
-	struct ctl_watch sigw, httpdw, timerw;
-	CURLM *multi;
-	int64_t curl_timer;       /* mono ms, -1 none */
-	struct ctl_curlreq *curl_reqs; /* transfers in flight (loop.c) */
+	struct evloop *loop;      /* epoll set, curl multi, transfers (loop.c) */
+	struct ctl_watch sigw, httpdw;
 	bool quit;
 
 	struct manifest *desired; /* NULL before the first apply */

@@ -172,7 +172,6 @@ main(int argc, char **argv)
 	int rc = 1, lockfd = -1;
 
 	memset(&c, 0, sizeof(c));
-	c.epfd = -1;
 	parse_args(&c.cfg, argc, argv);
 	log_init("orch-controller", c.cfg.log_level, NULL);
 	c.start_mono = orch_mono_ms();

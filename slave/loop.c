@@ -4,169 +4,60 @@
  * Everything is a descriptor in one epoll set: a signalfd (SIGCHLD, TERM,
  * INT, HUP), libmicrohttpd's own epoll fd, libcurl-multi's sockets (via
  * CURLMOPT_SOCKETFUNCTION), pidfds of re-adopted processes, sockets of
- * TCP health probes and the artifact-fetch notification pipe. Timers are
+ * TCP health probes and the artifact-fetch notification pipe. The epoll
+ * set and the libcurl glue are common/evloop's, shared with the
+ * controller; this file has the slave's own watches. Timers are
  * deadlines kept on the objects themselves; each turn asks every module
  * for its next deadline, sleeps until the earliest, and runs what is due.
  * Nothing here blocks except epoll_wait.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "err.h"
+#include "evloop.h"
 #include "log.h"
 #include "slave.h"
 #include "units.h"
 
 #define ROTATE_PERIOD_MS 2000
 
-/* A libcurl transfer in flight; CURLOPT_PRIVATE points at it. */
-struct curlreq {
-	struct curlreq *next, *prev;
-	CURL *easy;
-	curl_done_fn done;
-	void *arg;
-};
+/* An event on one of the slave's own watches (curl's are the loop's). */
+static void dispatch(void *owner, void *ptr, uint32_t events);
 
+/* Call a transfer's done function as the type it was given as. */
 static void
-req_unlink(struct slave *s, struct curlreq *r)
+call_done(void *owner, evloop_fn done, void *arg, CURL *easy, CURLcode res)
 {
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		s->curl_reqs = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
+	((curl_done_fn)done)(owner, arg, easy, res);
 }
 
 int
 loop_watch(struct slave *s, struct watch *w, uint32_t events)
 {
-	struct epoll_event ev = {.events = events, .data.ptr = w};
-
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0) {
-		if (errno != EEXIST || epoll_ctl(s->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0)
-			return orch_err_sys(ORCH_ERROR, "epoll_ctl fd %d", w->fd);
-	}
-	return 0;
+	return evloop_watch(s->loop, w->fd, w, events);
 }
 
 void
 loop_unwatch(struct slave *s, struct watch *w)
 {
-	if (w->fd >= 0)
-		epoll_ctl(s->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-}
-
-/* libcurl tells which sockets to watch for what. */
-static int
-curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *sockp)
-{
-	struct slave *s = userp;
-	struct watch *w = sockp;
-	uint32_t ev = 0;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (w != NULL) {
-			loop_unwatch(s, w);
-			free(w);
-			curl_multi_assign(s->multi, fd, NULL);
-		}
-		return 0;
-	}
-	if (w == NULL) {
-		if ((w = calloc(1, sizeof(*w))) == NULL)
-			return -1;
-		w->kind = W_CURL;
-		w->fd = fd;
-		curl_multi_assign(s->multi, fd, w);
-	}
-	if (what & CURL_POLL_IN)
-		ev |= EPOLLIN;
-	if (what & CURL_POLL_OUT)
-		ev |= EPOLLOUT;
-	w->events = what;
-	return loop_watch(s, w, ev) < 0 ? -1 : 0;
-}
-
-static int
-curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct slave *s = userp;
-
-	s->curl_timer = timeout_ms < 0 ? -1 : orch_mono_ms() + timeout_ms;
-	return 0;
-}
-
-static void
-curl_finish(struct slave *s, CURL *easy, CURLcode res)
-{
-	struct curlreq *r = NULL;
-
-	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
-	curl_multi_remove_handle(s->multi, easy);
-	if (r != NULL)
-		req_unlink(s, r);
-	if (r != NULL && r->done != NULL)
-		r->done(s, r->arg, easy, res);
-	free(r);
-	curl_easy_cleanup(easy);
-}
-
-static void
-curl_check_done(struct slave *s)
-{
-	CURLMsg *msg;
-	int left;
-
-	while ((msg = curl_multi_info_read(s->multi, &left)) != NULL)
-		if (msg->msg == CURLMSG_DONE)
-			curl_finish(s, msg->easy_handle, msg->data.result);
+	evloop_unwatch(s->loop, w->fd, w);
 }
 
 int
 loop_curl_add(struct slave *s, CURL *easy, curl_done_fn done, void *arg)
 {
-	struct curlreq *r = calloc(1, sizeof(*r));
-
-	if (r == NULL) {
-		curl_easy_cleanup(easy);
-		return orch_err_set(ORCH_ERROR, "out of memory");
-	}
-	r->easy = easy;
-	r->done = done;
-	r->arg = arg;
-	curl_easy_setopt(easy, CURLOPT_PRIVATE, r);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	if (curl_multi_add_handle(s->multi, easy) != CURLM_OK) {
-		free(r);
-		curl_easy_cleanup(easy);
-		return orch_err_set(ORCH_ERROR, "curl_multi_add_handle failed");
-	}
-	r->next = s->curl_reqs;
-	if (r->next)
-		r->next->prev = r;
-	s->curl_reqs = r;
-	return 0;
+	return evloop_curl_add(s->loop, easy, (evloop_fn)done, arg);
 }
 
 /* Drop a transfer without calling its done function. */
 void
 loop_curl_cancel(struct slave *s, CURL *easy)
 {
-	struct curlreq *r = NULL;
-
-	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
-	curl_multi_remove_handle(s->multi, easy);
-	if (r != NULL)
-		req_unlink(s, r);
-	free(r);
-	curl_easy_cleanup(easy);
+	evloop_curl_cancel(s->loop, easy);
 }
 
 int
@@ -174,11 +65,10 @@ loop_init(struct slave *s)
 {
 	sigset_t mask;
 
-	s->curl_timer = -1;
 	s->sigw.fd = s->httpdw.fd = s->fetchw.fd = -1;
 	s->fetch_pipe[0] = s->fetch_pipe[1] = -1;
-	if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
-		return orch_err_sys(ORCH_ERROR, "epoll_create1");
+	if (evloop_new(&s->loop, s, dispatch, call_done) < 0)
+		return ORCH_ERROR;
 	/* Signals arrive as reads on a signalfd, never in a handler. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
@@ -198,12 +88,6 @@ loop_init(struct slave *s)
 	s->fetchw.fd = s->fetch_pipe[0];
 	if (loop_watch(s, &s->fetchw, EPOLLIN) < 0)
 		return ORCH_ERROR;
-	if ((s->multi = curl_multi_init()) == NULL)
-		return orch_err_set(ORCH_ERROR, "curl_multi_init failed");
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
 	return 0;
 }
 
@@ -236,9 +120,10 @@ handle_signals(struct slave *s)
 }
 
 static void
-dispatch(struct slave *s, struct watch *w, uint32_t events)
+dispatch(void *owner, void *ptr, uint32_t events)
 {
-	int running, flags = 0;
+	struct slave *s = owner;
+	struct watch *w = ptr;
 	char buf[64];
 
 	switch (w->kind) {
@@ -247,16 +132,6 @@ dispatch(struct slave *s, struct watch *w, uint32_t events)
 		break;
 	case W_HTTPD:
 		httpd_run(s->httpd);
-		break;
-	case W_CURL:
-		if (events & EPOLLIN)
-			flags |= CURL_CSELECT_IN;
-		if (events & EPOLLOUT)
-			flags |= CURL_CSELECT_OUT;
-		if (events & (EPOLLERR | EPOLLHUP))
-			flags |= CURL_CSELECT_ERR;
-		curl_multi_socket_action(s->multi, w->fd, flags, &running);
-		curl_check_done(s);
 		break;
 	case W_PIDFD:
 		sv_pidfd_ready(s, w->ptr);
@@ -287,9 +162,7 @@ min_deadline(int64_t a, int64_t b)
 int
 loop_run(struct slave *s)
 {
-	struct epoll_event evs[64];
 	int64_t now, next, t, rotate_at = orch_mono_ms() + ROTATE_PERIOD_MS;
-	int n, running;
 
 	s->httpdw.kind = W_HTTPD;
 	s->httpdw.fd = httpd_fd(s->httpd);
@@ -301,7 +174,7 @@ loop_run(struct slave *s)
 		next = min_deadline(next, sv_tick(s, now));
 		next = min_deadline(next, health_tick(s, now));
 		next = min_deadline(next, report_tick(s, now));
-		next = min_deadline(next, s->curl_timer);
+		next = min_deadline(next, evloop_deadline(s->loop));
 		if ((t = httpd_timeout_ms(s->httpd)) >= 0)
 			next = min_deadline(next, now + t);
 		inst_reap_removed(s);
@@ -315,17 +188,10 @@ loop_run(struct slave *s)
 			t = 0;
 		if (t > 60000)
 			t = 60000;
-		n = epoll_wait(s->epfd, evs, 64, (int)t);
-		if (n < 0 && errno != EINTR)
-			return orch_err_sys(ORCH_ERROR, "epoll_wait");
-		for (int i = 0; i < n; i++)
-			dispatch(s, evs[i].data.ptr, evs[i].events);
+		/* Events, then curl's timer when due. */
+		if (evloop_wait(s->loop, (int)t) < 0)
+			return ORCH_ERROR;
 		now = orch_mono_ms();
-		if (s->curl_timer >= 0 && now >= s->curl_timer) {
-			s->curl_timer = -1;
-			curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-			curl_check_done(s);
-		}
 		/* MHD's own timeouts (idle connections) need a run when due. */
 		httpd_run(s->httpd);
 		if (now >= rotate_at) {
@@ -341,18 +207,15 @@ loop_run(struct slave *s)
 void
 loop_free(struct slave *s)
 {
-	if (s->multi != NULL) {
-		while (s->curl_reqs != NULL)
-			loop_curl_cancel(s, s->curl_reqs->easy);
-		curl_multi_cleanup(s->multi);
-		s->multi = NULL;
-	}
+	if (s->loop == NULL)
+		return; /* loop_init() never ran */
+	/* Transfers still in flight end without their done functions. */
+	evloop_free(s->loop);
+	s->loop = NULL;
 	if (s->sigw.fd >= 0)
 		close(s->sigw.fd);
 	if (s->fetch_pipe[0] >= 0)
 		close(s->fetch_pipe[0]);
 	if (s->fetch_pipe[1] >= 0)
 		close(s->fetch_pipe[1]);
-	if (s->epfd >= 0)
-		close(s->epfd);
 }

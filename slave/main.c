@@ -247,7 +247,6 @@ main(int argc, char **argv)
 	int lockfd = -1, rc = 1;
 
 	memset(&s, 0, sizeof(s));
-	s.epfd = -1;
 	s.cfg.port_lo = 20000;
 	s.cfg.port_hi = 29999;
 	s.cfg.heartbeat_ms = 2000;

@@ -35,16 +35,16 @@ enum inst_state {
 	IST__LAST
 };
 
-/* What one epoll registration points at. */
+/* What one epoll registration points at (libcurl's sockets are
+ * common/evloop's own). */
 enum watch_kind {
-	W_SIGNAL, W_HTTPD, W_CURL, W_PIDFD, W_TCPCHECK, W_FETCH, W__LAST
+	W_SIGNAL, W_HTTPD, W_PIDFD, W_TCPCHECK, W_FETCH, W__LAST
 };
 
 struct watch {
-	enum watch_kind kind;
+	int kind;      /* enum watch_kind; first, as evloop.h wants */
 	int fd;
 	void *ptr;     /* struct instance for W_PIDFD/W_TCPCHECK */
-	int events;    /* W_CURL: what curl asked for */
 };
 
 /* A running health probe; at most one per instance. */
@@ -140,17 +140,14 @@ struct metrics {
 };
 
 struct report;
-struct curlreq;
+struct evloop;
 
 struct slave {
 	struct slave_config cfg;
-	int epfd;
+	struct evloop *loop;     /* epoll set, curl multi, transfers (loop.c) */
 	struct watch sigw;
 	struct httpd *httpd;
 	struct watch httpdw;
-	CURLM *multi;
-	struct curlreq *curl_reqs; /* transfers in flight (loop.c) */
-	int64_t curl_timer;      /* mono deadline; -1 none */
 	struct instance *instances;
 	size_t ninstances;
 	int next_port;
