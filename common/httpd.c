@@ -585,7 +585,7 @@ httpd_free(struct httpd *h)
 		return;
 	/* MHD cannot stop with suspended connections: answer the waiting
 	 * requests (their owners learn it from httpd_defer's contract) and
-	 * end the streams, then let MHD take them back once. */
+	 * end the streams, then let MHD take them back. */
 	while (h->deferred != NULL) {
 		struct httpd_resp r = {0};
 
@@ -599,6 +599,11 @@ httpd_free(struct httpd *h)
 		httpd_stream_wake(s);
 	}
 	if (resumed)
+		MHD_run(h->mhd);
+	/* One run resumes them all but does not finish every stream: each
+	 * ends only once its last chunk is written, a turn or more later.
+	 * Bounded: a client that reads nothing is cut by the stop. */
+	for (int i = 0; h->streams != NULL && i < 64; i++)
 		MHD_run(h->mhd);
 	MHD_stop_daemon(h->mhd);
 	free(h);

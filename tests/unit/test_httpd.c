@@ -698,35 +698,50 @@ TEST(httpd__stream_sleeps_wakes_and_ends)
 }
 
 /*
- * One stream: with several open, httpd_free() as it stands ends only the
- * first cleanly and cuts the others (its one MHD_run after resuming them
- * is not enough), and a stream woken but not yet run is cut too.
+ * Three streams open at httpd_free(): two asleep and one woken with text
+ * it has not sent yet. Every one ends cleanly: its reader is not asked
+ * again, done runs once, and each client sees its body end (not a cut).
+ * (One MHD_run after resuming them all used to end only the first.)
  */
-TEST(httpd__stream_open_at_free_ends)
+static bool
+all_asleep(struct rig *r, int n)
 {
-	struct feed *f;
-	struct xfer *x;
+	for (int k = 0; k < n; k++)
+		if (!asleep(&r->feeds[k]))
+			return false;
+	return true;
+}
+
+TEST(httpd__streams_open_at_free_end)
+{
+	struct xfer *x[3];
 	struct rig r;
-	int reads;
+	int reads[3];
 
 	rig_start(&r);
-	f = &r.feeds[0];
-	feed_put(f, "one\n");
-	x = xfer_start(&r, "/stream", NULL);
-	AWAIT(&r, x->len == 4 && asleep(f));
-	reads = f->reads;
-	/* The server stops: the stream ends, its reader asked nothing more. */
+	for (int k = 0; k < 3; k++) {
+		feed_put(&r.feeds[k], "one\n");
+		x[k] = xfer_start(&r, "/stream", NULL);
+		AWAIT(&r, r.nfeeds == (size_t)k + 1 && x[k]->len == 4 && all_asleep(&r, k + 1));
+	}
+	/* Woken, not run: its new text is never read, the stream ends. */
+	feed_put(&r.feeds[2], "two\n");
+	httpd_stream_wake(r.feeds[2].hs);
+	for (int k = 0; k < 3; k++)
+		reads[k] = r.feeds[k].reads;
 	httpd_free(r.h);
 	r.h = NULL;
-	CHECK_EQ_INT(f->done, 1);
-	CHECK_EQ_INT(f->reads, reads);
-	/* The client sees the body end (its last chunk), not a cut. */
-	AWAIT(&r, x->done);
-	CHECK_EQ_INT(x->rc, CURLE_OK);
-	CHECK_EQ_INT(x->status, 200);
-	CHECK_STR(x->body, "one\n");
+	for (int k = 0; k < 3; k++) {
+		CHECK_EQ_INT(r.feeds[k].done, 1);
+		CHECK_EQ_INT(r.feeds[k].reads, reads[k]);
+	}
+	AWAIT(&r, x[0]->done && x[1]->done && x[2]->done);
+	for (int k = 0; k < 3; k++) {
+		CHECK_EQ_INT(x[k]->rc, CURLE_OK);
+		CHECK_EQ_INT(x[k]->status, 200);
+		CHECK_STR(x[k]->body, "one\n");
+	}
 	rig_free(&r);
-	CHECK_EQ_INT(f->done, 1);
 }
 
 /* The client left: the next wake-up's write finds it gone (the
@@ -780,5 +795,5 @@ TEST(httpd__parse_listen)
 CHECK_MAIN(httpd__routes_captures_and_query, httpd__bearer_token,
     httpd__body_accumulation_and_cap, httpd__header_any_case,
     httpd__defer_answered_later, httpd__defer_open_at_free_gets_503,
-    httpd__stream_sleeps_wakes_and_ends, httpd__stream_open_at_free_ends,
+    httpd__stream_sleeps_wakes_and_ends, httpd__streams_open_at_free_end,
     httpd__stream_client_gone, httpd__parse_listen)
