@@ -8,6 +8,10 @@
  * it with curl_multi_assign) and one deadline. A transfer in flight is a
  * struct evloop_req, which CURLOPT_PRIVATE points at, on a list so that
  * evloop_free() can end what is left.
+ *
+ * One rule keeps a released watch from being used: evloop_unwatch()
+ * also drops the watch's events from the batch being dispatched (see
+ * there).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -45,6 +49,10 @@ struct evloop {
 	void *owner;
 	evloop_dispatch_fn dispatch;
 	evloop_call_fn call;
+	/* The events of the one epoll_wait() being dispatched: [next, nbatch)
+	 * are still to come; nbatch is 0 outside evloop_wait(). */
+	struct epoll_event batch[EVLOOP_BATCH];
+	int nbatch, next;
 };
 
 static void
@@ -70,11 +78,31 @@ evloop_watch(struct evloop *ev, int fd, void *w, uint32_t events)
 	return 0;
 }
 
+/*
+ * Why the batch is searched: one epoll_wait() returns up to EVLOOP_BATCH
+ * events, each holding a watch pointer, and dispatching one of them can
+ * release the watch of another still waiting in the same batch. libcurl
+ * closes a socket (CURL_POLL_REMOVE, and we free its watch) when a
+ * transfer ends or is cancelled -- from inside curl_multi_socket_action()
+ * on any socket, or from a handler that cancels a transfer (the slave's
+ * health probes, its reports); the slave closes a pidfd or a TCP probe
+ * when an instance exits or a probe ends, and may watch the same struct
+ * again on a new descriptor. EPOLL_CTL_DEL stops future events only: the
+ * pending one would then point at freed memory, or be taken for an event
+ * of the new descriptor. So the release clears the watch's pending
+ * events, and evloop_wait() skips cleared ones; after evloop_unwatch()
+ * nothing of the loop refers to w, and the owner may free it at once
+ * (libuv's uv__platform_invalidate_fd does the same). A watch must go
+ * through here before it or its descriptor goes.
+ */
 void
 evloop_unwatch(struct evloop *ev, int fd, void *w)
 {
 	if (fd >= 0)
 		epoll_ctl(ev->epfd, EPOLL_CTL_DEL, fd, NULL);
+	for (int i = ev->next; i < ev->nbatch; i++)
+		if (ev->batch[i].data.ptr == w)
+			ev->batch[i].data.ptr = NULL;
 }
 
 /* libcurl tells which sockets to watch for what. */
@@ -155,6 +183,7 @@ curl_ready(struct evloop *ev, struct curlwatch *w, uint32_t events)
 		flags |= CURL_CSELECT_OUT;
 	if (events & (EPOLLERR | EPOLLHUP))
 		flags |= CURL_CSELECT_ERR;
+	/* The action may close this very socket and free w: not used after. */
 	curl_multi_socket_action(ev->multi, w->fd, flags, &running);
 	curl_check_done(ev);
 }
@@ -218,20 +247,24 @@ evloop_deadline(const struct evloop *ev)
 int
 evloop_wait(struct evloop *ev, int timeout_ms)
 {
-	struct epoll_event evs[EVLOOP_BATCH];
 	int n, running;
 
-	n = epoll_wait(ev->epfd, evs, EVLOOP_BATCH, timeout_ms);
+	n = epoll_wait(ev->epfd, ev->batch, EVLOOP_BATCH, timeout_ms);
 	if (n < 0 && errno != EINTR)
 		return orch_err_sys(ORCH_ERROR, "epoll_wait");
-	for (int i = 0; i < n; i++) {
-		int *kind = evs[i].data.ptr;
+	ev->nbatch = n > 0 ? n : 0;
+	for (ev->next = 0; ev->next < ev->nbatch;) {
+		const struct epoll_event *e = &ev->batch[ev->next++];
+		int *kind = e->data.ptr;
 
+		if (kind == NULL)
+			continue; /* released since the wait: evloop_unwatch() */
 		if (*kind == EVLOOP_CURL)
-			curl_ready(ev, (struct curlwatch *)kind, evs[i].events);
+			curl_ready(ev, (struct curlwatch *)kind, e->events);
 		else
-			ev->dispatch(ev->owner, kind, evs[i].events);
+			ev->dispatch(ev->owner, kind, e->events);
 	}
+	ev->nbatch = ev->next = 0;
 	if (ev->curl_timer >= 0 && orch_mono_ms() >= ev->curl_timer) {
 		ev->curl_timer = -1;
 		curl_multi_socket_action(ev->multi, CURL_SOCKET_TIMEOUT, 0, &running);

@@ -50,7 +50,9 @@ void evloop_free(struct evloop *ev);
  * Watching a watched fd again changes its events. */
 int evloop_watch(struct evloop *ev, int fd, void *w, uint32_t events);
 /* Stop watching fd (-1: nothing to remove). Call it before the watch or
- * its descriptor goes. */
+ * its descriptor goes: it also drops w's events still pending in the
+ * batch being dispatched, so w may be freed, or watched again on another
+ * descriptor, at once, even from inside a dispatch. */
 void evloop_unwatch(struct evloop *ev, int fd, void *w);
 
 /* The libcurl multi handle, for options (lent). */
