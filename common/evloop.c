@@ -244,6 +244,16 @@ evloop_deadline(const struct evloop *ev)
 	return ev->curl_timer;
 }
 
+int64_t
+evloop_earliest(int64_t a, int64_t b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
 int
 evloop_wait(struct evloop *ev, int timeout_ms)
 {

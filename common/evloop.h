@@ -59,6 +59,9 @@ void evloop_unwatch(struct evloop *ev, int fd, void *w);
 CURLM *evloop_multi(struct evloop *ev);
 /* Mono ms when curl's timer is due, -1 none. */
 int64_t evloop_deadline(const struct evloop *ev);
+/* The earlier of two deadlines, -1 meaning none: for the daemons that
+ * fold their deadlines into one sleep. */
+int64_t evloop_earliest(int64_t a, int64_t b);
 /* Wait at most timeout_ms for events and dispatch them; then run curl's
  * timer if due. Returns the number of events the wait returned (0 when
  * interrupted by a signal) or ORCH_ERROR. Not reentrant: never call it

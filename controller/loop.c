@@ -107,16 +107,6 @@ dispatch(void *owner, void *ptr, uint32_t events)
 	}
 }
 
-static int64_t
-earliest(int64_t a, int64_t b)
-{
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
-}
-
 int
 ctl_loop_run(struct ctl *c)
 {
@@ -131,14 +121,14 @@ ctl_loop_run(struct ctl *c)
 	while (!c->quit) {
 		now = orch_mono_ms();
 		due = c->next_resync;
-		due = earliest(due, ctl_nodes_tick(c, now));
-		due = earliest(due, ctl_slaves_tick(c, now));
-		due = earliest(due, ctl_alerts_tick(c, now));
-		due = earliest(due, ctl_sse_tick(c, now));
-		due = earliest(due, ctl_traffic_tick(c, now));
-		due = earliest(due, evloop_deadline(c->loop));
+		due = evloop_earliest(due, ctl_nodes_tick(c, now));
+		due = evloop_earliest(due, ctl_slaves_tick(c, now));
+		due = evloop_earliest(due, ctl_alerts_tick(c, now));
+		due = evloop_earliest(due, ctl_sse_tick(c, now));
+		due = evloop_earliest(due, ctl_traffic_tick(c, now));
+		due = evloop_earliest(due, evloop_deadline(c->loop));
 		if ((t = httpd_timeout_ms(c->http)) >= 0)
-			due = earliest(due, now + t);
+			due = evloop_earliest(due, now + t);
 		if (c->kick)
 			due = now;
 		timeout = due < 0 ? 1000 : due <= now ? 0 : (int)(due - now > 60000 ? 60000 : due - now);

@@ -149,16 +149,6 @@ dispatch(void *owner, void *ptr, uint32_t events)
 	}
 }
 
-static int64_t
-min_deadline(int64_t a, int64_t b)
-{
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
-}
-
 int
 loop_run(struct slave *s)
 {
@@ -171,12 +161,12 @@ loop_run(struct slave *s)
 	while (!s->quit) {
 		now = orch_mono_ms();
 		next = rotate_at;
-		next = min_deadline(next, sv_tick(s, now));
-		next = min_deadline(next, health_tick(s, now));
-		next = min_deadline(next, report_tick(s, now));
-		next = min_deadline(next, evloop_deadline(s->loop));
+		next = evloop_earliest(next, sv_tick(s, now));
+		next = evloop_earliest(next, health_tick(s, now));
+		next = evloop_earliest(next, report_tick(s, now));
+		next = evloop_earliest(next, evloop_deadline(s->loop));
 		if ((t = httpd_timeout_ms(s->httpd)) >= 0)
-			next = min_deadline(next, now + t);
+			next = evloop_earliest(next, now + t);
 		inst_reap_removed(s);
 		if (s->state_dirty)
 			state_save(s);

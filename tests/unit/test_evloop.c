@@ -236,6 +236,20 @@ struct conn {
 	size_t len;
 };
 
+/* The test's HTTP server: a listening socket and the two connections. */
+struct server {
+	int lfd;
+	struct conn c[2];
+};
+
+static void
+server_close(struct server *sv)
+{
+	for (int i = 0; i < 2; i++)
+		close(sv->c[i].fd);
+	close(sv->lfd);
+}
+
 /* Run the loop until the server holds both transfers' whole requests. */
 static bool
 serve_until_requests(struct owner *o, int lfd, struct conn *c, int n)
@@ -271,59 +285,53 @@ serve_until_requests(struct owner *o, int lfd, struct conn *c, int n)
 }
 
 static void
-two_transfers_answered(struct owner *o, test_done_fn done, int *out_lfd, struct conn *c)
+two_transfers_answered(struct owner *o, struct server *sv, test_done_fn done)
 {
 	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 	int port;
 
 	memset(o, 0, sizeof(*o));
 	REQUIRE(evloop_new(&o->ev, o, dispatch, call_done) == 0);
-	REQUIRE((*out_lfd = listen_local(&port)) >= 0);
+	REQUIRE((sv->lfd = listen_local(&port)) >= 0);
 	for (int i = 0; i < 2; i++) {
 		REQUIRE((o->easy[i] = get(port, i ? "/b" : "/a")) != NULL);
 		REQUIRE(evloop_curl_add(o->ev, o->easy[i], (evloop_fn)done,
 		    (void *)(intptr_t)i) == 0);
 	}
 	CHECK(evloop_deadline(o->ev) >= 0);
-	REQUIRE(serve_until_requests(o, *out_lfd, c, 2));
+	REQUIRE(serve_until_requests(o, sv->lfd, sv->c, 2));
 	CHECK_EQ_INT(o->done, 0);
 	/* Both answers are in the sockets before the loop looks again. */
 	for (int i = 0; i < 2; i++)
-		REQUIRE(write(c[i].fd, resp, sizeof(resp) - 1) == (ssize_t)sizeof(resp) - 1);
+		REQUIRE(write(sv->c[i].fd, resp, sizeof(resp) - 1) == (ssize_t)sizeof(resp) - 1);
 }
 
 TEST(evloop_curl__socket_removed_in_batch)
 {
 	struct owner o;
-	struct conn c[2];
-	int lfd;
+	struct server sv;
 
-	two_transfers_answered(&o, cancel_other, &lfd, c);
+	two_transfers_answered(&o, &sv, cancel_other);
 	CHECK_EQ_INT(evloop_wait(o.ev, 1000), 2);
 	CHECK_EQ_INT(o.done, 1);
 	CHECK(o.res[0] == CURLE_OK || o.res[1] == CURLE_OK);
 	CHECK(o.easy[0] == NULL && o.easy[1] == NULL);
 	evloop_free(o.ev);
-	for (int i = 0; i < 2; i++)
-		close(c[i].fd);
-	close(lfd);
+	server_close(&sv);
 }
 
 /* Both answered in one batch: both done functions run, once each. */
 TEST(evloop_curl__both_done)
 {
 	struct owner o;
-	struct conn c[2];
-	int lfd;
+	struct server sv;
 
-	two_transfers_answered(&o, record, &lfd, c);
+	two_transfers_answered(&o, &sv, record);
 	CHECK_EQ_INT(evloop_wait(o.ev, 1000), 2);
 	CHECK_EQ_INT(o.done, 2);
 	CHECK(o.res[0] == CURLE_OK && o.res[1] == CURLE_OK);
 	evloop_free(o.ev);
-	for (int i = 0; i < 2; i++)
-		close(c[i].fd);
-	close(lfd);
+	server_close(&sv);
 }
 
 /* evloop_curl_abort_all() tells every owner; evloop_free() tells none. */
