@@ -1,10 +1,23 @@
-/* procfs.c - /proc/PID/stat, see procfs.h. */
+/* procfs.c - /proc/PID/stat and pidfds, see procfs.h. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "procfs.h"
+
+int
+orch_pidfd_open(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
+}
 
 char *
 orch_procfs_stat(char *buf, size_t len, pid_t pid)

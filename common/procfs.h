@@ -1,6 +1,6 @@
 /*
- * procfs.h - reading /proc/PID/stat, shared by the slave's supervisor, the
- * test fixtures and the benchmarks.
+ * procfs.h - reading /proc/PID/stat and opening process fds, shared by
+ * the slave's supervisor, the test fixtures and the benchmarks.
  */
 #ifndef ORCH_PROCFS_H
 #define ORCH_PROCFS_H
@@ -16,5 +16,10 @@
  * the file has no ')'.
  */
 char *orch_procfs_stat(char *buf, size_t len, pid_t pid);
+
+/* pidfd_open(2) (Linux 5.3; glibc has no wrapper before 2.36): a file
+ * descriptor for pid, or -1 with errno (ENOSYS on an older kernel or
+ * headers without the call). */
+int orch_pidfd_open(pid_t pid);
 
 #endif

@@ -19,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "err.h"
 #include "log.h"
+#include "procfs.h"
 #include "slave.h"
 #include "units.h"
 
@@ -163,17 +163,6 @@ state_parse(const char *word)
 	return -1;
 }
 
-static int
-pidfd_open_(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
 /* Re-adopt in (its pid alive and the same process) or handle its loss. */
 static void
 readopt(struct slave *s, struct instance *in, pid_t pid, uint64_t starttime)
@@ -188,7 +177,7 @@ readopt(struct slave *s, struct instance *in, pid_t pid, uint64_t starttime)
 		/* Uptime as the wall clock tells it; only the restart policy's
 		 * "stable run" test reads it. */
 		in->started_mono = now - (orch_wall_ms() - in->started_wall);
-		if ((fd = pidfd_open_(pid)) >= 0) {
+		if ((fd = orch_pidfd_open(pid)) >= 0) {
 			in->pidfd = fd;
 			in->pidw.kind = W_PIDFD;
 			in->pidw.fd = fd;

@@ -13,6 +13,7 @@
 
 #include "daemon.h"
 #include "err.h"
+#include "procfs.h"
 #include "reap.h"
 
 /* After SIGKILL only the kernel's teardown is left: a short wait. */
@@ -166,17 +167,6 @@ struct reap_sig {
 #define HAVE_PIDFD 0
 #endif
 
-static int
-pidfd_open_(pid_t pid)
-{
-#if HAVE_PIDFD
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
 /* sig to the process fd names, or to pid when there is no fd. */
 static void
 send_sig(int fd, pid_t pid, int sig)
@@ -202,7 +192,7 @@ static void
 signal_checked(pid_t pid, void *arg)
 {
 	const struct reap_sig *rs = arg;
-	int fd = pidfd_open_(pid);
+	int fd = orch_pidfd_open(pid);
 
 	if (fd < 0 && errno == ESRCH)
 		goto out; /* gone already */
