@@ -128,10 +128,14 @@ resolve_rev(char out[41], struct ctl *c, const char *rev)
 
 /* Newest applied revision whose spec of name runs something else than
  * cur (another fingerprint: version, command, env, ...); 0 with out set,
- * or ORCH_ENOTFOUND. */
+ * or ORCH_ENOTFOUND. stable: skip the revisions whose rollout failed --
+ * an automatic rollback goes back to what last worked, never to the
+ * broken revision before the broken one (Argo Rollouts aborts to the
+ * stable ReplicaSet, not to the previous one). A person's `orchctl
+ * rollback` takes the previous version, whatever became of it. */
 static int
 previous_version(char out[41], struct ctl *c, const char *name,
-    const struct service_spec *cur)
+    const struct service_spec *cur, bool stable)
 {
 	char fp[LIFECYCLE_FP_LEN], ofp[LIFECYCLE_FP_LEN];
 
@@ -145,9 +149,12 @@ previous_version(char out[41], struct ctl *c, const char *name,
 	for (size_t k = n; k-- > 0 && rc == ORCH_ENOTFOUND;) {
 		json_t *j = json_loads(kv[k].value, 0, NULL);
 		const char *sha = json_string_value(json_object_get(j, "commit"));
+		const char *result = json_string_value(json_object_get(j, "result"));
 		const struct manifest *m;
 		const struct service_spec *sp;
 
+		if (stable && result != NULL && strcmp(result, "failed") == 0)
+			sha = NULL;
 		if (sha != NULL && (m = pinned_manifest(c, sha)) != NULL &&
 		    (sp = manifest_service(m, name)) != NULL) {
 			lifecycle_fingerprint(ofp, sp);
@@ -160,8 +167,8 @@ previous_version(char out[41], struct ctl *c, const char *name,
 	}
 	store_kv_free(kv, n);
 	if (rc == ORCH_ENOTFOUND)
-		orch_err_set(rc, "%s: no applied revision runs another spec than %s", name,
-		    cur->version);
+		orch_err_set(rc, "%s: no %sapplied revision runs another spec than %s", name,
+		    stable ? "successfully " : "", cur->version);
 	return rc;
 }
 
@@ -221,15 +228,16 @@ plan_pins(bool *want, struct ctl *c, const struct manifest *at, size_t first)
 }
 
 /*
- * Revert service name to its spec at `to` (NULL: its previous one), with
- * the dependents the revert would break. list (may be NULL) gets one
+ * Revert service name to its spec at `to` (NULL: its previous one; stable:
+ * the previous one of a revision that did not fail), with the dependents
+ * the revert would break. list (may be NULL) gets one
  * {name, from_version, to_version} per service; out_sha the commit.
  * Nothing changes when dry or on an error (ORCH_ENOTFOUND: unknown
  * service or revision; ORCH_EEXISTS: no spec to go back to).
  */
 static int
 revert(json_t *list, char out_sha[41], struct ctl *c, const char *name, const char *to,
-    bool dry)
+    bool dry, bool stable)
 {
 	const struct service_spec *cur = ctl_spec(c, name);
 	const struct manifest *at;
@@ -239,7 +247,7 @@ revert(json_t *list, char out_sha[41], struct ctl *c, const char *name, const ch
 
 	if (cur == NULL)
 		return orch_err_set(ORCH_ENOTFOUND, "no service named \"%s\"", name);
-	rc = to ? resolve_rev(out_sha, c, to) : previous_version(out_sha, c, name, cur);
+	rc = to ? resolve_rev(out_sha, c, to) : previous_version(out_sha, c, name, cur, stable);
 	if (rc < 0)
 		return rc;
 	if ((at = pinned_manifest(c, out_sha)) == NULL)
@@ -314,7 +322,7 @@ ctl_rollback_service(struct ctl *c, const char *name)
 	if (seq == 0 && s->revision != NULL && c->desired_commit != NULL &&
 	    strcmp(s->revision, c->desired_commit) == 0)
 		seq = c->rev_seq;
-	if ((rc = revert(NULL, sha, c, name, NULL, false)) < 0)
+	if ((rc = revert(NULL, sha, c, name, NULL, false, true)) < 0)
 		return rc;
 	to = ctl_spec(c, name);
 	snprintf(note, sizeof(note), "rolled back from %s to %s: %s", from_version,
@@ -341,7 +349,7 @@ rollback_service(struct httpd_resp *out, struct ctl *c, const char *name,
 	char sha[41];
 	int rc;
 
-	if ((rc = revert(list, sha, c, name, to, dry)) < 0) {
+	if ((rc = revert(list, sha, c, name, to, dry, false)) < 0) {
 		json_decref(list);
 		httpd_reply_error(out, rc == ORCH_ENOTFOUND ? 404 : rc == ORCH_EEXISTS ? 409 : 400,
 		    rc == ORCH_ENOTFOUND ? "not found" : rc == ORCH_EEXISTS ? "conflict" :

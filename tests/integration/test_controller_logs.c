@@ -580,6 +580,20 @@ TEST(rollout__orchctl_apply_wait_fails_with_the_reason)
 	CHECK(WAIT_FOR(web_is("Run", "3.0.0", "rolled back from 4.0.0 to 3.0.0") &&
 	    web_all_at("3.0.0"), CL_WAIT));
 	CHECK(WAIT_FOR(revision_result_is(4, "failed"), CL_WAIT));
+}
+
+/* Another broken build right after a failed one: the automatic rollback
+ * goes back to what last worked (3.0.0, revision 3), not to the previous
+ * revision (4.0.0, which failed too). */
+TEST(rollout__rollback_skips_a_failed_revision)
+{
+	REQUIRE(cl != NULL);
+	REQUIRE(cluster_commit(cl, web_manifest("5.0.0", true), NULL) == 0);
+	REQUIRE(cluster_apply(cl, NULL) == 200);
+	CHECK(WAIT_FOR(revision_result_is(5, "failed"), CL_WAIT));
+	CHECK(WAIT_FOR(web_is("Run", "3.0.0", "rolled back from 5.0.0 to 3.0.0") &&
+	    web_all_at("3.0.0"), CL_WAIT));
+	CHECK(revision_result_is(3, "succeeded"));
 	CHECK_EQ_INT(cluster_ctl_stop(cl, SIGTERM), 0);
 	cluster_free(cl);
 	cl = NULL;
@@ -590,4 +604,5 @@ CHECK_MAIN(logs__through_the_controller, logs__token_unknown_and_bad_query,
     logs__controller_stops_while_waiting, events__carry_the_node,
     logs__slave_down_is_502,
     logs__controller_exits_cleanly, rollout__failed_is_rolled_back_and_said_why,
-    rollout__orchctl_apply_wait_fails_with_the_reason)
+    rollout__orchctl_apply_wait_fails_with_the_reason,
+    rollout__rollback_skips_a_failed_revision)
