@@ -35,29 +35,9 @@ static const char *manifest_text =
     "    command: [\"/bin/sh\", \"-c\", \"echo out-line-1; echo out-line-2; "
     "echo err-line-1 >&2; exec sleep 600\"]\n";
 
-struct body {
-	char *p;
-	size_t n;
-};
-
-static size_t
-collect(char *ptr, size_t size, size_t n, void *arg)
-{
-	struct body *b = arg;
-	char *p = realloc(b->p, b->n + size * n + 1);
-
-	if (p == NULL)
-		return 0;
-	b->p = p;
-	memcpy(b->p + b->n, ptr, size * n);
-	b->n += size * n;
-	b->p[b->n] = '\0';
-	return size * n;
-}
-
 /* A curl handle for GET path on the controller, with or without token. */
 static CURL *
-get_handle(const char *path, bool token, struct body *b, struct curl_slist **hdrs)
+get_handle(const char *path, bool token, struct http_buf *b, struct curl_slist **hdrs)
 {
 	char url[512];
 	CURL *e = curl_easy_init();
@@ -66,7 +46,7 @@ get_handle(const char *path, bool token, struct body *b, struct curl_slist **hdr
 	*hdrs = token ? curl_slist_append(NULL, "Authorization: Bearer " CL_TOKEN) : NULL;
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_collect);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, b);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 20000L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -78,7 +58,7 @@ get_handle(const char *path, bool token, struct body *b, struct curl_slist **hdr
 static char *
 get_text(long *status, char *ctype, size_t ctlen, const char *path, bool token)
 {
-	struct body b = {calloc(1, 1), 0};
+	struct http_buf b = {calloc(1, 1), 0};
 	struct curl_slist *hdrs;
 	CURL *e = get_handle(path, token, &b, &hdrs);
 	const char *ct = NULL;
@@ -235,7 +215,7 @@ TEST(logs__orchctl_logs)
  * ends 502 after the controller's timeout, not the client's. */
 TEST(logs__slow_slave_blocks_nothing)
 {
-	struct body lb = {calloc(1, 1), 0}, sb = {calloc(1, 1), 0};
+	struct http_buf lb = {calloc(1, 1), 0}, sb = {calloc(1, 1), 0};
 	struct curl_slist *lh, *sh;
 	CURL *le, *se;
 	CURLM *m = curl_multi_init();
@@ -298,7 +278,7 @@ TEST(logs__slow_slave_blocks_nothing)
  * ASan, no assertion of MHD about suspended connections). */
 TEST(logs__controller_stops_while_waiting)
 {
-	struct body lb = {calloc(1, 1), 0};
+	struct http_buf lb = {calloc(1, 1), 0};
 	struct curl_slist *lh;
 	CURL *le;
 	CURLM *m = curl_multi_init();
@@ -585,7 +565,7 @@ TEST(rollout__orchctl_apply_wait_fails_with_the_reason)
 /* Another broken build right after a failed one: the automatic rollback
  * goes back to what last worked (3.0.0, revision 3), not to the previous
  * revision (4.0.0, which failed too). */
-TEST(rollout__rollback_skips_a_failed_revision)
+TEST(rollout__auto_rollback_returns_to_the_last_good_revision)
 {
 	REQUIRE(cl != NULL);
 	REQUIRE(cluster_commit(cl, web_manifest("5.0.0", true), NULL) == 0);
@@ -605,4 +585,4 @@ CHECK_MAIN(logs__through_the_controller, logs__token_unknown_and_bad_query,
     logs__slave_down_is_502,
     logs__controller_exits_cleanly, rollout__failed_is_rolled_back_and_said_why,
     rollout__orchctl_apply_wait_fails_with_the_reason,
-    rollout__rollback_skips_a_failed_revision)
+    rollout__auto_rollback_returns_to_the_last_good_revision)

@@ -236,15 +236,10 @@ daemon_log_contains(const struct daemon *d, const char *needle)
 	return found;
 }
 
-struct buf {
-	char *p;
-	size_t len;
-};
-
-static size_t
-collect(char *ptr, size_t size, size_t n, void *arg)
+size_t
+http_collect(char *ptr, size_t size, size_t n, void *arg)
 {
-	struct buf *b = arg;
+	struct http_buf *b = arg;
 	char *p = realloc(b->p, b->len + size * n + 1);
 
 	if (p == NULL)
@@ -261,7 +256,7 @@ http_request(struct http_result *out, const char *method, const char *url,
     const char *token, const char *body, size_t len, int64_t timeout_ms)
 {
 	struct curl_slist *h = NULL;
-	struct buf b = {0};
+	struct http_buf b = {0};
 	char auth[1024];
 	CURLcode res;
 	CURL *e;
@@ -273,7 +268,7 @@ http_request(struct http_result *out, const char *method, const char *url,
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_collect);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
 	if (token != NULL) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);

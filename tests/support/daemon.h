@@ -73,6 +73,14 @@ struct http_result {
 	size_t len;
 };
 
+/* A body collected by libcurl: CURLOPT_WRITEFUNCTION http_collect,
+ * CURLOPT_WRITEDATA &buf. p stays NUL-terminated; the caller frees it. */
+struct http_buf {
+	char *p;
+	size_t len;
+};
+size_t http_collect(char *ptr, size_t size, size_t n, void *arg);
+
 /* One blocking HTTP request; token NULL sends no Authorization. A
  * connection failure is status 0 with ORCH_EUNAVAIL. */
 int http_request(struct http_result *out, const char *method, const char *url,
