@@ -38,6 +38,25 @@ orch_err_sys(int code, const char *fmt, ...)
 	return code;
 }
 
+int
+orch_err_prefix(int code, const char *fmt, ...)
+{
+	char prev[sizeof(err_msg)];
+	size_t len;
+	va_list ap;
+
+	/* Copy first: the message is both the input and the output. */
+	memcpy(prev, err_msg, sizeof(prev));
+	va_start(ap, fmt);
+	vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
+	va_end(ap);
+	len = strlen(err_msg);
+	if (prev[0] != '\0')
+		snprintf(err_msg + len, sizeof(err_msg) - len, ": %s", prev);
+	err_code = code;
+	return code;
+}
+
 const char *
 orch_err_last(void)
 {

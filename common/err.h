@@ -27,6 +27,13 @@ int orch_err_set(int code, const char *fmt, ...)
 /* Like orch_err_set, appending ": strerror(errno)". Preserves errno. */
 int orch_err_sys(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Put "prefix: " (printf-style) before the thread's message, keeping its
+ * code's place: orch_err_prefix(rc, "web") turns "bad port" into
+ * "web: bad port". Safe where orch_err_set(rc, "%s: %s", x,
+ * orch_err_last()) is not (it would format into the buffer it reads).
+ * Returns code. */
+int orch_err_prefix(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* The last message set on this thread, or "" when none. Lent, not owned. */
 const char *orch_err_last(void);
 /* The code passed with the last message (ORCH_OK when none). */

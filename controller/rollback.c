@@ -251,7 +251,7 @@ revert(json_t *list, char out_sha[41], struct ctl *c, const char *name, const ch
 	if (rc < 0)
 		return rc;
 	if ((at = pinned_manifest(c, out_sha)) == NULL)
-		return orch_err_set(ORCH_EEXISTS, "%s: %s", name, orch_err_last());
+		return orch_err_prefix(ORCH_EEXISTS, "%s", name);
 	if (manifest_service(at, name) == NULL)
 		return orch_err_set(ORCH_EEXISTS, "%s: no spec at %.12s", name, out_sha);
 	while (strcmp(c->desired->services[first].name, name) != 0)

@@ -43,13 +43,9 @@ source_result(struct source *s, int rc)
 		orch_err_set(rc, "%s", s->errs.v[0].msg);
 	else if (orch_err_last()[0] == '\0')
 		orch_err_set(rc, "%s: cannot load manifest", s->label);
-	if (strstr(orch_err_last(), s->label) == NULL) {
-		/* Say which manifest, unless the message already does. */
-		char msg[1024];
-
-		snprintf(msg, sizeof(msg), "%s", orch_err_last());
-		orch_err_set(rc, "%s: %s", s->label, msg);
-	}
+	/* Say which manifest, unless the message already does. */
+	if (strstr(orch_err_last(), s->label) == NULL)
+		orch_err_prefix(rc, "%s", s->label);
 	return rc == ORCH_EINVALID || rc >= 0 ? ORCH_ERROR : rc;
 }
 

@@ -452,7 +452,7 @@ spawn_prepare(struct slave *s, struct instance *in)
 		goto fail;
 	if (in->spec->health.ncommand > 0 &&
 	    (rc = expand_vec(&in->hargv, s, in, in->spec->health.command, in->spec->health.ncommand)) < 0) {
-		orch_err_set(rc, "health.command: %s", orch_err_last());
+		orch_err_prefix(rc, "health.command");
 		goto fail;
 	}
 	if ((rc = build_env(s, in)) < 0)
