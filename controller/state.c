@@ -613,6 +613,7 @@ ctl_node_free(struct ctl_node *n)
 	free(n->name);
 	free(n->address);
 	free(n->digest);
+	free(n->unreachable_why);
 	json_decref(n->labels);
 	free(n);
 }
