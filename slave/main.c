@@ -210,6 +210,22 @@ warn_ephemeral_overlap(const struct slave_config *c)
 	fclose(f);
 }
 
+/* The data dir as an absolute path: it names this slave's instances in
+ * their ORCH_DATA_DIR (orphan.c tells its own processes by it), and an
+ * instance whose working directory is its artifact dir must be able to
+ * use it. Symlinks are kept as given. */
+static char *
+absolute_dir(const char *dir)
+{
+	char cwd[4096], *p;
+
+	if (dir[0] == '/')
+		return strdup(dir);
+	if (getcwd(cwd, sizeof(cwd)) == NULL || asprintf(&p, "%s/%s", cwd, dir) < 0)
+		return NULL;
+	return p;
+}
+
 static uint64_t
 physical_memory(void)
 {
@@ -243,7 +259,7 @@ main(int argc, char **argv)
 	struct slave s;
 	struct httpd_config hc = {0};
 	enum log_level level = LOG_LEVEL_INFO;
-	char *token_file = NULL, lockpath[4096], addr[128], address[160];
+	char *token_file = NULL, *data_dir = NULL, lockpath[4096], addr[128], address[160];
 	int lockfd = -1, rc = 1;
 
 	memset(&s, 0, sizeof(s));
@@ -261,6 +277,11 @@ main(int argc, char **argv)
 		s.cfg.memory = physical_memory();
 	if (s.cfg.address == NULL)
 		s.cfg.address = s.cfg.listen;
+	if ((data_dir = absolute_dir(s.cfg.data_dir)) == NULL) {
+		log_warn("--data-dir %s", s.cfg.data_dir);
+		goto out;
+	}
+	s.cfg.data_dir = data_dir;
 	srandom((unsigned)(time(NULL) ^ getpid()));
 	warn_ephemeral_overlap(&s.cfg);
 	if ((s.cfg.token = read_token(token_file)) == NULL) {
@@ -294,6 +315,9 @@ main(int argc, char **argv)
 	cgroup_detect(&s);
 	if (state_load(&s) < 0)
 		log_warnx("%s (starting with no instances)", orch_err_last());
+	/* Before the API answers or the controller hears of us: it must
+	 * never see a pet of ours twice. */
+	orphan_sweep(&s);
 	hc.listen = s.cfg.listen;
 	hc.routes = api_routes;
 	hc.nroutes = api_nroutes;
@@ -329,10 +353,12 @@ out_curl:
 	curl_global_cleanup();
 	if (lockfd >= 0)
 		close(lockfd);
+	free(data_dir);
 	return rc;
 out:
 	free_all(&s);
 	if (lockfd >= 0)
 		close(lockfd);
+	free(data_dir);
 	return rc;
 }

@@ -226,6 +226,23 @@ void sv_begin_stop(struct slave *s, struct instance *in);
 int64_t sv_tick(struct slave *s, int64_t now);
 uint64_t sv_proc_starttime(pid_t pid);
 void sv_pidfd_ready(struct slave *s, struct instance *in);
+/* One process as /proc/PID/stat tells it; mark: chosen by the caller. */
+struct pinfo {
+	pid_t pid, ppid, pgrp, sid;
+	bool mark;
+};
+/* Every process but init and us into *out (caller frees, even when the
+ * count is 0), marks cleared. */
+size_t sv_proc_scan(struct pinfo **out);
+/* Mark, to a fixpoint, the children of marked processes and the members
+ * of groups and sessions that a marked process leads. */
+void sv_proc_close(struct pinfo *v, size_t n);
+
+/* orphan.c */
+/* At start, after state_load and before the slave serves or reports:
+ * stop the processes of this node's data dir whose instance the state
+ * file does not list (see orphan.c for why stop, not re-adopt). */
+void orphan_sweep(struct slave *s);
 
 /* health.c */
 int64_t health_tick(struct slave *s, int64_t now);
