@@ -192,8 +192,10 @@ json_t *inst_list_json(const struct slave *s);
 struct instance *inst_new(struct slave *s, struct instance_spec *spec);
 void inst_free(struct slave *s, struct instance *in);
 void inst_reap_removed(struct slave *s);
-/* Provision finished (artifact ready or none): prepare and spawn. */
-void inst_launch(struct slave *s, struct instance *in);
+/* Provision finished (artifact ready or none), or a restart is due:
+ * prepare and spawn. after: why the previous process ended, for a
+ * restart ("killed by signal 9"), else NULL; it leads the reason. */
+void inst_launch(struct slave *s, struct instance *in, const char *after);
 /* Fetch the artifact if the spec has one (off the loop), then launch. */
 void inst_provision(struct slave *s, struct instance *in);
 void inst_fetch_done(struct slave *s);
@@ -226,6 +228,9 @@ void sv_begin_stop(struct slave *s, struct instance *in);
 int64_t sv_tick(struct slave *s, int64_t now);
 uint64_t sv_proc_starttime(pid_t pid);
 void sv_pidfd_ready(struct slave *s, struct instance *in);
+/* How in's last process ended, from exit_code/exit_signal: "killed by
+ * signal 9", "exit status 1", "exited, status unknown (...)". */
+void sv_describe_exit(char *buf, size_t len, const struct instance *in);
 /* One process as /proc/PID/stat tells it; mark: chosen by the caller. */
 struct pinfo {
 	pid_t pid, ppid, pgrp, sid;

@@ -204,15 +204,15 @@ sv_begin_stop(struct slave *s, struct instance *in)
 	in->kill_at = orch_mono_ms() + in->spec->stop.timeout_ms;
 }
 
-static void
-describe_exit(char *buf, size_t len, const struct instance *in, bool known)
+void
+sv_describe_exit(char *buf, size_t len, const struct instance *in)
 {
-	if (!known)
-		snprintf(buf, len, "exited (re-adopted process, status unknown)");
-	else if (in->exit_signal > 0)
+	if (in->exit_signal > 0)
 		snprintf(buf, len, "killed by signal %d", in->exit_signal);
+	else if (in->exit_code >= 0)
+		snprintf(buf, len, "exit status %d", in->exit_code);
 	else
-		snprintf(buf, len, "exited with code %d", in->exit_code);
+		snprintf(buf, len, "exited, status unknown (not the slave's child)");
 }
 
 /* Drop restarts older than the window; what is left is the count. */
@@ -279,6 +279,11 @@ sv_exited(struct slave *s, struct instance *in, int status, bool known)
 	} else if (known) {
 		in->exit_code = WEXITSTATUS(status);
 		in->exit_signal = 0;
+	} else {
+		/* Not our child: how it ended is not ours to know, and an
+		 * older exit's status must not pass for this one's. */
+		in->exit_code = -1;
+		in->exit_signal = 0;
 	}
 	in->pid = 0;
 	in->adopted = false;
@@ -292,7 +297,7 @@ sv_exited(struct slave *s, struct instance *in, int status, bool known)
 	 * group is one syscall: cheap enough to precede a restart). */
 	if (old > 1)
 		kill(-old, SIGKILL);
-	describe_exit(why, sizeof(why), in, known);
+	sv_describe_exit(why, sizeof(why), in);
 	if (in->state == IST_RESTARTING) {
 		char tmp[sizeof(why)];
 
@@ -348,7 +353,7 @@ sv_exited(struct slave *s, struct instance *in, int status, bool known)
 	in->backoff_ms = delay;
 	if (delay == 0) {
 		/* The fast path: exec first, then record, log and persist. */
-		inst_launch(s, in);
+		inst_launch(s, in, why);
 		record_restart(in, now);
 		log_info("instance=%s %s: restarted at once pid=%d restarts=%d", in->spec->id,
 		    why, (int)in->pid, in->restarts);
@@ -423,9 +428,12 @@ sv_tick(struct slave *s, int64_t now)
 				next = in->kill_at;
 		}
 		if (in->state == IST_BACKOFF) {
-			if (now >= in->restart_at)
-				inst_launch(s, in);
-			else if (next < 0 || in->restart_at < next)
+			if (now >= in->restart_at) {
+				char why[128];
+
+				sv_describe_exit(why, sizeof(why), in);
+				inst_launch(s, in, why);
+			} else if (next < 0 || in->restart_at < next)
 				next = in->restart_at;
 		}
 	}
