@@ -15,8 +15,11 @@
  * ORCH_INSTANCE_ID = ID (spawn.c), and descendants inherit them. Only
  * this slave can own that data dir (the data dir's lock), so the triple
  * names a process of this slave; another slave on the host (another node,
- * another data dir) never matches. Their process groups, sessions and
- * children go with them (sv_proc_close), as a stop does.
+ * another data dir) never matches. A process that scrubbed its
+ * environment is still in its instance's cgroup (orch-NODE/ID, where the
+ * host lets the slave make cgroups), which names the id too. Their
+ * process groups, sessions and children go with them (sv_proc_close), as
+ * a stop does; the emptied cgroups are removed.
  *
  * Stop, not re-adopt: without the state file the slave has no spec for
  * them - not the restart policy, health check, stop signal or ports it
@@ -131,12 +134,33 @@ orphans_wait(const struct orphan *v, size_t n, int64_t ms)
 	return true;
 }
 
+struct marking {
+	struct pinfo *v;
+	size_t n, found;
+};
+
+/* cgroup_strays callback: a process in the cgroup of an unknown id. */
+static void
+mark_in_cgroup(void *arg, const char *id, pid_t pid)
+{
+	struct marking *m = arg;
+
+	for (size_t i = 0; i < m->n; i++)
+		if (m->v[i].pid == pid && !m->v[i].mark) {
+			m->v[i].mark = true;
+			m->found++;
+			log_info("instance=%s pid=%d is in the cgroup of an instance its state "
+			    "file does not list: stopping it", id, (int)pid);
+		}
+}
+
 /* Mark the orphans in v (from sv_proc_scan) and log each instance's;
- * how many processes the environment named. */
+ * how many processes the environment or a cgroup named. */
 static size_t
 orphans_mark(struct slave *s, struct pinfo *v, size_t n)
 {
 	char *env = malloc(ORPHAN_ENV_MAX), id[PROTO_MAX_NAME + 1];
+	struct marking m = {0};
 	size_t found = 0;
 
 	if (env == NULL) {
@@ -152,7 +176,11 @@ orphans_mark(struct slave *s, struct pinfo *v, size_t n)
 		    "its state file does not list it: stopping it", id, (int)v[i].pid);
 	}
 	free(env);
-	return found;
+	/* A process that scrubbed its environment is still in its cgroup. */
+	m.v = v;
+	m.n = n;
+	cgroup_strays(s, mark_in_cgroup, &m);
+	return found + m.found;
 }
 
 void
@@ -189,6 +217,7 @@ orphan_sweep(struct slave *s)
 	else
 		log_info("orphans: stopped %zu processes not in the state file", no);
 out:
+	cgroup_remove_strays(s);
 	free(o);
 	free(v);
 }

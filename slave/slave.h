@@ -289,6 +289,13 @@ size_t cgroup_pids(pid_t *out, size_t max, const struct instance *in);
 void cgroup_remove(struct slave *s, struct instance *in);
 /* Retry removing cgroups whose last processes were still exiting. */
 void cgroup_retry(struct slave *s);
+/* For each process in the cgroup of an instance the slave does not know
+ * (an id not in its table: a lost state file), fn(arg, id, pid); the
+ * count. They are found even when their environment was scrubbed. */
+size_t cgroup_strays(struct slave *s, void (*fn)(void *arg, const char *id, pid_t pid),
+    void *arg);
+/* Remove the now empty cgroups of instances the slave does not know. */
+void cgroup_remove_strays(struct slave *s);
 void cgroup_free(struct slave *s);
 
 /* logfile.c */
