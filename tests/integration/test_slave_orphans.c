@@ -7,7 +7,8 @@
  * instance processes of its earlier life by their environment and stops
  * them before it answers or reports, so the controller starts the pet
  * again once. A thread samples /proc every 20 ms all along: at no sample
- * do two processes carry the pet's id. The old processes are gone, the
+ * do two copies of the pet run (processes carrying its id, not children
+ * of one another). The old processes are gone, the
  * other slave's keep running untouched, and the cattle count is right.
  * A process that scrubbed its environment is found by its cgroup, where
  * the host lets the slave make cgroups.
@@ -55,15 +56,22 @@ manifest(void)
 	return buf;
 }
 
-/*
- * Live (not zombie) processes whose environment carries ORCH_INSTANCE_ID
- * (id, or any when NULL) and ORCH_SERVICE (service, or any when NULL)
- * with an ORCH_DATA_DIR under the cluster's dir: instances of our slaves,
- * whatever slave (old or new) started them. Their pids into out (up to
- * max); the count.
- */
+static pid_t
+parent_of(pid_t pid)
+{
+	char buf[1024], *p;
+	int ppid;
+
+	if ((p = orch_procfs_stat(buf, sizeof(buf), pid)) == NULL ||
+	    sscanf(p + 2, "%*c %d", &ppid) != 1)
+		return 0;
+	return (pid_t)ppid;
+}
+
+/* Every matching process (see procs_of) with its parent. */
 static size_t
-procs_of(pid_t *out, size_t max, const char *dir, const char *id, const char *service)
+procs_matching(pid_t *pids, pid_t *ppids, size_t max, const char *dir, const char *id,
+    const char *service)
 {
 	char prefix[600], *env = malloc(65536);
 	size_t n = 0, plen;
@@ -93,12 +101,45 @@ procs_of(pid_t *out, size_t max, const char *dir, const char *id, const char *se
 		    (id != NULL && strcmp(iid, id) != 0) ||
 		    (service != NULL && (svc == NULL || strcmp(svc, service) != 0)))
 			continue;
-		if (n < max && out != NULL)
-			out[n] = pid;
-		n++;
+		if (n < max) {
+			pids[n] = pid;
+			ppids[n] = parent_of(pid);
+			n++;
+		}
 	}
 	closedir(d);
 	free(env);
+	return n;
+}
+
+/*
+ * Live (not zombie) processes whose environment carries ORCH_INSTANCE_ID
+ * (id, or any when NULL) and ORCH_SERVICE (service, or any when NULL)
+ * with an ORCH_DATA_DIR under the cluster's dir: instances of our slaves,
+ * whatever slave (old or new) started them. Only copies count: a process
+ * whose parent is one of them is its child (under LeakSanitizer, an
+ * instance that exits forks a tracer that carries its environment), not
+ * a second copy. Their pids into out (up to max); the count.
+ */
+static size_t
+procs_of(pid_t *out, size_t max, const char *dir, const char *id, const char *service)
+{
+	pid_t pids[MAX_PIDS * 4], ppids[MAX_PIDS * 4];
+	size_t n = 0, found;
+
+	found = procs_matching(pids, ppids, MAX_PIDS * 4, dir, id, service);
+	for (size_t i = 0; i < found && i < MAX_PIDS * 4; i++) {
+		bool child = false;
+
+		for (size_t k = 0; k < found && k < MAX_PIDS * 4; k++)
+			if (ppids[i] == pids[k])
+				child = true;
+		if (child)
+			continue;
+		if (n < max && out != NULL)
+			out[n] = pids[i];
+		n++;
+	}
 	return n;
 }
 
