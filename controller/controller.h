@@ -109,6 +109,9 @@ struct ctl_inst {
 	enum health_state health;
 	int pid, restarts;
 	int64_t started_at;
+	int exit_code;            /* its last exit as its slave reports it: -1 none */
+	int exit_signal;          /* 0: none */
+	char *data_dir;           /* ORCH_DATA_DIR on its node; NULL unknown */
 	json_t *ports;            /* {"http": 20001} */
 	char *reason;
 	bool gone;                /* the controller wants it destroyed */
