@@ -294,7 +294,7 @@ node_json(struct ctl *c, const struct ctl_node *n, struct lifecycle_node *use, s
 		if (!i->gone)
 			count++;
 	return json_pack("{s:s, s:s?, s:s, s:I, s:I, s:i, s:f, s:I, s:f, s:I, s:O?, s:b,"
-	    " s:I, s:I, s:b, s:s?}",
+	    " s:I, s:I, s:b, s:s?, s:s?}",
 	    "name", n->name, "address", n->address,
 	    "state", lifecycle_node_state_name(n->state),
 	    "last_heartbeat", (json_int_t)n->last_hb_wall,
@@ -305,7 +305,8 @@ node_json(struct ctl *c, const struct ctl_node *n, struct lifecycle_node *use, s
 	    "labels", n->labels, "drain", n->drain,
 	    "commands_sent", (json_int_t)n->cmds_sent,
 	    "commands_failed", (json_int_t)n->cmds_failed,
-	    "reachable", !n->unreachable, "unreachable_reason", n->unreachable_why);
+	    "reachable", !n->unreachable, "unreachable_reason", n->unreachable_why,
+	    "state_error", n->state_error);
 }
 
 static void

@@ -85,6 +85,8 @@ struct ctl_node {
 	char *unreachable_why;
 	int64_t probe_at;         /* mono ms of the next GET /healthz while unreachable */
 	bool probing;             /* that probe is on the wire */
+	char *state_error;        /* nodes.c: the slave cannot write its state
+	                             file (from its heartbeat): no placements */
 };
 
 /* The controller's record of one instance: where it was placed and what
