@@ -133,6 +133,9 @@ struct ctl_svc {
 	char *pin;                /* rolled back: the commit whose spec it runs */
 	char *rolled_back;        /* its rollout failed and was rolled back: why
 	                             (its reason once Run again), until an apply */
+	char traffic_err[256];    /* traffic.c: why HAProxy does not route it
+	                             now ("" when it does); shown in its reason */
+	uint64_t haproxy_errors;  /* traffic.c: its failed HAProxy syncs */
 };
 
 struct ctl_watch {

@@ -153,6 +153,9 @@ struct service_spec {
 	size_t nnodes;
 	char **ports;           /* port names, e.g. "http"; ORCH_PORT is ports[0] */
 	size_t nports;
+	bool route;             /* default true: with --haproxy its Run instances
+	                           are servers of its backends; false: it takes
+	                           no routed traffic (docs/haproxy.md) */
 	struct health_spec health;
 	struct stop_spec stop;
 	struct restart_spec restart;
