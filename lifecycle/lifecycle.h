@@ -331,6 +331,12 @@ struct lifecycle_plan {
 	struct lifecycle_memo memo;       /* store and pass back next time */
 	struct lifecycle_traffic traffic; /* where requests go now */
 	struct lifecycle_rollout_status rollout;
+	int64_t wake_at;                  /* the earliest time (in->now's clock)
+	                                     at which time alone changes this
+	                                     plan: a timed wait ends, a new
+	                                     instance has served min_ready, the
+	                                     progress deadline passes; 0: none.
+	                                     Plan again then, not a resync later */
 };
 
 const char *lifecycle_action_name(enum lifecycle_action_type t); /* "start" */

@@ -163,7 +163,9 @@ plan_canary(struct pctx *c)
 	snprintf(what, sizeof(what), "canary step %d/%d at %d%%", i + 1,
 	    last + 1, weight);
 	if (!hold && ro_wait(c, pm->rollout_step_at, sg->steps[i].pause_ms, what)) {
-		/* Next step from the next pass: its canaries first. */
+		/* Next step from the next pass, at once: its canaries
+		 * first. */
+		plan_wake(c->p, c->in->now);
 		pm->rollout_step = i + 1;
 		pm->rollout_step_at = 0;
 		pm->rollout_promoted = false;
