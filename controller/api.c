@@ -67,11 +67,12 @@ ctl_service_json(struct ctl *c, struct ctl_svc *s)
 			running++;
 	}
 	const struct lifecycle_rollout_status *r = &s->rollout;
-	json_t *rollout = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:b, s:I}",
+	json_t *rollout = json_pack("{s:s, s:s, s:i, s:i, s:b, s:i, s:i, s:i, s:b, s:I}",
 	    "strategy", manifest_strategy_name(r->strategy),
 	    "phase", lifecycle_rollout_phase_name(r->phase), "step", r->step,
-	    "steps", r->steps, "old", r->nold, "new", r->nnew, "weight", r->weight,
-	    "waiting_promote", r->waiting_promote, "wait_until", (json_int_t)r->wait_until);
+	    "steps", r->steps, "full", r->full, "old", r->nold, "new", r->nnew,
+	    "weight", r->weight, "waiting_promote", r->waiting_promote,
+	    "wait_until", (json_int_t)r->wait_until);
 	json_t *traffic = json_pack("{s:s, s:i, s:s}", "mode",
 	    lifecycle_traffic_mode_name(s->traffic.mode), "new_weight", s->traffic.new_weight,
 	    "error", s->traffic_err);

@@ -304,7 +304,10 @@ struct lifecycle_rollout_status {
 	int step;          /* 1-based current step; 0 without a rollout */
 	int steps;         /* rolling: replicas; recreate: 2 (stop, start);
 	                      blue-green: 3 (start, switch, scale down);
-	                      canary: its steps + 1 (the full set) */
+	                      canary: the steps the manifest declares (the
+	                      full set after them is `full`, step == steps) */
+	bool full;         /* canary: its steps are done, the full new set
+	                      comes up and takes all the traffic */
 	int nold;          /* live instances of another spec */
 	int nnew;          /* live instances of the desired spec */
 	int weight;        /* % of traffic to the desired spec */

@@ -13,7 +13,8 @@
  *
  * Steps: the manifest's steps, then the full set (memo: rollout_step is
  * the index, rollout_step_at when the step's instances were all Run and
- * its weight set). A rollback, and a desired spec that is the one the old
+ * its weight set). Status numbers them as the user declared them: step
+ * 1..N of N, then the full set (rollout.full, step N of N). A rollback, and a desired spec that is the one the old
  * set runs (a revert), go straight to the full set.
  */
 #include <stdio.h>
@@ -98,8 +99,11 @@ plan_canary(struct pctx *c)
 		pm->rollout_step = i;
 		pm->rollout_step_at = 0;
 	}
-	st->steps = last + 1;
-	st->step = i + 1;
+	/* The numbers the user declared: step i + 1 of the manifest's
+	 * last; after them the full set (step == steps, full). */
+	st->steps = last;
+	st->step = i < last ? i + 1 : last;
+	st->full = i == last;
 	t->mode = TRAFFIC_SPLIT;
 	snprintf(t->new_fp, sizeof(t->new_fp), "%s", c->fp);
 
@@ -148,9 +152,14 @@ plan_canary(struct pctx *c)
 	    i > 0 ? step_weight(sg, i - 1) : 0;
 	t->new_weight = weight;
 	if (pm->rollout_step_at == 0) {
-		pl_reason(c, PRIO_PROGRESS, "%s: canary step %d/%d: %d of %d new "
-		    "Run, weight %d%%", c->change, i + 1, last + 1, n.new_serving,
-		    want, weight);
+		if (i == last)
+			pl_reason(c, PRIO_PROGRESS, "%s: canary: full set after step "
+			    "%d/%d: %d of %d new Run", c->change, last, last,
+			    n.new_serving, want);
+		else
+			pl_reason(c, PRIO_PROGRESS, "%s: canary step %d/%d: %d of %d "
+			    "new Run, weight %d%%", c->change, i + 1, last,
+			    n.new_serving, want, weight);
 		return;
 	}
 	if (i == last) {
@@ -160,8 +169,8 @@ plan_canary(struct pctx *c)
 			cattle_trim(c, 0, 0, pick_old);
 		return;
 	}
-	snprintf(what, sizeof(what), "canary step %d/%d at %d%%", i + 1,
-	    last + 1, weight);
+	snprintf(what, sizeof(what), "canary step %d/%d at %d%%", i + 1, last,
+	    weight);
 	if (!hold && ro_wait(c, pm->rollout_step_at, sg->steps[i].pause_ms, what)) {
 		/* Next step from the next pass, at once: its canaries
 		 * first. */
@@ -169,8 +178,13 @@ plan_canary(struct pctx *c)
 		pm->rollout_step = i + 1;
 		pm->rollout_step_at = 0;
 		pm->rollout_promoted = false;
-		st->step = i + 2;
-		pl_reason(c, PRIO_PROGRESS, "%s: canary step %d/%d", c->change,
-		    i + 2, last + 1);
+		st->full = i + 1 == last;
+		st->step = st->full ? last : i + 2;
+		if (st->full)
+			pl_reason(c, PRIO_PROGRESS, "%s: canary: step %d/%d done, "
+			    "full set next", c->change, last, last);
+		else
+			pl_reason(c, PRIO_PROGRESS, "%s: canary step %d/%d", c->change,
+			    i + 2, last);
 	}
 }
