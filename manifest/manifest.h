@@ -231,7 +231,8 @@ enum diff_field {
 	DIFF_F_RESTART   = 1u << 15,
 	DIFF_F_STRATEGY  = 1u << 16,
 	DIFF_F_DEPENDS   = 1u << 17,
-	DIFF_F__LAST     = 1u << 18
+	DIFF_F_ROUTE     = 1u << 18,
+	DIFF_F__LAST     = 1u << 19
 };
 /* Changes to these fields change what runs: they need a rollout (new
  * instances). The rest apply in place. */
