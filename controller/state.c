@@ -246,14 +246,14 @@ static json_t *
 svc_record(const struct ctl_svc *s)
 {
 	return json_pack("{s:s, s:s, s:s, s:s?, s:i, s:b, s:b, s:b, s:b, s:i, s:i, s:o, s:s?,"
-	    " s:s?, s:s?}",
+	    " s:s?, s:s?, s:s?}",
 	    "name", s->name, "state", lifecycle_service_state_name(s->state),
 	    "detail", lifecycle_scale_detail_name(s->detail), "reason", s->reason,
 	    "scale", s->scale, "paused", s->paused, "rollback", s->rollback,
 	    "promote", s->promote, "abort", s->abort,
 	    "desired", s->desired,
 	    "ready", s->ready, "memo", memo_json(&s->memo), "revision", s->revision,
-	    "pin", s->pin, "rolled_back", s->rolled_back);
+	    "pin", s->pin, "rolled_back", s->rolled_back, "prev_revision", s->prev_revision);
 }
 
 static json_t *
@@ -474,7 +474,8 @@ ctl_svc_set_state(struct ctl *c, struct ctl_svc *s, enum service_state st,
 		return;
 	}
 	set_str(&s->reason, cause ? cause : "");
-	set_str(&s->revision, c->desired_commit);
+	if (s->revision == NULL) /* else apply and rollback keep it (issue 10 #11) */
+		set_str(&s->revision, c->desired_commit);
 	log_info("service=%s state %s -> %s reason=\"%s\"", s->name,
 	    lifecycle_service_state_name(ev.from), lifecycle_service_state_name(ev.to),
 	    ev.cause);
@@ -602,6 +603,7 @@ ctl_svc_free(struct ctl_svc *s)
 	free(s->saved);
 	free(s->pin);
 	free(s->rolled_back);
+	free(s->prev_revision);
 	free(s);
 }
 
@@ -699,6 +701,7 @@ load_svc(struct ctl *c, const json_t *o)
 	s->ready = (int)json_integer_value(json_object_get(o, "ready"));
 	memo_parse(&s->memo, json_object_get(o, "memo"));
 	s->revision = xstrdup(jstr(o, "revision"));
+	s->prev_revision = xstrdup(jstr(o, "prev_revision"));
 }
 
 static void
@@ -864,6 +867,7 @@ ctl_state_load(struct ctl *c)
 	    (rc = load_prefix(c, "instances/", load_inst)) < 0 ||
 	    (rc = load_prefix(c, "nodes/", NULL)) < 0)
 		return rc;
+	ctl_revision_resume(c);
 	/* Commands in flight died with the last controller. A start never
 	 * acknowledged or a stop never confirmed is sent again: both are
 	 * idempotent, and the planner, which sees these records as in
