@@ -304,10 +304,10 @@ hold_failed(bool *held, json_t *notes, struct ctl *c, const struct manifest *m, 
 			continue;
 		}
 		held[k] = true;
-		snprintf(text, sizeof(text), "stays at %s: %s is the version whose rollout "
-		    "failed (%s); applying it again would roll it out again: retry_failed "
-		    "(orchctl apply --retry-failed) does", runs->version, nsp->version,
-		    s->rolled_back);
+		snprintf(text, sizeof(text), "stays at %s: this would roll it out again to "
+		    "%s, a version whose rollout failed (%s); not retried unless asked "
+		    "(retry_failed: orchctl apply --retry-failed)", runs->version,
+		    nsp->version, s->rolled_back);
 		json_object_set_new(notes, nsp->name, json_pack("{s:s, s:s, s:s, s:[], s:s}",
 		    "action", "held", "new_version", runs->version, "failed_version",
 		    nsp->version, "fields", "note", text));

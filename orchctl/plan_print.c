@@ -13,7 +13,8 @@
  * at what runs, since the manifest asks for a version whose rollout
  * failed) or retry one ("retry": true); both come with its "note":
  *
- *   = web stays at 1.3.0: 1.4.0 is the version whose rollout failed (...)
+ *   = web stays at 1.3.0: this would roll it out again to 1.4.0, a version
+ *     whose rollout failed (...); not retried unless asked (...)
  *   ! web 1.4.0 failed its rollout before (...); rolling it out again
  *
  * Working from JSON lets `orchctl apply` print the plan the controller

@@ -239,9 +239,9 @@ observe(struct waiter *w, const json_t *st, const struct rollout_follow *f,
  * Every service shows Run at the applied commit; but right after an apply
  * the controller may not have planned yet, and Run may still be the old
  * instances. Its own verdict settles it: the revision record (seq from
- * the apply reply) moves from "applied" to "succeeded" or "failed" once
- * the outcome is known. A record that is missing or uses other words
- * leaves the status verdict as it is.
+ * the apply reply) moves from "applied" to "succeeded" -- or "failed",
+ * "aborted", "superseded", none of them a success -- once the outcome is
+ * known. A record that is missing leaves the status verdict as it is.
  */
 static int
 revision_verdict(enum verdict *v, struct client *c, long long seq, char *why,
@@ -261,8 +261,8 @@ revision_verdict(enum verdict *v, struct client *c, long long seq, char *why,
 			continue;
 		if (strcmp(result, "applied") == 0)
 			*v = WAIT_MORE; /* outcome not known yet */
-		else if (strcmp(result, "failed") == 0 ||
-		    strcmp(result, "rejected") == 0) {
+		else if (strcmp(result, "succeeded") != 0) {
+			/* failed, aborted, superseded: not a success */
 			const char *reason = jget_str(r, "reason");
 
 			/* The controller's reason says it best ("service

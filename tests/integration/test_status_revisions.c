@@ -18,7 +18,8 @@
  *     that leaves it alone;
  *   - a newer apply marks a revision still "applied" "superseded";
  *   - a revision pending when the controller is killed gets its result
- *     after the restart.
+ *     after the restart;
+ *   - `abort` of a rolling update (a rollback) records it "aborted".
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -33,6 +34,7 @@
 #include "run.h"
 
 static struct cluster *cl;
+static bool slow_rolling;    /* rolling waits min_ready 60s per instance */
 static char orchctl_bin[4096];
 static char sha_good[41];   /* web 1.3.0, rolling */
 
@@ -69,7 +71,9 @@ manifest(const char *arch, const char *version, bool canary, bool bad, const cha
 	    "%s",
 	    arch, version, cluster_app("httpapp"), version, bad ? ", \"--fail-health\"" : "",
 	    canary ? "{type: canary, steps: [{weight: 50}], auto_rollback: true, "
-	    "progress_deadline: 60s}" : "{type: rolling, max_surge: 1, max_unavailable: 0, "
+	    "progress_deadline: 60s}" : slow_rolling ? "{type: rolling, max_surge: 1, "
+	    "max_unavailable: 0, min_ready: 60s, auto_rollback: true, progress_deadline: 120s}" :
+	    "{type: rolling, max_surge: 1, max_unavailable: 0, "
 	    "auto_rollback: true, progress_deadline: 60s}", extra);
 	return buf;
 }
@@ -140,6 +144,19 @@ web_phase(void)
 
 	snprintf(buf, sizeof(buf), "%s", json_string_value(json_object_get(
 	    json_object_get(j, "rollout"), "phase")) ?: "");
+	json_decref(j);
+	return buf;
+}
+
+/* web's rollout.strategy (static buffer). */
+static const char *
+rollout_strategy(void)
+{
+	static char buf[64];
+	json_t *j = cluster_get(cl, "/v1/services/web");
+
+	snprintf(buf, sizeof(buf), "%s", json_string_value(json_object_get(
+	    json_object_get(j, "rollout"), "strategy")) ?: "");
 	json_decref(j);
 	return buf;
 }
@@ -304,6 +321,7 @@ TEST(revisions__abort_is_aborted_and_never_a_rollback_target)
 	CHECK_EQ_INT(web_count_at("2.0.0"), 0);
 	CHECK_CONTAINS(svc_field("web", "reason"), "rolled back from 3.0.0 to 1.0.0");
 	CHECK_STR(revision_result(r2), "aborted");
+	CHECK_STR(rollout_strategy(), "canary");
 }
 
 TEST(revisions__a_failed_version_is_not_retried_by_an_unrelated_commit)
@@ -328,6 +346,7 @@ TEST(revisions__a_failed_version_is_not_retried_by_an_unrelated_commit)
 	 * strategy that spec's (issue 10 #11). */
 	CHECK_STR(svc_field("web", "revision"), sha_good);
 	CHECK_STR(svc_field("web", "strategy"), "rolling");
+	CHECK_STR(rollout_strategy(), "rolling");
 
 	/* An unrelated change on top (the architecture's version only):
 	 * the plan says web stays, apply --wait ends, nothing rolls out. */
@@ -335,8 +354,8 @@ TEST(revisions__a_failed_version_is_not_retried_by_an_unrelated_commit)
 	since = last_event_seq();
 	orchctl(&r, "apply", "--wait", "--timeout", "30s", NULL);
 	CHECK_EQ_INT(r.status, 0);
-	CHECK_CONTAINS(r.out, "= web stays at 1.3.0: 1.4.0 is the version whose rollout "
-	    "failed (rolled back from 1.4.0 to 1.3.0: ");
+	CHECK_CONTAINS(r.out, "= web stays at 1.3.0: this would roll it out again to "
+	    "1.4.0, a version whose rollout failed (rolled back from 1.4.0 to 1.3.0: ");
 	CHECK_CONTAINS(r.out, "Held back: 1 service");
 	CHECK_CONTAINS(r.out, "--retry-failed");
 	CHECK_CONTAINS(r.out, "complete");
@@ -378,6 +397,7 @@ TEST(revisions__a_failed_version_is_not_retried_by_an_unrelated_commit)
 	CHECK(WAIT_FOR(web_runs("1.3.0"), CL_WAIT));
 	CHECK_STR(svc_field("web", "revision"), sha_good);
 	CHECK_STR(svc_field("web", "strategy"), "rolling");
+	CHECK_STR(rollout_strategy(), "rolling");
 	CHECK_EQ_INT(web_count_at("1.4.0"), 0);
 
 	/* --retry-failed: 1.4.0 rolls out again, fails again and is rolled
@@ -461,6 +481,37 @@ TEST(revisions__a_newer_apply_supersedes_and_a_restart_finishes_one)
 	CHECK_STR(revision_result(r6), "superseded");
 }
 
+/* A rolling update has replaced old instances already: its abort is a
+ * rollback, and the revision is aborted (not failed), with the reason. */
+TEST(revisions__a_rolling_abort_is_aborted)
+{
+	long long r8, r9;
+	json_t *j, *rev;
+	long st;
+
+	REQUIRE(cl != NULL);
+	REQUIRE(cluster_commit(cl, manifest("5", "8.0.0", false, false, ""), NULL) == 0);
+	REQUIRE((r8 = apply("{}")) > 0);
+	REQUIRE(WAIT_FOR(web_runs("8.0.0") && revision_result_is(r8, "succeeded"), CL_WAIT));
+	slow_rolling = true; /* 9.0.0's rollout waits 60s after its first instance */
+	REQUIRE(cluster_commit(cl, manifest("5", "9.0.0", false, false, ""), NULL) == 0);
+	REQUIRE((r9 = apply("{}")) > 0);
+	/* The first 9.0.0 instance waits its min_ready: abort now. */
+	REQUIRE(WAIT_FOR(web_count_at("9.0.0") > 0 &&
+	    cluster_service_is(cl, "web", "Update"), CL_WAIT));
+	j = cluster_call(cl, &st, "POST", "/v1/services/web/abort", NULL);
+	CHECK_EQ_INT(st, 200);
+	json_decref(j);
+	CHECK(WAIT_FOR(revision_result_is(r9, "aborted"), CL_WAIT));
+	rev = revision(r9);
+	CHECK_CONTAINS(json_string_value(json_object_get(rev, "reason")),
+	    "service web rolled back from 9.0.0 to 8.0.0: aborted");
+	json_decref(rev);
+	CHECK(WAIT_FOR(web_runs("8.0.0"), CL_WAIT));
+	CHECK_STR(revision_result(r9), "aborted");
+	slow_rolling = false;
+}
+
 TEST(revisions__finish)
 {
 	REQUIRE(cl != NULL);
@@ -472,4 +523,5 @@ TEST(revisions__finish)
 CHECK_MAIN(revisions__abort_is_aborted_and_never_a_rollback_target,
     revisions__a_failed_version_is_not_retried_by_an_unrelated_commit,
     revisions__a_pet_failed_before_does_not_fail_a_later_revision,
-    revisions__a_newer_apply_supersedes_and_a_restart_finishes_one, revisions__finish)
+    revisions__a_newer_apply_supersedes_and_a_restart_finishes_one,
+    revisions__a_rolling_abort_is_aborted, revisions__finish)
