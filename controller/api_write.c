@@ -344,13 +344,48 @@ revisions_move(struct ctl *c, const struct manifest *m, const bool *held,
 	}
 }
 
+/* A new desired state m: per-service rollbacks are over, but for the
+ * services held at what they run (hold_failed; their names into hl), and
+ * revisions move (revisions_move). */
+static void
+pins_renew(json_t *hl, struct ctl *c, const struct manifest *m, const bool *held,
+    const struct manifest_diff *d, const char *sha)
+{
+	char **pins, **notes;
+
+	if ((pins = calloc(m->nservices + 1, sizeof(*pins))) == NULL ||
+	    (notes = calloc(m->nservices + 1, sizeof(*notes))) == NULL)
+		fatalx("out of memory");
+	for (size_t k = 0; k < m->nservices; k++) {
+		struct ctl_svc *s = ctl_svc_find(c, m->services[k].name);
+
+		if (held[k] && s != NULL) {
+			pins[k] = xstrdup(s->pin);
+			notes[k] = xstrdup(s->rolled_back);
+			json_array_append_new(hl, json_string(s->name));
+		}
+	}
+	revisions_move(c, m, held, d, sha);
+	ctl_pins_clear(c);
+	for (size_t k = 0; k < m->nservices; k++)
+		if (pins[k] != NULL) {
+			struct ctl_svc *s = ctl_svc_get(c, m->services[k].name);
+
+			s->pin = pins[k];
+			s->rolled_back = notes[k];
+			s->rollback = false;
+		}
+	free(pins);
+	free(notes);
+}
+
 /* Make m (parsed from text at commit ci) the desired state. Takes m. */
 static json_t *
 adopt(struct ctl *c, struct manifest *m, char *text, const struct git_commit_info *ci,
     const struct manifest_diff *d, bool rollback, const bool *held, const json_t *notes)
 {
 	struct store_batch *b;
-	char key[64], *rtext, **pins, **notes_rb;
+	char key[64], *rtext;
 	json_t *rev, *hl = json_array();
 
 	/* A person's scale survives an apply unless the manifest itself
@@ -364,32 +399,7 @@ adopt(struct ctl *c, struct manifest *m, char *text, const struct git_commit_inf
 	/* A newer apply replaces a revision whose outcome is not known. */
 	if (c->rev_pending != 0)
 		ctl_revision_end(c, c->rev_pending, "superseded", NULL);
-	/* A new desired state: per-service rollbacks are over, but for the
-	 * services held at what they run (hold_failed). */
-	if ((pins = calloc(m->nservices + 1, sizeof(*pins))) == NULL ||
-	    (notes_rb = calloc(m->nservices + 1, sizeof(*notes_rb))) == NULL)
-		fatalx("out of memory");
-	for (size_t k = 0; k < m->nservices; k++) {
-		struct ctl_svc *s = ctl_svc_find(c, m->services[k].name);
-
-		if (held[k] && s != NULL) {
-			pins[k] = xstrdup(s->pin);
-			notes_rb[k] = xstrdup(s->rolled_back);
-			json_array_append_new(hl, json_string(s->name));
-		}
-	}
-	revisions_move(c, m, held, d, ci->sha);
-	ctl_pins_clear(c);
-	for (size_t k = 0; k < m->nservices; k++)
-		if (pins[k] != NULL) {
-			struct ctl_svc *s = ctl_svc_get(c, m->services[k].name);
-
-			s->pin = pins[k];
-			s->rolled_back = notes_rb[k];
-			s->rollback = false;
-		}
-	free(pins);
-	free(notes_rb);
+	pins_renew(hl, c, m, held, d, ci->sha);
 	manifest_free(c->prev);
 	free(c->prev_text);
 	c->prev = c->desired;

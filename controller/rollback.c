@@ -6,18 +6,24 @@
  * one): an apply whose changed services move through Rollback.
  *
  * With a service it reverts just that service to its previous version
- * (or to its spec at `to`), and every service whose depends_on constraint
- * the revert would break, to their specs of that same revision. The
- * desired manifest stays what it was; the reverted services are "pinned":
- * they run the spec of the pinned commit (ctl_spec), kept in the store
- * with the service and loaded from git again after a restart. The next
- * apply ends every pin.
+ * (or to its spec at `to`), keeping every depends_on constraint in both
+ * directions: the dependencies its spec there needs and the dependents
+ * the revert would break go back too, each to its spec of that same
+ * revision, or the revert is refused with the reason (plan_pins). The
+ * desired manifest stays what it was; the reverted services are
+ * "pinned": they run the spec of the pinned commit (ctl_spec), kept in
+ * the store with the service and loaded from git again after a restart.
+ * The next apply ends every pin, but for a service rolled back from a
+ * failed rollout that the new manifest asks for that failed spec again
+ * (api_write.c: held back unless retry_failed).
  *
  * The planner asks for the same revert when a rollout fails with
  * auto_rollback (ctl_rollback_service): then the revision that brought
- * the failed spec is recorded "failed" with the reason, and the service
- * keeps "rolled back from NEW to OLD: why" as its reason once it is Run
- * again at the old version, until the next apply.
+ * the failed spec is recorded "failed" (or "aborted", after `orchctl
+ * abort`) with the reason, and the service keeps "rolled back from NEW
+ * to OLD: why" as its reason once it is Run again at the old version,
+ * until an apply changes it. Neither an aborted revision nor a spec held
+ * back is ever a rollback target.
  */
 #include <stdarg.h>
 #include <stdio.h>
