@@ -168,22 +168,29 @@ ctl_revision_touched(struct ctl *c, const struct ctl_svc *s)
 void
 ctl_revision_resume(struct ctl *c)
 {
-	char key[64], *text = NULL;
-	json_t *j;
+	struct store_kv *kv = NULL;
+	size_t n = 0;
 
 	/* The record says "applied" until the outcome is written: a
-	 * controller that stopped in between finishes it now (issue 11 #5). */
-	if (c->rev_seq == 0 || c->rev_pending != 0)
+	 * controller that stopped in between finishes the last one now
+	 * (issue 11 #5); an older one a newer apply replaced while this
+	 * held it only in memory is superseded. */
+	if (c->rev_pending != 0 || store_list(&kv, &n, c->store, "revisions/") < 0)
 		return;
-	revision_key(key, sizeof(key), c->rev_seq);
-	if (store_get(&text, c->store, key) < 0)
-		return;
-	if ((j = json_loads(text, 0, NULL)) != NULL &&
-	    json_string_value(json_object_get(j, "result")) != NULL &&
-	    strcmp(json_string_value(json_object_get(j, "result")), "applied") == 0)
-		c->rev_pending = c->rev_seq;
-	json_decref(j);
-	free(text);
+	for (size_t k = 0; k < n; k++) {
+		json_t *j = json_loads(kv[k].value, 0, NULL);
+		const char *result = json_string_value(json_object_get(j, "result"));
+		uint64_t seq = (uint64_t)json_integer_value(json_object_get(j, "seq"));
+
+		if (result != NULL && strcmp(result, "applied") == 0 && seq > 0) {
+			if (seq == c->rev_seq)
+				c->rev_pending = seq;
+			else
+				revision_update(c, seq, "superseded", NULL);
+		}
+		json_decref(j);
+	}
+	store_kv_free(kv, n);
 }
 
 void
