@@ -114,6 +114,21 @@ revision_update(struct ctl *c, uint64_t seq, const char *result, const char *rea
 void
 ctl_revision_result(struct ctl *c, uint64_t seq, const char *result)
 {
+	/* Every service Run is no success when a service the revision
+	 * changed runs its old set after `orchctl abort` (canary,
+	 * blue-green): the revision is aborted (issue 10 #2). The caller
+	 * counts a success after this call; an abort is none. */
+	if (strcmp(result, "succeeded") == 0 && seq == c->rev_pending && c->desired != NULL)
+		for (size_t k = 0; k < c->desired->nservices; k++) {
+			struct ctl_svc *s = ctl_svc_find(c, c->desired->services[k].name);
+
+			if (s != NULL && s->rollout.phase == ROLLOUT_ABORTED &&
+			    ctl_revision_touched(c, s)) {
+				result = "aborted";
+				c->rollouts_succeeded--;
+				break;
+			}
+		}
 	revision_update(c, seq, result, NULL);
 }
 

@@ -128,13 +128,13 @@ struct ctl_svc {
 	struct lifecycle_rollout_status rollout; /* from the last plan */
 	int desired, ready;       /* from the last plan */
 	struct lifecycle_memo memo; /* the planner's memory, stored verbatim */
-	char *revision;           /* commit of the revision it last changed in */
+	char *revision;           /* the commit whose spec it runs (its pin when pinned) */
+	char *prev_revision;      /* the commit of the spec it ran before
+	                             `revision`'s: the planner's previous spec */
 	char *saved;              /* its record as last written (state.c) */
 	char *pin;                /* rolled back: the commit whose spec it runs */
 	char *rolled_back;        /* its rollout failed and was rolled back: why
 	                             (its reason once Run again), until an apply */
-	char *prev_revision;      /* the commit of the spec it ran before
-	                             `revision`'s: the planner's previous spec */
 };
 
 struct ctl_watch {

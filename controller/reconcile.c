@@ -404,8 +404,6 @@ revision_outcome(struct ctl *c)
 		}
 		if (s == NULL || s->state != SERVICE_RUN)
 			return;
-		if (s->rollout.phase == ROLLOUT_ABORTED && ctl_revision_touched(c, s))
-			result = "aborted"; /* `orchctl abort`: the old set runs */
 	}
 	for (struct ctl_svc *s = c->svcs; s; s = s->next)
 		if (manifest_service(c->desired, s->name) == NULL && strcmp(result, "failed") != 0)
@@ -413,7 +411,7 @@ revision_outcome(struct ctl *c)
 	ctl_revision_result(c, c->rev_pending, result);
 	if (strcmp(result, "failed") == 0)
 		c->rollouts_failed++;
-	else if (strcmp(result, "succeeded") == 0)
+	else
 		c->rollouts_succeeded++;
 	c->rev_pending = 0;
 }
