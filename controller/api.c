@@ -60,9 +60,7 @@ ctl_service_json(struct ctl *c, struct ctl_svc *s)
 	}
 	const struct lifecycle_rollout_status *r = &s->rollout;
 	json_t *rollout = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:b, s:I}",
-	    /* that of the spec it runs (pinned after a rollback), also
-	     * between rollouts, when the last plan set none */
-	    "strategy", manifest_strategy_name(sp ? sp->strategy.type : r->strategy),
+	    "strategy", manifest_strategy_name(r->strategy),
 	    "phase", lifecycle_rollout_phase_name(r->phase), "step", r->step,
 	    "steps", r->steps, "old", r->nold, "new", r->nnew, "weight", r->weight,
 	    "waiting_promote", r->waiting_promote, "wait_until", (json_int_t)r->wait_until);

@@ -246,14 +246,14 @@ static json_t *
 svc_record(const struct ctl_svc *s)
 {
 	return json_pack("{s:s, s:s, s:s, s:s?, s:i, s:b, s:b, s:b, s:b, s:i, s:i, s:o, s:s?,"
-	    " s:s?, s:s?, s:s?}",
+	    " s:s?, s:s?}",
 	    "name", s->name, "state", lifecycle_service_state_name(s->state),
 	    "detail", lifecycle_scale_detail_name(s->detail), "reason", s->reason,
 	    "scale", s->scale, "paused", s->paused, "rollback", s->rollback,
 	    "promote", s->promote, "abort", s->abort,
 	    "desired", s->desired,
 	    "ready", s->ready, "memo", memo_json(&s->memo), "revision", s->revision,
-	    "pin", s->pin, "rolled_back", s->rolled_back, "prev_revision", s->prev_revision);
+	    "pin", s->pin, "rolled_back", s->rolled_back);
 }
 
 static json_t *
@@ -291,11 +291,23 @@ batch_put_json(struct store_batch *b, const char *key, json_t *j)
 	free(text);
 }
 
+/* The record with the commit of the spec the service ran before (the
+ * planner's previous spec, rollback.c: ctl_prev_spec). */
+static json_t *
+svc_record_prev(const struct ctl_svc *s)
+{
+	json_t *j = svc_record(s);
+
+	if (j != NULL && s->prev_revision != NULL)
+		json_object_set_new(j, "prev_revision", json_string(s->prev_revision));
+	return j;
+}
+
 /* Put a service record and remember its text for ctl_svc_save_changed. */
 static void
 svc_put(struct store_batch *b, const char *key, struct ctl_svc *s)
 {
-	json_t *j = svc_record(s);
+	json_t *j = svc_record_prev(s);
 	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 
 	json_decref(j);
@@ -395,7 +407,7 @@ ctl_svc_save(struct ctl *c, struct ctl_svc *s)
 void
 ctl_svc_save_changed(struct ctl *c, struct ctl_svc *s)
 {
-	json_t *j = svc_record(s);
+	json_t *j = svc_record_prev(s);
 	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 
 	json_decref(j);

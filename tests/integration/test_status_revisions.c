@@ -148,19 +148,6 @@ web_phase(void)
 	return buf;
 }
 
-/* web's rollout.strategy (static buffer). */
-static const char *
-rollout_strategy(void)
-{
-	static char buf[64];
-	json_t *j = cluster_get(cl, "/v1/services/web");
-
-	snprintf(buf, sizeof(buf), "%s", json_string_value(json_object_get(
-	    json_object_get(j, "rollout"), "strategy")) ?: "");
-	json_decref(j);
-	return buf;
-}
-
 /* web is Run at version v, and its desired instances all run v (none
  * of another version left). */
 static bool
@@ -321,7 +308,6 @@ TEST(revisions__abort_is_aborted_and_never_a_rollback_target)
 	CHECK_EQ_INT(web_count_at("2.0.0"), 0);
 	CHECK_CONTAINS(svc_field("web", "reason"), "rolled back from 3.0.0 to 1.0.0");
 	CHECK_STR(revision_result(r2), "aborted");
-	CHECK_STR(rollout_strategy(), "canary");
 }
 
 TEST(revisions__a_failed_version_is_not_retried_by_an_unrelated_commit)
@@ -346,7 +332,6 @@ TEST(revisions__a_failed_version_is_not_retried_by_an_unrelated_commit)
 	 * strategy that spec's (issue 10 #11). */
 	CHECK_STR(svc_field("web", "revision"), sha_good);
 	CHECK_STR(svc_field("web", "strategy"), "rolling");
-	CHECK_STR(rollout_strategy(), "rolling");
 
 	/* An unrelated change on top (the architecture's version only):
 	 * the plan says web stays, apply --wait ends, nothing rolls out. */
@@ -397,7 +382,6 @@ TEST(revisions__a_failed_version_is_not_retried_by_an_unrelated_commit)
 	CHECK(WAIT_FOR(web_runs("1.3.0"), CL_WAIT));
 	CHECK_STR(svc_field("web", "revision"), sha_good);
 	CHECK_STR(svc_field("web", "strategy"), "rolling");
-	CHECK_STR(rollout_strategy(), "rolling");
 	CHECK_EQ_INT(web_count_at("1.4.0"), 0);
 
 	/* --retry-failed: 1.4.0 rolls out again, fails again and is rolled
