@@ -110,6 +110,8 @@ struct ctl_inst {
 	enum instance_state obs_state; /* the state its slave last reported */
 	int64_t obs_wall;         /* when what we know about it was true */
 	int64_t ready_at;         /* wall ms it last became Run; 0 unknown */
+	int exit_code;            /* as its slave last reported; -1 none */
+	int exit_signal;          /* 0 none */
 	int64_t created_mono;
 	int64_t held_mono;        /* traffic.c: its stop waits for the drain; 0 none */
 };
@@ -133,6 +135,13 @@ struct ctl_svc {
 	char *pin;                /* rolled back: the commit whose spec it runs */
 	char *rolled_back;        /* its rollout failed and was rolled back: why
 	                             (its reason once Run again), until an apply */
+	/* state.c: while its instances crash-loop (plan->crashloop) their
+	 * events are counted, not recorded, and one summary per minute says
+	 * how many (docs/lifecycle.md, Crash loops) */
+	bool crashloop;
+	int64_t quiet_since;      /* mono ms the summary's minute began; 0 none */
+	int quiet_events;         /* instance events not recorded since */
+	int quiet_starts;         /* of them, replacements started */
 };
 
 struct ctl_watch {
@@ -261,6 +270,10 @@ void ctl_event(struct ctl *c, const char *service, const char *instance,
  * their instance's node too (ctl_event, the setters). */
 void ctl_node_event(struct ctl *c, const char *node, const char *from,
     const char *to, const char *cause);
+/* A crash loop's coalesced instance events: record the one summary event
+ * when its minute is over, or now when force (the loop ended, or the
+ * service is Failed). */
+void ctl_events_coalesce_flush(struct ctl *c, struct ctl_svc *s, bool force);
 void ctl_svc_save(struct ctl *c, struct ctl_svc *s);
 /* Write the record only when it differs from what was last written. */
 void ctl_svc_save_changed(struct ctl *c, struct ctl_svc *s);

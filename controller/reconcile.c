@@ -251,6 +251,20 @@ by_service_slice(const struct by_service *bs, const char *name, size_t *out_n)
 	return bs->v + lo;
 }
 
+/* Plan again at `at` (the planner's clock, wall ms), when an instance's
+ * min_ready or a backoff ends: the resync comes no later than that. */
+static void
+wake_at(struct ctl *c, int64_t at, int64_t now)
+{
+	int64_t due;
+
+	if (at <= 0)
+		return;
+	due = orch_mono_ms() + (at > now ? at - now : 0);
+	if (due < c->next_resync)
+		c->next_resync = due;
+}
+
 static bool
 plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec,
     struct lifecycle_node *nodes, size_t nn, const struct by_service *bs, int64_t now)
@@ -278,6 +292,9 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 		iv[ni].restarts = i->restarts;
 		iv[ni].started_at = i->started_at;
 		iv[ni].ready_at = i->ready_at;
+		iv[ni].exit_code = i->exit_code;
+		iv[ni].exit_signal = i->exit_signal;
+		iv[ni].reason = i->reason;
 		ni++;
 	}
 	if (spec != NULL) {
@@ -374,6 +391,12 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	svc->memo = plan->memo;
 	memset(&plan->memo, 0, sizeof(plan->memo));
 	ctl_svc_save_changed(c, svc);
+	/* Coalesce a crash loop's instance events; say how many at the end
+	 * of each minute, when the loop ends and when it fails. */
+	svc->crashloop = plan->crashloop;
+	ctl_events_coalesce_flush(c, svc, !plan->crashloop ||
+	    plan->state == SERVICE_FAILED);
+	wake_at(c, plan->wake_at, now);
 	done = plan->done;
 out:
 	lifecycle_plan_free(plan);
@@ -387,7 +410,8 @@ out:
 static void
 revision_outcome(struct ctl *c)
 {
-	const char *result = "succeeded";
+	const struct ctl_svc *failed = NULL;
+	char why[1024];
 
 	if (c->rev_pending == 0 || c->desired == NULL)
 		return;
@@ -395,20 +419,26 @@ revision_outcome(struct ctl *c)
 		struct ctl_svc *s = ctl_svc_find(c, c->desired->services[k].name);
 
 		if (s != NULL && s->state == SERVICE_FAILED) {
-			result = "failed";
+			failed = s;
 			break;
 		}
 		if (s == NULL || s->state != SERVICE_RUN)
 			return;
 	}
+	if (failed != NULL) {
+		/* The reason goes with the result: `orchctl history` and
+		 * `apply --wait` say why. ctl_revision_failed counts it. */
+		snprintf(why, sizeof(why), "service %s is Failed%s%s", failed->name,
+		    failed->reason && *failed->reason ? ": " : "",
+		    failed->reason ? failed->reason : "");
+		ctl_revision_failed(c, c->rev_pending, why);
+		return;
+	}
 	for (struct ctl_svc *s = c->svcs; s; s = s->next)
-		if (manifest_service(c->desired, s->name) == NULL && strcmp(result, "failed") != 0)
+		if (manifest_service(c->desired, s->name) == NULL)
 			return; /* a removed service is still being destroyed */
-	ctl_revision_result(c, c->rev_pending, result);
-	if (strcmp(result, "failed") == 0)
-		c->rollouts_failed++;
-	else
-		c->rollouts_succeeded++;
+	ctl_revision_result(c, c->rev_pending, "succeeded");
+	c->rollouts_succeeded++;
 	c->rev_pending = 0;
 }
 

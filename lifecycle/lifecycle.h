@@ -26,7 +26,8 @@
  *         rollout.c (what every strategy shares: failure, abort, promote,
  *         progress)  rollout_recreate.c  rollout_bluegreen.c
  *         rollout_canary.c (the strategies)  memo.c (actions, plan and
- *         memo, fingerprint)
+ *         memo, fingerprint)  crash.c (readiness, crash-loop backoff and
+ *         the restart budget of cattle)
  */
 #ifndef ORCH_LIFECYCLE_H
 #define ORCH_LIFECYCLE_H
@@ -142,8 +143,15 @@ struct lifecycle_instance {
 	int restarts;
 	int64_t started_at;       /* ms; 0 when not started */
 	int64_t ready_at;         /* ms it last became Run with its check
-	                             passing (min_ready counts from here);
-	                             0: unknown, started_at is used */
+	                             passing (strategy.min_ready counts from
+	                             here); 0: unknown, started_at is used */
+	/* Why it failed, for the service's reason when it keeps failing:
+	 * "killed by signal N" when exit_signal > 0, else "exit status N"
+	 * when exit_code >= 0, else reason (the slave's words, e.g.
+	 * "artifact: checksum mismatch ..."). */
+	int exit_code;            /* -1: none recorded */
+	int exit_signal;          /* 0: none recorded */
+	const char *reason;       /* may be NULL */
 };
 
 /* A depended-on service (depends_on) and its current state. */
@@ -156,6 +164,24 @@ struct lifecycle_dep {
 struct lifecycle_pet_home {
 	int ordinal;
 	char node[LIFECYCLE_NODE_MAX];
+};
+
+/*
+ * A crash loop of cattle (crash.c, docs/lifecycle.md, Crash loops): the
+ * failures of instances of one spec, their backoff and restart budget.
+ * Everything is about the spec `fp`; a new desired spec starts afresh.
+ */
+struct lifecycle_crash {
+	char fp[LIFECYCLE_FP_LEN]; /* the spec these failures are of */
+	int count;               /* failures in the budget window */
+	int64_t window_at;       /* ms the window began (its first failure) */
+	int streak;              /* failures with no stable period between:
+	                            the exponent of the backoff */
+	int64_t last_at;         /* ms of the last failure; 0: none */
+	int64_t until;           /* ms before which no replacement starts */
+	bool failed;             /* the budget is spent: Failed while fp is
+	                            desired */
+	char why[256];           /* the last failure's cause ("exit status 1") */
 };
 
 /*
@@ -192,6 +218,7 @@ struct lifecycle_memo {
 	char rollout_failed_why[256]; /* why, for the reason while it holds */
 	char rollout_aborted_fp[LIFECYCLE_FP_LEN]; /* `abort`ed: the old spec
 	                            runs while this one is desired */
+	struct lifecycle_crash crash; /* failures, backoff, restart budget */
 };
 
 /*
@@ -328,6 +355,14 @@ struct lifecycle_plan {
 	int desired;                      /* target instance count */
 	int ready;                        /* instances Run with the desired spec */
 	bool done;                        /* destroy finished: drop the service */
+	int64_t wake_at;                  /* ms (the clock of now) when the plan
+	                                     changes with nothing observed: an
+	                                     instance's min_ready ends, a backoff
+	                                     ends; 0: none. Plan again then. */
+	bool crashloop;                   /* instances keep failing (a failure
+	                                     streak of 2 or more, or Failed by
+	                                     the budget): their events may be
+	                                     coalesced */
 	struct lifecycle_memo memo;       /* store and pass back next time */
 	struct lifecycle_traffic traffic; /* where requests go now */
 	struct lifecycle_rollout_status rollout;
