@@ -21,7 +21,7 @@
  * a restart.window (a fixed window opened by its first failure, as Nomad's
  * restart tracker counts) spend the budget: the service is Failed with the
  * last failure's cause and nothing more is started, until a changed spec
- * (or a rollback) is desired. restart.window without a failure is the
+ * (what runs, its health, min_ready or restart; or a rollback) is desired. restart.window without a failure is the
  * stable period that resets the streak and the count.
  */
 #include <stdio.h>
@@ -59,15 +59,52 @@ crash_reset(struct lifecycle_crash *k)
 	memcpy(k->fp, fp, sizeof(k->fp));
 }
 
+static uint64_t
+mix(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* What a crash loop is about: what runs (the fingerprint) and what judges
+ * it (health, min_ready, restart). A change to any of them is a fix worth
+ * trying: a new start. */
+static void
+crash_key(char out[LIFECYCLE_FP_LEN], const struct pctx *c)
+{
+	const struct service_spec *s = c->spec;
+	const struct health_spec *h = &s->health;
+	uint64_t x = 0xcbf29ce484222325ULL;
+
+	x = mix(x, c->fp, strlen(c->fp));
+	x = mix(x, &s->min_ready_ms, sizeof(s->min_ready_ms));
+	x = mix(x, &s->restart.limit, sizeof(s->restart.limit));
+	x = mix(x, &s->restart.window_ms, sizeof(s->restart.window_ms));
+	x = mix(x, &s->restart.backoff_ms, sizeof(s->restart.backoff_ms));
+	x = mix(x, &s->restart.max_backoff_ms, sizeof(s->restart.max_backoff_ms));
+	x = mix(x, &h->type, sizeof(h->type));
+	x = mix(x, &h->interval_ms, sizeof(h->interval_ms));
+	x = mix(x, &h->timeout_ms, sizeof(h->timeout_ms));
+	x = mix(x, &h->start_period_ms, sizeof(h->start_period_ms));
+	x = mix(x, &h->healthy_threshold, sizeof(h->healthy_threshold));
+	x = mix(x, &h->unhealthy_threshold, sizeof(h->unhealthy_threshold));
+	snprintf(out, LIFECYCLE_FP_LEN, "%016llx", (unsigned long long)x);
+}
+
 void
 crash_prepare(struct pctx *c)
 {
 	struct lifecycle_crash *k = &c->p->memo.crash;
+	char key[LIFECYCLE_FP_LEN];
 
-	if (strcmp(k->fp, c->fp) != 0) {
-		/* A new spec is desired (a fix, a rollback): a new start. */
+	crash_key(key, c);
+	if (strcmp(k->fp, key) != 0) {
+		/* A changed spec is desired (a fix, a rollback): a new start. */
 		memset(k, 0, sizeof(*k));
-		memcpy(k->fp, c->fp, sizeof(k->fp));
+		memcpy(k->fp, key, sizeof(k->fp));
 		return;
 	}
 	if (!k->failed && k->last_at != 0 &&

@@ -169,10 +169,12 @@ struct lifecycle_pet_home {
 /*
  * A crash loop of cattle (crash.c, docs/lifecycle.md, Crash loops): the
  * failures of instances of one spec, their backoff and restart budget.
- * Everything is about the spec `fp`; a new desired spec starts afresh.
+ * Everything is about the spec `fp`; a changed desired spec starts afresh.
  */
 struct lifecycle_crash {
-	char fp[LIFECYCLE_FP_LEN]; /* the spec these failures are of */
+	char fp[LIFECYCLE_FP_LEN]; /* the spec these failures are of: its
+	                            fingerprint with its health, min_ready
+	                            and restart (crash.c) */
 	int count;               /* failures in the budget window */
 	int64_t window_at;       /* ms the window began (its first failure) */
 	int streak;              /* failures with no stable period between:
