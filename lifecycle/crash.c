@@ -30,10 +30,15 @@
 #include "internal.h"
 #include "units.h"
 
+/* Up since its process started (the slave's clock); when that is unknown
+ * or ahead of ours (a node's clock ahead would hold it not ready), since
+ * the controller saw it Run. */
 static int64_t
-up_since(const struct lifecycle_instance *inst)
+up_since(const struct pctx *c, const struct lifecycle_instance *inst)
 {
-	return inst->started_at ? inst->started_at : inst->ready_at;
+	if (inst->started_at > 0 && inst->started_at <= c->in->now)
+		return inst->started_at;
+	return inst->ready_at;
 }
 
 bool
@@ -45,8 +50,8 @@ pl_ready(const struct pctx *c, const struct lifecycle_instance *inst)
 		return true;
 	/* Up since its process started; an instance that gives no time
 	 * at all is taken at its word, as before min_ready. */
-	return up_since(inst) == 0 ||
-	    c->in->now - up_since(inst) >= c->spec->min_ready_ms;
+	return up_since(c, inst) == 0 ||
+	    c->in->now - up_since(c, inst) >= c->spec->min_ready_ms;
 }
 
 static void
@@ -243,7 +248,7 @@ crash_wake(struct pctx *c)
 		if (!pl_serving(inst))
 			continue;
 		if (!pl_ready(c, inst))
-			wake(c, up_since(inst) + c->spec->min_ready_ms);
+			wake(c, up_since(c, inst) + c->spec->min_ready_ms);
 		else if (smr > 0)
 			wake(c, since + smr);
 	}

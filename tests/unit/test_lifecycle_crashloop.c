@@ -229,6 +229,29 @@ TEST(crashloop__passed_check_is_ready_at_once)
 	fix_free(&f);
 }
 
+/* A node whose clock runs ahead: its started_at is in our future; the
+ * time the controller saw it Run counts instead. */
+TEST(crashloop__node_clock_ahead_uses_ready_at)
+{
+	struct fix f;
+	struct lifecycle_plan *p;
+
+	fix_init(&f, 1, NULL, 5, "exec sleep 600");
+	step_free(&f);
+	f.inst[0].started_at = f.now + 3600000;
+	f.inst[0].ready_at = f.now;
+	f.now += 500;
+	p = step(&f);
+	CHECK_EQ_INT(p->ready, 0);
+	CHECK_EQ_INT(p->wake_at, f.now + 500);
+	lifecycle_plan_free(p);
+	f.now += 500;
+	p = step(&f);
+	CHECK_EQ_INT(p->ready, 1);
+	lifecycle_plan_free(p);
+	fix_free(&f);
+}
+
 /* ---- backoff --------------------------------------------------------- */
 
 TEST(crashloop__backoff_doubles_capped_jittered)
@@ -468,6 +491,7 @@ TEST(crashloop__changed_spec_recovers_from_failed)
 
 CHECK_MAIN(crashloop__run_counts_only_after_min_ready,
     crashloop__passed_check_is_ready_at_once,
+    crashloop__node_clock_ahead_uses_ready_at,
     crashloop__backoff_doubles_capped_jittered,
     crashloop__jitter_deterministic_per_service,
     crashloop__budget_spent_failed_with_cause_alert_once,
