@@ -387,15 +387,16 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	}
 	svc->desired = plan->desired;
 	svc->ready = plan->ready;
+	/* Coalesce a crash loop's instance events; say how many at the end
+	 * of each minute, when the loop ends and when it fails (before the
+	 * memo goes: a fix clears the loop's cause there). */
+	svc->crashloop = plan->crashloop;
+	ctl_events_coalesce_flush(c, svc, !plan->crashloop ||
+	    plan->state == SERVICE_FAILED);
 	lifecycle_memo_clear(&svc->memo);
 	svc->memo = plan->memo;
 	memset(&plan->memo, 0, sizeof(plan->memo));
 	ctl_svc_save_changed(c, svc);
-	/* Coalesce a crash loop's instance events; say how many at the end
-	 * of each minute, when the loop ends and when it fails. */
-	svc->crashloop = plan->crashloop;
-	ctl_events_coalesce_flush(c, svc, !plan->crashloop ||
-	    plan->state == SERVICE_FAILED);
 	wake_at(c, plan->wake_at, now);
 	done = plan->done;
 out:

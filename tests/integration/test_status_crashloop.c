@@ -311,6 +311,7 @@ TEST(crashloop__changed_spec_recovers)
 	CHECK(WAIT_FOR(service_is("crashy", "Run", (const char *)NULL) &&
 	    cluster_count(cl, "crashy", "Run") == 2, CL_WAIT));
 	CHECK(WAIT_FOR(event_says("loopy", "restarted "), CL_WAIT));
+	CHECK(event_says("loopy", "(exit status 3); "));
 	CHECK(WAIT_FOR(revision_is(3, "succeeded", NULL), CL_WAIT));
 	CHECK_EQ_INT(cluster_ctl_stop(cl, SIGTERM), 0);
 	cluster_free(cl);
