@@ -189,7 +189,7 @@ bool
 crash_hold(struct pctx *c, char *why, size_t len)
 {
 	const struct lifecycle_crash *k = &c->p->memo.crash;
-	char d[32];
+	char d[32], msg[LIFECYCLE_REASON_MAX];
 
 	if (k->failed) {
 		if (len > 0)
@@ -200,12 +200,12 @@ crash_hold(struct pctx *c, char *why, size_t len)
 	if (k->until <= c->in->now)
 		return false;
 	orch_fmt_duration(d, sizeof(d), k->until - c->in->now);
+	snprintf(msg, sizeof(msg), "crash loop: %s; %d failure%s in a row, "
+	    "next start in %s (backoff)", k->why, k->streak,
+	    k->streak == 1 ? "" : "s", d);
 	if (len > 0)
-		snprintf(why, len, "crash loop: %s; %d failure%s in a row, next "
-		    "start in %s (backoff)", k->why, k->streak,
-		    k->streak == 1 ? "" : "s", d);
-	pl_reason(c, PRIO_STUCK, "crash loop: %s; %d failure%s in a row, next "
-	    "start in %s (backoff)", k->why, k->streak, k->streak == 1 ? "" : "s", d);
+		snprintf(why, len, "%s", msg);
+	pl_reason(c, PRIO_STUCK, "%s", msg);
 	return true;
 }
 
