@@ -355,7 +355,9 @@ struct lifecycle_plan {
 	enum scale_detail detail;
 	char reason[LIFECYCLE_REASON_MAX]; /* "" when nothing to say */
 	int desired;                      /* target instance count */
-	int ready;                        /* instances Run with the desired spec */
+	int ready;                        /* instances ready (Run, and their check
+	                                     passed or up for min_ready: crash.c)
+	                                     with the desired spec */
 	bool done;                        /* destroy finished: drop the service */
 	int64_t wake_at;                  /* ms (the clock of now) when the plan
 	                                     changes with nothing observed: an
@@ -394,7 +396,10 @@ char *lifecycle_plan_format(const struct lifecycle_plan *p);
  * min_ready, recreate, blue-green, canary; pets in place: rolling one at
  * a time or recreate, same ids and nodes) and fills plan->traffic and
  * plan->rollout; failed or lost cattle are replaced under a new id
- * elsewhere; a pet only ever runs on its home node, never twice, and a
+ * elsewhere (cattle that keep failing with a backoff, and past the
+ * restart budget not at all: Failed, crash.c); an instance counts as
+ * ready once its check passed or it is up for min_ready; a pet only ever
+ * runs on its home node, never twice, and a
  * pet Failed past its restart limit makes the service Failed with an
  * alert.
  *
