@@ -275,6 +275,7 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	struct lifecycle_input in;
 	size_t ni = 0, nd = 0, nmine;
 	struct ctl_inst **mine = by_service_slice(bs, svc->name, &nmine);
+	enum service_state before = svc->state;
 	bool done = false;
 	int rc;
 
@@ -392,7 +393,7 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	 * memo goes: a fix clears the loop's cause there). */
 	svc->crashloop = plan->crashloop;
 	ctl_events_coalesce_flush(c, svc, !plan->crashloop ||
-	    plan->state == SERVICE_FAILED);
+	    (plan->state == SERVICE_FAILED && before != SERVICE_FAILED));
 	lifecycle_memo_clear(&svc->memo);
 	svc->memo = plan->memo;
 	memset(&plan->memo, 0, sizeof(plan->memo));

@@ -237,6 +237,10 @@ TEST(crashloop__alert_once_events_bounded)
 	    "exit status 1", (const char *)NULL) == 1, CL_WAIT));
 	/* Failed is where it stays: no more starts, no more events, no
 	 * second alert, over several resync periods. */
+	/* The loop's repeats were coalesced: one summary, said when it
+	 * failed. */
+	CHECK(WAIT_FOR(event_says("crashy", "restarted "), CL_WAIT));
+	CHECK(event_says("crashy", "(exit status 1); "));
 	n0 = nevents("crashy");
 	let_run(3000);
 	CHECK(nevents("crashy") <= n0 + 1);
