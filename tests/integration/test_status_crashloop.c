@@ -182,6 +182,21 @@ event_says(const char *svc, const char *needle)
 	return found;
 }
 
+/* N of "N failures in a row" in the service's reason; 0 when not there. */
+static int
+streak_of(const char *name)
+{
+	json_t *s = service(name);
+	const char *reason = s ? json_string_value(json_object_get(s, "reason")) : NULL;
+	const char *p = reason ? strstr(reason, "; ") : NULL;
+	int n = 0;
+
+	if (p != NULL && strstr(p, " in a row") != NULL)
+		n = atoi(p + 2);
+	json_decref(s);
+	return n;
+}
+
 /* Let the controller run for ms (a check that something does NOT
  * happen needs some time to pass). */
 static void
@@ -305,6 +320,36 @@ TEST(crashloop__signal_checksum_and_coalesced_loop)
 		    "loop", nevents("loopy") - n0);
 }
 
+/* The crash state is in the stored memo: a controller killed -9 and
+ * started again goes on with the streak, and what was Failed by its
+ * budget stays Failed, with nothing started again. */
+TEST(crashloop__survives_controller_restart)
+{
+	int before, low = 0;
+
+	REQUIRE(cl != NULL);
+	CHECK(WAIT_FOR((before = streak_of("loopy")) >= 6, CL_WAIT));
+	cluster_ctl_stop(cl, SIGKILL);
+	REQUIRE(cluster_ctl_start(cl) == 0);
+	/* A streak started afresh would show 2, 3, ... in its first seconds. */
+	for (int k = 0; k < 60; k++) {
+		int n = streak_of("loopy");
+
+		if (n > 0 && n < before && low == 0)
+			low = n;
+		let_run(50);
+	}
+	CHECK_EQ_INT(low, 0);
+	CHECK(WAIT_FOR(streak_of("loopy") > before, CL_WAIT));
+	CHECK(service_is("killer", "Failed", "killed by signal 9", (const char *)NULL));
+	CHECK(service_is("crashy", "Failed", "exit status 1", (const char *)NULL));
+	let_run(2000);
+	CHECK_EQ_INT(cluster_count(cl, "killer", NULL), 0);
+	CHECK_EQ_INT(cluster_count(cl, "crashy", NULL), 0);
+	CHECK_EQ_INT(hook_count(hook, "\"kind\":\"failed\"", "\"service\":\"crashy\"",
+	    (const char *)NULL), 1);
+}
+
 /* A changed spec: crashy and loopy run; the summary of loopy's coalesced
  * events is said when its loop ends. */
 TEST(crashloop__changed_spec_recovers)
@@ -326,4 +371,5 @@ TEST(crashloop__changed_spec_recovers)
 
 CHECK_MAIN(crashloop__apply_wait_fails_with_exit_status,
     crashloop__alert_once_events_bounded, crashloop__min_ready_honoured,
-    crashloop__signal_checksum_and_coalesced_loop, crashloop__changed_spec_recovers)
+    crashloop__signal_checksum_and_coalesced_loop,
+    crashloop__survives_controller_restart, crashloop__changed_spec_recovers)
