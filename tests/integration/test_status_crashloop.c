@@ -13,6 +13,8 @@
  *   - a service with a large budget keeps crash-looping, backed off, and
  *     its events stay few: the repeats are coalesced into one summary
  *     ("restarted N times in the last ...") said when the loop ends;
+ *   - a controller killed -9 goes on with the backoff streak and keeps
+ *     what was Failed Failed (the crash state is in the stored memo);
  *   - a changed spec brings a Failed service back to Run.
  */
 #include <signal.h>
