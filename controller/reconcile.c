@@ -251,20 +251,6 @@ by_service_slice(const struct by_service *bs, const char *name, size_t *out_n)
 	return bs->v + lo;
 }
 
-/* Plan again at `at` (the planner's clock, wall ms), when an instance's
- * min_ready or a backoff ends: the resync comes no later than that. */
-static void
-wake_at(struct ctl *c, int64_t at, int64_t now)
-{
-	int64_t due;
-
-	if (at <= 0)
-		return;
-	due = orch_mono_ms() + (at > now ? at - now : 0);
-	if (due < c->next_resync)
-		c->next_resync = due;
-}
-
 static bool
 plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec,
     struct lifecycle_node *nodes, size_t nn, const struct by_service *bs, int64_t now)
@@ -335,7 +321,7 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	memset(&in, 0, sizeof(in));
 	in.service = svc->name;
 	in.spec = spec;
-	in.prev = c->prev && spec ? manifest_service(c->prev, svc->name) : NULL;
+	in.prev = spec ? ctl_prev_spec(c, svc->name) : NULL; /* what it ran (issue 10 #9) */
 	in.state = svc->state;
 	in.instances = iv;
 	in.ninstances = ni;
@@ -388,6 +374,7 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	}
 	svc->desired = plan->desired;
 	svc->ready = plan->ready;
+	ctl_wake_at(c, plan->wake_at); /* its timed step, at its time */
 	/* Coalesce a crash loop's instance events; say how many at the end
 	 * of each minute, when the loop ends and when it fails (before the
 	 * memo goes: a fix clears the loop's cause there). */
@@ -398,7 +385,6 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	svc->memo = plan->memo;
 	memset(&plan->memo, 0, sizeof(plan->memo));
 	ctl_svc_save_changed(c, svc);
-	wake_at(c, plan->wake_at, now);
 	done = plan->done;
 out:
 	lifecycle_plan_free(plan);
@@ -420,6 +406,10 @@ revision_outcome(struct ctl *c)
 	for (size_t k = 0; k < c->desired->nservices; k++) {
 		struct ctl_svc *s = ctl_svc_find(c, c->desired->services[k].name);
 
+		/* A service this revision did not change (a pet Failed before)
+		 * is not its outcome (issue 10 #2). */
+		if (s != NULL && s->state == SERVICE_FAILED && !ctl_revision_touched(c, s))
+			continue;
 		if (s != NULL && s->state == SERVICE_FAILED) {
 			failed = s;
 			break;

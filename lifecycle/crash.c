@@ -226,30 +226,25 @@ crash_finish(struct pctx *c)
 	    k->why, k->count, r->limit, w);
 }
 
+/* Only a time still to come: a past one would re-plan at once, forever. */
 static void
 wake(struct pctx *c, int64_t at)
 {
-	if (at > c->in->now && (c->p->wake_at == 0 || at < c->p->wake_at))
-		c->p->wake_at = at;
+	if (at > c->in->now)
+		plan_wake(c->p, at);
 }
 
 void
 crash_wake(struct pctx *c)
 {
 	const struct lifecycle_crash *k = &c->p->memo.crash;
-	int64_t smr = c->spec->strategy.min_ready_ms;
 
 	if (!k->failed)
 		wake(c, k->until);
 	for (size_t i = 0; i < c->in->ninstances; i++) {
 		const struct lifecycle_instance *inst = &c->in->instances[i];
-		int64_t since = inst->ready_at ? inst->ready_at : inst->started_at;
 
-		if (!pl_serving(inst))
-			continue;
-		if (!pl_ready(c, inst))
+		if (pl_serving(inst) && !pl_ready(c, inst))
 			wake(c, up_since(c, inst) + c->spec->min_ready_ms);
-		else if (smr > 0)
-			wake(c, since + smr);
 	}
 }

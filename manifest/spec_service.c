@@ -25,7 +25,7 @@
 static const char *const service_keys[] = {
 	"kind", "version", "command", "env", "workdir", "user", "group",
 	"artifact", "resources", "limits", "replicas", "min", "max", "nodes",
-	"ports", "health", "stop", "restart", "min_ready", "strategy",
+	"ports", "route", "health", "stop", "restart", "min_ready", "strategy",
 	"depends_on", NULL,
 };
 
@@ -62,6 +62,7 @@ set_defaults(struct service_spec *s)
 	s->workdir = spec_strdup(".");
 	s->limits = (struct limits_spec){ -1, -1, -1, -1, -1, -1 };
 	s->replicas = 1;
+	s->route = true;
 	s->min = 0;
 	s->max = 100;
 	s->health.type = HEALTH_NONE;
@@ -430,6 +431,8 @@ read_plain_strings(struct vctx *v, struct service_spec *s,
 		s->ports[0] = spec_strdup(IMPLICIT_PORT);
 		s->nports = 1;
 	}
+	if ((n = SPEC_FIELD(svc, "route", p, path)) != NULL)
+		spec_bool(v, &s->route, n, p);
 }
 
 /* ---- artifact, resources, limits -------------------------------------- */
