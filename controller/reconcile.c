@@ -403,17 +403,20 @@ revision_outcome(struct ctl *c)
 
 	if (c->rev_pending == 0 || c->desired == NULL)
 		return;
-	for (size_t k = 0; k < c->desired->nservices; k++) {
+	/* One Failed service decides it, whatever the others are still
+	 * doing; a service this revision did not change (a pet Failed
+	 * before) is not its outcome (issue 10 #2). */
+	for (size_t k = 0; k < c->desired->nservices && failed == NULL; k++) {
 		struct ctl_svc *s = ctl_svc_find(c, c->desired->services[k].name);
 
-		/* A service this revision did not change (a pet Failed before)
-		 * is not its outcome (issue 10 #2). */
-		if (s != NULL && s->state == SERVICE_FAILED && !ctl_revision_touched(c, s))
-			continue;
-		if (s != NULL && s->state == SERVICE_FAILED) {
+		if (s != NULL && s->state == SERVICE_FAILED && ctl_revision_touched(c, s))
 			failed = s;
-			break;
-		}
+	}
+	for (size_t k = 0; k < c->desired->nservices && failed == NULL; k++) {
+		struct ctl_svc *s = ctl_svc_find(c, c->desired->services[k].name);
+
+		if (s != NULL && s->state == SERVICE_FAILED)
+			continue;
 		if (s == NULL || s->state != SERVICE_RUN)
 			return;
 	}

@@ -242,7 +242,7 @@ TEST(crashloop__apply_wait_fails_with_exit_status)
 	}
 	CHECK(service_is("crashy", "Failed", "exit status 1", "restart.limit 5",
 	    (const char *)NULL));
-	CHECK(revision_is(1, "failed", "exit status 1"));
+	CHECK(WAIT_FOR(revision_is(1, "failed", "exit status 1"), CL_WAIT));
 }
 
 TEST(crashloop__alert_once_events_bounded)
