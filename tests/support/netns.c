@@ -190,9 +190,7 @@ cut_rules(char *buf, size_t len, const char *peer, enum netns_cut how)
 	const char *in = "", *out = "";
 
 	switch (how) {
-	case NETNS_CUT_BOTH:
-		in = "";
-		out = "";
+	case NETNS_CUT_BOTH: /* every packet */
 		break;
 	case NETNS_CUT_TO_HUB: /* connections we open: our packets and the answers */
 		in = "ct direction reply ";
