@@ -715,9 +715,13 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	req.body = call->body ? call->body : "";
 	req.body_len = call->len;
 	req.call = call;
+	if (h->cfg.guard != NULL && !h->cfg.guard(&resp, &req, route, h->cfg.arg))
+		return send_resp(h, conn, &resp);
 	h->cur = call;
 	route->fn(&resp, &req, h->cfg.arg);
 	h->cur = NULL;
+	if (call->state != CALL_WAIT && h->cfg.after != NULL)
+		h->cfg.after(&resp, &req, route, h->cfg.arg);
 	if (call->state == CALL_WAIT) {
 		resp_drop(&resp);
 		conn_read_done(conn);

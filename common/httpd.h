@@ -100,6 +100,14 @@ struct httpd_config {
 	unsigned conn_reserve;       /* default conn_limit / 8 */
 	unsigned streams_max;        /* default 64 */
 	unsigned streams_per_addr;   /* default 8 */
+	/* Optional, around every route's handler (after auth and body):
+	 * guard may answer instead (fill out, return false: the handler does
+	 * not run); after may change a synchronous answer (not a deferred
+	 * one). The controller refuses writes it could not persist here. */
+	bool (*guard)(struct httpd_resp *out, const struct httpd_req *req,
+	    const struct httpd_route *route, void *arg);
+	void (*after)(struct httpd_resp *out, const struct httpd_req *req,
+	    const struct httpd_route *route, void *arg);
 };
 
 /* Start listening. The config's strings must outlive the server. */

@@ -142,11 +142,12 @@ api_status(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 		rev = json_pack("{s:s, s:s?, s:s?, s:I, s:I}", "commit", c->desired_commit,
 		    "message", c->rev.message, "author", c->rev.author,
 		    "time", (json_int_t)c->rev.time * 1000, "seq", (json_int_t)c->rev_seq);
-	httpd_reply_json(out, 200, json_pack("{s:s?, s:s?, s:o, s:o, s:s?, s:s, s:s?}",
+	httpd_reply_json(out, 200, json_pack("{s:s?, s:s?, s:o, s:o, s:s?, s:s, s:s?, s:o}",
 	    "architecture", c->desired ? c->desired->architecture : NULL,
 	    "version", c->desired ? c->desired->version : NULL,
 	    "revision", rev, "services", svcs,
-	    "repo", c->cfg.repo, "branch", c->cfg.branch, "haproxy", c->cfg.haproxy));
+	    "repo", c->cfg.repo, "branch", c->cfg.branch, "haproxy", c->cfg.haproxy,
+	    "store", ctl_store_json(c)));
 }
 
 static void
@@ -395,6 +396,8 @@ ctl_api_start(struct ctl *c)
 		.arg = c,
 		.token = c->token,
 		.max_body = CTL_MAX_BODY,
+		.guard = ctl_api_guard,
+		.after = ctl_api_after,
 	};
 	int rc;
 

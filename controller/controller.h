@@ -223,6 +223,14 @@ struct ctl {
 	uint64_t apply_hist[CTL_HIST_BUCKETS];
 	int64_t apply_sum_us;
 
+	/* durable.c: the store cannot be written (NULL: it can) */
+	char *store_err;
+	int64_t store_err_since;  /* wall ms */
+	int64_t store_retry;      /* mono ms of the next re-save */
+	uint64_t store_failures;  /* commits failed in this episode */
+	uint64_t store_failures_total;
+	uint64_t store_lost_events; /* events of failed commits, in all */
+
 	/* traffic.c */
 	int64_t traffic_next;     /* mono ms of the next HAProxy sync */
 	int64_t traffic_retry;    /* after an error: no sync before this */
@@ -332,6 +340,10 @@ void ctl_inst_observe(struct ctl *c, struct ctl_inst *i, const struct instance_s
 int ctl_state_load(struct ctl *c);
 /* Record the desired manifest (text + commit) durably. */
 int ctl_desired_save(struct ctl *c);
+/* Write every record in memory (desired state, services, instances,
+ * nodes) in one batch: how the store catches up after it could not be
+ * written. 0 or the store's error. */
+int ctl_store_resave(struct ctl *c);
 void ctl_state_free(struct ctl *c);
 
 /* nodes.c */
@@ -393,6 +405,21 @@ void ctl_reconcile(struct ctl *c);
 /* Build the start request of instance id of service s (caller owns). */
 json_t *ctl_spec_json(struct ctl *c, const struct service_spec *s, const char *id,
     const char *node);
+
+/* durable.c: a store that cannot be written (disk full, I/O error) */
+/* A commit of b failed (orch_err_last() says why): the store is
+ * degraded until ctl_store_tick re-saves everything. */
+void ctl_store_failed(struct ctl *c, const struct store_batch *b);
+/* While degraded, re-save everything once a second; the next due time. */
+int64_t ctl_store_tick(struct ctl *c, int64_t now);
+/* httpd guard/after hooks: an operator's write is refused (507) while
+ * the store cannot be written, and not acknowledged when it failed. */
+bool ctl_api_guard(struct httpd_resp *out, const struct httpd_req *req,
+    const struct httpd_route *route, void *arg);
+void ctl_api_after(struct httpd_resp *out, const struct httpd_req *req,
+    const struct httpd_route *route, void *arg);
+/* {"writable", "error", "since", "failed_writes", "lost_events"} */
+json_t *ctl_store_json(const struct ctl *c);
 
 /* traffic.c: HAProxy servers, weights and switches from the plans */
 /* A stop of gone instance i is about to go out: true when it must wait

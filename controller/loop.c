@@ -138,6 +138,7 @@ ctl_loop_run(struct ctl *c)
 		now = orch_mono_ms();
 		due = c->next_resync;
 		due = evloop_earliest(due, ctl_nodes_tick(c, now));
+		due = evloop_earliest(due, ctl_store_tick(c, now));
 		due = evloop_earliest(due, ctl_slaves_tick(c, now));
 		due = evloop_earliest(due, ctl_alerts_tick(c, now));
 		due = evloop_earliest(due, ctl_sse_tick(c, now));

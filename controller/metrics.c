@@ -256,6 +256,15 @@ ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 		emit(&t, "%s", http);
 		free(http);
 	}
+	emit(&t, "# HELP orch_store_writable Whether the store takes writes (0/1); while it"
+	    " does not, writes are refused with 507 and no instance is started.\n"
+	    "# TYPE orch_store_writable gauge\norch_store_writable %d\n"
+	    "# HELP orch_store_write_failures_total Store commits that failed.\n"
+	    "# TYPE orch_store_write_failures_total counter\norch_store_write_failures_total %llu\n"
+	    "# HELP orch_store_lost_events_total Events of failed commits (not in the log).\n"
+	    "# TYPE orch_store_lost_events_total counter\norch_store_lost_events_total %llu\n",
+	    c->store_err == NULL, (unsigned long long)c->store_failures_total,
+	    (unsigned long long)c->store_lost_events);
 	emit(&t, "# HELP orch_revision Sequence number of the desired revision.\n"
 	    "# TYPE orch_revision gauge\norch_revision %llu\n", (unsigned long long)c->rev_seq);
 	out->status = 200;

@@ -454,6 +454,10 @@ ctl_slaves_tick(struct ctl *c, int64_t now)
 		/* One command per instance on the wire, in queue order. */
 		if (m->inst->cmd != m)
 			continue;
+		/* The store does not hold its record: it must not run
+		 * (durable.c); ctl_store_tick kicks us once it does. */
+		if (m->op == CMD_START && c->store_err != NULL)
+			continue;
 		if (m->next_at > now) {
 			next = evloop_earliest(next, m->next_at);
 			continue;

@@ -383,7 +383,7 @@ commit(struct ctl *c, struct store_batch *b)
 		return;
 	}
 	if (store_commit(c->store, b, &seq) < 0)
-		log_warnx("store: %s", orch_err_last());
+		ctl_store_failed(c, b);
 	else if (seq > 0)
 		ctl_sse_wake(c);
 	store_batch_free(b);
@@ -911,14 +911,12 @@ load_prefix(struct ctl *c, const char *prefix, load_fn fn)
 	return 0;
 }
 
-int
-ctl_desired_save(struct ctl *c)
+/* The desired manifest and the revision counter into b. */
+static void
+desired_put(struct ctl *c, struct store_batch *b)
 {
-	struct store_batch *b = store_batch_new();
 	json_t *j;
 	char seq[32];
-	uint64_t dummy;
-	int rc;
 
 	j = json_pack("{s:s?, s:s?, s:s?, s:s?, s:I, s:s?}", "commit", c->desired_commit,
 	    "text", c->desired_text, "author", c->rev.author, "message", c->rev.message,
@@ -926,6 +924,44 @@ ctl_desired_save(struct ctl *c)
 	batch_put_json(b, "desired", j);
 	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)c->rev_seq);
 	store_batch_put(b, "meta/revseq", seq);
+}
+
+int
+ctl_desired_save(struct ctl *c)
+{
+	struct store_batch *b = store_batch_new();
+	uint64_t dummy;
+	int rc;
+
+	desired_put(c, b);
+	if ((rc = store_commit(c->store, b, &dummy)) < 0)
+		ctl_store_failed(c, b);
+	store_batch_free(b);
+	return rc;
+}
+
+int
+ctl_store_resave(struct ctl *c)
+{
+	struct store_batch *b = store_batch_new();
+	char key[512];
+	uint64_t dummy;
+	int rc;
+
+	if (c->desired != NULL)
+		desired_put(c, b);
+	for (struct ctl_svc *s = c->svcs; s; s = s->next) {
+		snprintf(key, sizeof(key), "services/%s", s->name);
+		svc_put(b, key, s);
+	}
+	for (struct ctl_inst *i = c->insts; i; i = i->next) {
+		snprintf(key, sizeof(key), "instances/%s", i->id);
+		batch_put_json(b, key, inst_record(i));
+	}
+	for (struct ctl_node *n = c->nodes; n; n = n->next) {
+		snprintf(key, sizeof(key), "nodes/%s", n->name);
+		batch_put_json(b, key, node_record(n));
+	}
 	rc = store_commit(c->store, b, &dummy);
 	store_batch_free(b);
 	return rc;
@@ -1011,6 +1047,8 @@ ctl_state_load(struct ctl *c)
 void
 ctl_state_free(struct ctl *c)
 {
+	free(c->store_err);
+	c->store_err = NULL;
 	ctl_pins_clear(c);
 	while (c->svcs) {
 		struct ctl_svc *s = c->svcs;

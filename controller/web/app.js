@@ -201,6 +201,16 @@ function renderHeader(s) {
   } else {
     rev.textContent = 'no revision applied yet';
   }
+  /* The store cannot be written: writes are refused and nothing starts
+   * (docs/reliability.md); say so where the eye lands first. */
+  const store = document.getElementById('store');
+  if (st.store && st.store.writable === false) {
+    store.textContent = 'store not writable: ' + (st.store.error || '') +
+      ' · writes refused, no new instances';
+    store.hidden = false;
+  } else {
+    store.hidden = true;
+  }
   const last = s.revisions.reduce((a, r) => (!a || (r.seq || 0) > (a.seq || 0) ? r : a), null);
   if (last) {
     const res = last.result || 'unknown';

@@ -18,45 +18,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "cluster.h"
 #include "procs.h"
+#include "tmpfs.h"
 #include "units.h"
 
 static struct cluster *cl;
-static char mounted[512];
 static char filler[600];
-
-static void
-unmount(void)
-{
-	if (mounted[0] != '\0' && umount2(mounted, MNT_DETACH) == 0)
-		mounted[0] = '\0';
-}
-
-/* Write zeros into path until the disk says no; bytes written. */
-static long
-fill(const char *path)
-{
-	static char buf[4096];
-	long total = 0;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	while ((n = write(fd, buf, sizeof(buf))) > 0)
-		total += n;
-	/* The last page may take less than a page. */
-	while (write(fd, buf, 1) == 1)
-		total++;
-	close(fd);
-	return total;
-}
-
 /* The pet's pid as the slave reports it, or 0. */
 static int
 slave_pid(const char *id)
@@ -125,9 +96,7 @@ TEST(diskfull__pet_never_twice_nothing_unwritten_acknowledged)
 	REQUIRE(cluster_start(&cl, 1, NULL) == 0);
 	/* The slave's data dir on a 2 MB tmpfs. */
 	REQUIRE(cluster_slave_stop(cl, 0, SIGTERM) == 0);
-	snprintf(mounted, sizeof(mounted), "%s", cl->slaves[0].data_dir);
-	atexit(unmount);
-	REQUIRE(mount("orchtest", mounted, "tmpfs", 0, "size=2m,mode=0700") == 0);
+	REQUIRE(tmpfs_mount(cl->slaves[0].data_dir, "2m") == 0);
 	REQUIRE(cluster_slave_start(cl, 0) == 0);
 	REQUIRE(WAIT_FOR(cluster_node_is(cl, cl->slaves[0].name, "Ready"), CL_WAIT));
 	snprintf(yaml, sizeof(yaml),
@@ -147,8 +116,8 @@ TEST(diskfull__pet_never_twice_nothing_unwritten_acknowledged)
 	REQUIRE(procs_sampler_start(&sampler, cl->dir, "p-0") == 0);
 
 	/* Fill the disk; kill the pet: revived, its new pid not written. */
-	snprintf(filler, sizeof(filler), "%s/filler", mounted);
-	CHECK(fill(filler) > 0);
+	snprintf(filler, sizeof(filler), "%s/filler", cl->slaves[0].data_dir);
+	CHECK(tmpfs_fill(filler) > 0);
 	kill(pid1, SIGKILL);
 	CHECK(WAIT_FOR((pid2 = slave_pid("p-0")) > 0 && pid2 != pid1, CL_WAIT));
 	/* Nothing it cannot write is acknowledged: 507, nothing started. */
@@ -177,7 +146,7 @@ TEST(diskfull__pet_never_twice_nothing_unwritten_acknowledged)
 	CHECK_EQ_INT(most, 1);
 	cluster_free(cl);
 	cl = NULL;
-	unmount();
+	tmpfs_umount();
 }
 
 CHECK_MAIN(diskfull__pet_never_twice_nothing_unwritten_acknowledged)
