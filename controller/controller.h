@@ -37,6 +37,7 @@
 #define CTL_CMD_BACKOFF_MAX 10000
 #define CTL_ALERT_TRIES 5
 #define CTL_MISSING_HEARTBEATS 2      /* absent from this many heartbeats: gone */
+#define CTL_SCALE_UNSET (-1)       /* ctl_svc.scale: no person's target */
 #define CTL_HIST_BUCKETS 14       /* metrics.c: 13 bounds, 0.5ms..5s, and +Inf */
 
 /* Service, node and instance states are lifecycle/'s enums (the public
@@ -54,6 +55,7 @@ struct ctl_config {
 	const char *haproxy_map;  /* the map file naming each service's live backend */
 	int64_t node_suspect_ms;
 	int64_t node_lost_ms;
+	int64_t node_heartbeat_ms; /* --node-heartbeat: the slaves' period; 0 unknown */
 	int64_t resync_ms;
 	int log_level;
 };
@@ -120,7 +122,10 @@ struct ctl_svc {
 	enum service_state state;
 	enum scale_detail detail;
 	char *reason;
-	int scale;                /* `orchctl scale` target; 0: the manifest's */
+	int scale;                /* `orchctl scale` target (0 stops every instance);
+	                             CTL_SCALE_UNSET: the manifest's replicas */
+	unsigned restart_gen;     /* `orchctl restart SERVICE`s so far: part of its
+	                             spec (api_ops.c), persisted, kept across applies */
 	bool paused;
 	bool rollback;            /* its current rollout reverts (POST /v1/rollback) */
 	bool promote, abort;      /* requests for the planner, until it took them */
@@ -231,6 +236,8 @@ void ctl_api_promote(struct httpd_resp *out, const struct httpd_req *req, void *
 void ctl_api_abort(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_resume(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_drain(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+/* The request body as a JSON object ("" is {}); NULL after a 400 reply. */
+json_t *ctl_api_body(struct httpd_resp *out, const struct httpd_req *req);
 void ctl_api_register(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_heartbeat(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_node_events(struct httpd_resp *out, const struct httpd_req *req, void *arg);
@@ -240,6 +247,21 @@ void ctl_revision_result(struct ctl *c, uint64_t seq, const char *result);
 /* Revision seq failed (a rollout of it was rolled back): result "failed"
  * and reason, and it is no longer pending. */
 void ctl_revision_failed(struct ctl *c, uint64_t seq, const char *reason);
+
+/* api_ops.c: restart, revive, forget a node; answers after the plan */
+/* Plan now (what the loop would do at the end of this turn), so that an
+ * answer shows the state after the request took effect. */
+void ctl_replan(struct ctl *c);
+/* spec with s's restart generation in its env (ORCH_RESTART=N), so that
+ * its fingerprint changes with every `orchctl restart`; NULL when s was
+ * never restarted (use spec). Borrows spec's strings; free with
+ * ctl_restart_spec_free() after the plan that used it. */
+struct service_spec *ctl_restart_spec(const struct ctl_svc *s,
+    const struct service_spec *spec);
+void ctl_restart_spec_free(struct service_spec *spec);
+void ctl_api_restart_service(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+void ctl_api_restart_instance(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+void ctl_api_node_delete(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 
 /* state.c: the records, the one setter per kind, persistence */
 struct ctl_svc *ctl_svc_find(struct ctl *c, const char *name);
