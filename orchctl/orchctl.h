@@ -247,6 +247,8 @@ extern const struct orchctl_cmd cmd_promote;
 extern const struct orchctl_cmd cmd_abort;
 extern const struct orchctl_cmd cmd_pause;
 extern const struct orchctl_cmd cmd_resume;
+/* cmd_restart.c */
+extern const struct orchctl_cmd cmd_restart;
 
 /* ---- end of the controller client section ----------------------------- */
 
