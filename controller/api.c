@@ -170,6 +170,7 @@ api_service(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 			    json_string(sp->deps[k].constraint));
 		json_object_set_new(j, "depends_on", deps);
 		json_object_set_new(j, "replicas", json_integer(sp->replicas));
+		json_object_set_new(j, "restart_gen", json_integer(s->restart_gen));
 		/* null: no person's target, the manifest's replicas count */
 		json_object_set_new(j, "scale", s->scale != CTL_SCALE_UNSET ?
 		    json_integer(s->scale) : json_null());
