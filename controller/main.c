@@ -27,7 +27,7 @@ usage(const char *msg)
 	    "usage: orch-controller --repo PATH_OR_URL [--branch main] [--manifest orch.yaml]\n"
 	    "                       --data-dir DIR --listen ADDR:PORT --token-file F\n"
 	    "                       [--haproxy SOCKET [--haproxy-map FILE]]\n"
-	    "                       [--node-suspect 3s] [--node-lost 10s] [--node-heartbeat 2s]\n"
+	    "                       [--node-suspect 5s] [--node-lost 10s] [--node-heartbeat 2s]\n"
 	    "                       [--resync 5s] [--log-level debug|info|warn|error]\n");
 	exit(2);
 }
@@ -132,7 +132,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 
 	cfg->branch = "main";
 	cfg->manifest = "orch.yaml";
-	cfg->node_suspect_ms = 3000;
+	cfg->node_suspect_ms = 5000; /* 2.5 heartbeats of a slave's default 2s */
 	cfg->node_lost_ms = 10000;
 	cfg->resync_ms = 5000;
 	cfg->haproxy_map = "/etc/haproxy/orch.map"; /* docs/haproxy.md */
