@@ -130,7 +130,6 @@ ctl_api_restart_instance(struct httpd_resp *out, const struct httpd_req *req, vo
 	i->restarts = 0;
 	i->pid = 0;
 	ctl_inst_set_state(c, i, INSTANCE_PROVISION, "revived by request: restart budget reset");
-	ctl_inst_save(c, i);
 	log_info("instance=%s service=%s revived by request", id, i->service);
 	ctl_replan(c);
 	httpd_reply_json(out, 200, ctl_instance_json(i));
