@@ -37,6 +37,7 @@
 #include "cluster.h"
 #include "err.h"
 #include "run.h"
+#include "store.h"
 #include "units.h"
 
 #define TIMEOUT_MS 60000
@@ -285,6 +286,64 @@ TEST(verbs__scale_json_shows_the_new_desired)
 	json_decref(j);
 	run_result_free(&r);
 	CHECK(WAIT_FOR(cluster_count(cl, "web", "Run") == 2, CL_WAIT));
+}
+
+/* Rewrite service svc's stored record as a controller from before
+ * "scale_to" wrote it: "scale": old, where 0 meant the manifest's. */
+static bool
+put_old_scale(struct store *st, const char *svc, int old)
+{
+	struct store_batch *b;
+	char key[128], *text = NULL, *out;
+	json_t *j;
+	bool ok;
+
+	snprintf(key, sizeof(key), "services/%s", svc);
+	if (store_get(&text, st, key) < 0 || (j = json_loads(text, 0, NULL)) == NULL) {
+		free(text);
+		return false;
+	}
+	free(text);
+	json_object_del(j, "scale_to");
+	json_object_set_new(j, "scale", json_integer(old));
+	out = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	b = store_batch_new();
+	store_batch_put(b, key, out);
+	ok = store_commit(st, b, NULL) == 0;
+	store_batch_free(b);
+	free(out);
+	return ok;
+}
+
+TEST(verbs__old_scale_records_keep_their_meaning)
+{
+	struct run_result r;
+	struct store *st = NULL;
+	char path[700];
+	json_t *j;
+
+	REQUIRE(cl != NULL);
+	REQUIRE(cluster_ctl_stop(cl, SIGTERM) == 0);
+	snprintf(path, sizeof(path), "%s/state.db", cl->ctl_data);
+	REQUIRE(store_open_sqlite(&st, path) == 0);
+	CHECK(put_old_scale(st, "web", 0));    /* 0: the manifest's, then */
+	CHECK(put_old_scale(st, "chatty", 1)); /* a person's 1 */
+	store_close(st);
+	REQUIRE(cluster_ctl_start(cl) == 0);
+	j = service("web");
+	CHECK(json_is_null(json_object_get(j, "scale")));
+	CHECK_EQ_INT(json_integer_value(json_object_get(j, "desired")), 2);
+	json_decref(j);
+	j = service("chatty");
+	CHECK_EQ_INT(json_integer_value(json_object_get(j, "scale")), 1);
+	json_decref(j);
+	CHECK(WAIT_FOR(cluster_count(cl, "chatty", NULL) == 1, CL_WAIT));
+	CHECK(cluster_count(cl, "web", "Run") == 2);
+	CTL(&r, "scale", "chatty", "--reset");
+	CHECK_EQ_INT(r.status, 0);
+	run_result_free(&r);
+	CHECK(WAIT_FOR(cluster_count(cl, "chatty", "Run") == 2, CL_WAIT));
 }
 
 /* ---- #7, #8: steering --------------------------------------------------- */
@@ -844,7 +903,8 @@ TEST(verbs__controller_refuses_short_node_suspect)
 }
 
 CHECK_MAIN(verbs__setup, verbs__scale_zero_stops_everything_and_reset_returns,
-    verbs__scale_json_shows_the_new_desired, verbs__pause_without_rollout_says_so,
+    verbs__scale_json_shows_the_new_desired, verbs__old_scale_records_keep_their_meaning,
+    verbs__pause_without_rollout_says_so,
     verbs__steer_now_lines_show_the_state_after,
     verbs__events_follow_shows_only_new_events,
     verbs__head_on_public_paths_answers_like_get, verbs__history_has_seq_and_reason,
