@@ -335,10 +335,6 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	bool path_known = false;
 	char buf[1024];
 	const char *cl;
-	/* HEAD is GET without the body (RFC 9110 9.3.2): the GET route
-	 * answers, same status, same auth rule; libmicrohttpd sends no
-	 * body for HEAD. */
-	const char *as = strcmp(method, "HEAD") == 0 ? "GET" : method;
 
 	if (strlen(url) >= sizeof(buf))
 		return send_error(h, conn, 414, "uri too long", "the path is too long");
@@ -346,7 +342,9 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		if (!route_match(&req, buf, sizeof(buf), h->cfg.routes[i].pattern, url))
 			continue;
 		path_known = true;
-		if (strcmp(as, h->cfg.routes[i].method) == 0) {
+		/* HEAD is GET without the body (MHD leaves the body out). */
+		if (strcmp(method, h->cfg.routes[i].method) == 0 ||
+		    (strcmp(method, "HEAD") == 0 && strcmp(h->cfg.routes[i].method, "GET") == 0)) {
 			route = &h->cfg.routes[i];
 			break;
 		}

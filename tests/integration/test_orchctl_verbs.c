@@ -802,16 +802,36 @@ TEST(verbs__restart_instance_revives_a_failed_pet)
 
 /* ---- drain --undo, nodes rm ---------------------------------------------- */
 
-TEST(verbs__drain_undo)
+TEST(verbs__drain_keeps_pets_and_undo)
 {
 	struct run_result r;
-	const char *node = cl ? cl->slaves[0].name : "";
+	char node[128], want[256];
+	json_t *j;
+	long long pid;
 
 	REQUIRE(cl != NULL);
+	/* The node of the pet: drain keeps it there and says what to do. */
+	j = cluster_instance(cl, "db-0");
+	REQUIRE(j != NULL);
+	snprintf(node, sizeof(node), "%s", json_string_value(json_object_get(j, "node")) ?: "");
+	pid = json_integer_value(json_object_get(j, "pid"));
+	json_decref(j);
 	CTL(&r, "drain", node);
 	CHECK_EQ_INT(r.status, 0);
+	CHECK_CONTAINS(r.out, "is draining");
+	snprintf(want, sizeof(want), "Pets staying on %s: db-0\n", node);
+	CHECK_CONTAINS(r.out, want);
+	snprintf(want, sizeof(want), "orchctl drain --undo %s", node);
+	CHECK_CONTAINS(r.out, want);
 	run_result_free(&r);
 	CHECK(WAIT_FOR(cluster_node_is(cl, node, "Draining"), CL_WAIT));
+	/* Its cattle moved away; the pet did not move. */
+	CHECK(WAIT_FOR(cluster_service_is(cl, "web", "Run") &&
+	    cluster_count(cl, "web", "Run") == 2, CL_WAIT));
+	j = cluster_instance(cl, "db-0");
+	CHECK_STR(json_string_value(json_object_get(j, "node")) ?: "", node);
+	CHECK_EQ_INT(json_integer_value(json_object_get(j, "pid")), pid);
+	json_decref(j);
 	CTL(&r, "drain", "--undo", node);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK_CONTAINS(r.out, "is no longer draining");
@@ -911,6 +931,6 @@ CHECK_MAIN(verbs__setup, verbs__scale_zero_stops_everything_and_reset_returns,
     verbs__logs_tail_counts_lines_and_bytes_counts_bytes,
     verbs__logs_service_prefixes_each_instance, verbs__diff_ref_against_the_working_tree,
     verbs__restart_service_replaces_every_instance,
-    verbs__restart_instance_revives_a_failed_pet, verbs__drain_undo,
+    verbs__restart_instance_revives_a_failed_pet, verbs__drain_keeps_pets_and_undo,
     verbs__nodes_rm_forgets_a_lost_node_only, verbs__cleanup,
     verbs__controller_refuses_short_node_suspect)
