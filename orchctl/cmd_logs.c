@@ -236,9 +236,44 @@ one:
 	return EXIT_OK;
 }
 
+/* Poll every source until interrupted or none is left; of several, one
+ * that went away is dropped and the others go on. */
 static int
-run_logs(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
-    char **argv)
+follow_all(struct client *c, const struct logs *l, struct src *v, size_t n, size_t live)
+{
+	volatile sig_atomic_t *stop = orchctl_catch_interrupt();
+	int ex;
+
+	client_set_timeout(c, FOLLOW_REQUEST_MS);
+	while (!*stop && live > 0) {
+		struct timespec ts = {0, POLL_MS * 1000000L};
+
+		nanosleep(&ts, NULL);
+		for (size_t k = 0; k < n && !*stop; k++) {
+			if (v[k].prev == NULL)
+				continue; /* gone or never read */
+			if ((ex = poll_src(c, l, &v[k])) == EXIT_OK)
+				continue;
+			if (ex == EXIT_UNREACHABLE || n == 1)
+				return ex;
+			free(v[k].prev);
+			v[k].prev = NULL;
+			live--;
+		}
+	}
+	return EXIT_OK;
+}
+
+struct logs_opts {
+	bool follow;
+	long long lines;   /* --tail; 0: bytes */
+	uint64_t bytes;    /* --bytes, or the default window */
+};
+
+/* The verb's options into o (and l->stream); OPT_EXIT with *out_exit. */
+static int
+parse_opts(int *out_exit, struct logs_opts *o, struct logs *l, struct orchctl *ctx,
+    const struct orchctl_cmd *cmd, int argc, char **argv)
 {
 	static const struct option longs[] = {
 		{"follow", no_argument, NULL, 'f'},
@@ -247,52 +282,72 @@ run_logs(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 		{"bytes", required_argument, NULL, OPT_BYTES},
 		{NULL, 0, NULL, 0},
 	};
+	bool have_bytes = false;
+	int ch;
+
+	while ((ch = orchctl_getopt(out_exit, ctx, cmd, argc, argv, "f", longs)) != -1) {
+		switch (ch) {
+		case OPT_EXIT:
+			return OPT_EXIT;
+		case 'f':
+			o->follow = true;
+			break;
+		case OPT_STDERR:
+			l->stream = "stderr";
+			break;
+		case OPT_TAIL:
+			if ((o->lines = parse_count(optarg, MAX_LINES)) <= 0)
+				goto usage_tail;
+			break;
+		case OPT_BYTES:
+			if (orch_parse_size(&o->bytes, optarg) < 0) {
+				*out_exit = orchctl_usage_error(cmd, "--bytes: %s",
+				    orch_err_last());
+				return OPT_EXIT;
+			}
+			if (o->bytes == 0 || o->bytes > MAX_TAIL) {
+				*out_exit = orchctl_usage_error(cmd, "--bytes: want 1 "
+				    "to %u bytes (16M), got '%s'", MAX_TAIL, optarg);
+				return OPT_EXIT;
+			}
+			have_bytes = true;
+			break;
+		default:
+			*out_exit = orchctl_usage_error(cmd, "unexpected option");
+			return OPT_EXIT;
+		}
+	}
+	if (o->lines > 0 && have_bytes) {
+		*out_exit = orchctl_usage_error(cmd, "--tail (lines) and --bytes "
+		    "exclude each other");
+		return OPT_EXIT;
+	}
+	return 0;
+usage_tail:
+	*out_exit = orchctl_usage_error(cmd, "--tail: want 1 to %d lines, got '%s' "
+	    "(--bytes N for bytes)", MAX_LINES, optarg);
+	return OPT_EXIT;
+}
+
+static int
+run_logs(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
+    char **argv)
+{
+	struct logs_opts o = {false, 0, DEFAULT_TAIL};
 	struct logs l = {ctx, "stdout", false};
-	uint64_t bytes = DEFAULT_TAIL;
-	long long lines = 0;
-	bool follow = false;
 	struct client *c = NULL;
 	struct src *v = NULL;
 	json_t *hold = NULL;
-	volatile sig_atomic_t *stop;
-	size_t n = 0, live;
-	int ch, ex, failed = 0;
+	size_t n = 0;
+	int ex, failed = 0;
 
-	while ((ch = orchctl_getopt(&ex, ctx, cmd, argc, argv, "f", longs)) != -1) {
-		switch (ch) {
-		case OPT_EXIT:
-			return ex;
-		case 'f':
-			follow = true;
-			break;
-		case OPT_STDERR:
-			l.stream = "stderr";
-			break;
-		case OPT_TAIL:
-			if ((lines = parse_count(optarg, MAX_LINES)) <= 0)
-				return orchctl_usage_error(cmd, "--tail: want 1 to %d "
-				    "lines, got '%s' (--bytes N for bytes)", MAX_LINES, optarg);
-			break;
-		case OPT_BYTES:
-			if (orch_parse_size(&bytes, optarg) < 0)
-				return orchctl_usage_error(cmd, "--bytes: %s",
-				    orch_err_last());
-			if (bytes == 0 || bytes > MAX_TAIL)
-				return orchctl_usage_error(cmd, "--bytes: want 1 "
-				    "to %u bytes (16M), got '%s'", MAX_TAIL, optarg);
-			break;
-		default:
-			return orchctl_usage_error(cmd, "unexpected option");
-		}
-	}
+	if (parse_opts(&ex, &o, &l, ctx, cmd, argc, argv) == OPT_EXIT)
+		return ex;
 	if (argc - optind != 1)
 		return orchctl_usage_error(cmd, "need exactly one INSTANCE or SERVICE "
 		    "(got %d arguments)", argc - optind);
 	if (*argv[optind] == '\0')
 		return orchctl_usage_error(cmd, "empty INSTANCE id");
-	if (lines > 0 && bytes != DEFAULT_TAIL)
-		return orchctl_usage_error(cmd, "--tail (lines) and --bytes exclude "
-		    "each other");
 	if ((ex = client_open(&c, ctx, cmd)) != EXIT_OK)
 		return ex;
 	if ((ex = resolve(&v, &n, &hold, c, argv[optind])) != EXIT_OK)
@@ -301,34 +356,15 @@ run_logs(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 	/* Of a service, an instance that cannot be read is said (the client
 	 * printed why) and the others go on; exit 1 at the end. */
 	for (size_t k = 0; k < n; k++)
-		if ((ex = first_read(c, &l, &v[k], lines, (size_t)bytes, follow)) != EXIT_OK) {
+		if ((ex = first_read(c, &l, &v[k], o.lines, (size_t)o.bytes,
+		    o.follow)) != EXIT_OK) {
 			if (ex == EXIT_UNREACHABLE || n == 1)
 				goto out;
 			failed++;
 		}
 	ex = failed ? EXIT_FAILED : EXIT_OK;
-	if (!follow)
-		goto out;
-
-	stop = orchctl_catch_interrupt();
-	client_set_timeout(c, FOLLOW_REQUEST_MS);
-	for (live = n - failed; !*stop && live > 0;) {
-		struct timespec ts = {0, POLL_MS * 1000000L};
-
-		nanosleep(&ts, NULL);
-		for (size_t k = 0; k < n && !*stop; k++) {
-			if (v[k].prev == NULL)
-				continue; /* gone or never read */
-			if ((ex = poll_src(c, &l, &v[k])) == EXIT_OK)
-				continue;
-			if (ex == EXIT_UNREACHABLE || n == 1)
-				goto out;
-			free(v[k].prev); /* the instance went away: the others go on */
-			v[k].prev = NULL;
-			live--;
-		}
-	}
-	ex = EXIT_OK;
+	if (o.follow)
+		ex = follow_all(c, &l, v, n, n - (size_t)failed);
 out:
 	for (size_t k = 0; k < n; k++)
 		free(v[k].prev);
