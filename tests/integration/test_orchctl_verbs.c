@@ -924,6 +924,33 @@ TEST(verbs__controller_refuses_short_node_suspect)
 	rmdir(dir);
 }
 
+/* Without --node-heartbeat, each slave's registration is checked against
+ * --node-suspect: the fixture's slaves beat every 300ms, so a 500ms
+ * suspect is said, per node, in the log people read (the events). */
+static bool
+warned(struct cluster *c2, const char *node)
+{
+	char want[256];
+	json_t *j = cluster_get(c2, "/v1/events?since=0");
+	bool yes;
+
+	snprintf(want, sizeof(want), "heartbeats every 300ms, but --node-suspect is "
+	    "500ms (less than two heartbeats)");
+	yes = json_has(j, want) && json_has(j, node);
+	json_decref(j);
+	return yes;
+}
+
+TEST(verbs__slave_heartbeat_too_slow_for_node_suspect_is_said)
+{
+	static const char *const extra[] = {"--node-suspect", "500ms", NULL};
+	struct cluster *c2 = NULL;
+
+	REQUIRE(cluster_start(&c2, 1, extra) == 0 || c2 != NULL);
+	CHECK(WAIT_FOR(warned(c2, c2->slaves[0].name), CL_WAIT));
+	cluster_free(c2);
+}
+
 CHECK_MAIN(verbs__setup, verbs__scale_zero_stops_everything_and_reset_returns,
     verbs__scale_json_shows_the_new_desired, verbs__old_scale_records_keep_their_meaning,
     verbs__pause_without_rollout_says_so,
@@ -935,4 +962,5 @@ CHECK_MAIN(verbs__setup, verbs__scale_zero_stops_everything_and_reset_returns,
     verbs__restart_service_replaces_every_instance,
     verbs__restart_instance_revives_a_failed_pet, verbs__drain_keeps_pets_and_undo,
     verbs__nodes_rm_forgets_a_lost_node_only, verbs__cleanup,
-    verbs__controller_refuses_short_node_suspect)
+    verbs__controller_refuses_short_node_suspect,
+    verbs__slave_heartbeat_too_slow_for_node_suspect_is_said)
