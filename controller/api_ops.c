@@ -156,7 +156,8 @@ forget_pet_homes(struct ctl *c, const char *node)
 /* DELETE /v1/nodes/NAME: forget a Lost node and the records of what it
  * ran (its cattle were replaced already; its pets may now start
  * elsewhere, with an empty data dir). A node that is not Lost is
- * refused: it may come back, or it is alive. */
+ * refused: it may come back, or it is alive. A slave of that name that
+ * comes back registers as a new node. */
 void
 ctl_api_node_delete(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 {
@@ -174,14 +175,6 @@ ctl_api_node_delete(struct httpd_resp *out, const struct httpd_req *req, void *a
 		httpd_reply_error(out, 409, "conflict", "node %s is %s, not Lost: only a Lost "
 		    "node is removed (drain it and stop its slave first)", n->name,
 		    lifecycle_node_state_name(n->state));
-		return;
-	}
-	if (n->cmds_in_flight > 0) {
-		/* A transfer to it still holds its record; the command
-		 * timeout ends it within seconds. */
-		httpd_reply_error(out, 409, "conflict", "node %s: %d command%s still in flight; "
-		    "try again in a few seconds", n->name, n->cmds_in_flight,
-		    n->cmds_in_flight == 1 ? "" : "s");
 		return;
 	}
 	forget_pet_homes(c, n->name);
@@ -204,6 +197,19 @@ ctl_api_node_delete(struct httpd_resp *out, const struct httpd_req *req, void *a
 	log_info("node=%s removed by request (%d instance records dropped)", n->name, dropped);
 	httpd_reply_json(out, 200, json_pack("{s:s, s:b, s:i}", "name", n->name,
 	    "removed", 1, "instances_dropped", dropped));
-	ctl_node_free(n);
+	/* Transfers still on the wire (commands, probes) hold the record:
+	 * nodes live until exit (slaves.c), so it is retired, not freed. */
+	n->next = c->nodes_removed;
+	c->nodes_removed = n;
 	ctl_replan(c);
+}
+
+void
+ctl_nodes_removed_free(struct ctl *c)
+{
+	for (struct ctl_node *n = c->nodes_removed, *next; n; n = next) {
+		next = n->next;
+		ctl_node_free(n);
+	}
+	c->nodes_removed = NULL;
 }

@@ -177,6 +177,7 @@ struct ctl {
 	struct ctl_inst **inst_tab; /* state.c: chained hash by id */
 	size_t inst_nbuckets, ninsts;
 	struct ctl_node *nodes;
+	struct ctl_node *nodes_removed; /* api_ops.c: `nodes rm`, freed at exit */
 	uint64_t list_gens;       /* nodes.c: full instance lists taken so far */
 	struct ctl_cmd *cmds;     /* slaves.c, in queue order */
 	struct ctl_cmd *cmds_tail;
@@ -262,6 +263,8 @@ void ctl_restart_spec_free(struct service_spec *spec);
 void ctl_api_restart_service(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_restart_instance(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_node_delete(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+/* Free the records of removed nodes (at exit, after the transfers). */
+void ctl_nodes_removed_free(struct ctl *c);
 
 /* state.c: the records, the one setter per kind, persistence */
 struct ctl_svc *ctl_svc_find(struct ctl *c, const char *name);

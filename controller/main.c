@@ -255,6 +255,7 @@ out:
 	httpd_free(c.http);
 	ctl_loop_free(&c);
 	ctl_slaves_free(&c);
+	ctl_nodes_removed_free(&c);
 	ctl_alerts_free(&c);
 	ctl_state_free(&c);
 	manifest_git_free(c.git);
