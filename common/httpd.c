@@ -15,10 +15,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "err.h"
 #include "httpd.h"
 #include "log.h"
+#include "units.h"
+
+/* One open connection as the limits see it (MHD's socket context). The
+ * list is oldest first, so the first match of a walk is the oldest. */
+struct httpd_conn {
+	struct httpd_conn *next, *prev;
+	struct MHD_Connection *conn;
+	int fd;
+	struct in_addr addr;
+	int64_t reading_since;   /* mono ms the request being read began;
+	                            0: read whole (handled, deferred, streaming) */
+	bool cut;                /* shut down by a limit, not yet closed */
+};
 
 struct httpd {
 	struct MHD_Daemon *mhd;
@@ -26,7 +40,9 @@ struct httpd {
 	int port;
 	struct httpd_call *cur;       /* the request whose handler runs now */
 	struct httpd_call *deferred;  /* waiting for httpd_finish() */
-	struct httpd_stream *streams; /* queued and not yet over */
+	struct httpd_stream *streams; /* queued and not yet over, newest first */
+	struct httpd_conn *conns, *conns_tail;
+	struct httpd_stats stats;
 };
 
 enum call_state { CALL_RUN, CALL_WAIT, CALL_DONE };
@@ -52,9 +68,186 @@ struct httpd_stream {
 	httpd_stream_read read;
 	void (*done)(void *arg);
 	void *arg;
+	struct in_addr addr;       /* of its client, for streams_per_addr */
 	bool asleep;               /* suspended by its reader */
-	bool closing;              /* the server stops: end it, read no more */
+	bool closing;              /* the server stops or a limit ends it:
+	                              end it, read no more */
 };
+
+char *
+httpd_metrics_text(const struct httpd *h)
+{
+	struct httpd_stats st;
+	char *out = NULL;
+
+	httpd_stats(&st, h);
+	if (asprintf(&out,
+	    "# HELP orch_http_connections Open connections to the HTTP API.\n"
+	    "# TYPE orch_http_connections gauge\norch_http_connections %u\n"
+	    "# HELP orch_http_streams Open streams (Server-Sent Events).\n"
+	    "# TYPE orch_http_streams gauge\norch_http_streams %u\n"
+	    "# HELP orch_http_connections_cut_total Connections closed by a limit: a request"
+	    " not read in time, room made for a new client, a stream past its bound.\n"
+	    "# TYPE orch_http_connections_cut_total counter\n"
+	    "orch_http_connections_cut_total{reason=\"read_timeout\"} %llu\n"
+	    "orch_http_connections_cut_total{reason=\"evicted\"} %llu\n"
+	    "orch_http_connections_cut_total{reason=\"stream_dropped\"} %llu\n",
+	    st.conns, st.streams, (unsigned long long)st.read_timeouts,
+	    (unsigned long long)st.evicted, (unsigned long long)st.streams_dropped) < 0)
+		return NULL;
+	return out;
+}
+
+/* ---- limits: connections per address, reserve, read deadline --------- */
+
+static struct httpd_conn *
+conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
+	    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Close hc from our side: MHD sees the end of the stream at its next
+ * turn and closes the connection through its usual path. */
+static void
+conn_cut(struct httpd_conn *hc)
+{
+	if (hc->cut)
+		return;
+	hc->cut = true;
+	shutdown(hc->fd, SHUT_RDWR);
+}
+
+/* The request on conn is read whole: no read deadline until the next. */
+static void
+conn_read_done(struct MHD_Connection *conn)
+{
+	struct httpd_conn *hc = conn_of(conn);
+
+	if (hc != NULL)
+		hc->reading_since = 0;
+}
+
+/* The oldest connection still reading a request (of addr when addr is
+ * not NULL), other than except; NULL when none. */
+static struct httpd_conn *
+oldest_reader(struct httpd *h, const struct in_addr *addr, const struct httpd_conn *except)
+{
+	for (struct httpd_conn *hc = h->conns; hc; hc = hc->next)
+		if (hc != except && !hc->cut && hc->reading_since != 0 &&
+		    (addr == NULL || hc->addr.s_addr == addr->s_addr))
+			return hc;
+	return NULL;
+}
+
+static void stream_end(struct httpd *h, struct httpd_stream *s);
+
+/* A new connection: past its address's bound, it takes the place of that
+ * address's oldest reader (an address's idle keep-alives never lock out
+ * its next request) or is refused when all of them are busy; past the
+ * reserve, it takes the place of the oldest reader of any address, else
+ * of the oldest stream. */
+static void
+conn_admit(struct httpd *h, struct httpd_conn *nc)
+{
+	struct httpd_conn *victim;
+	unsigned same = 0, n = 0;
+
+	for (struct httpd_conn *hc = h->conns; hc; hc = hc->next) {
+		if (hc->cut)
+			continue;
+		n++;
+		same += hc->addr.s_addr == nc->addr.s_addr;
+	}
+	if (same > h->cfg.conn_per_addr) {
+		victim = oldest_reader(h, &nc->addr, nc);
+		conn_cut(victim ? victim : nc);
+		h->stats.evicted++;
+		if (victim == NULL)
+			return;
+		n--;
+	}
+	if (n + h->cfg.conn_reserve <= h->cfg.conn_limit)
+		return;
+	if ((victim = oldest_reader(h, NULL, nc)) != NULL) {
+		conn_cut(victim);
+		h->stats.evicted++;
+	} else if (h->streams != NULL) {
+		struct httpd_stream *s = h->streams;
+
+		while (s->next != NULL)
+			s = s->next;
+		stream_end(h, s);
+		h->stats.evicted++;
+	}
+}
+
+static void
+notify_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct httpd *h = cls;
+	struct httpd_conn *hc = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (hc == NULL)
+			return;
+		*(hc->prev ? &hc->prev->next : &h->conns) = hc->next;
+		*(hc->next ? &hc->next->prev : &h->conns_tail) = hc->prev;
+		h->stats.conns--;
+		free(hc);
+		*socket_context = NULL;
+		return;
+	}
+	if ((hc = calloc(1, sizeof(*hc))) == NULL)
+		return; /* unlimited, but served: better than refusing */
+	hc->conn = conn;
+	hc->fd = (ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)) ?
+	    ci->connect_fd : -1;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci != NULL && ci->client_addr != NULL && ci->client_addr->sa_family == AF_INET)
+		hc->addr = ((const struct sockaddr_in *)ci->client_addr)->sin_addr;
+	hc->reading_since = orch_mono_ms();
+	hc->prev = h->conns_tail;
+	*(h->conns_tail ? &h->conns_tail->next : &h->conns) = hc;
+	h->conns_tail = hc;
+	h->stats.conns++;
+	*socket_context = hc;
+	conn_admit(h, hc);
+}
+
+/* Cut every connection whose request is not read whole in time
+ * (httpd_timeout_ms wakes the loop for the next deadline). */
+static void
+conns_expire(struct httpd *h, int64_t now)
+{
+	int64_t lim = (int64_t)h->cfg.read_timeout_s * 1000;
+
+	for (struct httpd_conn *hc = h->conns; hc; hc = hc->next) {
+		if (hc->cut || hc->reading_since == 0)
+			continue;
+		if (now - hc->reading_since >= lim) {
+			log_debug("httpd: cut a connection from %s: request not read within %us",
+			    inet_ntoa(hc->addr), h->cfg.read_timeout_s);
+			conn_cut(hc);
+			h->stats.read_timeouts++;
+		}
+	}
+}
+
+void
+httpd_stats(struct httpd_stats *out, const struct httpd *h)
+{
+	unsigned n = 0;
+
+	*out = h->stats;
+	for (const struct httpd_stream *s = h->streams; s; s = s->next)
+		n++;
+	out->streams = n;
+}
 
 static void
 mhd_logger(void *cls, const char *fmt, va_list ap)
@@ -83,9 +276,18 @@ httpd_reply_text(struct httpd_resp *out, int status, const char *ctype,
 void
 httpd_reply_json(struct httpd_resp *out, int status, json_t *j)
 {
-	char *s = json_dumps(j, JSON_COMPACT);
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
 	json_decref(j);
+	if (s == NULL) {
+		/* A string that is not UTF-8 (json_pack refuses it) or out of
+		 * memory: still a JSON error, never an empty 500. */
+		static const char fail[] =
+		    "{\"error\":\"internal error\",\"detail\":\"cannot encode the answer\"}";
+
+		status = 500;
+		s = strdup(fail);
+	}
 	out->status = status;
 	out->content_type = "application/json";
 	out->body = s;
@@ -198,19 +400,63 @@ httpd_stream_asleep(const struct httpd_stream *s)
 	return s->asleep;
 }
 
+/* End stream s now: its reader is not asked again, and its connection
+ * is cut (a client that reads nothing would hold the last chunk). */
+static void
+stream_end(struct httpd *h, struct httpd_stream *s)
+{
+	struct httpd_conn *hc = conn_of(s->conn);
+
+	if (s->closing)
+		return;
+	s->closing = true;
+	h->stats.streams_dropped++;
+	httpd_stream_wake(s);
+	if (hc != NULL)
+		conn_cut(hc);
+}
+
+/* A new stream s from addr is queued: past streams_per_addr the oldest of
+ * its address ends, past streams_max the oldest of all. */
+static void
+streams_bound(struct httpd *h, struct httpd_stream *s)
+{
+	struct httpd_stream *oldest_same = NULL, *oldest = NULL;
+	unsigned same = 0, n = 0;
+
+	for (struct httpd_stream *t = h->streams; t; t = t->next) {
+		if (t->closing)
+			continue;
+		n++;
+		oldest = t;
+		if (t->addr.s_addr == s->addr.s_addr) {
+			same++;
+			oldest_same = t;
+		}
+	}
+	if (same > h->cfg.streams_per_addr && oldest_same != s)
+		stream_end(h, oldest_same);
+	else if (n > h->cfg.streams_max && oldest != s)
+		stream_end(h, oldest);
+}
+
 static enum MHD_Result
 send_stream(struct httpd *h, struct MHD_Connection *conn, struct httpd_stream *s)
 {
 	struct MHD_Response *resp = s->resp;
+	struct httpd_conn *hc = conn_of(conn);
 	enum MHD_Result ret;
 
 	s->resp = NULL;
 	s->conn = conn;
+	if (hc != NULL)
+		s->addr = hc->addr;
 	ret = MHD_queue_response(conn, 200, resp);
 	if (ret == MHD_YES) {
 		s->h = h;
 		s->next = h->streams;
 		h->streams = s;
+		streams_bound(h, s);
 	}
 	/* Queued, the connection holds the response; else this frees s. */
 	MHD_destroy_response(resp);
@@ -223,6 +469,7 @@ send_resp(struct httpd *h, struct MHD_Connection *conn, struct httpd_resp *r)
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
+	conn_read_done(conn);
 	if (r->stream != NULL) {
 		ret = send_stream(h, conn, r->stream);
 		r->stream = NULL;
@@ -322,6 +569,41 @@ token_ok(const struct httpd *h, struct MHD_Connection *conn)
 	return diff == 0 && n == m;
 }
 
+/* Whether s is well-formed UTF-8 (no overlongs, surrogates or code
+ * points past U+10FFFF), as jansson requires of every string. */
+static bool
+utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		unsigned c = *p, n, cp;
+
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, cp = c & 0x07;
+		else
+			return false;
+		for (unsigned i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
 static enum MHD_Result
 access_cb(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -338,6 +620,10 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 
 	if (strlen(url) >= sizeof(buf))
 		return send_error(h, conn, 414, "uri too long", "the path is too long");
+	/* MHD has decoded %XX: a byte that is not UTF-8 would reach names
+	 * and messages that JSON cannot carry. */
+	if (!utf8_valid(url))
+		return send_error(h, conn, 400, "bad request", "the path is not valid UTF-8");
 	for (size_t i = 0; i < h->cfg.nroutes; i++) {
 		if (!route_match(&req, buf, sizeof(buf), h->cfg.routes[i].pattern, url))
 			continue;
@@ -422,6 +708,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	h->cur = NULL;
 	if (call->state == CALL_WAIT) {
 		resp_drop(&resp);
+		conn_read_done(conn);
 		MHD_suspend_connection(conn);
 		return MHD_YES;
 	}
@@ -465,7 +752,12 @@ completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct httpd_call *call = *con_cls;
+	struct httpd_conn *hc = conn_of(conn);
 
+	/* Kept alive, the connection now waits for its next request: the
+	 * read deadline counts from here. */
+	if (hc != NULL && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		hc->reading_since = orch_mono_ms();
 	if (call != NULL) {
 		if (call->state == CALL_DONE)
 			resp_drop(&call->late); /* the client left first */
@@ -523,6 +815,16 @@ httpd_start(struct httpd **out, const struct httpd_config *cfg)
 		h->cfg.conn_limit = 256;
 	if (h->cfg.conn_timeout_s == 0)
 		h->cfg.conn_timeout_s = 30;
+	if (h->cfg.read_timeout_s == 0)
+		h->cfg.read_timeout_s = 10;
+	if (h->cfg.conn_per_addr == 0)
+		h->cfg.conn_per_addr = 32;
+	if (h->cfg.conn_reserve == 0 || h->cfg.conn_reserve >= h->cfg.conn_limit)
+		h->cfg.conn_reserve = h->cfg.conn_limit / 8;
+	if (h->cfg.streams_max == 0)
+		h->cfg.streams_max = 64;
+	if (h->cfg.streams_per_addr == 0)
+		h->cfg.streams_per_addr = 8;
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(port);
@@ -533,6 +835,7 @@ httpd_start(struct httpd **out, const struct httpd_config *cfg)
 	    MHD_OPTION_CONNECTION_LIMIT, h->cfg.conn_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, h->cfg.conn_timeout_s,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
+	    MHD_OPTION_NOTIFY_CONNECTION, notify_cb, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
 	    /* No SO_REUSEPORT: a second daemon on a taken port must fail, not
 	     * share it. (MHD sets SO_REUSEADDR, so a restart binds at once.) */
@@ -560,16 +863,34 @@ int64_t
 httpd_timeout_ms(const struct httpd *h)
 {
 	MHD_UNSIGNED_LONG_LONG t;
+	int64_t mhd = -1, next = -1, now = orch_mono_ms();
+	int64_t lim = (int64_t)h->cfg.read_timeout_s * 1000;
 
-	if (MHD_get_timeout(h->mhd, &t) != MHD_YES)
-		return -1;
-	return t > INT32_MAX ? INT32_MAX : (int64_t)t;
+	if (MHD_get_timeout(h->mhd, &t) == MHD_YES)
+		mhd = t > INT32_MAX ? INT32_MAX : (int64_t)t;
+	for (const struct httpd_conn *hc = h->conns; hc; hc = hc->next)
+		if (!hc->cut && hc->reading_since != 0 &&
+		    (next < 0 || hc->reading_since + lim < next))
+			next = hc->reading_since + lim;
+	if (next >= 0) {
+		next = next > now ? next - now : 0;
+		if (mhd < 0 || next < mhd)
+			mhd = next;
+	}
+	return mhd;
 }
 
 void
 httpd_run(struct httpd *h)
 {
+	uint64_t cut;
+
 	MHD_run(h->mhd);
+	/* Cut the requests past their deadline; MHD closes them at once. */
+	cut = h->stats.read_timeouts;
+	conns_expire(h, orch_mono_ms());
+	if (h->stats.read_timeouts != cut)
+		MHD_run(h->mhd);
 }
 
 int

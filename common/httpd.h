@@ -10,8 +10,21 @@
  * Content-Length says so), checks "Authorization: Bearer TOKEN" on every
  * route not marked public (401 before any handler runs), answers unknown
  * paths 404 and wrong methods 405, and errors as {"error", "detail"}.
- * Slow or idle clients are cut by conn_timeout_s; at most conn_limit
- * connections are open at once.
+ * HEAD is answered wherever GET is, without the body.
+ *
+ * No client can starve another, before any authentication:
+ * - idle clients are cut by conn_timeout_s, and a request must be read
+ *   whole (headers and body) within read_timeout_s of its first byte (or
+ *   of the previous answer on a kept-alive connection), however slowly
+ *   it trickles in;
+ * - one client address holds at most conn_per_addr connections;
+ * - at most conn_limit connections are open; once all but conn_reserve
+ *   are taken, each new connection makes room by closing the oldest one
+ *   still reading its request (else the oldest stream), so a new client
+ *   (a slave's heartbeat, an operator's write) always gets in;
+ * - at most streams_max open streams, streams_per_addr per address: a
+ *   new one past either bound ends the oldest of its address (else the
+ *   oldest of all).
  *
  * Two kinds of answer must not hold the loop, so the server suspends
  * their connection (not polled, no timeout, no cost) and the loop resumes
@@ -78,7 +91,12 @@ struct httpd_config {
 	const char *token;           /* NULL: no auth at all (tests only) */
 	size_t max_body;             /* default 1 MiB */
 	unsigned conn_limit;         /* default 256 */
-	unsigned conn_timeout_s;     /* default 30 */
+	unsigned conn_timeout_s;     /* idle; default 30 */
+	unsigned read_timeout_s;     /* a whole request; default 10 */
+	unsigned conn_per_addr;      /* default 32 */
+	unsigned conn_reserve;       /* default conn_limit / 8 */
+	unsigned streams_max;        /* default 64 */
+	unsigned streams_per_addr;   /* default 8 */
 };
 
 /* Start listening. The config's strings must outlive the server. */
@@ -89,6 +107,18 @@ int httpd_fd(const struct httpd *h);
 int64_t httpd_timeout_ms(const struct httpd *h);
 /* Do all pending work without blocking. */
 void httpd_run(struct httpd *h);
+/* Connections closed by the limits above, since the start. */
+struct httpd_stats {
+	uint64_t read_timeouts;   /* request not read within read_timeout_s */
+	uint64_t evicted;         /* closed to make room for a new client */
+	uint64_t streams_dropped; /* ended by a newer stream past a bound */
+	unsigned conns;           /* open now */
+	unsigned streams;         /* open now */
+};
+void httpd_stats(struct httpd_stats *out, const struct httpd *h);
+/* The same as Prometheus text (orch_http_connections, orch_http_streams,
+ * orch_http_connections_cut_total{reason}); caller frees; NULL: ENOMEM. */
+char *httpd_metrics_text(const struct httpd *h);
 /* The port actually bound. */
 int httpd_port(const struct httpd *h);
 /* Stop and free; accepts NULL. */

@@ -102,17 +102,24 @@ json_t *
 ctl_instance_json(const struct ctl_inst *i)
 {
 	int64_t age = i->started_at > 0 ? orch_wall_ms() - i->started_at : 0;
+	/* A Failed instance with no process has nothing checked: not
+	 * "starting"; "unhealthy" stays, it says why (docs/slave.md). */
+	enum health_state health = i->state == INSTANCE_FAILED && i->pid == 0 &&
+	    i->health != HEALTH_STATE_UNHEALTHY ? HEALTH_STATE_NONE : i->health;
 
 	return json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:i, s:s, s:s, s:i, s:I, s:I,"
-	    " s:O?, s:s?, s:s?, s:b}",
+	    " s:O?, s:s?, s:s?, s:b, s:o, s:o, s:s?}",
 	    "id", i->id, "service", i->service, "version", i->version,
 	    "node", i->node, "kind", proto_kind_name(i->kind), "pid", i->pid,
 	    "state", proto_state_name(i->gone && i->state != INSTANCE_FAILED ?
 	        INSTANCE_DESTROY : i->state),
-	    "health", proto_health_name(i->health), "restarts", i->restarts,
+	    "health", proto_health_name(health), "restarts", i->restarts,
 	    "started_at", (json_int_t)i->started_at, "age_ms", (json_int_t)age,
 	    "ports", i->ports, "reason", i->reason, "revision", i->revision,
-	    "desired", !i->gone);
+	    "desired", !i->gone,
+	    "exit_code", i->exit_code >= 0 ? json_integer(i->exit_code) : json_null(),
+	    "exit_signal", i->exit_signal > 0 ? json_integer(i->exit_signal) : json_null(),
+	    "data_dir", i->data_dir);
 }
 
 static void
@@ -300,7 +307,7 @@ node_json(struct ctl *c, const struct ctl_node *n, struct lifecycle_node *use, s
 		if (!i->gone)
 			count++;
 	return json_pack("{s:s, s:s?, s:s, s:I, s:I, s:i, s:f, s:I, s:f, s:I, s:O?, s:b,"
-	    " s:I, s:I}",
+	    " s:I, s:I, s:b, s:s?}",
 	    "name", n->name, "address", n->address,
 	    "state", lifecycle_node_state_name(n->state),
 	    "last_heartbeat", (json_int_t)n->last_hb_wall,
@@ -310,7 +317,8 @@ node_json(struct ctl *c, const struct ctl_node *n, struct lifecycle_node *use, s
 	    "used_memory", (json_int_t)(u ? u->used_memory : 0),
 	    "labels", n->labels, "drain", n->drain,
 	    "commands_sent", (json_int_t)n->cmds_sent,
-	    "commands_failed", (json_int_t)n->cmds_failed);
+	    "commands_failed", (json_int_t)n->cmds_failed,
+	    "reachable", !n->unreachable, "unreachable_reason", n->unreachable_why);
 }
 
 static void

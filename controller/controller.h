@@ -35,6 +35,8 @@
                                       * CURLMOPT_MAX_HOST_CONNECTIONS (loop.c) */
 #define CTL_CMD_BACKOFF_MIN 250
 #define CTL_CMD_BACKOFF_MAX 10000
+#define CTL_UNREACHABLE_AFTER 3       /* commands in a row without an answer */
+#define CTL_PROBE_MS 2000             /* reachability probe of an unreachable node */
 #define CTL_ALERT_TRIES 5
 #define CTL_MISSING_HEARTBEATS 2      /* absent from this many heartbeats: gone */
 #define CTL_SCALE_UNSET (-1)       /* ctl_svc.scale: no person's target */
@@ -77,6 +79,14 @@ struct ctl_node {
 	uint64_t list_gen;        /* nodes.c: stamp of that list's processing */
 	uint64_t cmds_sent, cmds_failed;
 	int cmds_in_flight;       /* slaves.c: handed to curl, at most CTL_CMD_WINDOW */
+	/* slaves.c: whether commands get through. Heartbeats come from the
+	 * slave, commands go to it: a half-cut link loses only the second. */
+	int cmd_streak;           /* commands in a row that got no answer */
+	bool unreachable;         /* CTL_UNREACHABLE_AFTER of them: no new
+	                             placements, undelivered cattle go elsewhere */
+	char *unreachable_why;
+	int64_t probe_at;         /* mono ms of the next GET /healthz while unreachable */
+	bool probing;             /* that probe is on the wire */
 };
 
 /* The controller's record of one instance: where it was placed and what
@@ -101,6 +111,9 @@ struct ctl_inst {
 	enum health_state health;
 	int pid, restarts;
 	int64_t started_at;
+	int exit_code;            /* its last exit as its slave reports it: -1 none */
+	int exit_signal;          /* 0: none */
+	char *data_dir;           /* ORCH_DATA_DIR on its node; NULL unknown */
 	json_t *ports;            /* {"http": 20001} */
 	char *reason;
 	bool gone;                /* the controller wants it destroyed */
@@ -344,6 +357,9 @@ struct lifecycle_node *ctl_nodes_input_find(struct lifecycle_node *v, size_t n,
 int ctl_slave_start(struct ctl *c, struct ctl_inst *i);
 int ctl_slave_stop(struct ctl *c, struct ctl_inst *i);
 int64_t ctl_slaves_tick(struct ctl *c, int64_t now);
+/* The node as the scheduler sees it: a node that heartbeats but that
+ * commands cannot reach is Suspect (keep what runs, place nothing). */
+enum node_state ctl_node_sched_state(const struct ctl_node *n);
 void ctl_slaves_free(struct ctl *c);
 /* Cancel queued commands of an instance about to be dropped. */
 void ctl_slaves_forget(struct ctl *c, struct ctl_inst *i);

@@ -178,6 +178,7 @@ ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	struct text t = {.cap = 4096};
 	int svc[SERVICE__LAST] = {0}, inst[INSTANCE__LAST] = {0}, node[NODE__LAST] = {0};
 	int64_t now = orch_mono_ms();
+	char *http;
 
 	if ((t.buf = malloc(t.cap)) == NULL)
 		fatalx("out of memory");
@@ -242,6 +243,10 @@ ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	    "# HELP orch_haproxy_errors_total HAProxy calls that failed (retried).\n"
 	    "# TYPE orch_haproxy_errors_total counter\norch_haproxy_errors_total %llu\n",
 	    (unsigned long long)c->haproxy_changes, (unsigned long long)c->haproxy_errors);
+	if ((http = httpd_metrics_text(c->http)) != NULL) {
+		emit(&t, "%s", http);
+		free(http);
+	}
 	emit(&t, "# HELP orch_revision Sequence number of the desired revision.\n"
 	    "# TYPE orch_revision gauge\norch_revision %llu\n", (unsigned long long)c->rev_seq);
 	out->status = 200;

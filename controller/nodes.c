@@ -100,7 +100,7 @@ ctl_node_adopt(struct ctl *c, struct ctl_node *n)
 bool
 ctl_node_usable(const struct ctl_node *n)
 {
-	return n->state == NODE_READY && !n->drain;
+	return n->state == NODE_READY && !n->drain && !n->unreachable;
 }
 
 void
@@ -422,7 +422,7 @@ ctl_nodes_input(struct ctl *c, size_t *out_n)
 	n = 0;
 	for (struct ctl_node *nd = c->nodes; nd; nd = nd->next, n++) {
 		v[n].name = nd->name;
-		v[n].state = nd->state;
+		v[n].state = ctl_node_sched_state(nd);
 		v[n].cpu = nd->cpu;
 		v[n].memory = nd->memory > 0 ? (uint64_t)nd->memory : 0;
 	}

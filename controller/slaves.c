@@ -13,6 +13,13 @@
  * curl; the rest wait here, so the per-attempt timeout counts only the
  * request itself, not a wait for a connection.
  *
+ * A node whose commands get no answer CTL_UNREACHABLE_AFTER times in a
+ * row is unreachable, although its heartbeats may still arrive (a link
+ * cut one way): it takes no new placement, cattle whose start was never
+ * delivered there are failed so that the planner places them elsewhere,
+ * and a GET /healthz every CTL_PROBE_MS (or any command answered) says
+ * when it is back. Pets wait: their home is that node.
+ *
  * An instance record points to its first command (i->cmd, the one that
  * may be on the wire); a command queued behind it hangs off that one
  * (->behind). A command whose record was dropped is an orphan: no longer
@@ -24,6 +31,7 @@
 
 #include "controller.h"
 #include "err.h"
+#include "evloop.h"
 #include "log.h"
 #include "units.h"
 
@@ -201,6 +209,114 @@ take_status(struct ctl *c, struct ctl_inst *i, const char *text)
 	json_decref(j);
 }
 
+enum node_state
+ctl_node_sched_state(const struct ctl_node *n)
+{
+	return n->state == NODE_READY && n->unreachable ? NODE_SUSPECT : n->state;
+}
+
+/* Cattle on n whose start never got an answer: fail them, so that the
+ * planner starts replacements on reachable nodes (and stops these, which
+ * is delivered, or found already gone, once the link is back). */
+static void
+fail_undelivered(struct ctl *c, struct ctl_node *n)
+{
+	char why[300];
+
+	snprintf(why, sizeof(why), "start not delivered: node %s unreachable", n->name);
+	for (struct ctl_inst *i = n->placed, *nx; i; i = nx) {
+		nx = i->on_next;
+		if (i->kind == KIND_CATTLE && !i->started && !i->gone &&
+		    i->state == INSTANCE_PROVISION)
+			ctl_inst_set_state(c, i, INSTANCE_FAILED, why);
+	}
+}
+
+/* What a command or probe to n came to: answered (any HTTP status: the
+ * slave is there) or not, with why. Marks n unreachable or back. */
+static void
+node_link(struct ctl *c, struct ctl_node *n, bool answered, const char *why)
+{
+	char cause[400];
+
+	if (answered) {
+		n->cmd_streak = 0;
+		if (!n->unreachable)
+			return;
+		n->unreachable = false;
+		free(n->unreachable_why);
+		n->unreachable_why = NULL;
+		log_info("node=%s reachable again", n->name);
+		ctl_node_event(c, n->name, NULL, NULL, "reachable again: commands get through");
+		ctl_kick(c);
+		return;
+	}
+	if (++n->cmd_streak < CTL_UNREACHABLE_AFTER || n->unreachable)
+		return;
+	snprintf(cause, sizeof(cause), "unreachable: %d commands in a row failed (%s);"
+	    " no new placements, undelivered cattle go elsewhere", n->cmd_streak, why);
+	n->unreachable = true;
+	free(n->unreachable_why);
+	n->unreachable_why = strdup(cause);
+	n->probe_at = orch_mono_ms() + CTL_PROBE_MS;
+	log_warnx("node=%s %s", n->name, cause);
+	ctl_node_event(c, n->name, NULL, NULL, cause);
+	fail_undelivered(c, n);
+	ctl_kick(c);
+}
+
+static void
+probe_done(struct ctl *c, void *arg, CURL *easy, CURLcode res)
+{
+	struct ctl_node *n = arg;
+	long code = 0;
+
+	n->probing = false;
+	if (res == CURLE_ABORTED_BY_CALLBACK)
+		return;
+	if (res == CURLE_OK)
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+	n->probe_at = orch_mono_ms() + CTL_PROBE_MS;
+	node_link(c, n, code > 0, curl_easy_strerror(res));
+}
+
+static size_t
+discard(char *ptr, size_t size, size_t n, void *arg)
+{
+	return size * n;
+}
+
+/* GET /healthz on an unreachable node when due; the next due time. */
+static int64_t
+probe_tick(struct ctl *c, int64_t now)
+{
+	int64_t next = -1;
+
+	for (struct ctl_node *n = c->nodes; n; n = n->next) {
+		char url[1024];
+		CURL *e;
+
+		if (!n->unreachable || n->probing || n->address == NULL)
+			continue;
+		if (n->probe_at > now) {
+			next = evloop_earliest(next, n->probe_at);
+			continue;
+		}
+		n->probe_at = now + CTL_PROBE_MS;
+		if ((e = curl_easy_init()) == NULL)
+			continue;
+		snprintf(url, sizeof(url), "http://%s/healthz", n->address);
+		curl_easy_setopt(e, CURLOPT_URL, url);
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)CTL_PROBE_MS);
+		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+		curl_easy_setopt(e, CURLOPT_USERAGENT, "orch-controller");
+		if (ctl_curl_add(c, e, probe_done, n) == 0)
+			n->probing = true;
+		next = evloop_earliest(next, n->probe_at);
+	}
+	return next;
+}
+
 static void
 cmd_done(struct ctl *c, void *arg, CURL *easy, CURLcode res)
 {
@@ -220,6 +336,8 @@ cmd_done(struct ctl *c, void *arg, CURL *easy, CURLcode res)
 	if (res == CURLE_OK)
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
 	i = m->orphan ? NULL : m->inst;
+	if (n != NULL)
+		node_link(c, n, code > 0, res != CURLE_OK ? curl_easy_strerror(res) : "no answer");
 	if (res != CURLE_OK || code >= 500 || code == 0) {
 		if (n != NULL)
 			n->cmds_failed++;
@@ -324,7 +442,7 @@ send_cmd(struct ctl *c, struct ctl_cmd *m, struct ctl_node *n)
 int64_t
 ctl_slaves_tick(struct ctl *c, int64_t now)
 {
-	int64_t next = -1;
+	int64_t next = probe_tick(c, now);
 
 	for (struct ctl_cmd *m = c->cmds, *nx; m; m = nx) {
 		struct ctl_node *n;
@@ -336,8 +454,7 @@ ctl_slaves_tick(struct ctl *c, int64_t now)
 		if (m->inst->cmd != m)
 			continue;
 		if (m->next_at > now) {
-			if (next < 0 || m->next_at < next)
-				next = m->next_at;
+			next = evloop_earliest(next, m->next_at);
 			continue;
 		}
 		if (m->n == NULL)

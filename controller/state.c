@@ -144,6 +144,7 @@ ctl_inst_new(struct ctl *c, const char *id, const char *service)
 	i->id = xstrdup(id);
 	i->service = xstrdup(service);
 	i->state = INSTANCE_PROVISION;
+	i->exit_code = -1;
 	i->created_mono = orch_mono_ms();
 	/* Append at the tail: the list keeps creation order. */
 	i->prev = c->insts_tail;
@@ -269,7 +270,9 @@ svc_record(const struct ctl_svc *s)
 static json_t *
 inst_record(const struct ctl_inst *i)
 {
-	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:O?, s:s, s:s, s:s,"
+	json_t *j, *last;
+
+	j = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:O?, s:s, s:s, s:s,"
 	    " s:i, s:i, s:I, s:O?, s:s?, s:b, s:b, s:I}",
 	    "id", i->id, "service", i->service, "version", i->version,
 	    "node", i->node, "revision", i->revision, "fingerprint", i->fingerprint,
@@ -278,6 +281,14 @@ inst_record(const struct ctl_inst *i)
 	    "pid", i->pid, "restarts", i->restarts, "started_at", (json_int_t)i->started_at,
 	    "ports", i->ports, "reason", i->reason, "gone", i->gone, "started", i->started,
 	    "ready_at", (json_int_t)i->ready_at);
+	/* What its slave last said of its last exit and its data dir. */
+	last = json_pack("{s:i, s:i, s:s?}", "exit_code", i->exit_code,
+	    "exit_signal", i->exit_signal, "data_dir", i->data_dir);
+
+	if (j == NULL || last == NULL || json_object_update(j, last) < 0)
+		fatalx("out of memory");
+	json_decref(last);
+	return j;
 }
 
 static json_t *
@@ -559,12 +570,19 @@ ctl_inst_observe(struct ctl *c, struct ctl_inst *i, const struct instance_status
 	}
 	json_decref(ports);
 	if (i->pid != st->pid || i->restarts != st->restarts ||
-	    i->started_at != st->started_at || i->health != st->health)
+	    i->started_at != st->started_at || i->health != st->health ||
+	    i->exit_code != st->exit_code || i->exit_signal != st->exit_signal)
 		changed = true;
 	i->pid = st->pid;
 	i->restarts = st->restarts;
 	i->started_at = st->started_at;
 	i->health = st->health;
+	i->exit_code = st->exit_code;
+	i->exit_signal = st->exit_signal;
+	if (st->data_dir != NULL && (i->data_dir == NULL || strcmp(i->data_dir, st->data_dir) != 0)) {
+		set_str(&i->data_dir, st->data_dir);
+		changed = true;
+	}
 	i->missing = 0;
 	i->started = true;
 	i->obs_state = st->state;
@@ -594,6 +612,7 @@ ctl_inst_free(struct ctl_inst *i)
 	free(i->node);
 	free(i->revision);
 	free(i->fingerprint);
+	free(i->data_dir);
 	json_decref(i->spec);
 	json_decref(i->ports);
 	free(i->reason);
@@ -623,6 +642,7 @@ ctl_node_free(struct ctl_node *n)
 	free(n->name);
 	free(n->address);
 	free(n->digest);
+	free(n->unreachable_why);
 	json_decref(n->labels);
 	free(n);
 }
@@ -756,6 +776,11 @@ load_inst(struct ctl *c, const json_t *o)
 	i->gone = json_is_true(json_object_get(o, "gone"));
 	i->started = json_is_true(json_object_get(o, "started"));
 	i->ready_at = json_integer_value(json_object_get(o, "ready_at"));
+	/* Records written before these fields: none known. */
+	if (json_is_integer(json_object_get(o, "exit_code")))
+		i->exit_code = (int)json_integer_value(json_object_get(o, "exit_code"));
+	i->exit_signal = (int)json_integer_value(json_object_get(o, "exit_signal"));
+	i->data_dir = xstrdup(jstr(o, "data_dir"));
 }
 
 static void

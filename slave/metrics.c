@@ -9,7 +9,7 @@ metrics_render(const struct slave *s)
 {
 	size_t by_state[INSTANCE__LAST] = {0}, len = 0;
 	uint64_t restarts = 0;
-	char *buf = NULL;
+	char *buf = NULL, *http;
 	FILE *f;
 
 	if ((f = open_memstream(&buf, &len)) == NULL)
@@ -78,6 +78,10 @@ metrics_render(const struct slave *s)
 	    "orch_slave_heartbeat_lists_total %llu\n", (unsigned long long)s->m.heartbeat_lists);
 	fprintf(f, "# HELP orch_slave_cgroup Whether cgroup limits are available (0/1).\n"
 	    "# TYPE orch_slave_cgroup gauge\norch_slave_cgroup %d\n", s->cgroup_mode != 0);
+	if ((http = httpd_metrics_text(s->httpd)) != NULL) {
+		fputs(http, f);
+		free(http);
+	}
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;
