@@ -307,6 +307,7 @@ ctl_apply_ref(struct httpd_resp *out, struct ctl *c, const char *ref, bool dry, 
 		reply_err(out);
 		goto out;
 	}
+	ctl_plan_teardown_versions(c, d); /* api_ops.c */
 	if (!dry) {
 		/* A new apply replaces any rollback in progress: only what
 		 * this one changes is a rollback. */

@@ -276,6 +276,10 @@ void ctl_restart_spec_free(struct service_spec *spec);
 void ctl_api_restart_service(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_restart_instance(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_node_delete(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+/* The version a removed service's plan line names is the one it runs: a
+ * service rolled back (pinned) runs its pin's, not the desired
+ * manifest's (the "- web (removed) 1.4.0" of a web that runs 1.3.0). */
+void ctl_plan_teardown_versions(struct ctl *c, struct manifest_diff *d);
 /* Free the records of removed nodes (at exit, after the transfers). */
 void ctl_nodes_removed_free(struct ctl *c);
 

@@ -882,6 +882,81 @@ TEST(verbs__nodes_rm_forgets_a_lost_node_only)
 	run_result_free(&r);
 }
 
+/* The manifest of the tests above plus a service "old" at version v
+ * (NULL: without it). */
+static const char *
+manifest_old(const char *v)
+{
+	static char buf[9000];
+
+	snprintf(buf, sizeof(buf), "%s", manifest("2.0.0", 2));
+	if (v != NULL)
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf),
+		    "  old:\n"
+		    "    version: \"%s\"\n"
+		    "    command: [\"sleep\", \"600\"]\n"
+		    "    stop: {signal: TERM, timeout: 2s}\n", v);
+	return buf;
+}
+
+/* old runs version v (its one desired instance does). */
+static bool
+old_runs(const char *v)
+{
+	json_t *j = cluster_get(cl, "/v1/instances?service=old"), *i;
+	int n = 0, ok = 0;
+	size_t k;
+
+	json_array_foreach(json_object_get(j, "instances"), k, i) {
+		const char *ver = json_string_value(json_object_get(i, "version"));
+		const char *st = json_string_value(json_object_get(i, "state"));
+
+		n++;
+		if (ver && st && strcmp(ver, v) == 0 && strcmp(st, "Run") == 0 &&
+		    json_is_true(json_object_get(i, "desired")))
+			ok++;
+	}
+	json_decref(j);
+	return n == 1 && ok == 1;
+}
+
+TEST(verbs__teardown_line_names_the_running_version)
+{
+	struct run_result r;
+	json_t *j, *s;
+	long st;
+	size_t k;
+	const char *old_version = NULL;
+
+	REQUIRE(cl != NULL);
+	REQUIRE(cluster_commit(cl, manifest_old("1.0.0"), NULL) == 0);
+	REQUIRE(cluster_apply(cl, NULL) == 200);
+	REQUIRE(WAIT_FOR(old_runs("1.0.0"), CL_WAIT));
+	REQUIRE(cluster_commit(cl, manifest_old("2.0.0"), NULL) == 0);
+	REQUIRE(cluster_apply(cl, NULL) == 200);
+	REQUIRE(WAIT_FOR(old_runs("2.0.0"), CL_WAIT));
+	/* Rolled back: old runs 1.0.0 while the desired manifest says 2.0.0. */
+	j = cluster_call(cl, &st, "POST", "/v1/rollback", "{\"service\": \"old\"}");
+	CHECK_EQ_INT(st, 200);
+	json_decref(j);
+	REQUIRE(WAIT_FOR(old_runs("1.0.0"), CL_WAIT));
+
+	/* A commit without old: its teardown names 1.0.0, what runs. */
+	REQUIRE(cluster_commit(cl, manifest_old(NULL), NULL) == 0);
+	j = cluster_call(cl, &st, "POST", "/v1/apply", "{\"dry_run\": true}");
+	CHECK_EQ_INT(st, 200);
+	json_array_foreach(json_object_get(json_object_get(j, "plan"), "services"), k, s)
+		if (strcmp(json_string_value(json_object_get(s, "name")) ?: "", "old") == 0)
+			old_version = json_string_value(json_object_get(s, "old_version"));
+	CHECK_STR(old_version ? old_version : "(none)", "1.0.0");
+	json_decref(j);
+	CTL(&r, "apply", "--dry-run");
+	CHECK_EQ_INT(r.status, 0);
+	CHECK_CONTAINS(r.out, "- old (removed) 1.0.0 x1");
+	CHECK(strstr(r.out, "2.0.0 x1") == NULL);
+	run_result_free(&r);
+}
+
 TEST(verbs__cleanup)
 {
 	if (cl != NULL) {
@@ -960,6 +1035,7 @@ CHECK_MAIN(verbs__setup, verbs__scale_zero_stops_everything_and_reset_returns,
     verbs__logs_service_prefixes_each_instance, verbs__diff_ref_against_the_working_tree,
     verbs__restart_service_replaces_every_instance,
     verbs__restart_instance_revives_a_failed_pet, verbs__drain_keeps_pets_and_undo,
-    verbs__nodes_rm_forgets_a_lost_node_only, verbs__cleanup,
+    verbs__nodes_rm_forgets_a_lost_node_only,
+    verbs__teardown_line_names_the_running_version, verbs__cleanup,
     verbs__controller_refuses_short_node_suspect,
     verbs__slave_heartbeat_too_slow_for_node_suspect_is_said)
