@@ -87,6 +87,8 @@ struct ctl_node {
 	char *unreachable_why;
 	int64_t probe_at;         /* mono ms of the next GET /healthz while unreachable */
 	bool probing;             /* that probe is on the wire */
+	char *state_error;        /* nodes.c: the slave cannot write its state
+	                             file (from its heartbeat): no placements */
 };
 
 /* The controller's record of one instance: where it was placed and what
@@ -151,6 +153,9 @@ struct ctl_svc {
 	char *pin;                /* rolled back: the commit whose spec it runs */
 	char *rolled_back;        /* its rollout failed and was rolled back: why
 	                             (its reason once Run again), until an apply */
+	char traffic_err[256];    /* traffic.c: why HAProxy does not route it
+	                             now ("" when it does); shown in its reason */
+	uint64_t haproxy_errors;  /* traffic.c: its failed HAProxy syncs */
 };
 
 struct ctl_watch {
@@ -200,6 +205,7 @@ struct ctl {
 
 	int64_t start_mono;
 	int64_t next_resync;
+	int64_t wake_mono;        /* loop.c: the plans' earliest timer; 0 none */
 	bool kick;                /* reconcile at the end of this loop turn */
 
 	/* metrics */
@@ -232,6 +238,9 @@ typedef void (*ctl_curl_done)(struct ctl *c, void *arg, CURL *easy, CURLcode res
 int ctl_curl_add(struct ctl *c, CURL *easy, ctl_curl_done done, void *arg);
 /* Ask for a reconcile at the end of this loop turn. */
 void ctl_kick(struct ctl *c);
+/* A plan's timer (lifecycle_plan.wake_at, wall ms; 0 none): reconcile at
+ * that time, not at the next resync. The earliest of a pass is kept. */
+void ctl_wake_at(struct ctl *c, int64_t wall_ms);
 
 /* api.c (reads) and api_write.c (mutations) */
 int ctl_api_start(struct ctl *c);

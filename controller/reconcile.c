@@ -371,6 +371,7 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	}
 	svc->desired = plan->desired;
 	svc->ready = plan->ready;
+	ctl_wake_at(c, plan->wake_at); /* its timed step, at its time */
 	lifecycle_memo_clear(&svc->memo);
 	svc->memo = plan->memo;
 	memset(&plan->memo, 0, sizeof(plan->memo));

@@ -643,6 +643,7 @@ ctl_node_free(struct ctl_node *n)
 	free(n->address);
 	free(n->digest);
 	free(n->unreachable_why);
+	free(n->state_error);
 	json_decref(n->labels);
 	free(n);
 }

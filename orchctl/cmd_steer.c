@@ -72,7 +72,9 @@ run_steer(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 		printf(", rollout %s", phase);
 		if (jget_int(&step, ro, "step") && jget_int(&steps, ro, "steps") &&
 		    steps > 0)
-			printf(" (step %lld/%lld)", step, steps);
+			printf(json_is_true(json_object_get(ro, "full")) ?
+			    " (full set, after step %lld/%lld)" : " (step %lld/%lld)",
+			    step, steps);
 	} else if (phase != NULL)
 		printf(", no rollout");
 	if (reason != NULL && *reason)

@@ -31,9 +31,14 @@
  * (DATA/instances/ID/data), so it went wherever the data dir went: the
  * pet starts with an empty one, which is the truth of a lost data dir.
  *
- * Instances the state file does list are left to state.c: re-adopted
- * when their recorded process still runs, their leftovers swept by the
- * stop that ends them (kill_tree in supervise.c).
+ * Instances the state file does list are state.c's: re-adopted when
+ * their recorded process still runs, or when the process leading their
+ * session is found by its environment (orphan_find_leader: the file
+ * could not be written after a revive, so its pid is stale); their
+ * leftovers are swept by the stop that ends them (kill_tree in
+ * supervise.c). A process of a listed instance outside the session the
+ * slave adopted is a second copy, and is stopped here: a pet never runs
+ * twice, whatever the state file missed.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -56,14 +61,19 @@ struct orphan {
 	uint64_t starttime;
 };
 
+/* A session leader found by its environment (orphan_find_leader). */
+struct orphan_leader {
+	char id[PROTO_MAX_NAME + 1];
+	pid_t pid;
+};
+
 /*
  * The instance id pid belongs to when its environment names this node and
  * an instance data dir of this slave's data dir, copied into id (len
- * bytes); false otherwise. Known instances (listed by the state file) do
- * not count: they are state.c's.
+ * bytes); false otherwise.
  */
 static bool
-orphan_of(char *id, size_t len, struct slave *s, pid_t pid, char *env)
+instance_of(char *id, size_t len, struct slave *s, pid_t pid, char *env)
 {
 	const char *node, *iid, *dir;
 	char want[4608];
@@ -80,10 +90,70 @@ orphan_of(char *id, size_t len, struct slave *s, pid_t pid, char *env)
 	if ((size_t)snprintf(want, sizeof(want), "%s/instances/%s/data", s->cfg.data_dir,
 	    iid) >= sizeof(want) || strcmp(dir, want) != 0)
 		return false;
-	if (inst_find(s, iid) != NULL)
-		return false;
 	snprintf(id, len, "%s", iid);
 	return true;
+}
+
+/*
+ * Whether process p (its ids from sv_proc_scan) is a stray of this slave:
+ * its environment names an instance the state file does not list, or one
+ * it lists but p is outside that instance's session (a copy the state
+ * file lost track of: a pet revived while the file could not be
+ * written, then the slave restarted). The instance's own session is
+ * state.c's. id (len bytes) gets the instance id.
+ */
+static bool
+orphan_of(char *id, size_t len, struct slave *s, const struct pinfo *p, char *env)
+{
+	const struct instance *in;
+
+	if (!instance_of(id, len, s, p->pid, env))
+		return false;
+	in = inst_find(s, id);
+	return in == NULL || in->pid <= 0 || p->sid != in->pid;
+}
+
+static int
+leader_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct orphan_leader *)a)->id, ((const struct orphan_leader *)b)->id);
+}
+
+/* One scan of /proc: every session leader whose environment names an
+ * instance of this slave, sorted by id. */
+static void
+leaders_scan(struct slave *s)
+{
+	char *env = malloc(ORPHAN_ENV_MAX), id[PROTO_MAX_NAME + 1];
+	struct pinfo *v;
+	size_t n = sv_proc_scan(&v);
+
+	s->leaders_scanned = true;
+	if (env != NULL && n > 0 && (s->leaders = calloc(n, sizeof(*s->leaders))) != NULL) {
+		for (size_t i = 0; i < n; i++) {
+			if (v[i].sid != v[i].pid || !instance_of(id, sizeof(id), s, v[i].pid, env))
+				continue;
+			snprintf(s->leaders[s->nleaders].id, sizeof(s->leaders[0].id), "%s", id);
+			s->leaders[s->nleaders++].pid = v[i].pid;
+		}
+		qsort(s->leaders, s->nleaders, sizeof(*s->leaders), leader_cmp);
+	}
+	free(env);
+	free(v);
+}
+
+pid_t
+orphan_find_leader(struct slave *s, const char *id)
+{
+	struct orphan_leader key, *hit;
+
+	if (!s->leaders_scanned)
+		leaders_scan(s);
+	if (s->nleaders == 0)
+		return 0;
+	snprintf(key.id, sizeof(key.id), "%s", id);
+	hit = bsearch(&key, s->leaders, s->nleaders, sizeof(key), leader_cmp);
+	return hit ? hit->pid : 0;
 }
 
 /* Alive and still the process we marked (not a zombie, not a reused pid). */
@@ -168,12 +238,13 @@ orphans_mark(struct slave *s, struct pinfo *v, size_t n)
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (!orphan_of(id, sizeof(id), s, v[i].pid, env))
+		if (!orphan_of(id, sizeof(id), s, &v[i], env))
 			continue;
 		v[i].mark = true;
 		found++;
-		log_info("instance=%s pid=%d runs from an earlier life of this slave but "
-		    "its state file does not list it: stopping it", id, (int)v[i].pid);
+		log_info("instance=%s pid=%d runs from an earlier life of this slave but %s:"
+		    " stopping it", id, (int)v[i].pid, inst_find(s, id) == NULL ?
+		    "its state file does not list it" : "is not the process it adopted");
 	}
 	free(env);
 	/* A process that scrubbed its environment is still in its cgroup. */
@@ -220,4 +291,7 @@ out:
 	cgroup_remove_strays(s);
 	free(o);
 	free(v);
+	free(s->leaders);
+	s->leaders = NULL;
+	s->nleaders = 0;
 }

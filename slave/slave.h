@@ -152,7 +152,19 @@ struct slave {
 	size_t ninstances;
 	int next_port;
 	bool state_dirty;
+	/* state.c: the state file cannot be written (disk full, I/O error):
+	 * why, since when, how many writes failed. Starts and stops are then
+	 * refused (507) until a write succeeds; retried once a second. */
+	char *state_err;
+	int64_t state_err_since;  /* wall ms */
+	int64_t state_retry_at;   /* mono ms */
+	uint64_t state_failures;  /* writes failed in this episode */
+	uint64_t state_failures_total;
 	struct slave_ack *acks;   /* api.c: answers waiting for the state file */
+	struct orphan_leader *leaders; /* orphan.c: instance sessions found by
+	                                  their environment (state_load only) */
+	size_t nleaders;
+	bool leaders_scanned;
 	bool quit;
 	int cgroup_mode;         /* 0 none, 1 v1, 2 v2 */
 	char *cgroup_base[2];
@@ -248,6 +260,11 @@ void sv_proc_close(struct pinfo *v, size_t n);
  * stop the processes of this node's data dir whose instance the state
  * file does not list (see orphan.c for why stop, not re-adopt). */
 void orphan_sweep(struct slave *s);
+/* The live process leading instance id's session (spawn.c: setsid), found
+ * by its environment; 0 when none. For state_load: a pet revived after
+ * the state file's last write has a pid the file does not know (one scan
+ * of /proc for all of them, freed by orphan_sweep). */
+pid_t orphan_find_leader(struct slave *s, const char *id);
 
 /* health.c */
 int64_t health_tick(struct slave *s, int64_t now);

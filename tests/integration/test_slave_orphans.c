@@ -26,6 +26,7 @@
 #include "cluster.h"
 #include "err.h"
 #include "procfs.h"
+#include "procs.h"
 #include "slave_fixture.h"
 
 #define MAX_PIDS 64
@@ -54,114 +55,6 @@ manifest(void)
 	    "    health: {type: http, path: /healthz, interval: 300ms, timeout: 300ms}\n",
 	    cluster_app("kv"), cluster_app("httpapp"));
 	return buf;
-}
-
-static pid_t
-parent_of(pid_t pid)
-{
-	char buf[1024], *p;
-	int ppid;
-
-	if ((p = orch_procfs_stat(buf, sizeof(buf), pid)) == NULL ||
-	    sscanf(p + 2, "%*c %d", &ppid) != 1)
-		return 0;
-	return (pid_t)ppid;
-}
-
-/* Every matching process (see procs_of) with its parent. */
-static size_t
-procs_matching(pid_t *pids, pid_t *ppids, size_t max, const char *dir, const char *id,
-    const char *service)
-{
-	char prefix[600], *env = malloc(65536);
-	size_t n = 0, plen;
-	struct dirent *de;
-	DIR *d;
-
-	if (env == NULL || (d = opendir("/proc")) == NULL) {
-		free(env);
-		return 0;
-	}
-	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s/", dir);
-	while ((de = readdir(d)) != NULL) {
-		const char *iid, *dd, *svc;
-		pid_t pid;
-		ssize_t len;
-
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		pid = (pid_t)atoi(de->d_name);
-		if (pid <= 1 || pid == getpid() || !pid_alive(pid) ||
-		    (len = orch_procfs_environ(env, 65536, pid)) <= 0)
-			continue;
-		iid = orch_procfs_env_get(env, (size_t)len, "ORCH_INSTANCE_ID");
-		dd = orch_procfs_env_get(env, (size_t)len, "ORCH_DATA_DIR");
-		svc = orch_procfs_env_get(env, (size_t)len, "ORCH_SERVICE");
-		if (iid == NULL || dd == NULL || strncmp(dd, prefix, plen) != 0 ||
-		    (id != NULL && strcmp(iid, id) != 0) ||
-		    (service != NULL && (svc == NULL || strcmp(svc, service) != 0)))
-			continue;
-		if (n < max) {
-			pids[n] = pid;
-			ppids[n] = parent_of(pid);
-			n++;
-		}
-	}
-	closedir(d);
-	free(env);
-	return n;
-}
-
-/*
- * Live (not zombie) processes whose environment carries ORCH_INSTANCE_ID
- * (id, or any when NULL) and ORCH_SERVICE (service, or any when NULL)
- * with an ORCH_DATA_DIR under the cluster's dir: instances of our slaves,
- * whatever slave (old or new) started them. Only copies count: a process
- * whose parent is one of them is its child (under LeakSanitizer, an
- * instance that exits forks a tracer that carries its environment), not
- * a second copy. Their pids into out (up to max); the count.
- */
-static size_t
-procs_of(pid_t *out, size_t max, const char *dir, const char *id, const char *service)
-{
-	pid_t pids[MAX_PIDS * 4], ppids[MAX_PIDS * 4];
-	size_t n = 0, found;
-
-	found = procs_matching(pids, ppids, MAX_PIDS * 4, dir, id, service);
-	for (size_t i = 0; i < found && i < MAX_PIDS * 4; i++) {
-		bool child = false;
-
-		for (size_t k = 0; k < found && k < MAX_PIDS * 4; k++)
-			if (ppids[i] == pids[k])
-				child = true;
-		if (child)
-			continue;
-		if (n < max && out != NULL)
-			out[n] = pids[i];
-		n++;
-	}
-	return n;
-}
-
-/* ---- the sampler: most processes of the pet seen at once ---- */
-
-static pthread_t sampler;
-static atomic_bool sampling;
-static atomic_int pet_max, samples;
-
-static void *
-sample(void *arg)
-{
-	(void)arg;
-	while (atomic_load(&sampling)) {
-		int n = (int)procs_of(NULL, 0, cl->dir, "cache-0", NULL);
-
-		if (n > atomic_load(&pet_max))
-			atomic_store(&pet_max, n);
-		atomic_fetch_add(&samples, 1);
-		usleep(20 * 1000);
-	}
-	return NULL;
 }
 
 static bool
@@ -214,6 +107,8 @@ TEST(slave_orphans__lost_data_dir_never_runs_a_pet_twice)
 	pid_t old[MAX_PIDS], others[MAX_PIDS], pet_old;
 	size_t nold, nothers, p;
 	char node[64], moved[600];
+	struct procs_sampler *sampler;
+	int nsamples, pet_max;
 	json_t *i;
 
 	REQUIRE(cluster_start(&cl, 2, NULL) == 0);
@@ -230,10 +125,9 @@ TEST(slave_orphans__lost_data_dir_never_runs_a_pet_twice)
 	nold = pids_on(old, MAX_PIDS, node, true);
 	nothers = pids_on(others, MAX_PIDS, node, false);
 	CHECK(nold >= 1);
-	CHECK_EQ_INT(procs_of(NULL, 0, cl->dir, "cache-0", NULL), 1);
+	CHECK_EQ_INT(procs_copies(NULL, 0, cl->dir, "cache-0", NULL), 1);
 
-	atomic_store(&sampling, true);
-	REQUIRE(pthread_create(&sampler, NULL, sample, NULL) == 0);
+	REQUIRE(procs_sampler_start(&sampler, cl->dir, "cache-0") == 0);
 
 	/* The slave dies and its data dir (state file, the pet's data) is
 	 * moved away; its instances run on, orphaned. */
@@ -248,22 +142,21 @@ TEST(slave_orphans__lost_data_dir_never_runs_a_pet_twice)
 	CHECK(WAIT_FOR(all_gone(old, nold), CL_WAIT));
 	CHECK(daemon_log_contains(cl->slaves[p].d, "its state file does not list it"));
 	CHECK(WAIT_FOR(converged(), CL_WAIT));
-	CHECK(WAIT_FOR(procs_of(NULL, 0, cl->dir, NULL, "web") == 3, CL_WAIT));
+	CHECK(WAIT_FOR(procs_copies(NULL, 0, cl->dir, NULL, "web") == 3, CL_WAIT));
 	i = cluster_instance(cl, "cache-0");
 	CHECK(i != NULL);
 	CHECK_STR(json_string_value(json_object_get(i, "node")), node);
 	CHECK(json_integer_value(json_object_get(i, "pid")) != pet_old);
 	json_decref(i);
 	CHECK_STR(cluster_ids(cl, "cache"), "cache-0");
-	CHECK_EQ_INT(procs_of(NULL, 0, cl->dir, "cache-0", NULL), 1);
+	CHECK_EQ_INT(procs_copies(NULL, 0, cl->dir, "cache-0", NULL), 1);
 
 	/* Go on sampling a little after convergence, whatever the speed. */
-	CHECK(WAIT_FOR(atomic_load(&samples) >= 25, CL_WAIT));
-	atomic_store(&sampling, false);
-	pthread_join(sampler, NULL);
-	printf("# %d samples, at most %d processes of cache-0 at once\n",
-	    atomic_load(&samples), atomic_load(&pet_max));
-	CHECK_EQ_INT(atomic_load(&pet_max), 1);
+	CHECK(WAIT_FOR(procs_sampler_samples(sampler) >= 25, CL_WAIT));
+	nsamples = procs_sampler_samples(sampler);
+	pet_max = procs_sampler_stop(sampler);
+	printf("# %d samples, at most %d processes of cache-0 at once\n", nsamples, pet_max);
+	CHECK_EQ_INT(pet_max, 1);
 	/* The other slave's instances were none of this slave's business. */
 	for (size_t k = 0; k < nothers; k++)
 		CHECK(pid_alive(others[k]));
