@@ -67,24 +67,6 @@ ctl_restart_spec_free(struct service_spec *spec)
 	free(spec); /* the first member of its struct gen_spec */
 }
 
-void
-ctl_plan_teardown_versions(struct ctl *c, struct manifest_diff *d)
-{
-	for (size_t k = 0; k < d->nservices; k++) {
-		struct service_diff *sd = &d->services[k];
-		const struct service_spec *run = ctl_spec(c, sd->name);
-		char *v;
-
-		if (sd->action != DIFF_REMOVED || run == NULL || run->version == NULL ||
-		    (sd->old_version != NULL && strcmp(sd->old_version, run->version) == 0))
-			continue;
-		if ((v = strdup(run->version)) == NULL)
-			fatalx("out of memory");
-		free(sd->old_version);
-		sd->old_version = v;
-	}
-}
-
 /* POST /v1/services/NAME/restart: replace every instance, with the
  * service's strategy. */
 void

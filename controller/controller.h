@@ -148,7 +148,9 @@ struct ctl_svc {
 	struct lifecycle_rollout_status rollout; /* from the last plan */
 	int desired, ready;       /* from the last plan */
 	struct lifecycle_memo memo; /* the planner's memory, stored verbatim */
-	char *revision;           /* commit of the revision it last changed in */
+	char *revision;           /* the commit whose spec it runs (its pin when pinned) */
+	char *prev_revision;      /* the commit of the spec it ran before
+	                             `revision`'s: the planner's previous spec */
 	char *saved;              /* its record as last written (state.c) */
 	char *pin;                /* rolled back: the commit whose spec it runs */
 	char *rolled_back;        /* its rollout failed and was rolled back: why
@@ -249,9 +251,10 @@ json_t *ctl_instance_json(const struct ctl_inst *i);
 void ctl_api_apply(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_scale(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 /* Apply the manifest at ref (POST /v1/apply's work; rollback: changed
- * services go through Rollback). Fills out. */
+ * services go through Rollback; retry_failed: a service rolled back from
+ * a failed rollout rolls that spec out again, else it stays). Fills out. */
 void ctl_apply_ref(struct httpd_resp *out, struct ctl *c, const char *ref, bool dry,
-    bool rollback);
+    bool rollback, bool retry_failed);
 /* The commit of revision seq, or NULL (caller frees). */
 char *ctl_revision_commit(struct ctl *c, uint64_t seq);
 void ctl_api_pause(struct httpd_resp *out, const struct httpd_req *req, void *arg);
@@ -270,6 +273,15 @@ void ctl_revision_result(struct ctl *c, uint64_t seq, const char *result);
 /* Revision seq failed (a rollout of it was rolled back): result "failed"
  * and reason, and it is no longer pending. */
 void ctl_revision_failed(struct ctl *c, uint64_t seq, const char *reason);
+/* The same with another result ("aborted", "failed"). */
+void ctl_revision_end(struct ctl *c, uint64_t seq, const char *result,
+    const char *reason);
+/* The newest revision of commit sha; 0 when none. */
+uint64_t ctl_revision_seq(struct ctl *c, const char *sha);
+/* Whether the pending revision changed service s (its outcome counts). */
+bool ctl_revision_touched(struct ctl *c, const struct ctl_svc *s);
+/* After a restart: a revision recorded "applied" is pending again. */
+void ctl_revision_resume(struct ctl *c);
 
 /* api_ops.c: restart, revive, forget a node; answers after the plan */
 /* Plan now (what the loop would do at the end of this turn), so that an
@@ -285,10 +297,6 @@ void ctl_restart_spec_free(struct service_spec *spec);
 void ctl_api_restart_service(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_restart_instance(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_node_delete(struct httpd_resp *out, const struct httpd_req *req, void *arg);
-/* The version a removed service's plan line names is the one it runs: a
- * service rolled back (pinned) runs its pin's, not the desired
- * manifest's (the "- web (removed) 1.4.0" of a web that runs 1.3.0). */
-void ctl_plan_teardown_versions(struct ctl *c, struct manifest_diff *d);
 /* Free the records of removed nodes (at exit, after the transfers). */
 void ctl_nodes_removed_free(struct ctl *c);
 
@@ -388,6 +396,11 @@ const struct service_spec *ctl_spec(struct ctl *c, const char *name);
 int ctl_rollback_service(struct ctl *c, const char *name);
 /* Forget every pin (a new apply) and the manifests they held. */
 void ctl_pins_clear(struct ctl *c);
+/* The spec service name ran before the one it runs now (its
+ * prev_revision's), for the planner's old set; NULL when none. */
+const struct service_spec *ctl_prev_spec(struct ctl *c, const char *name);
+/* The spec of service name at commit sha (NULL with orch_err set). */
+const struct service_spec *ctl_spec_at(struct ctl *c, const char *sha, const char *name);
 
 /* reconcile.c */
 void ctl_reconcile(struct ctl *c);

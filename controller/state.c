@@ -312,11 +312,23 @@ batch_put_json(struct store_batch *b, const char *key, json_t *j)
 	free(text);
 }
 
+/* The record with the commit of the spec the service ran before (the
+ * planner's previous spec, rollback.c: ctl_prev_spec). */
+static json_t *
+svc_record_prev(const struct ctl_svc *s)
+{
+	json_t *j = svc_record(s);
+
+	if (j != NULL && s->prev_revision != NULL)
+		json_object_set_new(j, "prev_revision", json_string(s->prev_revision));
+	return j;
+}
+
 /* Put a service record and remember its text for ctl_svc_save_changed. */
 static void
 svc_put(struct store_batch *b, const char *key, struct ctl_svc *s)
 {
-	json_t *j = svc_record(s);
+	json_t *j = svc_record_prev(s);
 	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 
 	json_decref(j);
@@ -416,7 +428,7 @@ ctl_svc_save(struct ctl *c, struct ctl_svc *s)
 void
 ctl_svc_save_changed(struct ctl *c, struct ctl_svc *s)
 {
-	json_t *j = svc_record(s);
+	json_t *j = svc_record_prev(s);
 	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 
 	json_decref(j);
@@ -495,7 +507,8 @@ ctl_svc_set_state(struct ctl *c, struct ctl_svc *s, enum service_state st,
 		return;
 	}
 	set_str(&s->reason, cause ? cause : "");
-	set_str(&s->revision, c->desired_commit);
+	if (s->revision == NULL) /* else apply and rollback keep it (issue 10 #11) */
+		set_str(&s->revision, c->desired_commit);
 	log_info("service=%s state %s -> %s reason=\"%s\"", s->name,
 	    lifecycle_service_state_name(ev.from), lifecycle_service_state_name(ev.to),
 	    ev.cause);
@@ -631,6 +644,7 @@ ctl_svc_free(struct ctl_svc *s)
 	free(s->saved);
 	free(s->pin);
 	free(s->rolled_back);
+	free(s->prev_revision);
 	free(s);
 }
 
@@ -748,6 +762,7 @@ load_svc(struct ctl *c, const json_t *o)
 	s->ready = (int)json_integer_value(json_object_get(o, "ready"));
 	memo_parse(&s->memo, json_object_get(o, "memo"));
 	s->revision = xstrdup(jstr(o, "revision"));
+	s->prev_revision = xstrdup(jstr(o, "prev_revision"));
 }
 
 static void
@@ -918,6 +933,7 @@ ctl_state_load(struct ctl *c)
 	    (rc = load_prefix(c, "instances/", load_inst)) < 0 ||
 	    (rc = load_prefix(c, "nodes/", NULL)) < 0)
 		return rc;
+	ctl_revision_resume(c);
 	/* Commands in flight died with the last controller. A start never
 	 * acknowledged or a stop never confirmed is sent again: both are
 	 * idempotent, and the planner, which sees these records as in
