@@ -158,6 +158,13 @@ struct ctl_svc {
 	char traffic_err[256];    /* traffic.c: why HAProxy does not route it
 	                             now ("" when it does); shown in its reason */
 	uint64_t haproxy_errors;  /* traffic.c: its failed HAProxy syncs */
+	/* state.c: while its instances crash-loop (plan->crashloop) their
+	 * events are counted, not recorded, and one summary per minute says
+	 * how many (docs/lifecycle.md, Crash loops) */
+	bool crashloop;
+	int64_t quiet_since;      /* mono ms the summary's minute began; 0 none */
+	int quiet_events;         /* instance events not recorded since */
+	int quiet_starts;         /* of them, replacements started */
 };
 
 struct ctl_watch {
@@ -320,6 +327,10 @@ void ctl_event(struct ctl *c, const char *service, const char *instance,
  * their instance's node too (ctl_event, the setters). */
 void ctl_node_event(struct ctl *c, const char *node, const char *from,
     const char *to, const char *cause);
+/* A crash loop's coalesced instance events: record the one summary event
+ * when its minute is over, or now when force (the loop ended, or the
+ * service is Failed). */
+void ctl_events_coalesce_flush(struct ctl *c, struct ctl_svc *s, bool force);
 void ctl_svc_save(struct ctl *c, struct ctl_svc *s);
 /* Write the record only when it differs from what was last written. */
 void ctl_svc_save_changed(struct ctl *c, struct ctl_svc *s);

@@ -261,6 +261,7 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	struct lifecycle_input in;
 	size_t ni = 0, nd = 0, nmine;
 	struct ctl_inst **mine = by_service_slice(bs, svc->name, &nmine);
+	enum service_state before = svc->state;
 	bool done = false;
 	int rc;
 
@@ -278,6 +279,9 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 		iv[ni].restarts = i->restarts;
 		iv[ni].started_at = i->started_at;
 		iv[ni].ready_at = i->ready_at;
+		iv[ni].exit_code = i->exit_code;
+		iv[ni].exit_signal = i->exit_signal;
+		iv[ni].reason = i->reason;
 		ni++;
 	}
 	if (spec != NULL) {
@@ -372,6 +376,12 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	svc->desired = plan->desired;
 	svc->ready = plan->ready;
 	ctl_wake_at(c, plan->wake_at); /* its timed step, at its time */
+	/* Coalesce a crash loop's instance events; say how many at the end
+	 * of each minute, when the loop ends and when it fails (before the
+	 * memo goes: a fix clears the loop's cause there). */
+	svc->crashloop = plan->crashloop;
+	ctl_events_coalesce_flush(c, svc, !plan->crashloop ||
+	    (plan->state == SERVICE_FAILED && before != SERVICE_FAILED));
 	lifecycle_memo_clear(&svc->memo);
 	svc->memo = plan->memo;
 	memset(&plan->memo, 0, sizeof(plan->memo));
@@ -389,32 +399,42 @@ out:
 static void
 revision_outcome(struct ctl *c)
 {
-	const char *result = "succeeded";
+	const struct ctl_svc *failed = NULL;
+	char why[1024];
 
 	if (c->rev_pending == 0 || c->desired == NULL)
 		return;
-	for (size_t k = 0; k < c->desired->nservices; k++) {
+	/* One Failed service decides it, whatever the others are still
+	 * doing; a service this revision did not change (a pet Failed
+	 * before) is not its outcome (issue 10 #2). */
+	for (size_t k = 0; k < c->desired->nservices && failed == NULL; k++) {
 		struct ctl_svc *s = ctl_svc_find(c, c->desired->services[k].name);
 
-		/* A service this revision did not change (a pet Failed before)
-		 * is not its outcome (issue 10 #2). */
-		if (s != NULL && s->state == SERVICE_FAILED && !ctl_revision_touched(c, s))
+		if (s != NULL && s->state == SERVICE_FAILED && ctl_revision_touched(c, s))
+			failed = s;
+	}
+	for (size_t k = 0; k < c->desired->nservices && failed == NULL; k++) {
+		struct ctl_svc *s = ctl_svc_find(c, c->desired->services[k].name);
+
+		if (s != NULL && s->state == SERVICE_FAILED)
 			continue;
-		if (s != NULL && s->state == SERVICE_FAILED) {
-			result = "failed";
-			break;
-		}
 		if (s == NULL || s->state != SERVICE_RUN)
 			return;
 	}
+	if (failed != NULL) {
+		/* The reason goes with the result: `orchctl history` and
+		 * `apply --wait` say why. ctl_revision_failed counts it. */
+		snprintf(why, sizeof(why), "service %s is Failed%s%s", failed->name,
+		    failed->reason && *failed->reason ? ": " : "",
+		    failed->reason ? failed->reason : "");
+		ctl_revision_failed(c, c->rev_pending, why);
+		return;
+	}
 	for (struct ctl_svc *s = c->svcs; s; s = s->next)
-		if (manifest_service(c->desired, s->name) == NULL && strcmp(result, "failed") != 0)
+		if (manifest_service(c->desired, s->name) == NULL)
 			return; /* a removed service is still being destroyed */
-	ctl_revision_result(c, c->rev_pending, result);
-	if (strcmp(result, "failed") == 0)
-		c->rollouts_failed++;
-	else
-		c->rollouts_succeeded++;
+	ctl_revision_result(c, c->rev_pending, "succeeded");
+	c->rollouts_succeeded++;
 	c->rev_pending = 0;
 }
 

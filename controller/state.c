@@ -177,7 +177,15 @@ memo_json(const struct lifecycle_memo *m)
 		json_array_append_new(alerts, json_string(m->alerts[k]));
 	/* Every field: a restarted controller goes on from the rollout step
 	 * it was at (lifecycle.h). */
-	return json_pack("{s:i, s:I, s:I, s:s, s:o, s:o, s:i, s:I, s:b, s:I, s:s, s:s, s:s}",
+	json_t *crash = json_pack("{s:s, s:i, s:I, s:i, s:I, s:I, s:b, s:s}",
+	    "fp", m->crash.fp, "count", m->crash.count,
+	    "window_at", (json_int_t)m->crash.window_at, "streak", m->crash.streak,
+	    "last_at", (json_int_t)m->crash.last_at,
+	    "until", (json_int_t)m->crash.until, "failed", m->crash.failed,
+	    "why", m->crash.why);
+
+	return json_pack("{s:i, s:I, s:I, s:s, s:o, s:o, s:i, s:I, s:b, s:I, s:s, s:s, s:s,"
+	    " s:o}",
 	    "settled", m->settled, "next_id", (json_int_t)m->next_id,
 	    "rollout_since", (json_int_t)m->rollout_since, "rollout_fp", m->rollout_fp,
 	    "pets", pets, "alerts", alerts, "rollout_step", m->rollout_step,
@@ -186,7 +194,7 @@ memo_json(const struct lifecycle_memo *m)
 	    "rollout_switched_at", (json_int_t)m->rollout_switched_at,
 	    "rollout_stable_fp", m->rollout_stable_fp,
 	    "rollout_failed_fp", m->rollout_failed_fp,
-	    "rollout_aborted_fp", m->rollout_aborted_fp);
+	    "rollout_aborted_fp", m->rollout_aborted_fp, "crash", crash);
 }
 
 /* A fingerprint field: "" unless it is a string that fits. */
@@ -198,6 +206,23 @@ copy_fp(char out[LIFECYCLE_FP_LEN], const json_t *v)
 	out[0] = '\0';
 	if (t != NULL && strlen(t) < LIFECYCLE_FP_LEN)
 		strcpy(out, t);
+}
+
+/* The crash loop's memo (lifecycle_crash): a restarted controller keeps
+ * the backoff and the budget. */
+static void
+crash_parse(struct lifecycle_crash *k, const json_t *j)
+{
+	const char *why = json_string_value(json_object_get(j, "why"));
+
+	copy_fp(k->fp, json_object_get(j, "fp"));
+	k->count = (int)json_integer_value(json_object_get(j, "count"));
+	k->window_at = json_integer_value(json_object_get(j, "window_at"));
+	k->streak = (int)json_integer_value(json_object_get(j, "streak"));
+	k->last_at = json_integer_value(json_object_get(j, "last_at"));
+	k->until = json_integer_value(json_object_get(j, "until"));
+	k->failed = json_is_true(json_object_get(j, "failed"));
+	snprintf(k->why, sizeof(k->why), "%s", why ? why : "");
 }
 
 /* The inverse of memo_json, into a zeroed memo. Bad entries are skipped:
@@ -221,6 +246,7 @@ memo_parse(struct lifecycle_memo *m, const json_t *j)
 	copy_fp(m->rollout_stable_fp, json_object_get(j, "rollout_stable_fp"));
 	copy_fp(m->rollout_failed_fp, json_object_get(j, "rollout_failed_fp"));
 	copy_fp(m->rollout_aborted_fp, json_object_get(j, "rollout_aborted_fp"));
+	crash_parse(&m->crash, json_object_get(j, "crash"));
 	if (json_array_size(pets) > 0 &&
 	    (m->pets = calloc(json_array_size(pets), sizeof(*m->pets))) == NULL)
 		fatalx("out of memory");
@@ -394,6 +420,34 @@ ctl_store_flush(struct ctl *c)
 		commit(c, b);
 }
 
+/* How long one summary of a crash loop's coalesced events covers. */
+#define COALESCE_MS 60000
+
+/*
+ * The coalescing rule (docs/lifecycle.md, Crash loops): while a service's
+ * instances crash-loop (the planner's crashloop: two failures in a row or
+ * more, or Failed by its restart budget), the events of its instances are
+ * counted instead of recorded; their records still change. Service events
+ * are always recorded, and so are the events of the first two failures,
+ * which show what happened. True when this event is one of the counted.
+ */
+static bool
+coalesced(struct ctl *c, const char *service, const char *instance,
+    const char *from, const char *to)
+{
+	struct ctl_svc *s;
+
+	if (service == NULL || instance == NULL ||
+	    (s = ctl_svc_find(c, service)) == NULL || !s->crashloop)
+		return false;
+	if (s->quiet_since == 0)
+		s->quiet_since = orch_mono_ms();
+	s->quiet_events++;
+	if (from == NULL && to != NULL && strcmp(to, "Provision") == 0)
+		s->quiet_starts++; /* a replacement started (reconcile.c) */
+	return true;
+}
+
 /* One event into batch b. node: the node it is about, or the instance's
  * node (NULL: none, or the instance is not placed). */
 static void
@@ -405,13 +459,45 @@ batch_event(struct ctl *c, struct store_batch *b, const char *service,
 	    "time", (json_int_t)orch_wall_ms(), "service", service,
 	    "instance", instance, "node", node, "from", from, "to", to,
 	    "cause", cause ? cause : "", "revision", c->desired_commit);
-	char *text = json_dumps(ev, JSON_COMPACT);
+	char *text;
 
+	if (coalesced(c, service, instance, from, to)) {
+		json_decref(ev);
+		return;
+	}
+	text = json_dumps(ev, JSON_COMPACT);
 	json_decref(ev);
 	if (text == NULL)
 		fatalx("out of memory");
 	store_batch_event(b, text);
 	free(text);
+}
+
+void
+ctl_events_coalesce_flush(struct ctl *c, struct ctl_svc *s, bool force)
+{
+	int64_t now = orch_mono_ms();
+	struct store_batch *b;
+	char cause[512], d[32];
+
+	if (s->quiet_events == 0) {
+		if (!s->crashloop)
+			s->quiet_since = 0;
+		return;
+	}
+	if (!force && now - s->quiet_since < COALESCE_MS)
+		return;
+	orch_fmt_duration(d, sizeof(d), now - s->quiet_since);
+	snprintf(cause, sizeof(cause), "restarted %d times in the last %s%s%.256s%s; "
+	    "%d instance events coalesced", s->quiet_starts, d,
+	    s->memo.crash.why[0] ? " (" : "", s->memo.crash.why,
+	    s->memo.crash.why[0] ? ")" : "", s->quiet_events);
+	s->quiet_events = s->quiet_starts = 0;
+	s->quiet_since = s->crashloop ? now : 0;
+	b = store_batch_new();
+	batch_event(c, b, s->name, NULL, NULL, NULL, NULL, cause);
+	commit(c, b);
+	log_info("service=%s %s", s->name, cause);
 }
 
 void

@@ -144,6 +144,26 @@ int pl_start(struct pctx *c, int ordinal, const char *home, const char *what,
  * service is Failed. Returns whether it started. */
 bool pl_start_needed(struct pctx *c, int ordinal, const char *what);
 
+/* crash.c: readiness and crash loops (docs/lifecycle.md) */
+/* Counts as ready: serving, and its check passed or up for min_ready. */
+bool pl_ready(const struct pctx *c, const struct lifecycle_instance *inst);
+/* Before the planner: a new spec starts afresh, a stable window forgives. */
+void crash_prepare(struct pctx *c);
+/* An instance of the desired spec failed (cattle, replaced): count it,
+ * back off, spend the budget. */
+void crash_note(struct pctx *c, const struct lifecycle_instance *inst);
+/* Whether starts of the desired spec must wait (backoff, or the budget is
+ * spent); says why. */
+bool crash_hold(struct pctx *c, char *why, size_t len);
+/* The backoff before the next start after `streak` failures in a row. */
+int64_t crash_backoff(const struct service_spec *s, const char *service,
+    int streak);
+/* After the planner: Failed when the budget is spent, plan->crashloop. */
+void crash_finish(struct pctx *c);
+/* After the planner: plan->wake_at for the service's min_ready and the
+ * backoff (ro_available wakes for the rolling strategy's min_ready). */
+void crash_wake(struct pctx *c);
+
 /* plan_cattle.c, plan_pet.c */
 /* The rolling strategy of cattle (and the planner when nothing rolls). */
 void plan_cattle(struct pctx *c);
@@ -179,7 +199,8 @@ bool ro_hold(struct pctx *c);
 /* A wait of ms from since (-1: until promote) that a promote or a
  * rollback ends early: true when over, else says what it waits for. */
 bool ro_wait(struct pctx *c, int64_t since, int64_t ms, const char *what);
-/* A new instance available: serving for min_ready (rolling). */
+/* A new instance available: ready (pl_ready), then for the rolling
+ * strategy's min_ready. */
 bool ro_available(const struct pctx *c, const struct lifecycle_instance *inst);
 /* Start n instances of the old (prev) spec when the old set must be
  * whole again (abort, failure); 0 when there is no prev spec. */

@@ -26,7 +26,8 @@
  *         rollout.c (what every strategy shares: failure, abort, promote,
  *         progress)  rollout_recreate.c  rollout_bluegreen.c
  *         rollout_canary.c (the strategies)  memo.c (actions, plan and
- *         memo, fingerprint)
+ *         memo, fingerprint)  crash.c (readiness, crash-loop backoff and
+ *         the restart budget of cattle)
  */
 #ifndef ORCH_LIFECYCLE_H
 #define ORCH_LIFECYCLE_H
@@ -142,8 +143,15 @@ struct lifecycle_instance {
 	int restarts;
 	int64_t started_at;       /* ms; 0 when not started */
 	int64_t ready_at;         /* ms it last became Run with its check
-	                             passing (min_ready counts from here);
-	                             0: unknown, started_at is used */
+	                             passing (strategy.min_ready counts from
+	                             here); 0: unknown, started_at is used */
+	/* Why it failed, for the service's reason when it keeps failing:
+	 * "killed by signal N" when exit_signal > 0, else "exit status N"
+	 * when exit_code >= 0, else reason (the slave's words, e.g.
+	 * "artifact: checksum mismatch ..."). */
+	int exit_code;            /* -1: none recorded */
+	int exit_signal;          /* 0: none recorded */
+	const char *reason;       /* may be NULL */
 };
 
 /* A depended-on service (depends_on) and its current state. */
@@ -156,6 +164,26 @@ struct lifecycle_dep {
 struct lifecycle_pet_home {
 	int ordinal;
 	char node[LIFECYCLE_NODE_MAX];
+};
+
+/*
+ * A crash loop of cattle (crash.c, docs/lifecycle.md, Crash loops): the
+ * failures of instances of one spec, their backoff and restart budget.
+ * Everything is about the spec `fp`; a changed desired spec starts afresh.
+ */
+struct lifecycle_crash {
+	char fp[LIFECYCLE_FP_LEN]; /* the spec these failures are of: its
+	                            fingerprint with its health, min_ready
+	                            and restart (crash.c) */
+	int count;               /* failures in the budget window */
+	int64_t window_at;       /* ms the window began (its first failure) */
+	int streak;              /* failures with no stable period between:
+	                            the exponent of the backoff */
+	int64_t last_at;         /* ms of the last failure; 0: none */
+	int64_t until;           /* ms before which no replacement starts */
+	bool failed;             /* the budget is spent: Failed while fp is
+	                            desired */
+	char why[256];           /* the last failure's cause ("exit status 1") */
 };
 
 /*
@@ -192,6 +220,7 @@ struct lifecycle_memo {
 	char rollout_failed_why[256]; /* why, for the reason while it holds */
 	char rollout_aborted_fp[LIFECYCLE_FP_LEN]; /* `abort`ed: the old spec
 	                            runs while this one is desired */
+	struct lifecycle_crash crash; /* failures, backoff, restart budget */
 };
 
 /*
@@ -331,8 +360,14 @@ struct lifecycle_plan {
 	enum scale_detail detail;
 	char reason[LIFECYCLE_REASON_MAX]; /* "" when nothing to say */
 	int desired;                      /* target instance count */
-	int ready;                        /* instances Run with the desired spec */
+	int ready;                        /* instances ready (Run, and their check
+	                                     passed or up for min_ready: crash.c)
+	                                     with the desired spec */
 	bool done;                        /* destroy finished: drop the service */
+	bool crashloop;                   /* instances keep failing (a failure
+	                                     streak of 2 or more, or Failed by
+	                                     the budget): their events may be
+	                                     coalesced */
 	struct lifecycle_memo memo;       /* store and pass back next time */
 	struct lifecycle_traffic traffic; /* where requests go now */
 	struct lifecycle_rollout_status rollout;
@@ -340,7 +375,8 @@ struct lifecycle_plan {
 	                                     at which time alone changes this
 	                                     plan: a timed wait ends, a new
 	                                     instance has served min_ready, the
-	                                     progress deadline passes; 0: none.
+	                                     progress deadline passes, a crash
+	                                     loop's backoff ends; 0: none.
 	                                     Plan again then, not a resync later */
 };
 
@@ -368,7 +404,10 @@ char *lifecycle_plan_format(const struct lifecycle_plan *p);
  * min_ready, recreate, blue-green, canary; pets in place: rolling one at
  * a time or recreate, same ids and nodes) and fills plan->traffic and
  * plan->rollout; failed or lost cattle are replaced under a new id
- * elsewhere; a pet only ever runs on its home node, never twice, and a
+ * elsewhere (cattle that keep failing with a backoff, and past the
+ * restart budget not at all: Failed, crash.c); an instance counts as
+ * ready once its check passed or it is up for min_ready; a pet only ever
+ * runs on its home node, never twice, and a
  * pet Failed past its restart limit makes the service Failed with an
  * alert.
  *

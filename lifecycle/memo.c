@@ -115,6 +115,9 @@ lifecycle_memo_copy(struct lifecycle_memo *dst, const struct lifecycle_memo *src
 	memcpy(dst->rollout_aborted_fp, src->rollout_aborted_fp,
 	    sizeof(dst->rollout_aborted_fp));
 	dst->rollout_aborted_fp[LIFECYCLE_FP_LEN - 1] = '\0';
+	dst->crash = src->crash;
+	dst->crash.fp[LIFECYCLE_FP_LEN - 1] = '\0';
+	dst->crash.why[sizeof(dst->crash.why) - 1] = '\0';
 	for (size_t i = 0; i < src->npets; i++)
 		if (memo_set_pet_home(dst, src->pets[i].ordinal, src->pets[i].node) < 0)
 			goto on_error;

@@ -378,6 +378,9 @@ pl_start(struct pctx *c, int ordinal, const char *home, const char *what,
 	size_t at = SIZE_MAX;
 	int rc = 0;
 
+	/* Replacements of cattle that keep failing wait their backoff. */
+	if (ordinal < 0 && c->spec == c->in->spec && crash_hold(c, why, whylen))
+		return ORCH_ENOTFOUND;
 	/* Spread over what stays: this service's live instances not being
 	 * stopped, and what this pass placed. */
 	if (home == NULL) {
@@ -427,6 +430,8 @@ pl_start_needed(struct pctx *c, int ordinal, const char *what)
 
 	if (pl_start(c, ordinal, NULL, what, why, sizeof(why)) == 0)
 		return true;
+	if (ordinal < 0 && c->spec == c->in->spec && crash_hold(c, NULL, 0))
+		return false; /* backing off, not stuck (crash.c) */
 	c->failed = true;
 	pl_reason(c, PRIO_FAILED, "%s", why);
 	return false;
@@ -470,7 +475,8 @@ derive_state(struct pctx *c)
 	} else if (c->first) {
 		if (ready >= c->target && c->nold == 0)
 			p->state = SERVICE_RUN;
-		else if (nlive >= c->target && c->nold == 0 && c->target > 0)
+		else if (nlive >= c->target && c->nold == 0 && c->target > 0 &&
+		    !p->crashloop) /* no Provision <-> Ready per crash */
 			p->state = SERVICE_READY;
 		else
 			p->state = SERVICE_PROVISION;
@@ -585,7 +591,7 @@ rollout_clock(struct pctx *c)
 			continue;
 		if (inst->fingerprint == NULL || strcmp(inst->fingerprint, c->fp) != 0)
 			any_old = true;
-		else if (pl_serving(inst) &&
+		else if (pl_ready(c, inst) &&
 		    pl_node_state(c, inst->node) !=
 		    NODE_LOST)
 			ready++;
@@ -653,6 +659,7 @@ plan_destroy(struct pctx *c)
 	c->p->memo.rollout_failed_fp[0] = '\0';
 	c->p->memo.rollout_failed_why[0] = '\0';
 	c->p->memo.rollout_aborted_fp[0] = '\0';
+	memset(&c->p->memo.crash, 0, sizeof(c->p->memo.crash));
 	c->p->rollout.promote_taken = c->in->flags.promote;
 	c->p->rollout.abort_taken = c->in->flags.abort;
 	set_state(c);
@@ -764,10 +771,13 @@ lifecycle_plan(struct lifecycle_plan **out, const struct lifecycle_input *in)
 	check_deps(&c);
 	rollout_clock(&c);
 	rollout_prepare(&c);
+	crash_prepare(&c);
 
 	planner_for(in->spec)(&c);
+	crash_finish(&c);
 	rollout_finish(&c);
 	derive_state(&c);
+	crash_wake(&c);
 	set_state(&c);
 out:
 	if (rc == 0 && c.err != 0)

@@ -182,8 +182,10 @@ cattle_judge(struct pctx *c)
 		const struct lifecycle_instance *inst = &c->in->instances[i];
 		enum node_state ns = pl_node_state(c, inst->node);
 		struct live *l;
+		enum verdict t = policy_judge(why, sizeof(why), inst,
+		    KIND_CATTLE, ns);
 
-		switch (policy_judge(why, sizeof(why), inst, KIND_CATTLE, ns)) {
+		switch (t) {
 		case VERDICT_DYING:
 			continue;
 		case VERDICT_LOST:
@@ -191,6 +193,9 @@ cattle_judge(struct pctx *c)
 				pl_mark_failed(c, inst, why);
 			/* fall through */
 		case VERDICT_REPLACE:
+			if (t == VERDICT_REPLACE && inst->fingerprint != NULL &&
+			    strcmp(inst->fingerprint, c->fp) == 0)
+				crash_note(c, inst);
 			pl_stop(c, inst, why);
 			pl_add_name(c, &c->avoid, &c->navoid, inst->node);
 			continue;
@@ -204,7 +209,7 @@ cattle_judge(struct pctx *c)
 		l->old = inst->fingerprint == NULL ||
 		    strcmp(inst->fingerprint, c->fp) != 0;
 		l->stale = l->old || ns == NODE_DRAINING;
-		l->run = pl_serving(inst);
+		l->run = pl_ready(c, inst);
 	}
 
 	/* What is to be replaced and is not serving yet goes at once:

@@ -94,7 +94,7 @@ plan_pets(struct pctx *c)
 		l->old = inst->fingerprint == NULL ||
 		    strcmp(inst->fingerprint, c->fp) != 0;
 		l->stale = l->old;
-		l->run = pl_serving(inst);
+		l->run = pl_ready(c, inst);
 		slot[ord] = l;
 
 		switch (v) {

@@ -54,7 +54,7 @@ ro_available(const struct pctx *c, const struct lifecycle_instance *inst)
 {
 	int64_t since = inst->ready_at ? inst->ready_at : inst->started_at;
 
-	if (!pl_serving(inst))
+	if (!pl_ready(c, inst))
 		return false;
 	if (c->spec->strategy.min_ready_ms <= 0 ||
 	    c->in->now - since >= c->spec->strategy.min_ready_ms)

@@ -236,7 +236,8 @@ service_fields(unsigned *out, const struct service_spec *a,
 		return ORCH_ERROR;
 	if (!eq)
 		f |= DIFF_F_NODES;
-	if (!health_eq(&a->health, &b->health))
+	/* min_ready is the readiness bar of the instances, a health matter */
+	if (!health_eq(&a->health, &b->health) || a->min_ready_ms != b->min_ready_ms)
 		f |= DIFF_F_HEALTH;
 	if (a->stop.signal != b->stop.signal ||
 	    a->stop.timeout_ms != b->stop.timeout_ms)

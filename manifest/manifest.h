@@ -159,6 +159,8 @@ struct service_spec {
 	struct health_spec health;
 	struct stop_spec stop;
 	struct restart_spec restart;
+	int64_t min_ready_ms;   /* an instance without a health check counts
+	                           as ready once up this long; default 1s */
 	struct strategy_spec strategy;
 	struct dependency *deps;
 	size_t ndeps;

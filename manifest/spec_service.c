@@ -25,8 +25,8 @@
 static const char *const service_keys[] = {
 	"kind", "version", "command", "env", "workdir", "user", "group",
 	"artifact", "resources", "limits", "replicas", "min", "max", "nodes",
-	"ports", "route", "health", "stop", "restart", "strategy", "depends_on",
-	NULL,
+	"ports", "route", "health", "stop", "restart", "min_ready", "strategy",
+	"depends_on", NULL,
 };
 
 void
@@ -77,6 +77,7 @@ set_defaults(struct service_spec *s)
 	s->restart.window_ms = 60000;
 	s->restart.backoff_ms = 100;
 	s->restart.max_backoff_ms = 10000;
+	s->min_ready_ms = 1000;
 	s->strategy.type = STRATEGY_ROLLING;
 	s->strategy.max_surge = (struct count_or_pct){ 1, false };
 	s->strategy.max_unavailable = (struct count_or_pct){ 0, false };
@@ -850,6 +851,21 @@ read_restart(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 		    r->max_backoff_ms);
 }
 
+/* Readiness (docs/lifecycle.md, Ready): how long an instance without a
+ * health check must stay up before it counts. 0 is allowed (ready at
+ * start, the old behaviour) but then a crash loop looks healthy between
+ * crashes. */
+static void
+read_min_ready(struct vctx *v, struct service_spec *s,
+    const struct mnode *svc, const char *path)
+{
+	char p[SPEC_PATH_MAX];
+	const struct mnode *n = SPEC_FIELD(svc, "min_ready", p, path);
+
+	if (n != NULL)
+		spec_duration(v, &s->min_ready_ms, n, p, 0);
+}
+
 /* ---- depends_on ------------------------------------------------------- */
 
 static void
@@ -916,6 +932,7 @@ spec_service(struct vctx *v, struct service_spec *s, const struct mpair *pair)
 	read_health(v, s, svc, path);
 	read_stop(v, s, svc, path);
 	read_restart(v, s, svc, path);
+	read_min_ready(v, s, svc, path);
 	spec_strategy(v, s, svc, path);
 	read_depends(v, s, svc, path);
 	spec_placeholders(v, s, svc, path);
