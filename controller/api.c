@@ -38,6 +38,16 @@ svc_spec(struct ctl *c, const char *name)
 	return sp;
 }
 
+/* The instance count the planner aims at (its plan->desired): the
+ * person's scale target or the manifest's replicas, within min..max. */
+static int
+svc_target(const struct service_spec *sp, const struct ctl_svc *s)
+{
+	int n = s->scale != CTL_SCALE_UNSET ? s->scale : sp->replicas;
+
+	return n < sp->min ? sp->min : n > sp->max ? sp->max : n;
+}
+
 json_t *
 ctl_service_json(struct ctl *c, struct ctl_svc *s)
 {
@@ -85,7 +95,7 @@ ctl_service_json(struct ctl *c, struct ctl_svc *s)
 	    "strategy", sp ? manifest_strategy_name(sp->strategy.type) : "rolling",
 	    "state", lifecycle_service_state_name(s->state),
 	    "detail", lifecycle_scale_detail_name(s->detail),
-	    "desired", live ? (s->desired ? s->desired : (s->scale ? s->scale : sp->replicas)) : 0,
+	    "desired", live ? svc_target(sp, s) : 0,
 	    "ready", s->ready,
 	    "reason", reason,
 	    "instances", total,
@@ -178,7 +188,10 @@ api_service(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 			    json_string(sp->deps[k].constraint));
 		json_object_set_new(j, "depends_on", deps);
 		json_object_set_new(j, "replicas", json_integer(sp->replicas));
-		json_object_set_new(j, "scale", json_integer(s->scale));
+		json_object_set_new(j, "restart_gen", json_integer(s->restart_gen));
+		/* null: no person's target, the manifest's replicas count */
+		json_object_set_new(j, "scale", s->scale != CTL_SCALE_UNSET ?
+		    json_integer(s->scale) : json_null());
 	}
 	httpd_reply_json(out, 200, j);
 }
@@ -381,6 +394,9 @@ static const struct httpd_route routes[] = {
 	{"POST", "/v1/services/:name/promote", ctl_api_promote, false},
 	{"POST", "/v1/services/:name/abort", ctl_api_abort, false},
 	{"POST", "/v1/nodes/:name/drain", ctl_api_drain, false},
+	{"DELETE", "/v1/nodes/:name", ctl_api_node_delete, false},         /* api_ops.c */
+	{"POST", "/v1/services/:name/restart", ctl_api_restart_service, false},
+	{"POST", "/v1/instances/:id/restart", ctl_api_restart_instance, false},
 	{"POST", "/v1/nodes/register", ctl_api_register, false},
 	{"POST", "/v1/nodes/:name/heartbeat", ctl_api_heartbeat, false},
 	{"POST", "/v1/nodes/:name/events", ctl_api_node_events, false},

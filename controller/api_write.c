@@ -416,7 +416,7 @@ adopt(struct ctl *c, struct manifest *m, char *text, const struct git_commit_inf
 		struct ctl_svc *s = ctl_svc_find(c, d->services[k].name);
 
 		if (s != NULL && (d->services[k].fields & DIFF_F_REPLICAS))
-			s->scale = 0;
+			s->scale = CTL_SCALE_UNSET;
 	}
 	/* A newer apply replaces a revision whose outcome is not known. */
 	if (c->rev_pending != 0)
@@ -653,7 +653,9 @@ set_flag(struct httpd_resp *out, struct ctl *c, const char *name, enum svc_flag 
 		ctl_svc_save(c, s);
 		ctl_event(c, name, NULL, NULL, NULL, what[f]);
 		log_info("service=%s %s", name, what[f]);
-		ctl_kick(c);
+		/* The answer is the service once the planner took the request
+		 * (a promote moved the rollout on, an abort sent it back). */
+		ctl_replan(c);
 	}
 	httpd_reply_json(out, 200, ctl_service_json(c, s));
 }
@@ -690,13 +692,46 @@ ctl_api_abort(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 
 /* ---- scale, drain ---- */
 
+/* The target a scale body asks for: {"replicas": N} (0 stops every
+ * instance) or {"reset": true} (back to the manifest's replicas,
+ * CTL_SCALE_UNSET). false + 400 reply on anything else. */
+static bool
+scale_target(struct httpd_resp *out, const json_t *body, int *n)
+{
+	const json_t *jr = json_object_get(body, "replicas");
+	const json_t *jreset = json_object_get(body, "reset");
+
+	if (jreset != NULL && !json_is_boolean(jreset)) {
+		httpd_reply_error(out, 400, "bad request", "reset: want a boolean");
+		return false;
+	}
+	if (json_is_true(jreset)) {
+		if (jr != NULL && !json_is_null(jr)) {
+			httpd_reply_error(out, 400, "bad request",
+			    "want either {\"replicas\": N} or {\"reset\": true}, not both");
+			return false;
+		}
+		*n = CTL_SCALE_UNSET;
+		return true;
+	}
+	if (!json_is_integer(jr) || json_integer_value(jr) < 0 ||
+	    json_integer_value(jr) > MANIFEST_MAX_REPLICAS) {
+		httpd_reply_error(out, 400, "bad request", "replicas: want an integer >= 0 "
+		    "(or {\"reset\": true} for the manifest's replicas)");
+		return false;
+	}
+	*n = (int)json_integer_value(jr);
+	return true;
+}
+
+/* POST /v1/services/NAME/scale {"replicas": N} | {"reset": true}. The
+ * answer is the service after the planner took the new target. */
 void
 ctl_api_scale(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 {
 	struct ctl *c = arg;
 	const char *name = req->params[0];
 	const struct service_spec *sp;
-	const json_t *jr;
 	struct ctl_svc *s;
 	json_t *body;
 	char cause[128];
@@ -709,36 +744,81 @@ ctl_api_scale(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 		httpd_reply_error(out, 404, "not found", "no service named \"%s\"", name);
 		goto out;
 	}
-	jr = json_object_get(body, "replicas");
-	if (!json_is_integer(jr) || json_integer_value(jr) < 0 ||
-	    json_integer_value(jr) > MANIFEST_MAX_REPLICAS) {
-		httpd_reply_error(out, 400, "bad request", "replicas: want an integer >= 0");
+	if (!scale_target(out, body, &n))
 		goto out;
-	}
-	n = (int)json_integer_value(jr);
-	if (lifecycle_scale_check(sp, n) < 0) {
+	if (n != CTL_SCALE_UNSET && lifecycle_scale_check(sp, n) < 0) {
 		httpd_reply_error(out, 422, "out of bounds", "%s", orch_err_last());
 		goto out;
 	}
 	s = ctl_svc_get(c, name);
 	s->scale = n;
 	ctl_svc_save(c, s);
-	snprintf(cause, sizeof(cause), "scale to %d", n);
+	if (n == CTL_SCALE_UNSET)
+		snprintf(cause, sizeof(cause), "scale reset to the manifest's %d", sp->replicas);
+	else
+		snprintf(cause, sizeof(cause), "scale to %d", n);
 	ctl_event(c, name, NULL, NULL, NULL, cause);
 	log_info("service=%s %s", name, cause);
-	ctl_kick(c);
+	ctl_replan(c);
 	httpd_reply_json(out, 200, ctl_service_json(c, s));
 out:
 	json_decref(body);
 }
 
+/* Whether a drain body asks to drain (true) or to undo one: {} and
+ * {"drain": true} drain; {"undo": true} or {"drain": false} undo. false +
+ * 400 reply on anything else. */
+static bool
+drain_wanted(struct httpd_resp *out, const json_t *body, bool *drain)
+{
+	const json_t *jd = json_object_get(body, "drain");
+	const json_t *ju = json_object_get(body, "undo");
+
+	if ((jd != NULL && !json_is_boolean(jd)) || (ju != NULL && !json_is_boolean(ju))) {
+		httpd_reply_error(out, 400, "bad request",
+		    "want {\"undo\": boolean} or {\"drain\": boolean}");
+		return false;
+	}
+	if (jd != NULL && ju != NULL && json_is_true(jd) == json_is_true(ju)) {
+		httpd_reply_error(out, 400, "bad request", "drain and undo contradict each other");
+		return false;
+	}
+	*drain = ju != NULL ? !json_is_true(ju) : jd == NULL || json_is_true(jd);
+	return true;
+}
+
+/* The pets on node n (they stay when it drains), and what to do. */
+static json_t *
+drain_pets(struct ctl *c, const struct ctl_node *n, json_t **out_message)
+{
+	json_t *pets = json_array();
+	char msg[512];
+
+	for (struct ctl_inst *i = n->placed; i; i = i->on_next)
+		if (!i->gone && i->kind == KIND_PET)
+			json_array_append_new(pets, json_string(i->id));
+	*out_message = NULL;
+	if (json_array_size(pets) > 0 && n->drain) {
+		snprintf(msg, sizeof(msg), "%zu pet%s stay%s on %s (a pet's data dir lives on its "
+		    "node, so drain never moves it): stop the node's work another way, or "
+		    "undo the drain when done (orchctl drain --undo %s); a pet starts elsewhere "
+		    "only once the node is Lost and removed (orchctl nodes rm %s), with an "
+		    "empty data dir",
+		    json_array_size(pets), json_array_size(pets) == 1 ? "" : "s",
+		    json_array_size(pets) == 1 ? "s" : "", n->name, n->name, n->name);
+		*out_message = json_string(msg);
+	}
+	return pets;
+}
+
+/* POST /v1/nodes/NAME/drain {} | {"undo": true}: Draining (cattle move
+ * away, pets stay, nothing new is placed) or back to Ready. */
 void
 ctl_api_drain(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 {
 	struct ctl *c = arg;
 	struct ctl_node *n = ctl_node_find(c, req->params[0]);
-	const json_t *jd;
-	json_t *body;
+	json_t *body, *pets, *msg;
 	bool drain;
 
 	if ((body = body_object(out, req)) == NULL)
@@ -747,12 +827,8 @@ ctl_api_drain(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 		httpd_reply_error(out, 404, "not found", "no node named \"%s\"", req->params[0]);
 		goto out;
 	}
-	jd = json_object_get(body, "drain");
-	if (jd != NULL && !json_is_boolean(jd)) {
-		httpd_reply_error(out, 400, "bad request", "drain: want a boolean");
+	if (!drain_wanted(out, body, &drain))
 		goto out;
-	}
-	drain = jd == NULL || json_is_true(jd);
 	if (n->drain != drain) {
 		n->drain = drain;
 		ctl_node_save(c, n);
@@ -760,14 +836,44 @@ ctl_api_drain(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	if (n->state == NODE_READY || n->state == NODE_DRAINING)
 		ctl_node_set_state(c, n, drain ? NODE_DRAINING : NODE_READY,
 		    drain ? "drained by request" : "drain lifted by request");
-	ctl_kick(c);
-	httpd_reply_json(out, 200, json_pack("{s:s, s:s, s:b}", "name", n->name,
-	    "state", lifecycle_node_state_name(n->state), "drain", n->drain));
+	ctl_replan(c);
+	pets = drain_pets(c, n, &msg);
+	httpd_reply_json(out, 200, json_pack("{s:s, s:s, s:b, s:o, s:o*}", "name", n->name,
+	    "state", lifecycle_node_state_name(n->state), "drain", n->drain,
+	    "pets", pets, "message", msg));
 out:
 	json_decref(body);
 }
 
+/* The request body as a JSON object ("" is {}), for the handlers of
+ * api_ops.c; NULL after a 400 reply. */
+json_t *
+ctl_api_body(struct httpd_resp *out, const struct httpd_req *req)
+{
+	return body_object(out, req);
+}
+
 /* ---- slave-facing ---- */
+
+/* A slave that heartbeats less often than half of --node-suspect makes
+ * its node flap Ready <-> Suspect: say so where people look, once per
+ * registration (main.c refuses it at start when --node-heartbeat says). */
+static void
+check_heartbeat(struct ctl *c, const char *name, const json_t *body)
+{
+	json_int_t hb = json_integer_value(json_object_get(body, "heartbeat_ms"));
+	char why[384];
+
+	if (hb <= 0 || c->cfg.node_suspect_ms >= 2 * hb)
+		return;
+	snprintf(why, sizeof(why), "heartbeats every %lldms, but --node-suspect is %lldms "
+	    "(less than two heartbeats): the node will flap between Ready and Suspect; "
+	    "give the slave --heartbeat %lldms or less, or the controller --node-suspect "
+	    "%lldms or more", (long long)hb, (long long)c->cfg.node_suspect_ms,
+	    (long long)(c->cfg.node_suspect_ms / 2), (long long)(2 * hb));
+	log_warnx("node=%s %s", name, why);
+	ctl_node_event(c, name, NULL, NULL, why);
+}
 
 void
 ctl_api_register(struct httpd_resp *out, const struct httpd_req *req, void *arg)
@@ -781,9 +887,11 @@ ctl_api_register(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	name = json_string_value(json_object_get(body, "name"));
 	if (ctl_node_report(c, name, body, true) < 0)
 		reply_err(out);
-	else
+	else {
+		check_heartbeat(c, name, body);
 		httpd_reply_json(out, 200, json_pack("{s:s, s:s}", "name", name, "state",
 		    lifecycle_node_state_name(ctl_node_find(c, name)->state)));
+	}
 	json_decref(body);
 }
 

@@ -39,6 +39,7 @@
 #define CTL_PROBE_MS 2000             /* reachability probe of an unreachable node */
 #define CTL_ALERT_TRIES 5
 #define CTL_MISSING_HEARTBEATS 2      /* absent from this many heartbeats: gone */
+#define CTL_SCALE_UNSET (-1)       /* ctl_svc.scale: no person's target */
 #define CTL_HIST_BUCKETS 14       /* metrics.c: 13 bounds, 0.5ms..5s, and +Inf */
 
 /* Service, node and instance states are lifecycle/'s enums (the public
@@ -56,6 +57,7 @@ struct ctl_config {
 	const char *haproxy_map;  /* the map file naming each service's live backend */
 	int64_t node_suspect_ms;
 	int64_t node_lost_ms;
+	int64_t node_heartbeat_ms; /* --node-heartbeat: the slaves' period; 0 unknown */
 	int64_t resync_ms;
 	int log_level;
 };
@@ -135,7 +137,10 @@ struct ctl_svc {
 	enum service_state state;
 	enum scale_detail detail;
 	char *reason;
-	int scale;                /* `orchctl scale` target; 0: the manifest's */
+	int scale;                /* `orchctl scale` target (0 stops every instance);
+	                             CTL_SCALE_UNSET: the manifest's replicas */
+	unsigned restart_gen;     /* `orchctl restart SERVICE`s so far: part of its
+	                             spec (api_ops.c), persisted, kept across applies */
 	bool paused;
 	bool rollback;            /* its current rollout reverts (POST /v1/rollback) */
 	bool promote, abort;      /* requests for the planner, until it took them */
@@ -199,6 +204,7 @@ struct ctl {
 	struct ctl_inst **inst_tab; /* state.c: chained hash by id */
 	size_t inst_nbuckets, ninsts;
 	struct ctl_node *nodes;
+	struct ctl_node *nodes_removed; /* api_ops.c: `nodes rm`, freed at exit */
 	uint64_t list_gens;       /* nodes.c: full instance lists taken so far */
 	struct ctl_cmd *cmds;     /* slaves.c, in queue order */
 	struct ctl_cmd *cmds_tail;
@@ -271,6 +277,8 @@ void ctl_api_promote(struct httpd_resp *out, const struct httpd_req *req, void *
 void ctl_api_abort(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_resume(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_drain(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+/* The request body as a JSON object ("" is {}); NULL after a 400 reply. */
+json_t *ctl_api_body(struct httpd_resp *out, const struct httpd_req *req);
 void ctl_api_register(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_heartbeat(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_node_events(struct httpd_resp *out, const struct httpd_req *req, void *arg);
@@ -289,6 +297,23 @@ uint64_t ctl_revision_seq(struct ctl *c, const char *sha);
 bool ctl_revision_touched(struct ctl *c, const struct ctl_svc *s);
 /* After a restart: a revision recorded "applied" is pending again. */
 void ctl_revision_resume(struct ctl *c);
+
+/* api_ops.c: restart, revive, forget a node; answers after the plan */
+/* Plan now (what the loop would do at the end of this turn), so that an
+ * answer shows the state after the request took effect. */
+void ctl_replan(struct ctl *c);
+/* spec with s's restart generation in its env (ORCH_RESTART=N), so that
+ * its fingerprint changes with every `orchctl restart`; NULL when s was
+ * never restarted (use spec). Borrows spec's strings; free with
+ * ctl_restart_spec_free() after the plan that used it. */
+struct service_spec *ctl_restart_spec(const struct ctl_svc *s,
+    const struct service_spec *spec);
+void ctl_restart_spec_free(struct service_spec *spec);
+void ctl_api_restart_service(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+void ctl_api_restart_instance(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+void ctl_api_node_delete(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+/* Free the records of removed nodes (at exit, after the transfers). */
+void ctl_nodes_removed_free(struct ctl *c);
 
 /* state.c: the records, the one setter per kind, persistence */
 struct ctl_svc *ctl_svc_find(struct ctl *c, const char *name);

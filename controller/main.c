@@ -27,7 +27,7 @@ usage(const char *msg)
 	    "usage: orch-controller --repo PATH_OR_URL [--branch main] [--manifest orch.yaml]\n"
 	    "                       --data-dir DIR --listen ADDR:PORT --token-file F\n"
 	    "                       [--haproxy SOCKET [--haproxy-map FILE]]\n"
-	    "                       [--node-suspect 3s] [--node-lost 10s]\n"
+	    "                       [--node-suspect 5s] [--node-lost 10s] [--node-heartbeat 2s]\n"
 	    "                       [--resync 5s] [--log-level debug|info|warn|error]\n");
 	exit(2);
 }
@@ -76,11 +76,40 @@ duration_arg(const char *opt, const char *val)
 	return ms;
 }
 
+/*
+ * A node is Suspect after --node-suspect without a heartbeat: shorter than
+ * two of the slaves' heartbeat periods, one late heartbeat (a busy host, a
+ * retry) flips it, and nodes flap Ready <-> Suspect all day. The period is
+ * the slaves' --heartbeat (2s by default), named here by --node-heartbeat;
+ * without it each slave says its own when it registers (nodes.c warns).
+ */
+static void
+check_node_timeouts(const struct ctl_config *cfg)
+{
+	char msg[512];
+
+	if (cfg->node_lost_ms <= cfg->node_suspect_ms) {
+		snprintf(msg, sizeof(msg), "--node-lost (%lldms) must be longer than "
+		    "--node-suspect (%lldms)", (long long)cfg->node_lost_ms,
+		    (long long)cfg->node_suspect_ms);
+		usage(msg);
+	}
+	if (cfg->node_heartbeat_ms > 0 && cfg->node_suspect_ms < 2 * cfg->node_heartbeat_ms) {
+		snprintf(msg, sizeof(msg), "--node-suspect (%lldms) must be at least twice "
+		    "the slaves' heartbeat period --node-heartbeat (%lldms): shorter, nodes "
+		    "flap between Ready and Suspect; use --node-suspect %lldms or more, or "
+		    "start the slaves with a shorter --heartbeat",
+		    (long long)cfg->node_suspect_ms, (long long)cfg->node_heartbeat_ms,
+		    (long long)(2 * cfg->node_heartbeat_ms));
+		usage(msg);
+	}
+}
+
 static void
 parse_args(struct ctl_config *cfg, int argc, char **argv)
 {
 	enum { O_REPO = 256, O_BRANCH, O_MANIFEST, O_DATA, O_LISTEN, O_TOKEN, O_HAPROXY,
-	    O_HAPMAP, O_SUSPECT, O_LOST, O_RESYNC, O_LOGLEVEL, O_HELP };
+	    O_HAPMAP, O_SUSPECT, O_LOST, O_HEARTBEAT, O_RESYNC, O_LOGLEVEL, O_HELP };
 	static const struct option opts[] = {
 		{"repo", required_argument, NULL, O_REPO},
 		{"branch", required_argument, NULL, O_BRANCH},
@@ -92,6 +121,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		{"haproxy-map", required_argument, NULL, O_HAPMAP},
 		{"node-suspect", required_argument, NULL, O_SUSPECT},
 		{"node-lost", required_argument, NULL, O_LOST},
+		{"node-heartbeat", required_argument, NULL, O_HEARTBEAT},
 		{"resync", required_argument, NULL, O_RESYNC},
 		{"log-level", required_argument, NULL, O_LOGLEVEL},
 		{"help", no_argument, NULL, O_HELP},
@@ -102,7 +132,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 
 	cfg->branch = "main";
 	cfg->manifest = "orch.yaml";
-	cfg->node_suspect_ms = 3000;
+	cfg->node_suspect_ms = 5000; /* 2.5 heartbeats of a slave's default 2s */
 	cfg->node_lost_ms = 10000;
 	cfg->resync_ms = 5000;
 	cfg->haproxy_map = "/etc/haproxy/orch.map"; /* docs/haproxy.md */
@@ -120,6 +150,9 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		case O_HAPMAP: cfg->haproxy_map = optarg; break;
 		case O_SUSPECT: cfg->node_suspect_ms = duration_arg("--node-suspect", optarg); break;
 		case O_LOST: cfg->node_lost_ms = duration_arg("--node-lost", optarg); break;
+		case O_HEARTBEAT:
+			cfg->node_heartbeat_ms = duration_arg("--node-heartbeat", optarg);
+			break;
 		case O_RESYNC: cfg->resync_ms = duration_arg("--resync", optarg); break;
 		case O_LOGLEVEL:
 			if (strcmp(optarg, "debug") == 0)
@@ -160,8 +193,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		usage(orch_err_last());
 	if (*cfg->branch == '\0' || *cfg->manifest == '\0')
 		usage("--branch and --manifest must not be empty");
-	if (cfg->node_lost_ms <= cfg->node_suspect_ms)
-		usage("--node-lost must be longer than --node-suspect");
+	check_node_timeouts(cfg);
 }
 
 int
@@ -223,6 +255,7 @@ out:
 	httpd_free(c.http);
 	ctl_loop_free(&c);
 	ctl_slaves_free(&c);
+	ctl_nodes_removed_free(&c);
 	ctl_alerts_free(&c);
 	ctl_state_free(&c);
 	manifest_git_free(c.git);

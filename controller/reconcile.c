@@ -329,7 +329,8 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	in.nnodes = nn;
 	in.deps = deps;
 	in.ndeps = nd;
-	in.flags.scale = spec ? svc->scale : 0;
+	in.flags.scale_set = spec != NULL && svc->scale != CTL_SCALE_UNSET;
+	in.flags.scale = in.flags.scale_set ? svc->scale : 0;
 	in.flags.paused = svc->paused;
 	in.flags.rollback = spec != NULL && svc->rollback;
 	in.flags.promote = svc->promote;
@@ -466,8 +467,11 @@ ctl_reconcile(struct ctl *c)
 		for (size_t k = 0; order && k < c->desired->nservices; k++) {
 			const struct service_spec *spec = ctl_spec(c,
 			    c->desired->services[order[k]].name);
+			struct ctl_svc *svc = ctl_svc_get(c, spec->name);
+			struct service_spec *rs = ctl_restart_spec(svc, spec); /* api_ops.c */
 
-			plan_service(c, ctl_svc_get(c, spec->name), spec, nodes, nn, &bs, now);
+			plan_service(c, svc, rs ? rs : spec, nodes, nn, &bs, now);
+			ctl_restart_spec_free(rs);
 		}
 	}
 	for (struct ctl_svc *s = c->svcs, *next; s; s = next) {

@@ -61,6 +61,7 @@ ctl_svc_get(struct ctl *c, const char *name)
 		fatalx("out of memory");
 	s->name = xstrdup(name);
 	s->state = SERVICE_PROVISION;
+	s->scale = CTL_SCALE_UNSET;
 	/* Append: lists keep a stable, readable order. */
 	for (pp = &c->svcs; *pp; pp = &(*pp)->next)
 		;
@@ -272,15 +273,24 @@ memo_parse(struct lifecycle_memo *m, const json_t *j)
 static json_t *
 svc_record(const struct ctl_svc *s)
 {
-	return json_pack("{s:s, s:s, s:s, s:s?, s:i, s:b, s:b, s:b, s:b, s:i, s:i, s:o, s:s?,"
+	json_t *j;
+
+	/* "scale_to": the person's target, null for the manifest's. Records
+	 * from before it hold "scale" only, where 0 meant the manifest's
+	 * (load_svc reads both). */
+	j = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:b, s:b, s:b, s:b, s:i, s:i, s:o, s:s?,"
 	    " s:s?, s:s?}",
 	    "name", s->name, "state", lifecycle_service_state_name(s->state),
 	    "detail", lifecycle_scale_detail_name(s->detail), "reason", s->reason,
-	    "scale", s->scale, "paused", s->paused, "rollback", s->rollback,
+	    "scale_to", s->scale >= 0 ? json_integer(s->scale) : json_null(),
+	    "paused", s->paused, "rollback", s->rollback,
 	    "promote", s->promote, "abort", s->abort,
 	    "desired", s->desired,
 	    "ready", s->ready, "memo", memo_json(&s->memo), "revision", s->revision,
 	    "pin", s->pin, "rolled_back", s->rolled_back);
+	if (j != NULL && s->restart_gen > 0)
+		json_object_set_new(j, "restart_gen", json_integer(s->restart_gen));
+	return j;
 }
 
 static json_t *
@@ -793,6 +803,23 @@ jstr(const json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
+/* A record's scale target: "scale_to" (null: none), or in a record from
+ * before it "scale", where 0 meant the manifest's count. */
+static int
+load_scale(const json_t *o)
+{
+	const json_t *to = json_object_get(o, "scale_to");
+	json_int_t v;
+
+	if (to != NULL)
+		v = json_is_integer(to) ? json_integer_value(to) : CTL_SCALE_UNSET;
+	else
+		v = json_integer_value(json_object_get(o, "scale"));
+	if (to == NULL && v == 0)
+		v = CTL_SCALE_UNSET;
+	return v < 0 || v > MANIFEST_MAX_REPLICAS ? CTL_SCALE_UNSET : (int)v;
+}
+
 static void
 load_svc(struct ctl *c, const json_t *o)
 {
@@ -809,7 +836,8 @@ load_svc(struct ctl *c, const json_t *o)
 	else if (jstr(o, "detail") && strcmp(jstr(o, "detail"), "Scale-in") == 0)
 		s->detail = SCALE_IN;
 	s->reason = xstrdup(jstr(o, "reason"));
-	s->scale = (int)json_integer_value(json_object_get(o, "scale"));
+	s->scale = load_scale(o);
+	s->restart_gen = (unsigned)json_integer_value(json_object_get(o, "restart_gen"));
 	s->paused = json_is_true(json_object_get(o, "paused"));
 	s->rollback = json_is_true(json_object_get(o, "rollback"));
 	s->promote = json_is_true(json_object_get(o, "promote"));

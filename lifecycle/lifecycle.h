@@ -231,7 +231,9 @@ struct lifecycle_memo {
  * memo remembers what was done.
  */
 struct lifecycle_flags {
-	int scale;     /* `orchctl scale` target; 0: the manifest's replicas */
+	int scale;     /* `orchctl scale` target, when scale_set (0 included) */
+	bool scale_set; /* false: the manifest's replicas (a scale > 0 without it
+	                   is taken too, for callers from before scale_set) */
 	bool paused;   /* `orchctl pause`: a rollout takes no new step */
 	bool rollback; /* the desired spec reverts to an earlier version; set by
 	                  the controller on `orchctl rollback` and when a plan

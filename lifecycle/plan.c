@@ -732,7 +732,8 @@ lifecycle_plan(struct lifecycle_plan **out, const struct lifecycle_input *in)
 		    in->service);
 		goto out;
 	}
-	c.target = in->flags.scale > 0 ? in->flags.scale : in->spec->replicas;
+	c.target = in->flags.scale_set || in->flags.scale > 0 ? in->flags.scale :
+	    in->spec->replicas;
 	/* An override from `orchctl scale` stays inside min..max even when
 	 * a later manifest moves the bounds. */
 	if (c.target < in->spec->min)

@@ -283,7 +283,9 @@ run_diff(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 			return orchctl_usage_error(cmd, "unexpected option");
 		}
 	}
-	if (argc - optind != 2)
+	/* With --repo, one ref is compared with the working tree (git diff
+	 * REF): the plan of a change not committed yet. */
+	if (argc - optind != 2 && !(repo != NULL && argc - optind == 1))
 		return orchctl_usage_error(cmd, "need FROM and TO (got %d "
 		    "argument%s)", argc - optind, argc - optind == 1 ? "" : "s");
 	if (repo == NULL && path != NULL)
@@ -296,10 +298,11 @@ run_diff(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 	}
 
 	for (int i = 0; i < 2; i++) {
-		const char *arg = argv[optind + i];
+		const char *arg = optind + i < argc ? argv[optind + i] : NULL;
 
-		rcs[i] = g ? source_load_git(&sides[i], g, arg, path)
-		    : source_load_file(&sides[i], arg);
+		rcs[i] = arg == NULL ? source_load_worktree(&sides[i], repo, path) :
+		    g ? source_load_git(&sides[i], g, arg, path) :
+		    source_load_file(&sides[i], arg);
 		nloaded++;
 		if (rcs[i] != 0 && rcs[i] != ORCH_EINVALID &&
 		    (msgs[i] = strdup(orch_err_last())) == NULL)
@@ -335,7 +338,8 @@ const struct orchctl_cmd cmd_diff = {
 	.summary = "show the plan between two manifests or two git revisions",
 	.usage =
 	    "diff [options] FROM.yaml TO.yaml\n"
-	    "diff [options] --repo DIR [--manifest PATH] FROM-REF TO-REF",
+	    "diff [options] --repo DIR [--manifest PATH] FROM-REF TO-REF\n"
+	    "diff [options] --repo DIR [--manifest PATH] REF",
 	.help =
 	    "Compare two architecture manifests and print what applying TO over\n"
 	    "FROM would do to each service, in start order of TO, removed\n"
@@ -354,7 +358,10 @@ const struct orchctl_cmd cmd_diff = {
 	    "either is invalid its errors are printed and nothing else.\n"
 	    "\n"
 	    "Options:\n"
-	    "  --repo DIR          FROM and TO are git refs of the repository DIR\n"
+	    "  --repo DIR          FROM and TO are git refs of the repository DIR;\n"
+	    "                      with one REF, TO is the manifest in DIR's\n"
+	    "                      working tree, uncommitted changes included\n"
+	    "                      (as git diff REF)\n"
 	    "  --manifest PATH     manifest path inside the repository\n"
 	    "                      (default orch.yaml)\n"
 	    "  -v                  also list unchanged services\n"
@@ -368,5 +375,6 @@ const struct orchctl_cmd cmd_diff = {
 	    "Examples:\n"
 	    "  orchctl diff examples/shop/orch.yaml examples/shop/orch-v2.yaml\n"
 	    "  orchctl diff --repo . HEAD~1 HEAD\n"
+	    "  orchctl diff --repo . HEAD          (the uncommitted change)\n"
 	    "  orchctl diff --repo /srv/arch v2.4.0 main -o json",
 };

@@ -144,6 +144,28 @@ fail:
 	return ex;
 }
 
+/*
+ * -f without --since shows only what happens from now on (tail -f, kubectl
+ * get -w): the stream starts after the newest stored event, whose seq the
+ * API gives as last_seq. A controller that does not say it streams from
+ * the start (*out stays -1).
+ */
+static int
+last_seq_now(long long *out, struct client *c)
+{
+	json_t *reply = NULL, *evs;
+	long long seq;
+	int ex;
+
+	if ((ex = client_get_list(&reply, &evs, c, "/v1/events?limit=1",
+	    "events")) != EXIT_OK)
+		return ex;
+	if (jget_int(&seq, reply, "last_seq") && seq >= 0)
+		*out = seq;
+	json_decref(reply);
+	return EXIT_OK;
+}
+
 static int
 run_events(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
     char **argv)
@@ -215,7 +237,8 @@ run_events(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 			goto out;
 		}
 		fflush(stdout);
-	}
+	} else if ((ex = last_seq_now(&fl.last_seq, c)) != EXIT_OK)
+		goto out;
 	stop = orchctl_catch_interrupt();
 	client_set_timeout(c, 0);
 	snprintf(lastid, sizeof(lastid), "%lld", fl.last_seq);
@@ -241,8 +264,9 @@ const struct orchctl_cmd cmd_events = {
 	    "time (UTC), service, instance (- for the service itself), from ->\n"
 	    "to state, cause.\n"
 	    "\n"
-	    "With -f, orchctl then follows the live stream (GET\n"
-	    "/v1/events/stream, Server-Sent Events) until Ctrl-C; after a lost\n"
+	    "With -f, orchctl follows the live stream (GET /v1/events/stream,\n"
+	    "Server-Sent Events) until Ctrl-C, from the newest event on: only\n"
+	    "new events (with --since SEQ: those after SEQ first); after a lost\n"
 	    "connection it reconnects and resumes after the last event shown\n"
 	    "(Last-Event-ID), so nothing is printed twice or skipped.\n"
 	    "\n"

@@ -9,14 +9,15 @@
 #include "orchctl.h"
 
 static const char *const headers[] = {
-	"COMMIT", "TIME", "AUTHOR", "RESULT", "MESSAGE",
+	"SEQ", "COMMIT", "TIME", "AUTHOR", "RESULT", "MESSAGE", "REASON",
 };
 #define NCOLS (sizeof(headers) / sizeof(headers[0]))
 
 static void
 add_row(struct table *t, const json_t *rev)
 {
-	char sha[16], when[64], *summary = NULL;
+	char seq[32] = "-", sha[16], when[64], *summary = NULL;
+	long long n;
 	const char *msg = jget_str(rev, "message");
 	const char *commit = jget_str(rev, "commit");
 	const char *row[NCOLS];
@@ -26,11 +27,17 @@ add_row(struct table *t, const json_t *rev)
 	/* The summary: a commit message's first line, as git log --oneline. */
 	if (msg != NULL && (summary = strndup(msg, strcspn(msg, "\n"))) == NULL)
 		abort();
-	row[0] = sha;
-	row[1] = when;
-	row[2] = jget_str(rev, "author");
-	row[3] = jget_str(rev, "result");
-	row[4] = summary && *summary ? summary : NULL;
+	/* SEQ is what `rollback --to` takes; REASON why a revision failed
+	 * (or what superseded or aborted it), when the controller says. */
+	if (jget_int(&n, rev, "seq"))
+		snprintf(seq, sizeof(seq), "%lld", n);
+	row[0] = seq;
+	row[1] = sha;
+	row[2] = when;
+	row[3] = jget_str(rev, "author");
+	row[4] = jget_str(rev, "result");
+	row[5] = summary && *summary ? summary : NULL;
+	row[6] = jget_str(rev, "reason");
 	table_add(t, row);
 	free(summary);
 }
@@ -74,12 +81,15 @@ const struct orchctl_cmd cmd_history = {
 	.help =
 	    "List every revision applied to the cluster (GET /v1/revisions):\n"
 	    "\n"
-	    "  COMMIT    TIME                   AUTHOR   RESULT    MESSAGE\n"
-	    "  3f2a9c1   2026-11-23T11:22:33Z   Ann      applied   api 1.3.0\n"
+	    "  SEQ   COMMIT    TIME                   AUTHOR   RESULT      MESSAGE     REASON\n"
+	    "  1     3f2a9c1   2026-11-23T11:22:33Z   Ann      succeeded   api 1.3.0   -\n"
+	    "  2     8d0e4b2   2026-11-23T11:30:02Z   Ann      failed      api 1.4.0   exit status 1\n"
 	    "\n"
-	    "TIME is UTC; MESSAGE is the commit message's first line; RESULT is\n"
-	    "what the controller recorded for the apply. `orchctl rollback --to\n"
-	    "COMMIT` re-applies one of them.\n"
+	    "SEQ numbers the applies; TIME is UTC; MESSAGE is the commit\n"
+	    "message's first line; RESULT is what the controller recorded for\n"
+	    "the apply (applied, succeeded, failed, aborted, superseded) and\n"
+	    "REASON why, when it says. `orchctl rollback --to SEQ` (or a\n"
+	    "commit) re-applies one of them.\n"
 	    "\n"
 	    "Options:\n"
 	    "  -o json             the controller's reply as received\n"

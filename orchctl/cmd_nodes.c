@@ -108,6 +108,42 @@ add_row(struct table *t, const json_t *node)
 	table_add(t, row);
 }
 
+/* `nodes rm NODE`: DELETE /v1/nodes/NODE; the controller refuses a node
+ * that is not Lost. */
+static int
+nodes_rm(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc, char **argv)
+{
+	struct client *c = NULL;
+	json_t *reply = NULL;
+	char *path = NULL;
+	long long dropped = 0;
+	int ex;
+
+	if (argc != 1)
+		return orchctl_usage_error(cmd, "nodes rm: need exactly one NODE (got "
+		    "%d arguments)", argc);
+	if (argv[0][0] == '\0')
+		return orchctl_usage_error(cmd, "empty NODE name");
+	if ((ex = client_open(&c, ctx, cmd)) != EXIT_OK)
+		return ex;
+	path = client_path("/v1/nodes/", argv[0], "");
+	if ((ex = client_call(&reply, c, "DELETE", path, NULL)) != EXIT_OK)
+		goto out;
+	if (ctx->output == OUTPUT_JSON) {
+		client_print_json(reply);
+		reply = NULL;
+		goto out;
+	}
+	jget_int(&dropped, reply, "instances_dropped");
+	printf("Node %s removed (%lld instance record%s forgotten).\n", argv[0],
+	    dropped, dropped == 1 ? "" : "s");
+out:
+	json_decref(reply);
+	free(path);
+	client_free(c);
+	return ex;
+}
+
 static int
 run_nodes(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
     char **argv)
@@ -118,6 +154,8 @@ run_nodes(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 
 	if (orchctl_getopt_none(&ex, ctx, cmd, argc, argv) == OPT_EXIT)
 		return ex;
+	if (optind < argc && strcmp(argv[optind], "rm") == 0)
+		return nodes_rm(ctx, cmd, argc - optind - 1, argv + optind + 1);
 	if (optind < argc)
 		return orchctl_usage_error(cmd, "unexpected argument '%s'",
 		    argv[optind]);
@@ -142,7 +180,7 @@ const struct orchctl_cmd cmd_nodes = {
 	.name = "nodes",
 	.fn = run_nodes,
 	.summary = "list the nodes (slaves), their state and load",
-	.usage = "nodes",
+	.usage = "nodes\nnodes rm NODE",
 	.help =
 	    "List the nodes registered with the controller (GET /v1/nodes):\n"
 	    "\n"
@@ -155,6 +193,11 @@ const struct orchctl_cmd cmd_nodes = {
 	    "(orch-slave --cpu/--memory, else what it detects), USED what the\n"
 	    "manifest `resources` of its live instances reserve; \"-\" for a\n"
 	    "figure the controller does not report.\n"
+	    "\n"
+	    "`orchctl nodes rm NODE` forgets a Lost node (DELETE\n"
+	    "/v1/nodes/NODE): its records go, its pets may start on other nodes\n"
+	    "(with an empty data dir). A node that is not Lost is refused: drain\n"
+	    "it and stop its slave first. A slave that comes back registers anew.\n"
 	    "\n"
 	    "Options:\n"
 	    "  -o json             the controller's reply as received (cpu, memory,\n"

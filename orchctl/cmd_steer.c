@@ -9,6 +9,20 @@
 
 #include "orchctl.h"
 
+/* Without a rollout, say what the verb did then. */
+static void
+no_rollout_note(const char *verb, const char *service, bool paused)
+{
+	if (strcmp(verb, "pause") == 0 && paused)
+		printf("There is no rollout of %s now; the next one takes no step "
+		    "until `orchctl resume %s`.\n", service, service);
+	else if (strcmp(verb, "resume") == 0)
+		printf("There is no rollout of %s now; the next one goes on "
+		    "unpaused.\n", service);
+	else if (strcmp(verb, "promote") == 0 || strcmp(verb, "abort") == 0)
+		printf("There is no rollout of %s now: nothing to %s.\n", service, verb);
+}
+
 /* The verb's name is also the last path segment. */
 static int
 run_steer(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
@@ -45,24 +59,30 @@ run_steer(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 	reason = jget_str(reply, "reason");
 	ro = json_object_get(reply, "rollout");
 	phase = jget_str(ro, "phase");
-	/* The answer is the service as it is when the request is taken;
-	 * the planner acts on it next. */
+	/* The answer is the service after the controller planned with the
+	 * request (docs/api.md): "Now:" is the state it led to. */
 	printf("%s: %s %s. Now: %s", service, cmd->name,
 	    strcmp(cmd->name, "pause") == 0 ? "done" :
 	    strcmp(cmd->name, "resume") == 0 ? "done" : "requested",
 	    state ? state : "-");
 	if (json_is_true(json_object_get(reply, "paused")))
 		printf(", paused");
-	if (phase != NULL && strcmp(phase, "none") != 0) {
+	/* The controller says "" (older ones "none") without a rollout. */
+	if (phase != NULL && *phase != '\0' && strcmp(phase, "none") != 0) {
 		printf(", rollout %s", phase);
-		if (jget_int(&step, ro, "step") && jget_int(&steps, ro, "steps"))
+		if (jget_int(&step, ro, "step") && jget_int(&steps, ro, "steps") &&
+		    steps > 0)
 			printf(json_is_true(json_object_get(ro, "full")) ?
 			    " (full set, after step %lld/%lld)" : " (step %lld/%lld)",
 			    step, steps);
-	}
+	} else if (phase != NULL)
+		printf(", no rollout");
 	if (reason != NULL && *reason)
 		printf(": %s", reason);
 	printf(".\n");
+	if (phase != NULL && (*phase == '\0' || strcmp(phase, "none") == 0))
+		no_rollout_note(cmd->name, service,
+		    json_is_true(json_object_get(reply, "paused")));
 out:
 	json_decref(reply);
 	free(path);

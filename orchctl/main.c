@@ -32,6 +32,7 @@ static const struct orchctl_cmd *const commands[] = {
 	&cmd_abort,
 	&cmd_pause,
 	&cmd_resume,
+	&cmd_restart,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

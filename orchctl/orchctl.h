@@ -106,6 +106,10 @@ struct source {
 int source_load_file(struct source *s, const char *path);
 int source_load_git(struct source *s, struct manifest_git *g,
     const char *ref, const char *path);
+/* The manifest at path in the working tree of repo (its root or its .git
+ * directory), uncommitted changes and all; labelled "path (working
+ * tree)". Results as source_load_file. */
+int source_load_worktree(struct source *s, const char *repo, const char *path);
 void source_free(struct source *s);
 /* Abbreviated commit id (7 hex digits) into buf (>= 8 bytes). */
 void source_short_sha(char *buf, const struct git_commit_info *c);
@@ -247,6 +251,8 @@ extern const struct orchctl_cmd cmd_promote;
 extern const struct orchctl_cmd cmd_abort;
 extern const struct orchctl_cmd cmd_pause;
 extern const struct orchctl_cmd cmd_resume;
+/* cmd_restart.c */
+extern const struct orchctl_cmd cmd_restart;
 
 /* rollout_wait.c - follow a rollout until it ends, for `apply --wait` and
  * `rollback --wait` (the same progress lines and exit codes). */

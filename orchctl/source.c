@@ -97,6 +97,36 @@ source_load_git(struct source *s, struct manifest_git *g, const char *ref,
 	return source_result(s, rc);
 }
 
+int
+source_load_worktree(struct source *s, const char *repo, const char *path)
+{
+	char root[4096], file[8192], label[1200], *base;
+	size_t n;
+	int rc;
+
+	/* The repository's root, or its .git directory (manifest_git_open
+	 * takes either): the working tree is the root. */
+	snprintf(root, sizeof(root), "%s", repo);
+	for (n = strlen(root); n > 1 && root[n - 1] == '/'; n--)
+		root[n - 1] = '\0';
+	base = strrchr(root, '/');
+	base = base ? base + 1 : root;
+	if (strcmp(base, ".git") == 0) {
+		if (base == root)
+			snprintf(root, sizeof(root), ".");
+		else
+			base[base - 1 == root ? 0 : -1] = '\0';
+	}
+	snprintf(file, sizeof(file), "%s/%s", root, path);
+	rc = source_load_file(s, file);
+	/* The label says which side this is, as git diff's does. */
+	snprintf(label, sizeof(label), "%s (working tree)", path);
+	free(s->label);
+	if ((s->label = strdup(label)) == NULL)
+		return orch_err_set(ORCH_ERROR, "out of memory");
+	return rc;
+}
+
 void
 source_free(struct source *s)
 {

@@ -94,6 +94,8 @@ node_json(struct slave *s, struct channel *c, bool may_omit)
 	    "memory", (json_int_t)s->cfg.memory);
 	if (c->digest[0] != '\0')
 		json_object_set_new(j, "digest", json_string(c->digest));
+	/* The controller checks its --node-suspect against it. */
+	json_object_set_new(j, "heartbeat_ms", json_integer(s->cfg.heartbeat_ms));
 	/* The controller shows it on the node: starts there are refused. */
 	if (s->state_err != NULL)
 		json_object_set_new(j, "state_error", json_string(s->state_err));

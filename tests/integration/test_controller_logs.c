@@ -183,8 +183,9 @@ TEST(logs__orchctl_logs)
 		run_result_free(&r);
 	}
 	{
+		/* --bytes: --tail counts lines since issue 10 #13. */
 		const char *argv[] = {bin, "--controller", cl->url, "logs", "--stderr",
-		    "--tail", "5", inst_id, NULL};
+		    "--bytes", "5", inst_id, NULL};
 
 		REQUIRE(run_capture(&r, argv, NULL, env, 20000) == 0);
 		CHECK_EQ_INT(r.status, 0);

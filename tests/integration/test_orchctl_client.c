@@ -272,9 +272,10 @@ static const char *const usage_cases[][6] = {
 	{"drain", NULL, NULL, NULL, NULL, "need exactly one NODE"},
 	{"drain", "a", "b", NULL, NULL, "need exactly one NODE"},
 	{"logs", NULL, NULL, NULL, NULL, "need exactly one INSTANCE"},
+	{"logs", "api-1", "--bytes", "0", NULL, "--bytes: want 1"},
+	{"logs", "api-1", "--bytes", "17M", NULL, "--bytes: want 1"},
+	{"logs", "api-1", "--bytes", "lots", NULL, "--bytes:"},
 	{"logs", "api-1", "--tail", "0", NULL, "--tail: want 1"},
-	{"logs", "api-1", "--tail", "17M", NULL, "--tail: want 1"},
-	{"logs", "api-1", "--tail", "lots", NULL, "--tail:"},
 	{"logs", "api-1", "--stdout", NULL, NULL, "unknown option '--stdout'"},
 };
 
@@ -495,12 +496,13 @@ TEST(orchctl_client__instances_nodes_history)
 
 	ctl(&r, fake_url, NULL, "history", NULL);
 	CHECK_EQ_INT(r.status, 0);
-	CHECK_CONTAINS(r.out, "COMMIT    TIME                   AUTHOR        "
-	    "RESULT     MESSAGE\n");
-	CHECK_CONTAINS(r.out, "abcdef1   2025-11-23T11:22:33Z   Ann Example   "
-	    "applied    api 1.3.0\n");
-	CHECK_CONTAINS(r.out, "0123456   2023-11-14T22:13:20Z   Bob           "
-	    "rejected   first\n");
+	/* SEQ (what rollback --to takes) and REASON columns, issue 10 #13. */
+	CHECK_CONTAINS(r.out, "SEQ   COMMIT    TIME                   AUTHOR        "
+	    "RESULT     MESSAGE     REASON\n");
+	CHECK_CONTAINS(r.out, "7     abcdef1   2025-11-23T11:22:33Z   Ann Example   "
+	    "applied    api 1.3.0   -\n");
+	CHECK_CONTAINS(r.out, "6     0123456   2023-11-14T22:13:20Z   Bob           "
+	    "rejected   first       -\n");
 	run_result_free(&r);
 
 	ctl(&r, fake_url, NULL, "history", "-o", "json", NULL);
@@ -804,7 +806,7 @@ TEST(orchctl_client__events_follow_reconnects)
 
 TEST(orchctl_client__logs)
 {
-	const char *args[] = {"logs", "api-1", "-f", "--tail", "7", NULL};
+	const char *args[] = {"logs", "api-1", "-f", "--bytes", "7", NULL};
 	struct run_result r;
 	char out[4400], err[4400], *o, *reqs;
 	pid_t pid;
@@ -814,7 +816,7 @@ TEST(orchctl_client__logs)
 	CHECK_EQ_INT(r.status, 0);
 	CHECK_STR(r.out, "line 1\n");
 	run_result_free(&r);
-	ctl(&r, fake_url, NULL, "logs", "api-1", "--tail", "7", NULL);
+	ctl(&r, fake_url, NULL, "logs", "api-1", "--bytes", "7", NULL);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK_STR(r.out, "line 2\n"); /* the log has 2 lines by now */
 	run_result_free(&r);
@@ -865,7 +867,7 @@ TEST(orchctl_client__logs)
 
 TEST(orchctl_client__logs_follow_big)
 {
-	const char *args[] = {"logs", "big-1", "-f", "--tail", "100", NULL};
+	const char *args[] = {"logs", "big-1", "-f", "--bytes", "100", NULL};
 	char out[4400], err[4400], *o;
 	int want = 3001;
 	pid_t pid;
@@ -1184,9 +1186,16 @@ TEST(orchctl_e2e__tables_and_json)
 	E2E(&r, "history");
 	CHECK_EQ_INT(r.status, 0);
 	squeeze(r.out);
-	CHECK_CONTAINS(r.out, "COMMIT TIME AUTHOR RESULT MESSAGE\n");
-	CHECK_CONTAINS(line_starting(line, sizeof(line), r.out, e2e_short),
-	    " succeeded ");
+	CHECK_CONTAINS(r.out, "SEQ COMMIT TIME AUTHOR RESULT MESSAGE REASON\n");
+	{
+		/* SEQ first: the row is the one that holds the commit. */
+		const char *at = strstr(r.out, e2e_short);
+
+		while (at != NULL && at > r.out && at[-1] != '\n')
+			at--;
+		CHECK_CONTAINS(line_starting(line, sizeof(line), at ? at : "", ""),
+		    " succeeded ");
+	}
 	run_result_free(&r);
 	E2E(&r, "history", "-o", "json");
 	CHECK_EQ_INT(r.status, 0);
@@ -1283,7 +1292,8 @@ TEST(orchctl_e2e__invalid_commit)
 
 TEST(orchctl_e2e__events)
 {
-	const char *args[] = {"events", "-f", "-o", "json", NULL};
+	/* --since 0: the past first (plain -f shows only new events). */
+	const char *args[] = {"events", "-f", "--since", "0", "-o", "json", NULL};
 	char out[4400], err[4400], *o;
 	struct run_result r;
 	json_t *j;
