@@ -44,14 +44,8 @@ run_restart(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 	bool service;
 	int ex;
 
-	if (orchctl_getopt_none(&ex, ctx, cmd, argc, argv) == OPT_EXIT)
+	if (orchctl_one_name(&name, &ex, ctx, cmd, argc, argv, "SERVICE or INSTANCE") == OPT_EXIT)
 		return ex;
-	if (argc - optind != 1)
-		return orchctl_usage_error(cmd, "need exactly one SERVICE or INSTANCE "
-		    "(got %d arguments)", argc - optind);
-	name = argv[optind];
-	if (*name == '\0')
-		return orchctl_usage_error(cmd, "empty SERVICE or INSTANCE name");
 	if ((ex = client_open(&c, ctx, cmd)) != EXIT_OK)
 		return ex;
 	service = is_service(&ex, c, name);

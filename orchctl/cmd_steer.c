@@ -35,14 +35,8 @@ run_steer(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 	long long step, steps;
 	int ex;
 
-	if (orchctl_getopt_none(&ex, ctx, cmd, argc, argv) == OPT_EXIT)
+	if (orchctl_one_name(&service, &ex, ctx, cmd, argc, argv, "SERVICE") == OPT_EXIT)
 		return ex;
-	if (argc - optind != 1)
-		return orchctl_usage_error(cmd, "need exactly one SERVICE (got %d "
-		    "arguments)", argc - optind);
-	service = argv[optind];
-	if (*service == '\0')
-		return orchctl_usage_error(cmd, "empty SERVICE name");
 	if ((ex = client_open(&c, ctx, cmd)) != EXIT_OK)
 		return ex;
 	snprintf(suffix, sizeof(suffix), "/%s", cmd->name);

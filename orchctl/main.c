@@ -267,6 +267,25 @@ orchctl_getopt_none(int *out_exit, struct orchctl *ctx,
 	return 0;
 }
 
+int
+orchctl_one_name(const char **out, int *out_exit, struct orchctl *ctx,
+    const struct orchctl_cmd *cmd, int argc, char **argv, const char *what)
+{
+	if (orchctl_getopt_none(out_exit, ctx, cmd, argc, argv) == OPT_EXIT)
+		return OPT_EXIT;
+	if (argc - optind != 1) {
+		*out_exit = orchctl_usage_error(cmd, "need exactly one %s (got %d arguments)",
+		    what, argc - optind);
+		return OPT_EXIT;
+	}
+	if (*argv[optind] == '\0') {
+		*out_exit = orchctl_usage_error(cmd, "empty %s name", what);
+		return OPT_EXIT;
+	}
+	*out = argv[optind];
+	return 0;
+}
+
 static int
 main_usage_error(const char *fmt, ...)
 {

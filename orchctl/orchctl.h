@@ -82,6 +82,11 @@ int orchctl_getopt(int *out_exit, struct orchctl *ctx,
  * *out_exit (help printed, or a usage error). */
 int orchctl_getopt_none(int *out_exit, struct orchctl *ctx,
     const struct orchctl_cmd *cmd, int argc, char **argv);
+/* A verb with no options and one NAME argument (what: "SERVICE"): 0 with
+ * *out the name, or OPT_EXIT when it must return *out_exit (help, no or
+ * several names, an empty one). */
+int orchctl_one_name(const char **out, int *out_exit, struct orchctl *ctx,
+    const struct orchctl_cmd *cmd, int argc, char **argv, const char *what);
 /* Print "orchctl VERB: message", the usage lines and the --help hint to
  * stderr; returns EXIT_USAGE. */
 int orchctl_usage_error(const struct orchctl_cmd *cmd, const char *fmt, ...)
