@@ -209,18 +209,44 @@ crash_hold(struct pctx *c, char *why, size_t len)
 	return true;
 }
 
+/* "ID Failed on NODE (CAUSE); N failures, more than restart.limit L
+ * within W" for a rollout whose new cattle spent the budget. */
+static void
+rollout_why(char *out, size_t len, const struct pctx *c, const char *window)
+{
+	const struct lifecycle_crash *k = &c->p->memo.crash;
+	const struct lifecycle_instance *last = NULL;
+
+	for (size_t i = 0; i < c->in->ninstances; i++) {
+		const struct lifecycle_instance *inst = &c->in->instances[i];
+
+		if (inst->state == INSTANCE_FAILED && inst->fingerprint != NULL &&
+		    strcmp(inst->fingerprint, c->fp) == 0)
+			last = inst;
+	}
+	snprintf(out, len, "%.160s%s%.128s%s%.200s%s; %d failures, more than "
+	    "restart.limit %d within %s", last ? last->id : "", last ? " Failed on " : "",
+	    last && last->node ? last->node : "", last ? " (" : "", k->why, last ? ")" : "",
+	    k->count, c->spec->restart.limit, window);
+}
+
 void
 crash_finish(struct pctx *c)
 {
 	const struct lifecycle_crash *k = &c->p->memo.crash;
 	const struct restart_spec *r = &c->spec->restart;
-	char w[32];
+	char w[32], why[LIFECYCLE_REASON_MAX];
 
 	c->p->crashloop = k->failed || k->streak >= 2;
 	if (!k->failed || c->ro_requested)
 		return;
-	c->failed = true;
 	orch_fmt_duration(w, sizeof(w), r->window_ms);
+	/* The new version of a rollout keeps dying: the rollout failed
+	 * (rolled back with auto_rollback), not only the service. */
+	rollout_why(why, sizeof(why), c, w);
+	if (ro_fail(c, why) && c->ro_requested)
+		return;
+	c->failed = true;
 	pl_reason(c, PRIO_FAILED, "%s: %d failures, more than restart.limit %d "
 	    "within %s: not replaced until a changed spec or a rollback",
 	    k->why, k->count, r->limit, w);

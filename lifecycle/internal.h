@@ -193,6 +193,10 @@ void cattle_count(struct pctx *c, struct cattle_count *out);
 void rollout_prepare(struct pctx *c);
 /* After the planner: counts and phase for status, default traffic. */
 void rollout_finish(struct pctx *c);
+/* A rollout in progress failed for why (the crash budget of its new
+ * cattle is spent): roll back or stop, as for any failure. false when no
+ * rollout is in progress (or it failed already). */
+bool ro_fail(struct pctx *c, const char *why);
 /* Whether the rollout may take no step now (failed, aborted, paused,
  * waiting for a dependency); says why. */
 bool ro_hold(struct pctx *c);

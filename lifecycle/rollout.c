@@ -142,7 +142,17 @@ pick_stable(struct pctx *c, const struct lifecycle_memo *m, bool fresh)
 	most_common_old(c, pm->rollout_stable_fp);
 }
 
-/* A new instance that fails the rollout, with why; NULL when none. */
+/*
+ * A new instance that fails the rollout, with why; NULL when none.
+ * A Failed cattle instance alone does not: it may have been killed from
+ * outside (a kill -9, an OOM kill of a neighbour's making), and cattle
+ * are replaced. It is counted against the service's restart budget
+ * (crash.c), and the rollout fails once that is spent (crash_finish ->
+ * ro_fail): a version whose instances keep dying is rolled back, one
+ * kill is not a failed version (a Kubernetes Deployment's progress
+ * deadline, Nomad's health budget). An unhealthy instance, or a pet past
+ * its restart limit, fails it.
+ */
 static const struct lifecycle_instance *
 new_failing(const struct pctx *c, char *why, size_t len)
 {
@@ -156,6 +166,8 @@ new_failing(const struct pctx *c, char *why, size_t len)
 		    policy_node_state(c->in->nodes, c->in->nnodes, inst->node) ==
 		    NODE_LOST)
 			continue;
+		if (inst->state == INSTANCE_FAILED && c->spec->kind == KIND_CATTLE)
+			continue; /* replaced, and counted */
 		if (inst->state == INSTANCE_FAILED)
 			snprintf(why, len, "%s Failed on %s", inst->id,
 			    inst->node ? inst->node : "?");
@@ -207,6 +219,23 @@ fail_rollout(struct pctx *c, const char *why)
 		    " (auto_rollback off: a person decides)");
 	}
 	force_reason(c, PRIO_FAILED, r);
+}
+
+bool
+ro_fail(struct pctx *c, const char *why)
+{
+	struct lifecycle_traffic *t = &c->p->traffic;
+
+	if (!c->rollout || c->ro_failed)
+		return false;
+	fail_rollout(c, why);
+	/* The strategy's planner ran before this was known: the old set
+	 * takes the traffic back in this same plan. */
+	if (t->mode == TRAFFIC_SPLIT)
+		t->new_weight = 0;
+	else if (t->mode == TRAFFIC_ACTIVE && c->p->memo.rollout_stable_fp[0] != '\0')
+		snprintf(t->active_fp, sizeof(t->active_fp), "%s", c->p->memo.rollout_stable_fp);
+	return true;
 }
 
 static void

@@ -283,9 +283,38 @@ TEST(lifecycle_rollout_bluegreen__failure_at_every_step_rolls_back)
 	}
 }
 
-/* A new instance fails after the switch, while the old set is kept: the
- * traffic goes back to it in the same plan, and the rollback ends Run at
- * the old version without starting anything of it. */
+/* Switch the rollout of 1.1.0 over, then take `after` more steps. */
+static void
+until_switched(struct sim *s, struct sim_svc *v, struct watch *w, int after)
+{
+	watch_init(w, s);
+	sim_apply(s, mk("1.1.0", "0s", "10m"));
+	while (w->switched == 0) {
+		sim_step(s);
+		watch_step(s, v, w);
+		REQUIRE(s->step < 100);
+	}
+	for (int i = 0; i < after; i++) {
+		sim_step(s);
+		watch_step(s, v, w);
+	}
+}
+
+/* The first instance of version in state st (health h). */
+static void
+break_one(struct sim *s, const char *version, enum instance_state st, enum health_state h)
+{
+	for (size_t i = 0; i < SIM_MAX_INST; i++)
+		if (s->inst[i].used && strcmp(s->inst[i].version, version) == 0) {
+			s->inst[i].state = st;
+			s->inst[i].health = h;
+			return;
+		}
+}
+
+/* A new instance turns unhealthy after the switch, while the old set is
+ * kept: the traffic goes back to it in the same plan, and the rollback
+ * ends Run at the old version without starting anything of it. */
 TEST(lifecycle_rollout_bluegreen__failure_after_switch_is_instant)
 {
 	for (int after = 0; after < 5; after++) {
@@ -294,23 +323,9 @@ TEST(lifecycle_rollout_bluegreen__failure_after_switch_is_instant)
 		struct watch w;
 		int old_starts = 0;
 
-		watch_init(&w, s);
-		sim_apply(s, mk("1.1.0", "0s", "10m"));
-		while (w.switched == 0) {
-			sim_step(s);
-			watch_step(s, v, &w);
-			REQUIRE(s->step < 100);
-		}
-		for (int i = 0; i < after; i++) {
-			sim_step(s);
-			watch_step(s, v, &w);
-		}
+		until_switched(s, v, &w, after);
 		REQUIRE(count_fp(s, w.old_fp, true) == R);
-		for (size_t i = 0; i < SIM_MAX_INST; i++)
-			if (s->inst[i].used && strcmp(s->inst[i].version, "1.1.0") == 0) {
-				s->inst[i].state = INSTANCE_FAILED;
-				break;
-			}
+		break_one(s, "1.1.0", INSTANCE_RUN, HEALTH_STATE_UNHEALTHY);
 		sim_step(s);
 		CHECK_STR(v->traffic.active_fp, w.old_fp);
 		CHECK_EQ_INT(v->state, SERVICE_ROLLBACK);
@@ -320,6 +335,25 @@ TEST(lifecycle_rollout_bluegreen__failure_after_switch_is_instant)
 		CHECK_EQ_INT(sim_count(s, "web", -1, "1.0.0"), old_starts);
 		sim_free(s);
 	}
+}
+
+/* One new instance killed after the switch (Failed: a kill -9 from
+ * outside) is replaced; one kill is not a failed version (issue 11 #6):
+ * no rollback, the rollout ends Run at 1.1.0. */
+TEST(lifecycle_rollout_bluegreen__one_killed_instance_is_replaced)
+{
+	struct sim *s = start();
+	struct sim_svc *v = sim_svc(s, "web");
+	struct watch w;
+
+	until_switched(s, v, &w, 0);
+	break_one(s, "1.1.0", INSTANCE_FAILED, HEALTH_STATE_NONE);
+	sim_step(s);
+	CHECK(v->state != SERVICE_ROLLBACK && v->state != SERVICE_FAILED);
+	run_watched(s, &w, 200);
+	CHECK_EQ_INT(v->rollbacks, 0);
+	all_at(s, v, "1.1.0");
+	sim_free(s);
 }
 
 TEST(lifecycle_rollout_bluegreen__deadline_rolls_back)
@@ -488,6 +522,7 @@ CHECK_MAIN(lifecycle_rollout_bluegreen__switch_then_scale_down,
     lifecycle_rollout_bluegreen__waits_for_promote,
     lifecycle_rollout_bluegreen__failure_at_every_step_rolls_back,
     lifecycle_rollout_bluegreen__failure_after_switch_is_instant,
+    lifecycle_rollout_bluegreen__one_killed_instance_is_replaced,
     lifecycle_rollout_bluegreen__deadline_rolls_back,
     lifecycle_rollout_bluegreen__abort_pause_every_step,
     lifecycle_rollout_bluegreen__new_spec_mid_rollout,
