@@ -159,7 +159,7 @@ ctl_fuzz_init(void)
 	setenv("https_proxy", "http://127.0.0.1:1", 1);
 	unsetenv("no_proxy");
 	unsetenv("NO_PROXY");
-	log_init("orch-controller", LOG_LEVEL_ERROR, NULL);
+	log_init("orch-controller", getenv("ORCH_FUZZ_TRACE") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR, NULL);
 	fuzz_scratch_root();
 	if (ctl_fuzz_repo() < 0 || gitrepo_mkdtemp(&ct_dir, "fuzz-controller") < 0)
 		goto fail;

@@ -140,7 +140,7 @@ slave_fuzz_init(void)
 	setenv("https_proxy", "http://127.0.0.1:1", 1);
 	unsetenv("no_proxy");
 	unsetenv("NO_PROXY");
-	log_init("orch-slave", LOG_LEVEL_ERROR, NULL);
+	log_init("orch-slave", getenv("ORCH_FUZZ_TRACE") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR, NULL);
 	fuzz_scratch_root();
 	if (gitrepo_mkdtemp(&sl_dir, "fuzz-slave") < 0)
 		goto fail;
