@@ -130,13 +130,22 @@ conn_read_done(struct MHD_Connection *conn)
 		hc->reading_since = 0;
 }
 
-/* The oldest connection still reading a request (of addr when addr is
- * not NULL), other than except; NULL when none. */
+/* A connection reading its request for this long may be closed to make
+ * room; a younger one is only waiting for its turn to be read (a burst
+ * of connections is accepted before any of them is read). */
+#define HTTPD_EVICT_AGE_MS 1000
+
+/* The oldest connection reading a request since at least
+ * HTTPD_EVICT_AGE_MS (of addr when addr is not NULL), other than except;
+ * NULL when none. */
 static struct httpd_conn *
 oldest_reader(struct httpd *h, const struct in_addr *addr, const struct httpd_conn *except)
 {
+	int64_t before = orch_mono_ms() - HTTPD_EVICT_AGE_MS;
+
 	for (struct httpd_conn *hc = h->conns; hc; hc = hc->next)
 		if (hc != except && !hc->cut && hc->reading_since != 0 &&
+		    hc->reading_since <= before &&
 		    (addr == NULL || hc->addr.s_addr == addr->s_addr))
 			return hc;
 	return NULL;
@@ -145,10 +154,12 @@ oldest_reader(struct httpd *h, const struct in_addr *addr, const struct httpd_co
 static void stream_end(struct httpd *h, struct httpd_stream *s);
 
 /* A new connection: past its address's bound, it takes the place of that
- * address's oldest reader (an address's idle keep-alives never lock out
- * its next request) or is refused when all of them are busy; past the
- * reserve, it takes the place of the oldest reader of any address, else
- * of the oldest stream. */
+ * address's oldest slow reader (an address's idle keep-alives never lock
+ * out its next request) or is refused; past all but the reserve, it takes
+ * the place of the oldest slow reader of any address, else of the oldest
+ * stream, else it is refused. The reserve keeps MHD below its own limit,
+ * where it would refuse without asking us, so a new client can always
+ * make room. */
 static void
 conn_admit(struct httpd *h, struct httpd_conn *nc)
 {
@@ -171,16 +182,17 @@ conn_admit(struct httpd *h, struct httpd_conn *nc)
 	}
 	if (n + h->cfg.conn_reserve <= h->cfg.conn_limit)
 		return;
+	h->stats.evicted++;
 	if ((victim = oldest_reader(h, NULL, nc)) != NULL) {
 		conn_cut(victim);
-		h->stats.evicted++;
 	} else if (h->streams != NULL) {
 		struct httpd_stream *s = h->streams;
 
 		while (s->next != NULL)
 			s = s->next;
 		stream_end(h, s);
-		h->stats.evicted++;
+	} else {
+		conn_cut(nc);
 	}
 }
 
@@ -818,7 +830,7 @@ httpd_start(struct httpd **out, const struct httpd_config *cfg)
 	if (h->cfg.read_timeout_s == 0)
 		h->cfg.read_timeout_s = 10;
 	if (h->cfg.conn_per_addr == 0)
-		h->cfg.conn_per_addr = 32;
+		h->cfg.conn_per_addr = 64;
 	if (h->cfg.conn_reserve == 0 || h->cfg.conn_reserve >= h->cfg.conn_limit)
 		h->cfg.conn_reserve = h->cfg.conn_limit / 8;
 	if (h->cfg.streams_max == 0)

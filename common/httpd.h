@@ -17,11 +17,14 @@
  *   whole (headers and body) within read_timeout_s of its first byte (or
  *   of the previous answer on a kept-alive connection), however slowly
  *   it trickles in;
- * - one client address holds at most conn_per_addr connections;
+ * - one client address holds at most conn_per_addr connections: past it
+ *   a new one takes the place of the address's oldest connection that
+ *   has been reading a request for a second or more, or is refused;
  * - at most conn_limit connections are open; once all but conn_reserve
  *   are taken, each new connection makes room by closing the oldest one
- *   still reading its request (else the oldest stream), so a new client
- *   (a slave's heartbeat, an operator's write) always gets in;
+ *   reading its request for a second or more (else the oldest stream),
+ *   or is refused: a new client (a slave's heartbeat, an operator's
+ *   write) gets in as soon as an abuser's connection is a second old;
  * - at most streams_max open streams, streams_per_addr per address: a
  *   new one past either bound ends the oldest of its address (else the
  *   oldest of all).
@@ -93,7 +96,7 @@ struct httpd_config {
 	unsigned conn_limit;         /* default 256 */
 	unsigned conn_timeout_s;     /* idle; default 30 */
 	unsigned read_timeout_s;     /* a whole request; default 10 */
-	unsigned conn_per_addr;      /* default 32 */
+	unsigned conn_per_addr;      /* default 64 */
 	unsigned conn_reserve;       /* default conn_limit / 8 */
 	unsigned streams_max;        /* default 64 */
 	unsigned streams_per_addr;   /* default 8 */

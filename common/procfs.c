@@ -1,4 +1,4 @@
-/* procfs.c - /proc/PID/stat and pidfds, see procfs.h. */
+/* procfs.c - /proc/PID/stat, /proc/PID/environ and pidfds, see procfs.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,4 +35,41 @@ orch_procfs_stat(char *buf, size_t len, pid_t pid)
 		return NULL;
 	buf[n] = '\0';
 	return strrchr(buf, ')');
+}
+
+ssize_t
+orch_procfs_environ(char *buf, size_t len, pid_t pid)
+{
+	char path[64];
+	ssize_t n, got = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	/* The kernel hands a large environment out a page at a time. */
+	while ((size_t)got < len - 1 &&
+	    (n = read(fd, buf + got, len - 1 - (size_t)got)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return -1;
+		}
+		got += n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return got;
+}
+
+const char *
+orch_procfs_env_get(const char *env, size_t n, const char *name)
+{
+	size_t klen = strlen(name);
+
+	for (size_t off = 0; off < n; off += strlen(env + off) + 1)
+		if (n - off > klen && memcmp(env + off, name, klen) == 0 && env[off + klen] == '=')
+			return env + off + klen + 1;
+	return NULL;
 }

@@ -1,6 +1,7 @@
 /*
- * procfs.h - reading /proc/PID/stat and opening process fds, shared by
- * the slave's supervisor, the test fixtures and the benchmarks.
+ * procfs.h - reading /proc/PID/stat and /proc/PID/environ and opening
+ * process fds, shared by the slave's supervisor, the test fixtures and
+ * the benchmarks.
  */
 #ifndef ORCH_PROCFS_H
 #define ORCH_PROCFS_H
@@ -21,5 +22,17 @@ char *orch_procfs_stat(char *buf, size_t len, pid_t pid);
  * descriptor for pid, or -1 with errno (ENOSYS on an older kernel or
  * headers without the call). */
 int orch_pidfd_open(pid_t pid);
+
+/*
+ * Read /proc/PID/environ into buf (len bytes): NUL-separated NAME=VALUE
+ * entries, NUL-terminated; a longer environment is cut at len - 1. The
+ * number of bytes read, or -1 when the process is gone or not ours to
+ * read (another user's, without privilege).
+ */
+ssize_t orch_procfs_environ(char *buf, size_t len, pid_t pid);
+
+/* The value of NAME in an environment block as orch_procfs_environ()
+ * read it (n bytes), or NULL when it has none. Points into env. */
+const char *orch_procfs_env_get(const char *env, size_t n, const char *name);
 
 #endif

@@ -335,8 +335,10 @@ decode_restart(struct restart_spec *r, const json_t *o)
 		return 0;
 	if ((rc = opt_intv(&r->limit, o, "limit", "restart.limit", 0, 1000000)) < 0 ||
 	    (rc = opt_int(&r->window_ms, o, "window_ms", "restart.window_ms", 1, INT32_MAX)) < 0 ||
-	    (rc = opt_int(&r->backoff_ms, o, "backoff_ms", "restart.backoff_ms", 0, INT32_MAX)) < 0 ||
-	    (rc = opt_int(&r->max_backoff_ms, o, "max_backoff_ms", "restart.max_backoff_ms", 0, INT32_MAX)) < 0)
+	    /* The manifest's bounds (backoff > 0): a zero backoff would be
+	     * a tight respawn loop. */
+	    (rc = opt_int(&r->backoff_ms, o, "backoff_ms", "restart.backoff_ms", 1, INT32_MAX)) < 0 ||
+	    (rc = opt_int(&r->max_backoff_ms, o, "max_backoff_ms", "restart.max_backoff_ms", 1, INT32_MAX)) < 0)
 		return rc;
 	if (r->max_backoff_ms < r->backoff_ms)
 		return orch_err_set(ORCH_EINVALID, "restart.max_backoff_ms: below restart.backoff_ms");

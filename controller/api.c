@@ -44,12 +44,20 @@ ctl_service_json(struct ctl *c, struct ctl_svc *s)
 	const struct service_spec *sp = svc_spec(c, s->name);
 	bool live = c->desired && manifest_service(c->desired, s->name);
 	const char *reason = s->reason ? s->reason : "";
+	char routing[LIFECYCLE_REASON_MAX + sizeof(s->traffic_err) + 2];
 	int running = 0, total = 0;
 
 	/* Run again after an automatic rollback: say why it is not at the
 	 * applied version (the planner has nothing to say then). */
 	if (s->rolled_back != NULL && (s->state == SERVICE_RUN || *reason == '\0'))
 		reason = s->rolled_back;
+	/* HAProxy does not route it (traffic.c): whatever its state says,
+	 * its instances get no requests. */
+	if (s->traffic_err[0] != '\0') {
+		snprintf(routing, sizeof(routing), "%s%s%s", reason, *reason ? "; " : "",
+		    s->traffic_err);
+		reason = routing;
+	}
 
 	for (struct ctl_inst *i = c->insts; i; i = i->next) {
 		if (strcmp(i->service, s->name) != 0 || i->gone)
@@ -59,13 +67,15 @@ ctl_service_json(struct ctl *c, struct ctl_svc *s)
 			running++;
 	}
 	const struct lifecycle_rollout_status *r = &s->rollout;
-	json_t *rollout = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:b, s:I}",
+	json_t *rollout = json_pack("{s:s, s:s, s:i, s:i, s:b, s:i, s:i, s:i, s:b, s:I}",
 	    "strategy", manifest_strategy_name(r->strategy),
 	    "phase", lifecycle_rollout_phase_name(r->phase), "step", r->step,
-	    "steps", r->steps, "old", r->nold, "new", r->nnew, "weight", r->weight,
-	    "waiting_promote", r->waiting_promote, "wait_until", (json_int_t)r->wait_until);
-	json_t *traffic = json_pack("{s:s, s:i}", "mode",
-	    lifecycle_traffic_mode_name(s->traffic.mode), "new_weight", s->traffic.new_weight);
+	    "steps", r->steps, "full", r->full, "old", r->nold, "new", r->nnew,
+	    "weight", r->weight, "waiting_promote", r->waiting_promote,
+	    "wait_until", (json_int_t)r->wait_until);
+	json_t *traffic = json_pack("{s:s, s:i, s:s}", "mode",
+	    lifecycle_traffic_mode_name(s->traffic.mode), "new_weight", s->traffic.new_weight,
+	    "error", s->traffic_err);
 
 	return json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:i, s:i,"
 	    " s:i, s:i, s:b, s:s?, s:b, s:b, s:b, s:o, s:o}",
@@ -92,17 +102,24 @@ json_t *
 ctl_instance_json(const struct ctl_inst *i)
 {
 	int64_t age = i->started_at > 0 ? orch_wall_ms() - i->started_at : 0;
+	/* A Failed instance with no process has nothing checked: not
+	 * "starting"; "unhealthy" stays, it says why (docs/slave.md). */
+	enum health_state health = i->state == INSTANCE_FAILED && i->pid == 0 &&
+	    i->health != HEALTH_STATE_UNHEALTHY ? HEALTH_STATE_NONE : i->health;
 
 	return json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:i, s:s, s:s, s:i, s:I, s:I,"
-	    " s:O?, s:s?, s:s?, s:b}",
+	    " s:O?, s:s?, s:s?, s:b, s:o, s:o, s:s?}",
 	    "id", i->id, "service", i->service, "version", i->version,
 	    "node", i->node, "kind", proto_kind_name(i->kind), "pid", i->pid,
 	    "state", proto_state_name(i->gone && i->state != INSTANCE_FAILED ?
 	        INSTANCE_DESTROY : i->state),
-	    "health", proto_health_name(i->health), "restarts", i->restarts,
+	    "health", proto_health_name(health), "restarts", i->restarts,
 	    "started_at", (json_int_t)i->started_at, "age_ms", (json_int_t)age,
 	    "ports", i->ports, "reason", i->reason, "revision", i->revision,
-	    "desired", !i->gone);
+	    "desired", !i->gone,
+	    "exit_code", i->exit_code >= 0 ? json_integer(i->exit_code) : json_null(),
+	    "exit_signal", i->exit_signal > 0 ? json_integer(i->exit_signal) : json_null(),
+	    "data_dir", i->data_dir);
 }
 
 static void
@@ -287,7 +304,7 @@ node_json(struct ctl *c, const struct ctl_node *n, struct lifecycle_node *use, s
 		if (!i->gone)
 			count++;
 	return json_pack("{s:s, s:s?, s:s, s:I, s:I, s:i, s:f, s:I, s:f, s:I, s:O?, s:b,"
-	    " s:I, s:I, s:b, s:s?}",
+	    " s:I, s:I, s:b, s:s?, s:s?}",
 	    "name", n->name, "address", n->address,
 	    "state", lifecycle_node_state_name(n->state),
 	    "last_heartbeat", (json_int_t)n->last_hb_wall,
@@ -298,7 +315,8 @@ node_json(struct ctl *c, const struct ctl_node *n, struct lifecycle_node *use, s
 	    "labels", n->labels, "drain", n->drain,
 	    "commands_sent", (json_int_t)n->cmds_sent,
 	    "commands_failed", (json_int_t)n->cmds_failed,
-	    "reachable", !n->unreachable, "unreachable_reason", n->unreachable_why);
+	    "reachable", !n->unreachable, "unreachable_reason", n->unreachable_why,
+	    "state_error", n->state_error);
 }
 
 static void

@@ -114,17 +114,98 @@ revision_update(struct ctl *c, uint64_t seq, const char *result, const char *rea
 void
 ctl_revision_result(struct ctl *c, uint64_t seq, const char *result)
 {
+	/* Every service Run is no success when a service the revision
+	 * changed runs its old set after `orchctl abort` (canary,
+	 * blue-green): the revision is aborted (issue 10 #2). The caller
+	 * counts a success after this call; an abort is none. */
+	if (strcmp(result, "succeeded") == 0 && seq == c->rev_pending && c->desired != NULL)
+		for (size_t k = 0; k < c->desired->nservices; k++) {
+			struct ctl_svc *s = ctl_svc_find(c, c->desired->services[k].name);
+
+			if (s != NULL && s->rollout.phase == ROLLOUT_ABORTED &&
+			    ctl_revision_touched(c, s)) {
+				result = "aborted";
+				c->rollouts_succeeded--;
+				break;
+			}
+		}
 	revision_update(c, seq, result, NULL);
+}
+
+void
+ctl_revision_end(struct ctl *c, uint64_t seq, const char *result, const char *reason)
+{
+	revision_update(c, seq, result, reason);
+	if (c->rev_pending == seq) {
+		if (strcmp(result, "failed") == 0)
+			c->rollouts_failed++; /* decided here, before revision_outcome() */
+		c->rev_pending = 0;
+	}
 }
 
 void
 ctl_revision_failed(struct ctl *c, uint64_t seq, const char *reason)
 {
-	revision_update(c, seq, "failed", reason);
-	if (c->rev_pending == seq) {
-		c->rollouts_failed++; /* decided here, before revision_outcome() */
-		c->rev_pending = 0;
+	ctl_revision_end(c, seq, "failed", reason);
+}
+
+uint64_t
+ctl_revision_seq(struct ctl *c, const char *sha)
+{
+	struct store_kv *kv = NULL;
+	uint64_t seq = 0;
+	size_t n = 0;
+
+	if (sha == NULL || store_list(&kv, &n, c->store, "revisions/") < 0)
+		return 0;
+	for (size_t k = n; k-- > 0 && seq == 0;) {
+		json_t *j = json_loads(kv[k].value, 0, NULL);
+		const char *commit = json_string_value(json_object_get(j, "commit"));
+
+		if (commit != NULL && strcmp(commit, sha) == 0)
+			seq = (uint64_t)json_integer_value(json_object_get(j, "seq"));
+		json_decref(j);
 	}
+	store_kv_free(kv, n);
+	return seq;
+}
+
+/* A service's revision is the commit whose spec it runs: the pending
+ * revision changed it when that is the desired commit. A service another
+ * revision changed (a pet Failed since) is not this revision's outcome. */
+bool
+ctl_revision_touched(struct ctl *c, const struct ctl_svc *s)
+{
+	return s->revision != NULL && c->desired_commit != NULL &&
+	    strcmp(s->revision, c->desired_commit) == 0;
+}
+
+void
+ctl_revision_resume(struct ctl *c)
+{
+	struct store_kv *kv = NULL;
+	size_t n = 0;
+
+	/* The record says "applied" until the outcome is written: a
+	 * controller that stopped in between finishes the last one now
+	 * (issue 11 #5); an older one a newer apply replaced while this
+	 * held it only in memory is superseded. */
+	if (c->rev_pending != 0 || store_list(&kv, &n, c->store, "revisions/") < 0)
+		return;
+	for (size_t k = 0; k < n; k++) {
+		json_t *j = json_loads(kv[k].value, 0, NULL);
+		const char *result = json_string_value(json_object_get(j, "result"));
+		uint64_t seq = (uint64_t)json_integer_value(json_object_get(j, "seq"));
+
+		if (result != NULL && strcmp(result, "applied") == 0 && seq > 0) {
+			if (seq == c->rev_seq)
+				c->rev_pending = seq;
+			else
+				revision_update(c, seq, "superseded", NULL);
+		}
+		json_decref(j);
+	}
+	store_kv_free(kv, n);
 }
 
 void
@@ -167,37 +248,167 @@ errors_json(const struct manifest_errors *errs)
 	return a;
 }
 
+/* The plan of d; notes (may be NULL): per service name, keys that
+ * replace or add to its entry (held back, retried). */
 static json_t *
-plan_json(const struct manifest_diff *d)
+plan_json(const struct manifest_diff *d, const json_t *notes)
 {
 	json_t *svcs = json_array();
 
 	for (size_t k = 0; k < d->nservices; k++) {
 		const struct service_diff *s = &d->services[k];
-		json_t *fields = json_array();
+		json_t *fields = json_array(), *e;
 
 		for (unsigned bit = 1; bit < DIFF_F__LAST; bit <<= 1)
 			if (s->fields & bit)
 				json_array_append_new(fields,
 				    json_string(manifest_diff_field_name(bit)));
-		json_array_append_new(svcs, json_pack("{s:s, s:s, s:o, s:s?, s:s?, s:i, s:i}",
+		e = json_pack("{s:s, s:s, s:o, s:s?, s:s?, s:i, s:i}",
 		    "name", s->name, "action", manifest_diff_action_name(s->action),
 		    "fields", fields, "old_version", s->old_version,
 		    "new_version", s->new_version, "old_replicas", s->old_replicas,
-		    "new_replicas", s->new_replicas));
+		    "new_replicas", s->new_replicas);
+		if (notes != NULL && json_object_get(notes, s->name) != NULL)
+			json_object_update(e, json_object_get(notes, s->name));
+		json_array_append_new(svcs, e);
 	}
 	return json_pack("{s:b, s:o}", "architecture_changed", d->architecture_changed,
 	    "services", svcs);
 }
 
+/*
+ * What runs, as a manifest: the desired one with each pinned service's
+ * spec in place of its desired one. Shallow (the specs are lent): free
+ * with free(out->services). A plan is computed against it, not against
+ * the desired manifest (issue 10 #9).
+ */
+static void
+running_manifest(struct manifest *out, struct ctl *c)
+{
+	*out = *c->desired;
+	if ((out->services = calloc(c->desired->nservices ? c->desired->nservices : 1,
+	    sizeof(*out->services))) == NULL)
+		fatalx("out of memory");
+	for (size_t k = 0; k < c->desired->nservices; k++)
+		out->services[k] = *ctl_spec(c, c->desired->services[k].name);
+}
+
+/*
+ * The services of m that stay at what they run: rolled back after their
+ * rollout failed (or was aborted), and m asks for the very spec that
+ * failed again. An unrelated commit does not retry a version that failed;
+ * retry (apply --retry-failed) or a changed spec does. held[] (indexes of
+ * m->services) and notes get them and the retried ones.
+ */
+static void
+hold_failed(bool *held, json_t *notes, struct ctl *c, const struct manifest *m, bool retry)
+{
+	char ffp[LIFECYCLE_FP_LEN], nfp[LIFECYCLE_FP_LEN];
+
+	for (size_t k = 0; c->desired != NULL && k < m->nservices; k++) {
+		const struct service_spec *nsp = &m->services[k], *failed, *runs;
+		struct ctl_svc *s = ctl_svc_find(c, nsp->name);
+		char text[1024];
+
+		if (s == NULL || s->pin == NULL || s->rolled_back == NULL ||
+		    (failed = manifest_service(c->desired, nsp->name)) == NULL)
+			continue;
+		lifecycle_fingerprint(ffp, failed);
+		lifecycle_fingerprint(nfp, nsp);
+		runs = ctl_spec(c, nsp->name);
+		if (strcmp(ffp, nfp) != 0)
+			continue;
+		if (retry) {
+			snprintf(text, sizeof(text), "%s failed its rollout before (%s); "
+			    "rolling it out again (retry_failed)", nsp->version, s->rolled_back);
+			json_object_set_new(notes, nsp->name, json_pack("{s:b, s:s}",
+			    "retry", true, "note", text));
+			continue;
+		}
+		held[k] = true;
+		snprintf(text, sizeof(text), "stays at %s: this would roll it out again to "
+		    "%s, a version whose rollout failed (%s); not retried unless asked "
+		    "(retry_failed: orchctl apply --retry-failed)", runs->version,
+		    nsp->version, s->rolled_back);
+		json_object_set_new(notes, nsp->name, json_pack("{s:s, s:s, s:s, s:[], s:s}",
+		    "action", "held", "new_version", runs->version, "failed_version",
+		    nsp->version, "fields", "note", text));
+	}
+}
+
+/* The entry of service name in d, or NULL. */
+static const struct service_diff *
+diff_find(const struct manifest_diff *d, const char *name)
+{
+	for (size_t k = 0; k < d->nservices; k++)
+		if (strcmp(d->services[k].name, name) == 0)
+			return &d->services[k];
+	return NULL;
+}
+
+/* Each service's revision is the commit whose spec it runs: those this
+ * apply changes (against what they ran) take sha, and remember the one
+ * they ran before (the planner's previous spec). Held ones keep theirs. */
+static void
+revisions_move(struct ctl *c, const struct manifest *m, const bool *held,
+    const struct manifest_diff *d, const char *sha)
+{
+	for (size_t k = 0; k < m->nservices; k++) {
+		const struct service_diff *sd = diff_find(d, m->services[k].name);
+		struct ctl_svc *s = ctl_svc_get(c, m->services[k].name);
+
+		if (held[k] || (s->revision != NULL && sd != NULL &&
+		    sd->action == DIFF_UNCHANGED))
+			continue;
+		free(s->prev_revision);
+		s->prev_revision = s->revision;
+		s->revision = xstrdup(sha);
+	}
+}
+
+/* A new desired state m: per-service rollbacks are over, but for the
+ * services held at what they run (hold_failed; their names into hl), and
+ * revisions move (revisions_move). */
+static void
+pins_renew(json_t *hl, struct ctl *c, const struct manifest *m, const bool *held,
+    const struct manifest_diff *d, const char *sha)
+{
+	char **pins, **notes;
+
+	if ((pins = calloc(m->nservices + 1, sizeof(*pins))) == NULL ||
+	    (notes = calloc(m->nservices + 1, sizeof(*notes))) == NULL)
+		fatalx("out of memory");
+	for (size_t k = 0; k < m->nservices; k++) {
+		struct ctl_svc *s = ctl_svc_find(c, m->services[k].name);
+
+		if (held[k] && s != NULL) {
+			pins[k] = xstrdup(s->pin);
+			notes[k] = xstrdup(s->rolled_back);
+			json_array_append_new(hl, json_string(s->name));
+		}
+	}
+	revisions_move(c, m, held, d, sha);
+	ctl_pins_clear(c);
+	for (size_t k = 0; k < m->nservices; k++)
+		if (pins[k] != NULL) {
+			struct ctl_svc *s = ctl_svc_get(c, m->services[k].name);
+
+			s->pin = pins[k];
+			s->rolled_back = notes[k];
+			s->rollback = false;
+		}
+	free(pins);
+	free(notes);
+}
+
 /* Make m (parsed from text at commit ci) the desired state. Takes m. */
 static json_t *
 adopt(struct ctl *c, struct manifest *m, char *text, const struct git_commit_info *ci,
-    const struct manifest_diff *d, bool rollback)
+    const struct manifest_diff *d, bool rollback, const bool *held, const json_t *notes)
 {
 	struct store_batch *b;
 	char key[64], *rtext;
-	json_t *rev;
+	json_t *rev, *hl = json_array();
 
 	/* A person's scale survives an apply unless the manifest itself
 	 * changes that service's replicas (kubectl apply's rule). */
@@ -207,8 +418,10 @@ adopt(struct ctl *c, struct manifest *m, char *text, const struct git_commit_inf
 		if (s != NULL && (d->services[k].fields & DIFF_F_REPLICAS))
 			s->scale = 0;
 	}
-	/* A new desired state: per-service rollbacks are over. */
-	ctl_pins_clear(c);
+	/* A newer apply replaces a revision whose outcome is not known. */
+	if (c->rev_pending != 0)
+		ctl_revision_end(c, c->rev_pending, "superseded", NULL);
+	pins_renew(hl, c, m, held, d, ci->sha);
 	manifest_free(c->prev);
 	free(c->prev_text);
 	c->prev = c->desired;
@@ -231,8 +444,11 @@ adopt(struct ctl *c, struct manifest *m, char *text, const struct git_commit_inf
 	    "time", (json_int_t)orch_wall_ms(), "commit_time", (json_int_t)ci->time * 1000,
 	    "result", "applied", "rollback", rollback);
 	/* The stored record keeps what this revision changed (history and
-	 * the page show it); the reply carries the plan once, beside it. */
-	json_object_set_new(rev, "plan", plan_json(d));
+	 * the page show it) and the services it held back (never a rollback
+	 * target: their spec there did not run); the reply carries the plan
+	 * once, beside it. */
+	json_object_set_new(rev, "plan", plan_json(d, notes));
+	json_object_set_new(rev, "held", hl);
 	rtext = json_dumps(rev, JSON_COMPACT | JSON_SORT_KEYS);
 	json_object_del(rev, "plan");
 	/* Revision record and desired state in one batch: both or none. */
@@ -258,24 +474,57 @@ adopt(struct ctl *c, struct manifest *m, char *text, const struct git_commit_inf
 	return rev;
 }
 
-/*
- * Read the manifest at ref, validate, diff, and unless dry make it the
- * desired state. rollback: services whose spec changes move through
- * Rollback instead of Update (POST /v1/rollback).
- */
-void
-ctl_apply_ref(struct httpd_resp *out, struct ctl *c, const char *ref, bool dry, bool rollback)
+/* Parse the manifest at commit ci into *out (422 reply on errors). */
+static int
+read_manifest(struct httpd_resp *out, struct manifest **m, char **text, struct ctl *c,
+    const struct git_commit_info *ci)
 {
 	struct manifest_errors errs;
-	struct git_commit_info ci = {0};
-	struct manifest_diff *d = NULL;
-	struct manifest *m = NULL;
-	json_t *rev = NULL;
-	char *text = NULL, fname[512];
+	char fname[512];
 	size_t len = 0;
 	int rc;
 
+	snprintf(fname, sizeof(fname), "%s@%.7s", c->cfg.manifest, ci->sha);
+	if ((rc = manifest_git_read(text, &len, c->git, ci->sha, c->cfg.manifest)) < 0) {
+		c->applies_rejected++;
+		httpd_reply_json(out, 422, json_pack("{s:s, s:[{s:s, s:i, s:i, s:s, s:s}]}",
+		    "error", "invalid manifest", "detail", "file", fname, "line", 0, "col", 0,
+		    "path", "", "message", orch_err_last()));
+		return rc;
+	}
 	manifest_errors_init(&errs);
+	if ((rc = manifest_parse(m, &errs, *text, len, fname)) < 0) {
+		c->applies_rejected++;
+		log_info("apply commit=%s rejected: %zu errors", ci->sha, errs.n);
+		if (errs.n == 0)
+			manifest_errors_add(&errs, fname, (struct mpos){0, 0}, "", "%s",
+			    orch_err_last());
+		httpd_reply_json(out, 422, json_pack("{s:s, s:s, s:o}", "error",
+		    "invalid manifest", "commit", ci->sha, "detail", errors_json(&errs)));
+	}
+	manifest_errors_free(&errs);
+	return rc;
+}
+
+/*
+ * Read the manifest at ref, validate, diff against what runs, and unless
+ * dry make it the desired state. rollback: services whose spec changes
+ * move through Rollback instead of Update (POST /v1/rollback).
+ * retry_failed: a service rolled back after its rollout failed rolls out
+ * that same spec again; without it, it stays where it is.
+ */
+void
+ctl_apply_ref(struct httpd_resp *out, struct ctl *c, const char *ref, bool dry, bool rollback,
+    bool retry_failed)
+{
+	struct git_commit_info ci = {0};
+	struct manifest_diff *d = NULL;
+	struct manifest *m = NULL, run;
+	json_t *rev = NULL, *notes = json_object();
+	bool *held = NULL;
+	char *text = NULL;
+	int rc;
+
 	/* The one blocking call of the controller: a fetch of a remote
 	 * repository (a no-op for a local path). */
 	if (manifest_git_fetch(c->git) < 0)
@@ -285,28 +534,20 @@ ctl_apply_ref(struct httpd_resp *out, struct ctl *c, const char *ref, bool dry, 
 		    rc == ORCH_ENOTFOUND ? "unknown ref" : "bad ref", "%s", orch_err_last());
 		goto out;
 	}
-	snprintf(fname, sizeof(fname), "%s@%.7s", c->cfg.manifest, ci.sha);
-	if ((rc = manifest_git_read(&text, &len, c->git, ci.sha, c->cfg.manifest)) < 0) {
-		c->applies_rejected++;
-		httpd_reply_json(out, 422, json_pack("{s:s, s:[{s:s, s:i, s:i, s:s, s:s}]}",
-		    "error", "invalid manifest", "detail", "file", fname, "line", 0, "col", 0,
-		    "path", "", "message", orch_err_last()));
+	if (read_manifest(out, &m, &text, c, &ci) < 0)
 		goto out;
-	}
-	if (manifest_parse(&m, &errs, text, len, fname) < 0) {
-		c->applies_rejected++;
-		log_info("apply commit=%s rejected: %zu errors", ci.sha, errs.n);
-		if (errs.n == 0)
-			manifest_errors_add(&errs, fname, (struct mpos){0, 0}, "", "%s",
-			    orch_err_last());
-		httpd_reply_json(out, 422, json_pack("{s:s, s:s, s:o}", "error",
-		    "invalid manifest", "commit", ci.sha, "detail", errors_json(&errs)));
-		goto out;
-	}
-	if (manifest_diff(&d, c->desired, m) < 0) {
+	if (c->desired != NULL)
+		running_manifest(&run, c);
+	rc = manifest_diff(&d, c->desired ? &run : NULL, m);
+	if (c->desired != NULL)
+		free(run.services);
+	if (rc < 0) {
 		reply_err(out);
 		goto out;
 	}
+	if ((held = calloc(m->nservices + 1, sizeof(*held))) == NULL)
+		fatalx("out of memory");
+	hold_failed(held, notes, c, m, retry_failed);
 	if (!dry) {
 		/* A new apply replaces any rollback in progress: only what
 		 * this one changes is a rollback. */
@@ -316,28 +557,30 @@ ctl_apply_ref(struct httpd_resp *out, struct ctl *c, const char *ref, bool dry, 
 			if (s != NULL)
 				s->rollback = rollback && d->services[k].action == DIFF_CHANGED;
 		}
-		rev = adopt(c, m, text, &ci, d, rollback);
+		rev = adopt(c, m, text, &ci, d, rollback, held, notes);
 		m = NULL;
 		text = NULL;
 	} else
 		rev = json_pack("{s:s, s:s?, s:s?, s:s?, s:I}", "commit", ci.sha,
 		    "message", ci.message, "summary", ci.summary, "author", ci.author,
 		    "commit_time", (json_int_t)ci.time * 1000);
-	httpd_reply_json(out, 200, json_pack("{s:o, s:b, s:b, s:o}", "revision", rev,
-	    "dry_run", dry, "rollback", rollback, "plan", plan_json(d)));
+	httpd_reply_json(out, 200, json_pack("{s:o, s:b, s:b, s:b, s:o}", "revision", rev,
+	    "dry_run", dry, "rollback", rollback, "retry_failed", retry_failed,
+	    "plan", plan_json(d, notes)));
 out:
+	json_decref(notes);
+	free(held);
 	manifest_diff_free(d);
 	manifest_free(m);
 	free(text);
 	git_commit_info_clear(&ci);
-	manifest_errors_free(&errs);
 }
 
 void
 ctl_api_apply(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 {
 	struct ctl *c = arg;
-	const json_t *jref, *jdry;
+	const json_t *jref, *jdry, *jretry;
 	const char *ref;
 	json_t *body;
 	struct timespec t0, t1;
@@ -348,16 +591,18 @@ ctl_api_apply(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 		goto out;
 	jref = json_object_get(body, "ref");
 	jdry = json_object_get(body, "dry_run");
+	jretry = json_object_get(body, "retry_failed");
 	if ((jref && !json_is_string(jref) && !json_is_null(jref)) ||
-	    (jdry && !json_is_boolean(jdry) && !json_is_null(jdry))) {
-		httpd_reply_error(out, 400, "bad request",
-		    "want {\"ref\": string, \"dry_run\": boolean}");
+	    (jdry && !json_is_boolean(jdry) && !json_is_null(jdry)) ||
+	    (jretry && !json_is_boolean(jretry) && !json_is_null(jretry))) {
+		httpd_reply_error(out, 400, "bad request", "want {\"ref\": string, "
+		    "\"dry_run\": boolean, \"retry_failed\": boolean}");
 		goto out;
 	}
 	ref = json_string_value(jref);
 	if (ref == NULL || *ref == '\0')
 		ref = c->cfg.branch;
-	ctl_apply_ref(out, c, ref, json_is_true(jdry), false);
+	ctl_apply_ref(out, c, ref, json_is_true(jdry), false, json_is_true(jretry));
 out:
 	json_decref(body);
 	clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -85,6 +85,8 @@ struct ctl_node {
 	char *unreachable_why;
 	int64_t probe_at;         /* mono ms of the next GET /healthz while unreachable */
 	bool probing;             /* that probe is on the wire */
+	char *state_error;        /* nodes.c: the slave cannot write its state
+	                             file (from its heartbeat): no placements */
 };
 
 /* The controller's record of one instance: where it was placed and what
@@ -109,6 +111,9 @@ struct ctl_inst {
 	enum health_state health;
 	int pid, restarts;
 	int64_t started_at;
+	int exit_code;            /* its last exit as its slave reports it: -1 none */
+	int exit_signal;          /* 0: none */
+	char *data_dir;           /* ORCH_DATA_DIR on its node; NULL unknown */
 	json_t *ports;            /* {"http": 20001} */
 	char *reason;
 	bool gone;                /* the controller wants it destroyed */
@@ -138,11 +143,16 @@ struct ctl_svc {
 	struct lifecycle_rollout_status rollout; /* from the last plan */
 	int desired, ready;       /* from the last plan */
 	struct lifecycle_memo memo; /* the planner's memory, stored verbatim */
-	char *revision;           /* commit of the revision it last changed in */
+	char *revision;           /* the commit whose spec it runs (its pin when pinned) */
+	char *prev_revision;      /* the commit of the spec it ran before
+	                             `revision`'s: the planner's previous spec */
 	char *saved;              /* its record as last written (state.c) */
 	char *pin;                /* rolled back: the commit whose spec it runs */
 	char *rolled_back;        /* its rollout failed and was rolled back: why
 	                             (its reason once Run again), until an apply */
+	char traffic_err[256];    /* traffic.c: why HAProxy does not route it
+	                             now ("" when it does); shown in its reason */
+	uint64_t haproxy_errors;  /* traffic.c: its failed HAProxy syncs */
 };
 
 struct ctl_watch {
@@ -191,6 +201,7 @@ struct ctl {
 
 	int64_t start_mono;
 	int64_t next_resync;
+	int64_t wake_mono;        /* loop.c: the plans' earliest timer; 0 none */
 	bool kick;                /* reconcile at the end of this loop turn */
 
 	/* metrics */
@@ -223,6 +234,9 @@ typedef void (*ctl_curl_done)(struct ctl *c, void *arg, CURL *easy, CURLcode res
 int ctl_curl_add(struct ctl *c, CURL *easy, ctl_curl_done done, void *arg);
 /* Ask for a reconcile at the end of this loop turn. */
 void ctl_kick(struct ctl *c);
+/* A plan's timer (lifecycle_plan.wake_at, wall ms; 0 none): reconcile at
+ * that time, not at the next resync. The earliest of a pass is kept. */
+void ctl_wake_at(struct ctl *c, int64_t wall_ms);
 
 /* api.c (reads) and api_write.c (mutations) */
 int ctl_api_start(struct ctl *c);
@@ -231,9 +245,10 @@ json_t *ctl_instance_json(const struct ctl_inst *i);
 void ctl_api_apply(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 void ctl_api_scale(struct httpd_resp *out, const struct httpd_req *req, void *arg);
 /* Apply the manifest at ref (POST /v1/apply's work; rollback: changed
- * services go through Rollback). Fills out. */
+ * services go through Rollback; retry_failed: a service rolled back from
+ * a failed rollout rolls that spec out again, else it stays). Fills out. */
 void ctl_apply_ref(struct httpd_resp *out, struct ctl *c, const char *ref, bool dry,
-    bool rollback);
+    bool rollback, bool retry_failed);
 /* The commit of revision seq, or NULL (caller frees). */
 char *ctl_revision_commit(struct ctl *c, uint64_t seq);
 void ctl_api_pause(struct httpd_resp *out, const struct httpd_req *req, void *arg);
@@ -250,6 +265,15 @@ void ctl_revision_result(struct ctl *c, uint64_t seq, const char *result);
 /* Revision seq failed (a rollout of it was rolled back): result "failed"
  * and reason, and it is no longer pending. */
 void ctl_revision_failed(struct ctl *c, uint64_t seq, const char *reason);
+/* The same with another result ("aborted", "failed"). */
+void ctl_revision_end(struct ctl *c, uint64_t seq, const char *result,
+    const char *reason);
+/* The newest revision of commit sha; 0 when none. */
+uint64_t ctl_revision_seq(struct ctl *c, const char *sha);
+/* Whether the pending revision changed service s (its outcome counts). */
+bool ctl_revision_touched(struct ctl *c, const struct ctl_svc *s);
+/* After a restart: a revision recorded "applied" is pending again. */
+void ctl_revision_resume(struct ctl *c);
 
 /* state.c: the records, the one setter per kind, persistence */
 struct ctl_svc *ctl_svc_find(struct ctl *c, const char *name);
@@ -347,6 +371,11 @@ const struct service_spec *ctl_spec(struct ctl *c, const char *name);
 int ctl_rollback_service(struct ctl *c, const char *name);
 /* Forget every pin (a new apply) and the manifests they held. */
 void ctl_pins_clear(struct ctl *c);
+/* The spec service name ran before the one it runs now (its
+ * prev_revision's), for the planner's old set; NULL when none. */
+const struct service_spec *ctl_prev_spec(struct ctl *c, const char *name);
+/* The spec of service name at commit sha (NULL with orch_err set). */
+const struct service_spec *ctl_spec_at(struct ctl *c, const char *sha, const char *name);
 
 /* reconcile.c */
 void ctl_reconcile(struct ctl *c);

@@ -5,7 +5,10 @@
  * epoll fd and libcurl-multi's sockets (CURLMOPT_SOCKETFUNCTION); the
  * epoll set and the libcurl glue are common/evloop's. Timers
  * are deadlines: node heartbeat ageing, command retries, the periodic
- * resync and curl's own timer; each turn sleeps until the earliest one.
+ * resync, the plans' own times (a canary pause, scale_down_delay,
+ * min_ready, progress_deadline: ctl_wake_at) and curl's own timer; each
+ * turn sleeps until the earliest one, so a timed step runs at its time,
+ * not at the next resync.
  * A reconcile runs at the end of any turn that changed something
  * (ctl_kick), so a burst of heartbeats costs one reconcile, not many.
  * Nothing here blocks except epoll_wait: a slow slave only holds its own
@@ -43,6 +46,19 @@ void
 ctl_kick(struct ctl *c)
 {
 	c->kick = true;
+}
+
+void
+ctl_wake_at(struct ctl *c, int64_t wall_ms)
+{
+	int64_t mono;
+
+	if (wall_ms <= 0)
+		return;
+	/* The planner's clock is the wall clock; the loop's, monotonic. */
+	mono = orch_mono_ms() + (wall_ms - orch_wall_ms());
+	if (c->wake_mono == 0 || mono < c->wake_mono)
+		c->wake_mono = mono;
 }
 
 int
@@ -127,6 +143,8 @@ ctl_loop_run(struct ctl *c)
 		due = evloop_earliest(due, ctl_sse_tick(c, now));
 		due = evloop_earliest(due, ctl_traffic_tick(c, now));
 		due = evloop_earliest(due, evloop_deadline(c->loop));
+		if (c->wake_mono > 0)
+			due = evloop_earliest(due, c->wake_mono);
 		if ((t = httpd_timeout_ms(c->http)) >= 0)
 			due = evloop_earliest(due, now + t);
 		if (c->kick)
@@ -141,8 +159,11 @@ ctl_loop_run(struct ctl *c)
 			c->next_resync = now + c->cfg.resync_ms;
 			c->kick = true;
 		}
+		if (c->wake_mono > 0 && now >= c->wake_mono)
+			c->kick = true; /* a timed step is due */
 		if (c->kick && !c->quit) {
 			c->kick = false;
+			c->wake_mono = 0; /* the pass sets the next ones */
 			ctl_reconcile(c);
 			ctl_traffic_sync(c); /* the plans' traffic, at once */
 		}

@@ -243,6 +243,15 @@ ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	    "# HELP orch_haproxy_errors_total HAProxy calls that failed (retried).\n"
 	    "# TYPE orch_haproxy_errors_total counter\norch_haproxy_errors_total %llu\n",
 	    (unsigned long long)c->haproxy_changes, (unsigned long long)c->haproxy_errors);
+	emit(&t, "# HELP orch_haproxy_service_errors_total HAProxy syncs of the service that"
+	    " failed (its reason says why while it lasts).\n"
+	    "# TYPE orch_haproxy_service_errors_total counter\n");
+	for (struct ctl_svc *s = c->svcs; s; s = s->next)
+		if (s->haproxy_errors > 0) {
+			emit(&t, "orch_haproxy_service_errors_total{service=\"");
+			emit_label(&t, s->name);
+			emit(&t, "\"} %llu\n", (unsigned long long)s->haproxy_errors);
+		}
 	if ((http = httpd_metrics_text(c->http)) != NULL) {
 		emit(&t, "%s", http);
 		free(http);

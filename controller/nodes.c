@@ -100,7 +100,7 @@ ctl_node_adopt(struct ctl *c, struct ctl_node *n)
 bool
 ctl_node_usable(const struct ctl_node *n)
 {
-	return n->state == NODE_READY && !n->drain && !n->unreachable;
+	return n->state == NODE_READY && !n->drain && ctl_node_sched_state(n) == NODE_READY;
 }
 
 void
@@ -202,6 +202,31 @@ observe(struct ctl *c, struct ctl_node *n, const json_t *j, int64_t when, uint64
 	instance_status_free(st);
 }
 
+/* The slave says whether it can write its state file (err NULL: yes).
+ * While it cannot, it refuses starts: the node takes no placement, and
+ * the change is an event each way. */
+static void
+node_state_error(struct ctl *c, struct ctl_node *n, const char *err)
+{
+	char cause[600];
+
+	if ((err == NULL) == (n->state_error == NULL) &&
+	    (err == NULL || strcmp(err, n->state_error) == 0))
+		return;
+	if (err != NULL)
+		snprintf(cause, sizeof(cause), "the slave cannot write its state file (%s):"
+		    " no placements until it can", err);
+	else
+		snprintf(cause, sizeof(cause), "the slave writes its state file again");
+	if ((err == NULL) != (n->state_error == NULL)) {
+		log_warnx("node=%s %s", n->name, cause);
+		ctl_node_event(c, n->name, NULL, NULL, cause);
+		ctl_kick(c);
+	}
+	free(n->state_error);
+	n->state_error = err ? xstrdup(err) : NULL;
+}
+
 static void
 node_update(struct ctl *c, struct ctl_node *n, const json_t *body)
 {
@@ -223,6 +248,7 @@ node_update(struct ctl *c, struct ctl_node *n, const json_t *body)
 		n->labels = json_incref(labels);
 		changed = true;
 	}
+	node_state_error(c, n, json_string_value(json_object_get(body, "state_error")));
 	n->last_hb_mono = orch_mono_ms();
 	n->last_hb_wall = orch_wall_ms();
 	if (changed || !n->seen)

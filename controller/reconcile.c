@@ -317,7 +317,7 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	memset(&in, 0, sizeof(in));
 	in.service = svc->name;
 	in.spec = spec;
-	in.prev = c->prev && spec ? manifest_service(c->prev, svc->name) : NULL;
+	in.prev = spec ? ctl_prev_spec(c, svc->name) : NULL; /* what it ran (issue 10 #9) */
 	in.state = svc->state;
 	in.instances = iv;
 	in.ninstances = ni;
@@ -370,6 +370,7 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	}
 	svc->desired = plan->desired;
 	svc->ready = plan->ready;
+	ctl_wake_at(c, plan->wake_at); /* its timed step, at its time */
 	lifecycle_memo_clear(&svc->memo);
 	svc->memo = plan->memo;
 	memset(&plan->memo, 0, sizeof(plan->memo));
@@ -394,6 +395,10 @@ revision_outcome(struct ctl *c)
 	for (size_t k = 0; k < c->desired->nservices; k++) {
 		struct ctl_svc *s = ctl_svc_find(c, c->desired->services[k].name);
 
+		/* A service this revision did not change (a pet Failed before)
+		 * is not its outcome (issue 10 #2). */
+		if (s != NULL && s->state == SERVICE_FAILED && !ctl_revision_touched(c, s))
+			continue;
 		if (s != NULL && s->state == SERVICE_FAILED) {
 			result = "failed";
 			break;

@@ -6,19 +6,26 @@
  * one): an apply whose changed services move through Rollback.
  *
  * With a service it reverts just that service to its previous version
- * (or to its spec at `to`), and every service whose depends_on constraint
- * the revert would break, to their specs of that same revision. The
- * desired manifest stays what it was; the reverted services are "pinned":
- * they run the spec of the pinned commit (ctl_spec), kept in the store
- * with the service and loaded from git again after a restart. The next
- * apply ends every pin.
+ * (or to its spec at `to`), keeping every depends_on constraint in both
+ * directions: the dependencies its spec there needs and the dependents
+ * the revert would break go back too, each to its spec of that same
+ * revision, or the revert is refused with the reason (plan_pins). The
+ * desired manifest stays what it was; the reverted services are
+ * "pinned": they run the spec of the pinned commit (ctl_spec), kept in
+ * the store with the service and loaded from git again after a restart.
+ * The next apply ends every pin, but for a service rolled back from a
+ * failed rollout that the new manifest asks for that failed spec again
+ * (api_write.c: held back unless retry_failed).
  *
  * The planner asks for the same revert when a rollout fails with
  * auto_rollback (ctl_rollback_service): then the revision that brought
- * the failed spec is recorded "failed" with the reason, and the service
- * keeps "rolled back from NEW to OLD: why" as its reason once it is Run
- * again at the old version, until the next apply.
+ * the failed spec is recorded "failed" (or "aborted", after `orchctl
+ * abort`) with the reason, and the service keeps "rolled back from NEW
+ * to OLD: why" as its reason once it is Run again at the old version,
+ * until an apply changes it. Neither an aborted revision nor a spec held
+ * back is ever a rollback target.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +93,34 @@ ctl_spec(struct ctl *c, const char *name)
 	return manifest_service(pm, name) ? manifest_service(pm, name) : sp;
 }
 
+const struct service_spec *
+ctl_spec_at(struct ctl *c, const char *sha, const char *name)
+{
+	const struct manifest *m = pinned_manifest(c, sha);
+	const struct service_spec *sp;
+
+	if (m == NULL)
+		return NULL;
+	if ((sp = manifest_service(m, name)) == NULL)
+		orch_err_set(ORCH_ENOTFOUND, "%s: no spec at %.12s", name, sha);
+	return sp;
+}
+
+const struct service_spec *
+ctl_prev_spec(struct ctl *c, const char *name)
+{
+	struct ctl_svc *s = ctl_svc_find(c, name);
+	const struct service_spec *sp;
+
+	/* What it ran before: after a rollback that is the pinned spec, not
+	 * the previous desired manifest's (which may be the one that
+	 * failed: its old set would be refilled with it). */
+	if (s != NULL && s->prev_revision != NULL &&
+	    (sp = ctl_spec_at(c, s->prev_revision, name)) != NULL)
+		return sp;
+	return c->prev ? manifest_service(c->prev, name) : NULL;
+}
+
 void
 ctl_pins_clear(struct ctl *c)
 {
@@ -126,13 +161,41 @@ resolve_rev(char out[41], struct ctl *c, const char *rev)
 	return 0;
 }
 
+/* Whether name is in the revision record j's "held" list: its spec there
+ * never ran (an earlier rollout of it failed, and it stayed back). */
+static bool
+held_in(const json_t *j, const char *name)
+{
+	size_t i;
+	json_t *h;
+
+	json_array_foreach(json_object_get(j, "held"), i, h)
+		if (json_string_value(h) && strcmp(json_string_value(h), name) == 0)
+			return true;
+	return false;
+}
+
+/* Whether revision record j may be gone back to for name. An aborted
+ * rollout, or a spec held back, never is. stable: neither a revision
+ * whose rollout failed nor one superseded before it finished -- an
+ * automatic rollback goes back to what last worked, never to the broken
+ * revision before the broken one (Argo Rollouts aborts to the stable
+ * ReplicaSet, not to the previous one). A person's `orchctl rollback`
+ * takes the previous version otherwise, whatever became of it. */
+static bool
+rollback_target(const json_t *j, const char *name, bool stable)
+{
+	const char *result = json_string_value(json_object_get(j, "result"));
+
+	if (held_in(j, name) || (result != NULL && strcmp(result, "aborted") == 0))
+		return false;
+	return !stable || result == NULL || (strcmp(result, "failed") != 0 &&
+	    strcmp(result, "superseded") != 0);
+}
+
 /* Newest applied revision whose spec of name runs something else than
- * cur (another fingerprint: version, command, env, ...); 0 with out set,
- * or ORCH_ENOTFOUND. stable: skip the revisions whose rollout failed --
- * an automatic rollback goes back to what last worked, never to the
- * broken revision before the broken one (Argo Rollouts aborts to the
- * stable ReplicaSet, not to the previous one). A person's `orchctl
- * rollback` takes the previous version, whatever became of it. */
+ * cur (another fingerprint: version, command, env, ...) and that may be
+ * gone back to; 0 with out set, or ORCH_ENOTFOUND. */
 static int
 previous_version(char out[41], struct ctl *c, const char *name,
     const struct service_spec *cur, bool stable)
@@ -149,11 +212,10 @@ previous_version(char out[41], struct ctl *c, const char *name,
 	for (size_t k = n; k-- > 0 && rc == ORCH_ENOTFOUND;) {
 		json_t *j = json_loads(kv[k].value, 0, NULL);
 		const char *sha = json_string_value(json_object_get(j, "commit"));
-		const char *result = json_string_value(json_object_get(j, "result"));
 		const struct manifest *m;
 		const struct service_spec *sp;
 
-		if (stable && result != NULL && strcmp(result, "failed") == 0)
+		if (!rollback_target(j, name, stable))
 			sha = NULL;
 		if (sha != NULL && (m = pinned_manifest(c, sha)) != NULL &&
 		    (sp = manifest_service(m, name)) != NULL) {
@@ -182,67 +244,181 @@ satisfies(const char *range, const char *v)
 	return semver_parse(&sv, v) == 0 && semver_satisfies(&ok, range, &sv) == 0 && ok;
 }
 
+/* What the services of a revert would run: the spec at the revision for
+ * those that go back, what they run now for the others. */
+struct pinset {
+	struct ctl *c;
+	const struct manifest *at;
+	const char *sha;
+	bool *want;               /* by index in c->desired->services */
+	char **why;               /* why each one goes back */
+	const char **role;        /* "requested", "dependent", "dependency" */
+};
+
+static const struct service_spec *
+would_run(const struct pinset *ps, size_t k)
+{
+	const char *name = ps->c->desired->services[k].name;
+
+	return ps->want[k] ? manifest_service(ps->at, name) : ctl_spec(ps->c, name);
+}
+
+static size_t
+desired_index(const struct ctl *c, const char *name)
+{
+	size_t k;
+
+	for (k = 0; k < c->desired->nservices; k++)
+		if (strcmp(c->desired->services[k].name, name) == 0)
+			break;
+	return k;
+}
+
+/* Add service k to the revert (it has a spec at the revision). */
+static void
+pin_add(struct pinset *ps, size_t k, const char *role, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+pin_add(struct pinset *ps, size_t k, const char *role, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ps->want[k] = true;
+	ps->role[k] = role;
+	free(ps->why[k]);
+	if ((ps->why[k] = strdup(buf)) == NULL)
+		fatalx("out of memory");
+}
+
 /*
- * Pin service to sha and every desired service whose constraint on a
- * pinned one breaks, transitively. The set goes into want[] (indexes of
- * c->desired->services); nothing is changed. 0, or ORCH_EINVALID when a
- * dependent has no spec at that revision (ORCH_EEXISTS).
+ * One depends_on edge, of service k on its j-th dependency, as the
+ * revert would run them. Kept: 0. Broken: the side that does not go back
+ * yet goes back too (the dependency the reverted service needs, or the
+ * dependent the revert breaks), 1; or ORCH_EEXISTS with the reason when
+ * that side has no spec at the revision, or both go back already.
  */
 static int
-plan_pins(bool *want, struct ctl *c, const struct manifest *at, size_t first)
+check_edge(struct pinset *ps, size_t k, size_t j)
+{
+	const struct service_spec *d = would_run(ps, k), *dep;
+	const struct dependency *e = &d->deps[j];
+	size_t di = desired_index(ps->c, e->service);
+
+	if (di == ps->c->desired->nservices)
+		return ps->want[k] ? orch_err_set(ORCH_EEXISTS, "%s %s depends on %s, "
+		    "which the running manifest does not have", d->name, d->version,
+		    e->service) : 0;
+	dep = would_run(ps, di);
+	if (satisfies(e->constraint, dep->version) || (!ps->want[k] && !ps->want[di]))
+		return 0;
+	if (ps->want[k] && !ps->want[di]) {
+		if (manifest_service(ps->at, e->service) == NULL)
+			return orch_err_set(ORCH_EEXISTS, "%s %s depends on %s \"%s\", "
+			    "which %s %s breaks, and %s has no spec at %.12s to go back to",
+			    d->name, d->version, e->service, e->constraint, e->service,
+			    dep->version, e->service, ps->sha);
+		pin_add(ps, di, "dependency", "%s %s needs %s \"%s\", which %s %s breaks",
+		    d->name, d->version, e->service, e->constraint, e->service, dep->version);
+		return 1;
+	}
+	if (!ps->want[k]) {
+		if (manifest_service(ps->at, d->name) == NULL)
+			return orch_err_set(ORCH_EEXISTS, "%s depends on %s \"%s\", "
+			    "which %s %s breaks, and %s has no spec to go back to",
+			    d->name, e->service, e->constraint, e->service, dep->version,
+			    d->name);
+		pin_add(ps, k, "dependent", "%s %s needs %s \"%s\", which %s %s breaks",
+		    d->name, d->version, e->service, e->constraint, e->service, dep->version);
+		return 1;
+	}
+	return orch_err_set(ORCH_EEXISTS, "%s %s depends on %s \"%s\", and %s goes back "
+	    "to %s at %.12s: no revert keeps that constraint", d->name, d->version,
+	    e->service, e->constraint, e->service, dep->version, ps->sha);
+}
+
+/*
+ * Grow the revert from its first service until every depends_on edge
+ * holds in both directions: a reverted service's own constraints against
+ * what its dependencies would run (they go back too), and its dependents'
+ * constraints against it (they go back too), transitively, each to its
+ * spec at the same revision. 0, or ORCH_EEXISTS with the reason (nothing
+ * changed).
+ */
+static int
+plan_pins(struct pinset *ps, size_t first)
 {
 	bool grew = true;
+	int rc;
 
-	want[first] = true;
+	pin_add(ps, first, "requested", "requested");
 	while (grew) {
 		grew = false;
-		for (size_t k = 0; k < c->desired->nservices; k++) {
-			const struct service_spec *d = &c->desired->services[k];
+		for (size_t k = 0; k < ps->c->desired->nservices; k++) {
+			const struct service_spec *d = would_run(ps, k);
 
-			if (want[k])
-				continue;
-			for (size_t j = 0; j < d->ndeps; j++) {
-				const struct service_spec *dep;
-				size_t di;
-
-				for (di = 0; di < c->desired->nservices; di++)
-					if (strcmp(c->desired->services[di].name, d->deps[j].service) == 0)
-						break;
-				if (di == c->desired->nservices || !want[di])
-					continue;
-				dep = manifest_service(at, d->deps[j].service);
-				if (dep == NULL || satisfies(d->deps[j].constraint, dep->version))
-					continue;
-				if (manifest_service(at, d->name) == NULL)
-					return orch_err_set(ORCH_EEXISTS, "%s depends on %s \"%s\", "
-					    "which %s %s breaks, and %s has no spec to go back to",
-					    d->name, d->deps[j].service, d->deps[j].constraint,
-					    d->deps[j].service, dep->version, d->name);
-				want[k] = true;
-				grew = true;
-				break;
+			for (size_t j = 0; d != NULL && j < d->ndeps; j++) {
+				if ((rc = check_edge(ps, k, j)) < 0)
+					return rc;
+				if (rc > 0) {
+					grew = true;
+					d = would_run(ps, k);
+				}
 			}
 		}
 	}
 	return 0;
 }
 
+/* Pin one service of a revert (not dry): it runs its spec at sha now. */
+static void
+pin_one(struct ctl *c, const char *sn, const struct service_spec *from,
+    const struct service_spec *tos, const char *sha, const char *why)
+{
+	struct ctl_svc *s = ctl_svc_get(c, sn);
+	char fp_from[LIFECYCLE_FP_LEN], fp_to[LIFECYCLE_FP_LEN], cause[1024];
+
+	lifecycle_fingerprint(fp_from, from);
+	lifecycle_fingerprint(fp_to, tos);
+	free(s->pin);
+	s->pin = strdup(sha);
+	free(s->rolled_back); /* a person's revert says nothing failed */
+	s->rolled_back = NULL;
+	s->rollback = strcmp(fp_from, fp_to) != 0;
+	/* Its revision is the commit whose spec it runs (issue 10 #11). */
+	free(s->revision);
+	s->revision = strdup(sha);
+	if (s->pin == NULL || s->revision == NULL)
+		fatalx("out of memory");
+	ctl_svc_save(c, s);
+	snprintf(cause, sizeof(cause), "rollback %s %s -> %s (%.12s)%s%s", sn,
+	    from->version, tos->version, sha, strcmp(why, "requested") ? ": " : "",
+	    strcmp(why, "requested") ? why : "");
+	ctl_event(c, sn, NULL, NULL, NULL, cause);
+	log_info("service=%s %s", sn, cause);
+}
+
 /*
  * Revert service name to its spec at `to` (NULL: its previous one; stable:
- * the previous one of a revision that did not fail), with the dependents
- * the revert would break. list (may be NULL) gets one
- * {name, from_version, to_version} per service; out_sha the commit.
- * Nothing changes when dry or on an error (ORCH_ENOTFOUND: unknown
- * service or revision; ORCH_EEXISTS: no spec to go back to).
+ * the previous one of a revision that did not fail), with the services
+ * the revert would break otherwise (see plan_pins). list (may be NULL)
+ * gets one {name, from_version, to_version, role, reason} per service in
+ * start order (dependencies first), which is the order they roll out in;
+ * out_sha the commit. Nothing changes when dry or on an error
+ * (ORCH_ENOTFOUND: unknown service or revision; ORCH_EEXISTS: no spec to
+ * go back to, or a constraint no revert keeps).
  */
 static int
 revert(json_t *list, char out_sha[41], struct ctl *c, const char *name, const char *to,
     bool dry, bool stable)
 {
 	const struct service_spec *cur = ctl_spec(c, name);
-	const struct manifest *at;
-	size_t first = 0;
-	bool *want = NULL;
+	struct pinset ps = {c, NULL, out_sha, NULL, NULL, NULL};
+	size_t n, *order = NULL;
 	int rc;
 
 	if (cur == NULL)
@@ -250,50 +426,44 @@ revert(json_t *list, char out_sha[41], struct ctl *c, const char *name, const ch
 	rc = to ? resolve_rev(out_sha, c, to) : previous_version(out_sha, c, name, cur, stable);
 	if (rc < 0)
 		return rc;
-	if ((at = pinned_manifest(c, out_sha)) == NULL)
+	if ((ps.at = pinned_manifest(c, out_sha)) == NULL)
 		return orch_err_prefix(ORCH_EEXISTS, "%s", name);
-	if (manifest_service(at, name) == NULL)
+	if (manifest_service(ps.at, name) == NULL)
 		return orch_err_set(ORCH_EEXISTS, "%s: no spec at %.12s", name, out_sha);
-	while (strcmp(c->desired->services[first].name, name) != 0)
-		first++;
-	if ((want = calloc(c->desired->nservices, sizeof(*want))) == NULL)
+	if ((rc = manifest_start_order(&order, c->desired)) < 0)
+		return rc;
+	n = c->desired->nservices;
+	if ((ps.want = calloc(n, sizeof(*ps.want))) == NULL ||
+	    (ps.why = calloc(n, sizeof(*ps.why))) == NULL ||
+	    (ps.role = calloc(n, sizeof(*ps.role))) == NULL)
 		fatalx("out of memory");
-	if (plan_pins(want, c, at, first) < 0) {
-		free(want);
-		return ORCH_EEXISTS;
-	}
-	for (size_t k = 0; k < c->desired->nservices; k++) {
+	if ((rc = plan_pins(&ps, desired_index(c, name))) < 0)
+		goto out;
+	for (size_t o = 0; o < n; o++) {
+		size_t k = order[o];
 		const char *sn = c->desired->services[k].name;
 		const struct service_spec *from = ctl_spec(c, sn), *tos;
 
-		if (!want[k])
+		if (!ps.want[k])
 			continue;
-		tos = manifest_service(at, sn);
+		tos = manifest_service(ps.at, sn);
 		if (list != NULL)
-			json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "name", sn,
-			    "from_version", from->version, "to_version", tos->version));
-		if (!dry) {
-			struct ctl_svc *s = ctl_svc_get(c, sn);
-			char fp_from[LIFECYCLE_FP_LEN], fp_to[LIFECYCLE_FP_LEN], cause[256];
-
-			lifecycle_fingerprint(fp_from, from);
-			lifecycle_fingerprint(fp_to, tos);
-			free(s->pin);
-			s->pin = strdup(out_sha);
-			free(s->rolled_back); /* a person's revert says nothing failed */
-			s->rolled_back = NULL;
-			s->rollback = strcmp(fp_from, fp_to) != 0;
-			ctl_svc_save(c, s);
-			snprintf(cause, sizeof(cause), "rollback %s %s -> %s (%.12s)", sn,
-			    from->version, tos->version, out_sha);
-			ctl_event(c, sn, NULL, NULL, NULL, cause);
-			log_info("service=%s %s", sn, cause);
-		}
+			json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s}",
+			    "name", sn, "from_version", from->version, "to_version",
+			    tos->version, "role", ps.role[k], "reason", ps.why[k]));
+		if (!dry)
+			pin_one(c, sn, from, tos, out_sha, ps.why[k]);
 	}
-	free(want);
 	if (!dry)
 		ctl_kick(c);
-	return 0;
+out:
+	for (size_t k = 0; k < n; k++)
+		free(ps.why[k]);
+	free(ps.why);
+	free(ps.role);
+	free(ps.want);
+	free(order);
+	return rc;
 }
 
 int
@@ -302,7 +472,7 @@ ctl_rollback_service(struct ctl *c, const char *name)
 	const struct service_spec *from = ctl_spec(c, name), *to;
 	struct ctl_svc *s = ctl_svc_find(c, name);
 	char sha[41], from_version[128], why[LIFECYCLE_REASON_MAX], note[1024];
-	const char *w, *end;
+	const char *w, *end, *result;
 	uint64_t seq;
 	int rc;
 
@@ -310,18 +480,20 @@ ctl_rollback_service(struct ctl *c, const char *name)
 		return orch_err_set(ORCH_ENOTFOUND, "no service named \"%s\"", name);
 	snprintf(from_version, sizeof(from_version), "%s", from->version);
 	/* The planner's reason: "rollout to V failed: WHY; rolling back to
-	 * OLD". Keep WHY. */
+	 * OLD", or "aborted: rolling back to OLD" after `orchctl abort`.
+	 * Keep WHY. */
 	w = s->reason ? s->reason : "";
+	result = strncmp(w, "aborted", 7) == 0 ? "aborted" : "failed";
 	if (strncmp(w, "rollout to ", 11) == 0 && strstr(w, " failed: ") != NULL)
 		w = strstr(w, " failed: ") + 9;
-	end = strstr(w, "; rolling back to ");
+	end = strstr(w, strcmp(result, "aborted") == 0 ? ": rolling back to " :
+	    "; rolling back to ");
 	snprintf(why, sizeof(why), "%.*s", (int)(end ? (size_t)(end - w) : strlen(w)), w);
-	/* The revision whose rollout failed: the pending one, or the
-	 * current one when its outcome was lost with a restart. */
-	seq = c->rev_pending;
-	if (seq == 0 && s->revision != NULL && c->desired_commit != NULL &&
-	    strcmp(s->revision, c->desired_commit) == 0)
-		seq = c->rev_seq;
+	/* The revision whose rollout failed is the one that brought the
+	 * spec it leaves (its revision), not a later one that did not touch
+	 * it; the pending one when that is unknown. */
+	if ((seq = ctl_revision_seq(c, s->revision)) == 0)
+		seq = c->rev_pending;
 	if ((rc = revert(NULL, sha, c, name, NULL, false, true)) < 0)
 		return rc;
 	to = ctl_spec(c, name);
@@ -336,7 +508,7 @@ ctl_rollback_service(struct ctl *c, const char *name)
 		char rr[1200];
 
 		snprintf(rr, sizeof(rr), "service %s %s", name, note);
-		ctl_revision_failed(c, seq, rr);
+		ctl_revision_end(c, seq, result, rr);
 	}
 	return 0;
 }
@@ -345,19 +517,24 @@ static void
 rollback_service(struct httpd_resp *out, struct ctl *c, const char *name,
     const char *to, bool dry)
 {
-	json_t *list = json_array();
+	json_t *list = json_array(), *order = json_array(), *e;
 	char sha[41];
+	size_t i;
 	int rc;
 
 	if ((rc = revert(list, sha, c, name, to, dry, false)) < 0) {
 		json_decref(list);
+		json_decref(order);
 		httpd_reply_error(out, rc == ORCH_ENOTFOUND ? 404 : rc == ORCH_EEXISTS ? 409 : 400,
 		    rc == ORCH_ENOTFOUND ? "not found" : rc == ORCH_EEXISTS ? "conflict" :
 		    "bad request", "%s", orch_err_last());
 		return;
 	}
-	httpd_reply_json(out, 200, json_pack("{s:s, s:s, s:b, s:o}", "service", name,
-	    "commit", sha, "dry_run", dry, "services", list));
+	json_array_foreach(list, i, e)
+		json_array_append(order, json_object_get(e, "name"));
+	httpd_reply_json(out, 200, json_pack("{s:s, s:s, s:s?, s:b, s:o, s:o}", "service", name,
+	    "commit", sha, "desired_commit", c->desired_commit, "dry_run", dry,
+	    "services", list, "order", order));
 }
 
 void
@@ -408,7 +585,7 @@ ctl_api_rollback(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 		httpd_reply_error(out, 404, "not found", "%s", orch_err_last());
 		goto out;
 	}
-	ctl_apply_ref(out, c, sha, json_is_true(jdry), true);
+	ctl_apply_ref(out, c, sha, json_is_true(jdry), true, true);
 out:
 	json_decref(body);
 }

@@ -212,7 +212,8 @@ take_status(struct ctl *c, struct ctl_inst *i, const char *text)
 enum node_state
 ctl_node_sched_state(const struct ctl_node *n)
 {
-	return n->state == NODE_READY && n->unreachable ? NODE_SUSPECT : n->state;
+	return n->state == NODE_READY && (n->unreachable || n->state_error != NULL) ?
+	    NODE_SUSPECT : n->state;
 }
 
 /* Cattle on n whose start never got an answer: fail them, so that the

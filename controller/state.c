@@ -143,6 +143,7 @@ ctl_inst_new(struct ctl *c, const char *id, const char *service)
 	i->id = xstrdup(id);
 	i->service = xstrdup(service);
 	i->state = INSTANCE_PROVISION;
+	i->exit_code = -1;
 	i->created_mono = orch_mono_ms();
 	/* Append at the tail: the list keeps creation order. */
 	i->prev = c->insts_tail;
@@ -259,7 +260,9 @@ svc_record(const struct ctl_svc *s)
 static json_t *
 inst_record(const struct ctl_inst *i)
 {
-	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:O?, s:s, s:s, s:s,"
+	json_t *j, *last;
+
+	j = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:O?, s:s, s:s, s:s,"
 	    " s:i, s:i, s:I, s:O?, s:s?, s:b, s:b, s:I}",
 	    "id", i->id, "service", i->service, "version", i->version,
 	    "node", i->node, "revision", i->revision, "fingerprint", i->fingerprint,
@@ -268,6 +271,14 @@ inst_record(const struct ctl_inst *i)
 	    "pid", i->pid, "restarts", i->restarts, "started_at", (json_int_t)i->started_at,
 	    "ports", i->ports, "reason", i->reason, "gone", i->gone, "started", i->started,
 	    "ready_at", (json_int_t)i->ready_at);
+	/* What its slave last said of its last exit and its data dir. */
+	last = json_pack("{s:i, s:i, s:s?}", "exit_code", i->exit_code,
+	    "exit_signal", i->exit_signal, "data_dir", i->data_dir);
+
+	if (j == NULL || last == NULL || json_object_update(j, last) < 0)
+		fatalx("out of memory");
+	json_decref(last);
+	return j;
 }
 
 static json_t *
@@ -291,11 +302,23 @@ batch_put_json(struct store_batch *b, const char *key, json_t *j)
 	free(text);
 }
 
+/* The record with the commit of the spec the service ran before (the
+ * planner's previous spec, rollback.c: ctl_prev_spec). */
+static json_t *
+svc_record_prev(const struct ctl_svc *s)
+{
+	json_t *j = svc_record(s);
+
+	if (j != NULL && s->prev_revision != NULL)
+		json_object_set_new(j, "prev_revision", json_string(s->prev_revision));
+	return j;
+}
+
 /* Put a service record and remember its text for ctl_svc_save_changed. */
 static void
 svc_put(struct store_batch *b, const char *key, struct ctl_svc *s)
 {
-	json_t *j = svc_record(s);
+	json_t *j = svc_record_prev(s);
 	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 
 	json_decref(j);
@@ -395,7 +418,7 @@ ctl_svc_save(struct ctl *c, struct ctl_svc *s)
 void
 ctl_svc_save_changed(struct ctl *c, struct ctl_svc *s)
 {
-	json_t *j = svc_record(s);
+	json_t *j = svc_record_prev(s);
 	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 
 	json_decref(j);
@@ -474,7 +497,8 @@ ctl_svc_set_state(struct ctl *c, struct ctl_svc *s, enum service_state st,
 		return;
 	}
 	set_str(&s->reason, cause ? cause : "");
-	set_str(&s->revision, c->desired_commit);
+	if (s->revision == NULL) /* else apply and rollback keep it (issue 10 #11) */
+		set_str(&s->revision, c->desired_commit);
 	log_info("service=%s state %s -> %s reason=\"%s\"", s->name,
 	    lifecycle_service_state_name(ev.from), lifecycle_service_state_name(ev.to),
 	    ev.cause);
@@ -549,12 +573,19 @@ ctl_inst_observe(struct ctl *c, struct ctl_inst *i, const struct instance_status
 	}
 	json_decref(ports);
 	if (i->pid != st->pid || i->restarts != st->restarts ||
-	    i->started_at != st->started_at || i->health != st->health)
+	    i->started_at != st->started_at || i->health != st->health ||
+	    i->exit_code != st->exit_code || i->exit_signal != st->exit_signal)
 		changed = true;
 	i->pid = st->pid;
 	i->restarts = st->restarts;
 	i->started_at = st->started_at;
 	i->health = st->health;
+	i->exit_code = st->exit_code;
+	i->exit_signal = st->exit_signal;
+	if (st->data_dir != NULL && (i->data_dir == NULL || strcmp(i->data_dir, st->data_dir) != 0)) {
+		set_str(&i->data_dir, st->data_dir);
+		changed = true;
+	}
 	i->missing = 0;
 	i->started = true;
 	i->obs_state = st->state;
@@ -584,6 +615,7 @@ ctl_inst_free(struct ctl_inst *i)
 	free(i->node);
 	free(i->revision);
 	free(i->fingerprint);
+	free(i->data_dir);
 	json_decref(i->spec);
 	json_decref(i->ports);
 	free(i->reason);
@@ -602,6 +634,7 @@ ctl_svc_free(struct ctl_svc *s)
 	free(s->saved);
 	free(s->pin);
 	free(s->rolled_back);
+	free(s->prev_revision);
 	free(s);
 }
 
@@ -614,6 +647,7 @@ ctl_node_free(struct ctl_node *n)
 	free(n->address);
 	free(n->digest);
 	free(n->unreachable_why);
+	free(n->state_error);
 	json_decref(n->labels);
 	free(n);
 }
@@ -700,6 +734,7 @@ load_svc(struct ctl *c, const json_t *o)
 	s->ready = (int)json_integer_value(json_object_get(o, "ready"));
 	memo_parse(&s->memo, json_object_get(o, "memo"));
 	s->revision = xstrdup(jstr(o, "revision"));
+	s->prev_revision = xstrdup(jstr(o, "prev_revision"));
 }
 
 static void
@@ -729,6 +764,11 @@ load_inst(struct ctl *c, const json_t *o)
 	i->gone = json_is_true(json_object_get(o, "gone"));
 	i->started = json_is_true(json_object_get(o, "started"));
 	i->ready_at = json_integer_value(json_object_get(o, "ready_at"));
+	/* Records written before these fields: none known. */
+	if (json_is_integer(json_object_get(o, "exit_code")))
+		i->exit_code = (int)json_integer_value(json_object_get(o, "exit_code"));
+	i->exit_signal = (int)json_integer_value(json_object_get(o, "exit_signal"));
+	i->data_dir = xstrdup(jstr(o, "data_dir"));
 }
 
 static void
@@ -865,6 +905,7 @@ ctl_state_load(struct ctl *c)
 	    (rc = load_prefix(c, "instances/", load_inst)) < 0 ||
 	    (rc = load_prefix(c, "nodes/", NULL)) < 0)
 		return rc;
+	ctl_revision_resume(c);
 	/* Commands in flight died with the last controller. A start never
 	 * acknowledged or a stop never confirmed is sent again: both are
 	 * idempotent, and the planner, which sees these records as in

@@ -7,10 +7,14 @@
  * reconcile loop re-derives those from the slaves' next heartbeats. FULL
  * would add an fsync per commit on the hot path of every event.
  */
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "store.h"
@@ -282,6 +286,27 @@ static const struct store_ops sqlite_ops = {
 	.close = sqlite_close,
 };
 
+/*
+ * The store holds every spec, environments included: its files are the
+ * controller's alone (0600, whatever the umask). SQLite gives the -wal
+ * and -shm files it creates the mode of the database file, so creating
+ * that one 0600 is enough; files of an older run are narrowed too.
+ */
+static void
+restrict_mode(const char *path)
+{
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+	char p[4096];
+	int fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) >= 0)
+		close(fd); /* a failure is sqlite3_open_v2's to report */
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+		chmod(p, 0600);
+	}
+}
+
 int
 store_open_sqlite(struct store **out, const char *path)
 {
@@ -307,6 +332,7 @@ store_open_sqlite(struct store **out, const char *path)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		abort();
 	s->base.ops = &sqlite_ops;
+	restrict_mode(path);
 	if (sqlite3_open_v2(path, &s->db,
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	    NULL) != SQLITE_OK) {

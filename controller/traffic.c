@@ -23,10 +23,19 @@
  * whatever HAProxy says, so a stuck HAProxy never keeps an instance
  * forever.
  *
- * Every call is bounded by HAPROXY_TIMEOUT_MS; the first error ends the
- * pass (a hung socket costs one bound, not one per service), is logged
- * when it differs from the last one, counted (orch_haproxy_errors_total)
- * and retried TRAFFIC_RETRY_MS later.
+ * A held server that HAProxy keeps only for its idle connections (out of
+ * balancing, no session) does not hold the stop: the stop goes as soon as
+ * "show stat" says scur 0 after the drain, and the delete is retried.
+ *
+ * Every call is bounded by HAPROXY_TIMEOUT_MS. Each service is synced on
+ * its own: an error of one service (its backend missing from haproxy.cfg,
+ * a refused server) becomes its reason (svc->traffic_err, /v1/status),
+ * one event and a count (orch_haproxy_service_errors_total), and the
+ * other services are synced all the same. An error of HAProxy as a whole
+ * (socket gone, no answer in time) ends the pass (a hung socket costs
+ * one bound, not one per service), is logged when it differs from the
+ * last one and retried TRAFFIC_RETRY_MS later. A service with route:
+ * false (docs/manifest.md) is never a server and its stops are not held.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,190 +179,298 @@ split(int *wn, int *wo, int pct, int n_new, int n_old)
 	}
 }
 
-/* Remember and log an error once (the same failure every second would
- * fill the log); count every one. Returns rc. */
+/* A failure that is HAProxy's as a whole (socket gone, no answer in
+ * time): the pass ends, one bound spent, not one per service. Any other
+ * error is the service's own (a missing backend, a refused server): the
+ * other services are synced all the same. */
+static bool
+global_error(int rc)
+{
+	return rc == ORCH_EUNAVAIL || rc == ORCH_EAUTH;
+}
+
+/* Count every error; log a global one once (the same failure every
+ * second would fill the log); make a service's own error its reason and
+ * one event, until it is repaired. Returns rc. */
 static int
-fail(struct ctl *c, const char *service, int rc)
+fail(struct ctl *c, struct ctl_svc *svc, int rc)
 {
 	c->haproxy_errors++;
-	if (strcmp(c->traffic_err, orch_err_last()) != 0) {
-		snprintf(c->traffic_err, sizeof(c->traffic_err), "%s", orch_err_last());
-		log_warnx("service=%s haproxy: %s; retrying", service, c->traffic_err);
+	svc->haproxy_errors++;
+	if (global_error(rc)) {
+		if (strcmp(c->traffic_err, orch_err_last()) != 0) {
+			snprintf(c->traffic_err, sizeof(c->traffic_err), "%s",
+			    orch_err_last());
+			log_warnx("service=%s haproxy: %s; retrying", svc->name,
+			    c->traffic_err);
+		}
+		return rc;
+	}
+	if (strcmp(svc->traffic_err, orch_err_last()) != 0) {
+		snprintf(svc->traffic_err, sizeof(svc->traffic_err), "%s",
+		    orch_err_last());
+		log_warnx("service=%s %s; retrying", svc->name, svc->traffic_err);
+		ctl_event(c, svc->name, NULL, NULL, NULL, svc->traffic_err);
 	}
 	return rc;
 }
 
-/* Sync one service; *busy when a server is still draining. */
-static int
-sync_service(struct ctl *c, const char *name, const struct service_spec *sp,
-    int64_t now, bool *busy)
+/* The service's sync went through: a reported error is over. */
+static void
+repaired(struct ctl *c, struct ctl_svc *svc)
 {
-	const char *sock = c->cfg.haproxy, *map = c->cfg.haproxy_map;
-	const struct lifecycle_traffic *t;
-	char col[2][HAPROXY_NAME_MAX], live[HAPROXY_NAME_MAX];
-	struct haproxy_server *have[2] = {NULL, NULL};
-	size_t nhave[2] = {0, 0}, nw = 0, cap = 0;
-	bool *dropped[2] = {NULL, NULL};
-	struct want *w = NULL;
-	struct ctl_svc *svc = ctl_svc_find(c, name);
-	int rc, li, n_new = 0, n_old = 0, wn, wo, target;
+	if (svc->traffic_err[0] == '\0')
+		return;
+	log_info("service=%s haproxy: routed again", svc->name);
+	ctl_event(c, svc->name, NULL, NULL, NULL, "haproxy: routed again");
+	svc->traffic_err[0] = '\0';
+}
 
-	if (svc == NULL)
-		return 0;
-	t = &svc->traffic;
-	if ((rc = haproxy_backend_name(col[0], sizeof(col[0]), name, false)) < 0 ||
-	    (rc = haproxy_backend_name(col[1], sizeof(col[1]), name, true)) < 0)
-		return fail(c, name, rc);
-	rc = haproxy_live_backend(live, sizeof(live), sock, map, name);
+/* What one sync of a service works on. */
+struct sync {
+	struct ctl_svc *svc;
+	const struct service_spec *sp;
+	const char *sock, *map;
+	char col[2][HAPROXY_NAME_MAX];
+	struct haproxy_server *have[2];
+	size_t nhave[2];
+	bool *clear[2];   /* deleted, or drained with no session: not in the way */
+	struct want *w;
+	size_t nw;
+	int live, target; /* colour indexes */
+	bool *busy;
+};
+
+/* The live colour and both backends' servers. A missing backend is the
+ * service's error (its message says what to do), the other colour is
+ * still read so that held stops are judged on what HAProxy has. */
+static int
+sync_read(struct ctl *c, struct sync *y)
+{
+	char live[HAPROXY_NAME_MAX];
+	int rc, missing = 0;
+
+	for (int k = 0; k < 2; k++)
+		if ((rc = haproxy_backend_name(y->col[k], sizeof(y->col[k]),
+		    y->svc->name, k == 1)) < 0)
+			return rc;
+	rc = haproxy_live_backend(live, sizeof(live), y->sock, y->map, y->svc->name);
 	if (rc == ORCH_ENOTFOUND)
-		snprintf(live, sizeof(live), "%s", col[0]); /* the map's default */
+		snprintf(live, sizeof(live), "%s", y->col[0]); /* the map's default */
 	else if (rc < 0)
-		return fail(c, name, rc);
-	li = strcmp(live, col[1]) == 0 ? 1 : 0;
+		return rc;
+	y->live = y->target = strcmp(live, y->col[1]) == 0 ? 1 : 0;
 	for (int k = 0; k < 2; k++) {
-		if ((rc = haproxy_servers(&have[k], &nhave[k], sock, col[k])) < 0) {
-			rc = fail(c, name, rc);
-			goto out;
-		}
-		if ((dropped[k] = calloc(nhave[k] + 1, sizeof(bool))) == NULL)
+		rc = haproxy_servers(&y->have[k], &y->nhave[k], y->sock, y->col[k]);
+		if (rc == ORCH_ENOTFOUND)
+			missing |= 1 << k;
+		else if (rc < 0)
+			return rc;
+		if ((y->clear[k] = calloc(y->nhave[k] + 1, sizeof(bool))) == NULL)
 			fatalx("out of memory");
 	}
+	if (missing != 0)
+		return orch_err_set(ORCH_ENOTFOUND, "haproxy has no backend %s: its "
+		    "instances get no requests (add the service's backends to "
+		    "haproxy.cfg, docs/haproxy.md, or set route: false)",
+		    y->col[(missing & 1) ? 0 : 1]);
+	return 0;
+}
 
-	/* The servers wanted, with their weights and colours. */
+/* The servers wanted, with their weights and colours. */
+static void
+sync_want(struct ctl *c, struct sync *y)
+{
+	const struct lifecycle_traffic *t = &y->svc->traffic;
+	size_t cap = 0;
+	int n_new = 0, n_old = 0, wn, wo, in[2] = {0, 0};
+
 	for (struct ctl_inst *i = c->insts; i; i = i->next)
 		cap++;
-	if ((w = calloc(cap + 1, sizeof(*w))) == NULL)
+	if ((y->w = calloc(cap + 1, sizeof(*y->w))) == NULL)
 		fatalx("out of memory");
 	for (struct ctl_inst *i = c->insts; i; i = i->next) {
-		if (strcmp(i->service, name) != 0 || !serving(c, i, sp, &w[nw]))
+		if (strcmp(i->service, y->svc->name) != 0 ||
+		    !serving(c, i, y->sp, &y->w[y->nw]))
 			continue;
 		if (t->mode == TRAFFIC_SPLIT && fp_is(i, t->new_fp))
 			n_new++;
 		else
 			n_old++;
-		nw++;
+		y->w[y->nw++].colour = y->live;
 	}
-	target = li;
 	if (t->mode == TRAFFIC_SPLIT) {
 		split(&wn, &wo, t->new_weight, n_new, n_old);
-		for (size_t k = 0; k < nw; k++)
-			w[k].weight = fp_is(w[k].i, t->new_fp) ? wn : wo;
+		for (size_t k = 0; k < y->nw; k++)
+			y->w[k].weight = fp_is(y->w[k].i, t->new_fp) ? wn : wo;
 	} else if (t->mode == TRAFFIC_ACTIVE) {
 		/* The active set goes where most of it already is (the idle
 		 * colour after it was pre-warmed there), the rest to the
 		 * other colour. */
-		int in[2] = {0, 0};
-
-		for (size_t k = 0; k < nw; k++)
+		for (size_t k = 0; k < y->nw; k++)
 			for (int b = 0; b < 2; b++)
-				if (fp_is(w[k].i, t->active_fp) &&
-				    have_find(have[b], nhave[b], w[k].i->id) != NULL)
+				if (fp_is(y->w[k].i, t->active_fp) &&
+				    have_find(y->have[b], y->nhave[b], y->w[k].i->id))
 					in[b]++;
-		if (in[1 - li] > in[li])
-			target = 1 - li;
-		for (size_t k = 0; k < nw; k++)
-			w[k].colour = fp_is(w[k].i, t->active_fp) ? target : 1 - target;
+		if (in[1 - y->live] > in[y->live])
+			y->target = 1 - y->live;
+		for (size_t k = 0; k < y->nw; k++)
+			y->w[k].colour = fp_is(y->w[k].i, t->active_fp) ? y->target :
+			    1 - y->target;
 	}
-	for (size_t k = 0; k < nw; k++)
-		if (t->mode != TRAFFIC_ACTIVE)
-			w[k].colour = li;
+}
 
-	/* Add first, remove last: the backend never runs empty while a
-	 * replacement is ready. */
-	for (size_t k = 0; k < nw; k++) {
-		const struct haproxy_server *s = have_find(have[w[k].colour],
-		    nhave[w[k].colour], w[k].i->id);
-		const char *b = col[w[k].colour];
+/* Add first, remove last: the backend never runs empty while a
+ * replacement is ready. Then the blue-green flip, when it is due. */
+static int
+sync_add(struct ctl *c, struct sync *y)
+{
+	int rc;
 
-		if (s != NULL && s->port == w[k].port && strcmp(s->addr, w[k].addr) == 0 &&
-		    s->weight == w[k].weight && s->admin == HAPROXY_READY)
+	for (size_t k = 0; k < y->nw; k++) {
+		const struct want *w = &y->w[k];
+		const struct haproxy_server *s = have_find(y->have[w->colour],
+		    y->nhave[w->colour], w->i->id);
+		const char *b = y->col[w->colour];
+
+		if (s != NULL && s->port == w->port && strcmp(s->addr, w->addr) == 0 &&
+		    s->weight == w->weight && s->admin == HAPROXY_READY)
 			continue;
-		if (s != NULL && (s->port != w[k].port || strcmp(s->addr, w[k].addr) != 0) &&
-		    (rc = haproxy_server_del(sock, b, s->name, 0)) < 0) {
-			rc = fail(c, name, rc); /* still busy: next pass */
-			goto out;
-		}
-		if ((rc = haproxy_server_add(sock, b, w[k].i->id, w[k].addr, w[k].port,
-		    w[k].weight)) < 0) {
-			rc = fail(c, name, rc);
-			goto out;
-		}
+		if (s != NULL && (s->port != w->port || strcmp(s->addr, w->addr) != 0) &&
+		    (rc = haproxy_server_del(y->sock, b, s->name, 0)) < 0)
+			return rc; /* still busy: next pass */
+		if ((rc = haproxy_server_add(y->sock, b, w->i->id, w->addr, w->port,
+		    w->weight)) < 0)
+			return rc;
 		c->haproxy_changes++;
-		log_info("service=%s instance=%s haproxy: %s %s:%d weight %d in %s", name,
-		    w[k].i->id, s ? "set" : "added", w[k].addr, w[k].port, w[k].weight, b);
+		log_info("service=%s instance=%s haproxy: %s %s:%d weight %d in %s",
+		    y->svc->name, w->i->id, s ? "set" : "added", w->addr, w->port,
+		    w->weight, b);
 	}
-	if (t->mode == TRAFFIC_ACTIVE && target != li) {
-		if ((rc = haproxy_switch(sock, map, name, col[target])) < 0) {
-			rc = fail(c, name, rc);
-			goto out;
-		}
+	if (y->svc->traffic.mode == TRAFFIC_ACTIVE && y->target != y->live) {
+		if ((rc = haproxy_switch(y->sock, y->map, y->svc->name,
+		    y->col[y->target])) < 0)
+			return rc;
 		c->haproxy_changes++;
-		log_info("service=%s haproxy: switched %s -> %s", name, col[li], col[target]);
-		li = target;
+		log_info("service=%s haproxy: switched %s -> %s", y->svc->name,
+		    y->col[y->live], y->col[y->target]);
+		y->live = y->target;
 	}
+	return 0;
+}
+
+/* Servers no instance wants: drained while requests are in flight, then
+ * deleted. One that HAProxy keeps (idle connections still attached) but
+ * that was out of balancing with no session when read is clear: its
+ * instance may stop, the delete is retried on the next passes. */
+static int
+sync_remove(struct ctl *c, struct sync *y)
+{
+	int rc;
+
 	for (int b = 0; b < 2; b++)
-		for (size_t k = 0; k < nhave[b]; k++) {
-			const struct haproxy_server *s = &have[b][k];
+		for (size_t k = 0; k < y->nhave[b]; k++) {
+			const struct haproxy_server *s = &y->have[b][k];
 			bool wanted = false;
 
-			for (size_t j = 0; j < nw && !wanted; j++)
-				wanted = w[j].colour == b && strcmp(w[j].i->id, s->name) == 0;
+			for (size_t j = 0; j < y->nw && !wanted; j++)
+				wanted = y->w[j].colour == b &&
+				    strcmp(y->w[j].i->id, s->name) == 0;
 			if (wanted)
 				continue;
 			if (s->admin == HAPROXY_READY && s->sessions > 0) {
 				/* Requests in flight finish; deleted once idle. */
-				if ((rc = haproxy_server_drain(sock, col[b], s->name)) < 0) {
-					rc = fail(c, name, rc);
-					goto out;
-				}
+				if ((rc = haproxy_server_drain(y->sock, y->col[b],
+				    s->name)) < 0)
+					return rc;
 				c->haproxy_changes++;
-				log_info("service=%s instance=%s haproxy: draining in %s", name,
-				    s->name, col[b]);
-				*busy = true;
+				log_info("service=%s instance=%s haproxy: draining in %s",
+				    y->svc->name, s->name, y->col[b]);
+				*y->busy = true;
 				continue;
 			}
-			rc = haproxy_server_del(sock, col[b], s->name, 0);
+			rc = haproxy_server_del(y->sock, y->col[b], s->name, 0);
 			if (rc == ORCH_EEXISTS) {
-				*busy = true; /* connections remain: next pass */
+				y->clear[b][k] = s->admin != HAPROXY_READY &&
+				    s->sessions == 0;
+				*y->busy = true; /* connections remain: next pass */
 				continue;
 			}
-			if (rc < 0) {
-				rc = fail(c, name, rc);
-				goto out;
-			}
-			dropped[b][k] = true;
+			if (rc < 0)
+				return rc;
+			y->clear[b][k] = true;
 			c->haproxy_changes++;
-			log_info("service=%s instance=%s haproxy: deleted from %s", name,
-			    s->name, col[b]);
+			log_info("service=%s instance=%s haproxy: deleted from %s",
+			    y->svc->name, s->name, y->col[b]);
 		}
+	return 0;
+}
 
-	/* Held stops whose server is gone from both colours go out now. */
+/* Held stops whose server is gone from both colours, or clear, go out. */
+static void
+sync_release(struct ctl *c, struct sync *y, int64_t now)
+{
 	for (struct ctl_inst *i = c->insts; i; i = i->next) {
 		bool present = false;
 
-		if (i->held_mono == 0 || strcmp(i->service, name) != 0)
+		if (i->held_mono == 0 || strcmp(i->service, y->svc->name) != 0)
 			continue;
 		for (int b = 0; b < 2; b++)
-			for (size_t k = 0; k < nhave[b]; k++)
-				if (!dropped[b][k] && strcmp(have[b][k].name, i->id) == 0)
+			for (size_t k = 0; k < y->nhave[b]; k++)
+				if (!y->clear[b][k] &&
+				    strcmp(y->have[b][k].name, i->id) == 0)
 					present = true;
-		if (!present) {
-			log_info("instance=%s service=%s drained in %lld ms; stopping", i->id,
-			    name, (long long)(now - i->held_mono));
-			i->held_mono = 0;
-			if (ctl_slave_stop(c, i) < 0)
-				log_warnx("instance=%s: %s", i->id, orch_err_last());
-		} else
-			*busy = true;
+		if (present) {
+			*y->busy = true;
+			continue;
+		}
+		log_info("instance=%s service=%s drained in %lld ms; stopping", i->id,
+		    y->svc->name, (long long)(now - i->held_mono));
+		i->held_mono = 0;
+		if (ctl_slave_stop(c, i) < 0)
+			log_warnx("instance=%s: %s", i->id, orch_err_last());
 	}
-	rc = 0;
-out:
+}
+
+/* Sync one service; *busy when a server is still draining. A global
+ * error is returned as it is; the service's own errors are its reason. */
+static int
+sync_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *sp,
+    int64_t now, bool *busy)
+{
+	struct sync y = {.svc = svc, .sp = sp, .sock = c->cfg.haproxy,
+	    .map = c->cfg.haproxy_map, .busy = busy};
+	int rc;
+
+	rc = sync_read(c, &y);
+	if (rc == 0) {
+		sync_want(c, &y);
+		if ((rc = sync_add(c, &y)) == 0)
+			rc = sync_remove(c, &y);
+	}
+	/* Also after an error of its own: a held stop whose server HAProxy
+	 * does not have (no backend at all) waits for nothing. */
+	if (rc == 0 || (!global_error(rc) && y.clear[0] && y.clear[1]))
+		sync_release(c, &y, now);
+	if (rc < 0)
+		fail(c, svc, rc);
+	else
+		repaired(c, svc);
 	for (int k = 0; k < 2; k++) {
-		free(have[k]);
-		free(dropped[k]);
+		free(y.have[k]);
+		free(y.clear[k]);
 	}
-	free(w);
+	free(y.w);
 	return rc;
+}
+
+/* Services that HAProxy routes: a port, route not off. */
+static const struct service_spec *
+routed(struct ctl *c, const char *name)
+{
+	const struct service_spec *sp = svc_spec(c, name);
+
+	return sp != NULL && sp->nports > 0 && sp->route ? sp : NULL;
 }
 
 bool
@@ -363,7 +480,7 @@ ctl_traffic_hold(struct ctl *c, struct ctl_inst *i)
 
 	if (c->cfg.haproxy == NULL)
 		return false;
-	if ((sp = svc_spec(c, i->service)) == NULL || sp->nports == 0)
+	if ((sp = routed(c, i->service)) == NULL)
 		return false;
 	if (i->held_mono == 0)
 		i->held_mono = orch_mono_ms();
@@ -375,17 +492,24 @@ void
 ctl_traffic_sync(struct ctl *c)
 {
 	int64_t now = orch_mono_ms();
-	bool busy = false, failed = false;
+	bool busy = false, failed = false, global = false;
 
 	if (c->cfg.haproxy == NULL || now < c->traffic_retry)
 		return;
-	for (struct ctl_svc *s = c->svcs; s && !failed; s = s->next) {
-		const struct service_spec *sp = svc_spec(c, s->name);
+	/* Each service on its own: one service's error (its backend
+	 * missing) leaves the others routed. */
+	for (struct ctl_svc *s = c->svcs; s && !global; s = s->next) {
+		const struct service_spec *sp = routed(c, s->name);
+		int rc;
 
-		if (sp == NULL || sp->nports == 0)
+		if (sp == NULL) {
+			s->traffic_err[0] = '\0'; /* route: false, or no port now */
 			continue;
-		if (sync_service(c, s->name, sp, now, &busy) < 0)
+		}
+		if ((rc = sync_service(c, s, sp, now, &busy)) < 0) {
 			failed = true;
+			global = global_error(rc);
+		}
 	}
 	/* Past the bound (HAProxy unreachable, a connection that never
 	 * ends): the stop goes out anyway, HAProxy's retries cover it. */
@@ -402,7 +526,7 @@ ctl_traffic_sync(struct ctl *c)
 		if (ctl_slave_stop(c, i) < 0)
 			log_warnx("instance=%s: %s", i->id, orch_err_last());
 	}
-	if (failed)
+	if (global)
 		c->traffic_retry = now + TRAFFIC_RETRY_MS;
 	else
 		c->traffic_err[0] = '\0'; /* the next error is news */

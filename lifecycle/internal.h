@@ -12,6 +12,9 @@ int plan_push(struct lifecycle_plan *p, const struct lifecycle_action *a);
 /* Append an alert key to m (copied); ORCH_ERROR on ENOMEM. */
 int memo_add_alert(struct lifecycle_memo *m, const char *key);
 bool memo_has_alert(const struct lifecycle_memo *m, const char *key);
+/* Time alone changes the plan at `at`: keep the earliest such time in
+ * p->wake_at (at <= 0: nothing). */
+void plan_wake(struct lifecycle_plan *p, int64_t at);
 /* Home of ordinal, or NULL. */
 const char *memo_pet_home(const struct lifecycle_memo *m, int ordinal);
 int memo_set_pet_home(struct lifecycle_memo *m, int ordinal, const char *node);

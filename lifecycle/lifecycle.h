@@ -304,7 +304,10 @@ struct lifecycle_rollout_status {
 	int step;          /* 1-based current step; 0 without a rollout */
 	int steps;         /* rolling: replicas; recreate: 2 (stop, start);
 	                      blue-green: 3 (start, switch, scale down);
-	                      canary: its steps + 1 (the full set) */
+	                      canary: the steps the manifest declares (the
+	                      full set after them is `full`, step == steps) */
+	bool full;         /* canary: its steps are done, the full new set
+	                      comes up and takes all the traffic */
 	int nold;          /* live instances of another spec */
 	int nnew;          /* live instances of the desired spec */
 	int weight;        /* % of traffic to the desired spec */
@@ -331,6 +334,12 @@ struct lifecycle_plan {
 	struct lifecycle_memo memo;       /* store and pass back next time */
 	struct lifecycle_traffic traffic; /* where requests go now */
 	struct lifecycle_rollout_status rollout;
+	int64_t wake_at;                  /* the earliest time (in->now's clock)
+	                                     at which time alone changes this
+	                                     plan: a timed wait ends, a new
+	                                     instance has served min_ready, the
+	                                     progress deadline passes; 0: none.
+	                                     Plan again then, not a resync later */
 };
 
 const char *lifecycle_action_name(enum lifecycle_action_type t); /* "start" */

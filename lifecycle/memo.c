@@ -53,6 +53,13 @@ lifecycle_traffic_mode_name(enum lifecycle_traffic_mode m)
 	return (unsigned)m < TRAFFIC__LAST ? traffic_names[m] : "?";
 }
 
+void
+plan_wake(struct lifecycle_plan *p, int64_t at)
+{
+	if (at > 0 && (p->wake_at == 0 || at < p->wake_at))
+		p->wake_at = at;
+}
+
 int
 plan_push(struct lifecycle_plan *p, const struct lifecycle_action *a)
 {

@@ -5,8 +5,11 @@
  * orch knows): a node is feasible when it is Ready, allowed by the
  * service's nodes: list and has the cpu and memory the instance asks for.
  * Feasible nodes rank by fewest instances of this service (spread, so one
- * lost node costs a service as little as possible), then most free cpu,
- * then most free memory, then name, so the choice is deterministic.
+ * lost node costs a service as little as possible; the planner counts
+ * only instances of the spec being placed, so a rollout spreads the new
+ * version, not the sum of old and new), then most free cpu, then most
+ * free memory, then a hash of service and node (equal nodes are not
+ * taken in name order by every service), then name: deterministic.
  * Nodes the caller wants to avoid (where an instance just failed) rank
  * last but stay usable: a replacement on the same node beats none.
  * The planner passes the counts per node (req->counts), kept as it
@@ -37,6 +40,27 @@ count_in(const char *const *v, size_t n, const char *name)
 		if (v[i] != NULL && strcmp(v[i], name) == 0)
 			c++;
 	return c;
+}
+
+/* A size as a person reads it: whole units exact ("64G"), else one
+ * decimal of the largest unit it reaches ("76.5G", not "80216064K"). */
+static void
+fmt_size_human(char *buf, size_t len, uint64_t bytes)
+{
+	static const char units[] = "KMGT";
+	uint64_t unit = 1;
+	int k = -1;
+
+	while (k < 3 && bytes >= unit * 1024) {
+		unit *= 1024;
+		k++;
+	}
+	if (k < 0)
+		snprintf(buf, len, "%llu", (unsigned long long)bytes);
+	else if (bytes % unit == 0)
+		snprintf(buf, len, "%llu%c", (unsigned long long)(bytes / unit), units[k]);
+	else
+		snprintf(buf, len, "%.1f%c", (double)bytes / (double)unit, units[k]);
 }
 
 /* Why node cannot take the instance, or NULL when it can. buf holds the
@@ -70,11 +94,28 @@ unfit(char *buf, size_t len, const struct lifecycle_node *n,
 		    n->memory - n->used_memory;
 		char sz[32];
 
-		orch_fmt_size(sz, sizeof(sz), s->resources.memory - free_mem);
+		fmt_size_human(sz, sizeof(sz), s->resources.memory - free_mem);
 		snprintf(buf, len, "%s lacks %s memory", n->name, sz);
 		return buf;
 	}
 	return NULL;
+}
+
+/* The last tie-break among equal nodes: a hash of the service and the
+ * node (rendezvous hashing), so that equal nodes are not always taken in
+ * name order: each service's first instance lands on its own node, and
+ * one-replica services spread instead of piling on the first name. */
+static uint64_t
+spread_hash(const char *service, const char *node)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (const unsigned char *p = (const unsigned char *)service; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL; /* "ab"+"c" is not "a"+"bc" */
+	for (const unsigned char *p = (const unsigned char *)node; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h;
 }
 
 /* <0 when node ia ranks before ib. */
@@ -101,6 +142,9 @@ rank_cmp(const struct lifecycle_node *nodes, size_t ia, size_t ib,
 		return ca > cb ? -1 : 1;
 	if (ma != mb)
 		return ma > mb ? -1 : 1;
+	if (spread_hash(r->spec->name, a->name) != spread_hash(r->spec->name, b->name))
+		return spread_hash(r->spec->name, a->name) <
+		    spread_hash(r->spec->name, b->name) ? -1 : 1;
 	return strcmp(a->name, b->name);
 }
 

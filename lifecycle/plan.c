@@ -343,8 +343,12 @@ node_counts(struct pctx *c)
 		c->live_at[c->nlive_at] = node_canon(c,
 		    c->live[c->nlive_at].inst->node);
 	memcpy(c->counts, c->placed, n * sizeof(*c->counts));
+	/* Only instances of the spec being placed: those of another one are
+	 * being replaced and would pile the new ones up (issue 10 #12). */
 	for (size_t i = 0; i < c->nlive; i++)
-		if (!c->live[i].stopped && c->live_at[i] != SIZE_MAX)
+		if (!c->live[i].stopped && c->live_at[i] != SIZE_MAX &&
+		    c->live[i].inst->fingerprint != NULL &&
+		    strcmp(c->live[i].inst->fingerprint, c->fp) == 0)
 			c->counts[c->live_at[i]]++;
 	for (size_t i = 0; i < n; i++)
 		c->counts[i] = c->counts[c->canon[i]];

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "err.h"
 #include "internal.h"
@@ -55,8 +56,22 @@ ro_available(const struct pctx *c, const struct lifecycle_instance *inst)
 
 	if (!pl_serving(inst))
 		return false;
-	return c->spec->strategy.min_ready_ms <= 0 ||
-	    c->in->now - since >= c->spec->strategy.min_ready_ms;
+	if (c->spec->strategy.min_ready_ms <= 0 ||
+	    c->in->now - since >= c->spec->strategy.min_ready_ms)
+		return true;
+	plan_wake(c->p, since + c->spec->strategy.min_ready_ms);
+	return false;
+}
+
+/* "18:20:08 UTC" of ms since the epoch (the controller's clock; pure). */
+static void
+fmt_clock(char *buf, size_t len, int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%H:%M:%S UTC", &tm) == 0)
+		snprintf(buf, len, "%lld ms", (long long)ms);
 }
 
 /* Fingerprint with the most serving (then live) instances that is not the
@@ -359,7 +374,7 @@ bool
 ro_wait(struct pctx *c, int64_t since, int64_t ms, const char *what)
 {
 	struct lifecycle_rollout_status *st = &c->p->rollout;
-	char d[32];
+	char d[32], at[32];
 
 	if (c->promote || c->in->flags.rollback)
 		return true;
@@ -377,8 +392,14 @@ ro_wait(struct pctx *c, int64_t since, int64_t ms, const char *what)
 		return true;
 	st->phase = ROLLOUT_WAITING;
 	st->wait_until = since + ms;
-	orch_fmt_duration(d, sizeof(d), since + ms - c->in->now);
-	pl_reason(c, PRIO_PROGRESS, "%s: %s: %s left", c->change, what, d);
+	/* A timer, due at its time (the controller plans again then); the
+	 * reason names the time, which stays true, not a countdown that
+	 * would be stale until the next plan. */
+	plan_wake(c->p, since + ms);
+	orch_fmt_duration(d, sizeof(d), ms);
+	fmt_clock(at, sizeof(at), since + ms);
+	pl_reason(c, PRIO_PROGRESS, "%s: %s: waits %s, until %s", c->change, what,
+	    d, at);
 	return false;
 }
 
@@ -431,6 +452,12 @@ rollout_finish(struct pctx *c)
 		}
 		serving += l->run;
 	}
+	/* The progress deadline is a time too (plan.c's rollout_clock fails
+	 * the rollout once it is passed). */
+	if (c->rollout && !c->rollout_expired && !c->ro_failed && !c->aborted &&
+	    c->spec->strategy.progress_deadline_ms > 0 && c->p->memo.rollout_since > 0)
+		plan_wake(c->p, c->p->memo.rollout_since +
+		    c->spec->strategy.progress_deadline_ms + 1);
 	if (!c->rollout) {
 		st->phase = ROLLOUT_NONE;
 		st->step = st->steps = 0;

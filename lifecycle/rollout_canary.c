@@ -13,7 +13,8 @@
  *
  * Steps: the manifest's steps, then the full set (memo: rollout_step is
  * the index, rollout_step_at when the step's instances were all Run and
- * its weight set). A rollback, and a desired spec that is the one the old
+ * its weight set). Status numbers them as the user declared them: step
+ * 1..N of N, then the full set (rollout.full, step N of N). A rollback, and a desired spec that is the one the old
  * set runs (a revert), go straight to the full set.
  */
 #include <stdio.h>
@@ -70,6 +71,71 @@ step_count(const struct pctx *c, int i)
 	return n > c->target ? c->target : n;
 }
 
+/* Step i's canaries are not all Run yet (i == last: the full set). */
+static void
+starting_reason(struct pctx *c, int i, int last, int serving, int want)
+{
+	if (i == last)
+		pl_reason(c, PRIO_PROGRESS, "%s: canary: full set after step %d/%d: "
+		    "%d of %d new Run", c->change, last, last, serving, want);
+	else
+		pl_reason(c, PRIO_PROGRESS, "%s: canary step %d/%d: %d of %d new "
+		    "Run, weight %d%%", c->change, i + 1, last, serving, want,
+		    i > 0 ? step_weight(&c->spec->strategy, i - 1) : 0);
+}
+
+/* Step i's pause is over: the next step from the next pass, at once
+ * (its canaries first). */
+static void
+advance(struct pctx *c, int i, int last)
+{
+	struct lifecycle_memo *pm = &c->p->memo;
+	struct lifecycle_rollout_status *st = &c->p->rollout;
+
+	plan_wake(c->p, c->in->now);
+	pm->rollout_step = i + 1;
+	pm->rollout_step_at = 0;
+	pm->rollout_promoted = false;
+	st->full = i + 1 == last;
+	st->step = st->full ? last : i + 2;
+	if (st->full)
+		pl_reason(c, PRIO_PROGRESS, "%s: canary: step %d/%d done, full set "
+		    "next", c->change, last, last);
+	else
+		pl_reason(c, PRIO_PROGRESS, "%s: canary step %d/%d", c->change, i + 2,
+		    last);
+}
+
+/* The old set stays whole, but no more than replicas of it: specs
+ * superseded mid-rollout go first, with what serves least. */
+static void
+old_at_most_target(struct pctx *c)
+{
+	int stable = 0;
+
+	for (size_t k = 0; k < c->nlive; k++)
+		stable += !c->live[k].stopped && c->live[k].old &&
+		    pick_stable(c, &c->live[k]);
+	cattle_trim(c, stable >= c->target ? 0 : c->target - stable, 0,
+	    pick_between);
+	cattle_trim(c, c->target, 0, pick_old);
+}
+
+/* Failed or aborted: all traffic back to the old set, the canaries go. */
+static void
+back_to_old(struct pctx *c)
+{
+	struct cattle_count n;
+
+	c->p->traffic.new_weight = 0;
+	cattle_trim(c, 0, c->target, pick_new);
+	/* The old set whole again first (from the previous spec); a
+	 * canary still serving stops once it is. */
+	cattle_count(c, &n);
+	if (n.live - n.new < c->target)
+		ro_refill_old(c, c->target - (n.live - n.new));
+}
+
 void
 plan_canary(struct pctx *c)
 {
@@ -98,38 +164,24 @@ plan_canary(struct pctx *c)
 		pm->rollout_step = i;
 		pm->rollout_step_at = 0;
 	}
-	st->steps = last + 1;
-	st->step = i + 1;
+	/* The numbers the user declared: step i + 1 of the manifest's
+	 * last; after them the full set (step == steps, full). */
+	st->steps = last;
+	st->step = i < last ? i + 1 : last;
+	st->full = i == last;
 	t->mode = TRAFFIC_SPLIT;
 	snprintf(t->new_fp, sizeof(t->new_fp), "%s", c->fp);
 
 	if (c->ro_failed || c->aborted) {
-		/* All traffic back to the old set, the canaries go. */
-		t->new_weight = 0;
-		cattle_trim(c, 0, c->target, pick_new);
-		/* The old set whole again first (from the previous
-		 * spec); a canary still serving stops once it is. */
-		cattle_count(c, &n);
-		if (n.live - n.new < c->target)
-			ro_refill_old(c, c->target - (n.live - n.new));
+		back_to_old(c);
 		return;
 	}
 	hold = ro_hold(c);
 	want = step_count(c, i);
 
-	/* The old set stays whole (no more than replicas of it: specs
-	 * superseded mid-rollout go first, with what serves least). */
 	cattle_count(c, &n);
-	if (n.stale > c->target) {
-		int stable = 0;
-
-		for (size_t k = 0; k < c->nlive; k++)
-			stable += !c->live[k].stopped && c->live[k].old &&
-			    pick_stable(c, &c->live[k]);
-		cattle_trim(c, stable >= c->target ? 0 : c->target - stable, 0,
-		    pick_between);
-		cattle_trim(c, c->target, 0, pick_old);
-	}
+	if (n.stale > c->target)
+		old_at_most_target(c);
 	/* This step's canaries. */
 	if (n.new > want)
 		cattle_trim(c, want, 0, pick_new);
@@ -148,9 +200,7 @@ plan_canary(struct pctx *c)
 	    i > 0 ? step_weight(sg, i - 1) : 0;
 	t->new_weight = weight;
 	if (pm->rollout_step_at == 0) {
-		pl_reason(c, PRIO_PROGRESS, "%s: canary step %d/%d: %d of %d new "
-		    "Run, weight %d%%", c->change, i + 1, last + 1, n.new_serving,
-		    want, weight);
+		starting_reason(c, i, last, n.new_serving, want);
 		return;
 	}
 	if (i == last) {
@@ -160,15 +210,8 @@ plan_canary(struct pctx *c)
 			cattle_trim(c, 0, 0, pick_old);
 		return;
 	}
-	snprintf(what, sizeof(what), "canary step %d/%d at %d%%", i + 1,
-	    last + 1, weight);
-	if (!hold && ro_wait(c, pm->rollout_step_at, sg->steps[i].pause_ms, what)) {
-		/* Next step from the next pass: its canaries first. */
-		pm->rollout_step = i + 1;
-		pm->rollout_step_at = 0;
-		pm->rollout_promoted = false;
-		st->step = i + 2;
-		pl_reason(c, PRIO_PROGRESS, "%s: canary step %d/%d", c->change,
-		    i + 2, last + 1);
-	}
+	snprintf(what, sizeof(what), "canary step %d/%d at %d%%", i + 1, last,
+	    weight);
+	if (!hold && ro_wait(c, pm->rollout_step_at, sg->steps[i].pause_ms, what))
+		advance(c, i, last);
 }

@@ -250,6 +250,8 @@ service_fields(unsigned *out, const struct service_spec *a,
 		f |= DIFF_F_STRATEGY;
 	if (!deps_eq(a, b))
 		f |= DIFF_F_DEPENDS;
+	if (a->route != b->route)
+		f |= DIFF_F_ROUTE;
 	*out = f;
 	return 0;
 }
@@ -402,6 +404,7 @@ manifest_diff_field_name(unsigned bit)
 		"version", "command", "env", "artifact", "resources", "limits",
 		"workdir", "user", "ports", "kind", "replicas", "min/max",
 		"nodes", "health", "stop", "restart", "strategy", "depends_on",
+		"route",
 	};
 
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)

@@ -153,6 +153,9 @@ struct service_spec {
 	size_t nnodes;
 	char **ports;           /* port names, e.g. "http"; ORCH_PORT is ports[0] */
 	size_t nports;
+	bool route;             /* default true: with --haproxy its Run instances
+	                           are servers of its backends; false: it takes
+	                           no routed traffic (docs/haproxy.md) */
 	struct health_spec health;
 	struct stop_spec stop;
 	struct restart_spec restart;
@@ -228,7 +231,8 @@ enum diff_field {
 	DIFF_F_RESTART   = 1u << 15,
 	DIFF_F_STRATEGY  = 1u << 16,
 	DIFF_F_DEPENDS   = 1u << 17,
-	DIFF_F__LAST     = 1u << 18
+	DIFF_F_ROUTE     = 1u << 18,
+	DIFF_F__LAST     = 1u << 19
 };
 /* Changes to these fields change what runs: they need a rollout (new
  * instances). The rest apply in place. */

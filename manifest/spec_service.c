@@ -25,7 +25,8 @@
 static const char *const service_keys[] = {
 	"kind", "version", "command", "env", "workdir", "user", "group",
 	"artifact", "resources", "limits", "replicas", "min", "max", "nodes",
-	"ports", "health", "stop", "restart", "strategy", "depends_on", NULL,
+	"ports", "route", "health", "stop", "restart", "strategy", "depends_on",
+	NULL,
 };
 
 void
@@ -61,6 +62,7 @@ set_defaults(struct service_spec *s)
 	s->workdir = spec_strdup(".");
 	s->limits = (struct limits_spec){ -1, -1, -1, -1, -1, -1 };
 	s->replicas = 1;
+	s->route = true;
 	s->min = 0;
 	s->max = 100;
 	s->health.type = HEALTH_NONE;
@@ -428,6 +430,8 @@ read_plain_strings(struct vctx *v, struct service_spec *s,
 		s->ports[0] = spec_strdup(IMPLICIT_PORT);
 		s->nports = 1;
 	}
+	if ((n = SPEC_FIELD(svc, "route", p, path)) != NULL)
+		spec_bool(v, &s->route, n, p);
 }
 
 /* ---- artifact, resources, limits -------------------------------------- */

@@ -14,10 +14,26 @@ static const char *const headers[] = {
 };
 #define NCOLS (sizeof(headers) / sizeof(headers[0]))
 
+/* RESTARTS with how the last process ended, when the slave said:
+ * "2 (signal 9)", "0 (status 1)"; the count alone otherwise. The
+ * exit_code/exit_signal fields of -o json say it in full. */
+static void
+last_exit(char *buf, size_t len, long long restarts, const json_t *in)
+{
+	long long v;
+
+	if (jget_int(&v, in, "exit_signal") && v > 0)
+		snprintf(buf, len, "%lld (signal %lld)", restarts, v);
+	else if (jget_int(&v, in, "exit_code") && v >= 0)
+		snprintf(buf, len, "%lld (status %lld)", restarts, v);
+	else
+		snprintf(buf, len, "%lld", restarts);
+}
+
 static void
 add_row(struct table *t, const json_t *in)
 {
-	char pid[32] = "-", restarts[32] = "-", age[32];
+	char pid[32] = "-", restarts[64] = "-", age[32];
 	const char *row[NCOLS];
 	long long v;
 
@@ -25,7 +41,7 @@ add_row(struct table *t, const json_t *in)
 	if (jget_int(&v, in, "pid") && v > 0)
 		snprintf(pid, sizeof(pid), "%lld", v);
 	if (jget_int(&v, in, "restarts"))
-		snprintf(restarts, sizeof(restarts), "%lld", v);
+		last_exit(restarts, sizeof(restarts), v, in);
 	/* The controller's age_ms is measured on its clock, which a skewed
 	 * client clock cannot spoil; started_at is the fallback. */
 	if (jget_int(&v, in, "age_ms") && v >= 0 &&
@@ -107,13 +123,17 @@ const struct orchctl_cmd cmd_instances = {
 	    "  ID          SERVICE   VERSION   NODE     PID     STATE   HEALTH    RESTARTS   AGE\n"
 	    "  api-7f3c2   api       1.3.0     node-a   41235   Run     healthy   0          5m\n"
 	    "\n"
-	    "STATE is Provision, Ready, Run, Destroy or Failed; HEALTH is none,\n"
-	    "starting, healthy or unhealthy; AGE is the time since the current\n"
-	    "process started.\n"
+	    "STATE is Provision, Ready, Run, Destroy or Failed; HEALTH is none\n"
+	    "(no check configured, or no process to check: Failed, or waiting to\n"
+	    "restart), starting, healthy or unhealthy; RESTARTS is followed by\n"
+	    "how the last process ended, \"(signal 9)\" or \"(status 1)\", once\n"
+	    "one has; AGE is the time since the current process started.\n"
 	    "\n"
 	    "Options:\n"
 	    "  -o json             the controller's reply ({\"instances\": [...]},\n"
-	    "                      only SERVICE's when one is named)\n"
+	    "                      only SERVICE's when one is named), with each\n"
+	    "                      instance's exit_code, exit_signal (null: none)\n"
+	    "                      and data_dir on its node\n"
 	    "\n"
 	    "The controller is --controller URL, else $ORCH_CONTROLLER, else\n"
 	    CLIENT_DEFAULT_URL ".\n"

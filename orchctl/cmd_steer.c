@@ -56,7 +56,9 @@ run_steer(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 	if (phase != NULL && strcmp(phase, "none") != 0) {
 		printf(", rollout %s", phase);
 		if (jget_int(&step, ro, "step") && jget_int(&steps, ro, "steps"))
-			printf(" (step %lld/%lld)", step, steps);
+			printf(json_is_true(json_object_get(ro, "full")) ?
+			    " (full set, after step %lld/%lld)" : " (step %lld/%lld)",
+			    step, steps);
 	}
 	if (reason != NULL && *reason)
 		printf(": %s", reason);

@@ -248,6 +248,30 @@ extern const struct orchctl_cmd cmd_abort;
 extern const struct orchctl_cmd cmd_pause;
 extern const struct orchctl_cmd cmd_resume;
 
+/* rollout_wait.c - follow a rollout until it ends, for `apply --wait` and
+ * `rollback --wait` (the same progress lines and exit codes). */
+struct rollout_follow {
+	const char *commit;   /* the desired commit it ends at; NULL: any */
+	const char *label;    /* printed instead of commit (NULL: commit) */
+	const char *what;     /* "revision" (NULL) or e.g. "web to" */
+	long long seq;        /* the revision whose record decides; 0: none */
+	const json_t *plan;   /* [{name, action, new_version|to_version}]; NULL */
+	bool rollback;        /* Rollback is progress, not a failure */
+	int64_t timeout_ms;
+};
+/* EXIT_OK when it succeeded; EXIT_FAILED (said why) when it failed or
+ * timed out; the client's exit code when the controller cannot answer. */
+int rollout_wait(const struct orchctl *ctx, struct client *c,
+    const struct rollout_follow *f);
+/* --timeout (NULL: ROLLOUT_WAIT_DEFAULT_MS) into *out; a usage error
+ * when it comes without --wait, or --wait with --dry-run. */
+#define ROLLOUT_WAIT_DEFAULT_MS (5 * 60 * 1000)
+int rollout_wait_options(int64_t *out, const struct orchctl_cmd *cmd,
+    const char *timeout, bool wait, bool dry_run);
+/* The commit of an apply reply or a status: {"revision": {"commit"}} or
+ * {"commit"} (lent; NULL when absent). */
+const char *rollout_reply_commit(const json_t *j);
+
 /* ---- end of the controller client section ----------------------------- */
 
 #endif

@@ -9,6 +9,14 @@
  *
  *   Plan: 1 to add, 1 to roll out, 1 to change in place, 1 to remove.
  *
+ * The controller's plan may also hold back a service ("held": it stays
+ * at what runs, since the manifest asks for a version whose rollout
+ * failed) or retry one ("retry": true); both come with its "note":
+ *
+ *   = web stays at 1.3.0: this would roll it out again to 1.4.0, a version
+ *     whose rollout failed (...); not retried unless asked (...)
+ *   ! web 1.4.0 failed its rollout before (...); rolling it out again
+ *
  * Working from JSON lets `orchctl apply` print the plan the controller
  * computed with the same code that could print diff's (cmd_diff.c builds
  * exactly this JSON for -o json and could pass it here).
@@ -83,7 +91,7 @@ int_or(const json_t *o, const char *key, long long dflt)
 }
 
 struct counts {
-	size_t add, rollout, inplace, remove;
+	size_t add, rollout, inplace, remove, held;
 };
 
 static void
@@ -113,6 +121,17 @@ print_service(FILE *f, const json_t *sv, int verbose, struct counts *pc)
 		    ~DIFF_ROLLOUT_FIELDS);
 	}
 	replicas = has_field(fields, "replicas") || orep != nrep;
+	if (strcmp(action, "held") == 0) {
+		/* The controller keeps it at what runs: the manifest asks for
+		 * a version whose rollout failed (issue 10 #9). */
+		pc->held++;
+		fprintf(f, "= %s %s\n", name, str_or(jget_str(sv, "note"),
+		    "held back"));
+		return;
+	}
+	if (json_is_true(json_object_get(sv, "retry")))
+		fprintf(f, "! %s %s\n", name, str_or(jget_str(sv, "note"),
+		    "rolls out a version that failed before"));
 	if (strcmp(action, "added") == 0) {
 		pc->add++;
 		fprintf(f, "+ %s (added) %s x%lld\n", name, nv, nrep);
@@ -156,7 +175,7 @@ plan_print(FILE *f, const json_t *plan, int verbose)
 	const json_t *svs = json_object_get(plan, "services");
 	const json_t *from = json_object_get(plan, "from");
 	const json_t *to = json_object_get(plan, "to");
-	struct counts pc = {0, 0, 0, 0};
+	struct counts pc = {0, 0, 0, 0, 0};
 	size_t i;
 	json_t *sv;
 
@@ -182,11 +201,15 @@ plan_print(FILE *f, const json_t *plan, int verbose)
 	}
 	json_array_foreach(svs, i, sv)
 		print_service(f, sv, verbose, &pc);
-	if (pc.add + pc.rollout + pc.inplace + pc.remove == 0 &&
+	if (pc.add + pc.rollout + pc.inplace + pc.remove + pc.held == 0 &&
 	    !json_is_true(json_object_get(plan, "architecture_changed")))
 		fprintf(f, "No changes: both describe the same cluster.\n");
 	fprintf(f, "\nPlan: %zu to add, %zu to roll out, %zu to change in "
 	    "place, %zu to remove.\n", pc.add, pc.rollout, pc.inplace,
 	    pc.remove);
+	if (pc.held > 0)
+		fprintf(f, "Held back: %zu service%s at the version that runs, "
+		    "not rolled out again to a version that failed (apply "
+		    "--retry-failed does).\n", pc.held, pc.held == 1 ? "" : "s");
 	return true;
 }

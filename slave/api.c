@@ -49,6 +49,30 @@ get_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	out->len = strlen(text);
 }
 
+/* 507 for a change the state file does not hold (body is dropped): the
+ * controller sends it again, and it is answered once the file holds it
+ * (a start is idempotent by id). Nothing unacknowledged survives a
+ * restart of the slave: its processes, unlisted, are stopped at start
+ * (orphan.c). */
+static void
+reply_not_durable(struct httpd_resp *out, struct slave *s, json_t *body)
+{
+	json_decref(body);
+	httpd_reply_error(out, 507, "insufficient storage",
+	    "the state file cannot be written: %s", s->state_err ? s->state_err : "not yet");
+}
+
+/* Refuse a start or stop at once while the state file cannot be
+ * written: nothing is changed, nothing acknowledged. */
+static bool
+refuse_unwritable(struct httpd_resp *out, struct slave *s)
+{
+	if (s->state_err == NULL)
+		return false;
+	reply_not_durable(out, s, NULL);
+	return true;
+}
+
 /* Answer status + body (taken) once the state file holds the change. */
 static void
 reply_durable(struct httpd_resp *out, const struct httpd_req *req, struct slave *s,
@@ -68,8 +92,10 @@ reply_durable(struct httpd_resp *out, const struct httpd_req *req, struct slave 
 		free(a);
 	}
 	/* Nothing to wait for, or no way to wait: write now. */
-	if (s->state_dirty)
-		state_save(s);
+	if (s->state_dirty && state_save(s) < 0) {
+		reply_not_durable(out, s, body);
+		return;
+	}
 	httpd_reply_json(out, status, body);
 }
 
@@ -82,7 +108,12 @@ api_acks_flush(struct slave *s)
 		struct httpd_resp r = {0};
 
 		s->acks = a->next;
-		httpd_reply_json(&r, a->status, a->body);
+		/* This turn's write failed or is not due yet (retries are
+		 * paced): not durable, not acknowledged. */
+		if (s->state_dirty)
+			reply_not_durable(&r, s, a->body);
+		else
+			httpd_reply_json(&r, a->status, a->body);
 		httpd_finish(a->call, &r);
 		free(a);
 	}
@@ -99,6 +130,8 @@ post_instance(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	json_t *j;
 	int rc;
 
+	if (refuse_unwritable(out, s))
+		return;
 	if ((j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		httpd_reply_error(out, 400, "malformed json", "line %d column %d: %s",
 		    jerr.line, jerr.column, jerr.text);
@@ -153,9 +186,9 @@ get_instance(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 static void
 delete_instance(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 {
-	struct instance *in = find_or_404(out, arg, req);
+	struct instance *in;
 
-	if (in == NULL)
+	if (refuse_unwritable(out, arg) || (in = find_or_404(out, arg, req)) == NULL)
 		return;
 	inst_stop(arg, in);
 	reply_durable(out, req, arg, 202, inst_status_json(arg, in));

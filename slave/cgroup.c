@@ -10,6 +10,7 @@
  * (or with --no-cgroup) instances run without, and their status says
  * "cgroup": false; stopping then relies on groups, sessions and /proc.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -271,5 +272,65 @@ cgroup_free(struct slave *s)
 			rmdir(s->cgroup_base[i]);
 		free(s->cgroup_base[i]);
 		s->cgroup_base[i] = NULL;
+	}
+}
+
+/* An instance cgroup (a directory named as an id) of an id not in the
+ * table; the hierarchy's own files are not directories. */
+static bool
+stray_dir(struct slave *s, const struct dirent *de)
+{
+	return (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) &&
+	    proto_name_valid(de->d_name) && inst_find(s, de->d_name) == NULL;
+}
+
+size_t
+cgroup_strays(struct slave *s, void (*fn)(void *arg, const char *id, pid_t pid), void *arg)
+{
+	char path[4096];
+	struct dirent *de;
+	size_t n = 0;
+	int pid;
+	DIR *d;
+	FILE *f;
+
+	if (s->cgroup_mode == 0 || s->cgroup_base[0] == NULL ||
+	    (d = opendir(s->cgroup_base[0])) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (!stray_dir(s, de))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/cgroup.procs", s->cgroup_base[0], de->d_name);
+		if ((f = fopen(path, "re")) == NULL)
+			continue;
+		while (fscanf(f, "%d", &pid) == 1) {
+			fn(arg, de->d_name, (pid_t)pid);
+			n++;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+void
+cgroup_remove_strays(struct slave *s)
+{
+	char path[4096];
+	struct dirent *de;
+	DIR *d;
+
+	for (int i = 0; i < 2; i++) {
+		if (s->cgroup_base[i] == NULL || (d = opendir(s->cgroup_base[i])) == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL) {
+			if (!stray_dir(s, de))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", s->cgroup_base[i], de->d_name);
+			/* Only an empty cgroup goes; a busy one says why in the log. */
+			if (rmdir(path) < 0 && errno != ENOENT && errno != ENOTDIR)
+				log_warn("cgroup %s of an unknown instance", path);
+		}
+		closedir(d);
 	}
 }

@@ -90,6 +90,12 @@ inst_set_state(struct slave *s, struct instance *in, enum inst_state st,
 		free(in->reason);
 		in->reason = strdup(reason);
 	}
+	/* No process, so nothing is checked: a Failed instance or one
+	 * waiting to restart is not "starting" (nor still "healthy").
+	 * "unhealthy" stays: it is why it failed (docs/slave.md). */
+	if ((st == IST_FAILED || st == IST_BACKOFF) && in->pid == 0 &&
+	    in->health != HEALTH_STATE_UNHEALTHY)
+		in->health = HEALTH_STATE_NONE;
 	in->state = st;
 	s->state_dirty = true;
 	log_info("instance=%s service=%s state %s -> %s%s%s", in->spec->id,
@@ -277,7 +283,7 @@ inst_reap_removed(struct slave *s)
 }
 
 void
-inst_launch(struct slave *s, struct instance *in)
+inst_launch(struct slave *s, struct instance *in, const char *after)
 {
 	int rc;
 
@@ -293,7 +299,13 @@ inst_launch(struct slave *s, struct instance *in)
 	}
 	s->m.starts++;
 	health_reset(s, in);
-	inst_set_state(s, in, IST_STARTING, "process started pid=%d", (int)in->pid);
+	/* A restart says why: the event the controller records for it is
+	 * where an operator looks first. */
+	if (after != NULL)
+		inst_set_state(s, in, IST_STARTING, "%s; restart %d, pid=%d", after,
+		    in->restarts, (int)in->pid);
+	else
+		inst_set_state(s, in, IST_STARTING, "process started pid=%d", (int)in->pid);
 	if (in->spec->health.type == HEALTH_NONE)
 		inst_set_state(s, in, IST_RUNNING, "running, no health check");
 }
@@ -370,7 +382,7 @@ inst_fetch_done(struct slave *s)
 			free(in->artifact_dir);
 			in->artifact_dir = f->dir;
 			f->dir = NULL;
-			inst_launch(s, in);
+			inst_launch(s, in, NULL);
 		}
 		fetch_free(f);
 	}
@@ -386,7 +398,7 @@ inst_provision(struct slave *s, struct instance *in)
 			inst_set_state(s, in, IST_FAILED, "artifact: %s", orch_err_last());
 		return;
 	}
-	inst_launch(s, in);
+	inst_launch(s, in, NULL);
 }
 
 int

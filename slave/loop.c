@@ -168,7 +168,10 @@ loop_run(struct slave *s)
 		if ((t = httpd_timeout_ms(s->httpd)) >= 0)
 			next = evloop_earliest(next, now + t);
 		inst_reap_removed(s);
-		if (s->state_dirty)
+		/* While the file cannot be written, once a second. */
+		if (s->state_err != NULL)
+			next = evloop_earliest(next, s->state_retry_at);
+		if (s->state_dirty && (s->state_err == NULL || now >= s->state_retry_at))
 			state_save(s);
 		/* Once per turn, for every start and stop of the turn. */
 		api_acks_flush(s);

@@ -33,7 +33,7 @@ usage(const char *msg)
 	    "usage: orch-slave --name NODE --controller URL --listen ADDR:PORT --data-dir DIR\n"
 	    "                  --token-file F [--labels k=v,...] [--cpu N] [--memory SIZE]\n"
 	    "                  [--port-range LO-HI] [--heartbeat DURATION] [--max-body SIZE]\n"
-	    "                  [--idle-timeout DURATION] [--log-max SIZE] [--address HOST:PORT]\n"
+	    "                  [--idle-timeout DURATION] [--log-max SIZE] [--advertise ADDR]\n"
 	    "                  [--no-cgroup]\n"
 	    "                  [--log-level debug|info|warn]\n");
 	exit(2);
@@ -105,7 +105,8 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 		{"max-body", required_argument, NULL, 'b'},
 		{"idle-timeout", required_argument, NULL, 'i'},
 		{"log-max", required_argument, NULL, 'r'},
-		{"address", required_argument, NULL, 'a'},
+		{"advertise", required_argument, NULL, 'a'},
+		{"address", required_argument, NULL, 'a'}, /* the older spelling */
 		{"no-cgroup", no_argument, NULL, 'G'},
 		{"log-level", required_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
@@ -210,6 +211,80 @@ warn_ephemeral_overlap(const struct slave_config *c)
 	fclose(f);
 }
 
+/*
+ * --advertise: the address the controller uses to reach this slave, HOST
+ * or HOST:PORT (HOST alone takes the port the API listens on). Without
+ * it the --listen address is advertised, which a wildcard cannot be:
+ * 0.0.0.0 is no address the controller can connect to, and picking one
+ * of the host's addresses for it (the first interface, the hostname's)
+ * is a guess that is wrong on any host with more than one. So a slave
+ * with a controller refuses to start on a wildcard listen address
+ * without --advertise, rather than register an address that fails every
+ * command (docs/slave.md).
+ */
+static void
+check_advertise(const struct slave_config *c)
+{
+	const char *adv = c->address, *colon;
+	char host[128], *end;
+	long port;
+	int lport;
+
+	if (adv == NULL) {
+		if (c->controller != NULL &&
+		    httpd_parse_listen(host, sizeof(host), &lport, c->listen) == 0 &&
+		    strcmp(host, "0.0.0.0") == 0)
+			usage("--listen 0.0.0.0 listens on every address of this host and names "
+			    "none the controller can reach: add --advertise ADDR, the address "
+			    "(HOST or HOST:PORT) the controller should use");
+		return;
+	}
+	colon = strrchr(adv, ':');
+	if (colon == NULL)
+		colon = adv + strlen(adv);
+	if (colon == adv || (size_t)(colon - adv) >= sizeof(host) ||
+	    memchr(adv, ':', (size_t)(colon - adv)) != NULL)
+		usage("--advertise: want HOST or HOST:PORT");
+	memcpy(host, adv, (size_t)(colon - adv));
+	host[colon - adv] = '\0';
+	if (strcmp(host, "0.0.0.0") == 0)
+		usage("--advertise: 0.0.0.0 is not an address the controller can reach");
+	if (*colon == ':') {
+		port = strtol(colon + 1, &end, 10);
+		if (end == colon + 1 || *end != '\0' || port < 1 || port > 65535)
+			usage("--advertise: want a port from 1 to 65535 after HOST:");
+	}
+}
+
+/* The address to report (buf holds it when built): --advertise, with the
+ * listening port when it names none, else --listen with the real port
+ * (with port 0 the kernel picked one). */
+static const char *
+advertised(char *buf, size_t len, const struct slave_config *c, const char *listen_host,
+    int port)
+{
+	if (c->address != NULL && strchr(c->address, ':') != NULL)
+		return c->address;
+	snprintf(buf, len, "%s:%d", c->address != NULL ? c->address : listen_host, port);
+	return buf;
+}
+
+/* The data dir as an absolute path: it names this slave's instances in
+ * their ORCH_DATA_DIR (orphan.c tells its own processes by it), and an
+ * instance whose working directory is its artifact dir must be able to
+ * use it. Symlinks are kept as given. */
+static char *
+absolute_dir(const char *dir)
+{
+	char cwd[4096], *p;
+
+	if (dir[0] == '/')
+		return strdup(dir);
+	if (getcwd(cwd, sizeof(cwd)) == NULL || asprintf(&p, "%s/%s", cwd, dir) < 0)
+		return NULL;
+	return p;
+}
+
 static uint64_t
 physical_memory(void)
 {
@@ -242,7 +317,7 @@ main(int argc, char **argv)
 {
 	struct slave s;
 	enum log_level level = LOG_LEVEL_INFO;
-	char *token_file = NULL, lockpath[4096], addr[128], address[160];
+	char *token_file = NULL, *data_dir = NULL, lockpath[4096], addr[128], address[160];
 	int lockfd = -1, rc = 1;
 
 	memset(&s, 0, sizeof(s));
@@ -258,8 +333,12 @@ main(int argc, char **argv)
 		s.cfg.cpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
 	if (s.cfg.memory == 0)
 		s.cfg.memory = physical_memory();
-	if (s.cfg.address == NULL)
-		s.cfg.address = s.cfg.listen;
+	check_advertise(&s.cfg);
+	if ((data_dir = absolute_dir(s.cfg.data_dir)) == NULL) {
+		log_warn("--data-dir %s", s.cfg.data_dir);
+		goto out;
+	}
+	s.cfg.data_dir = data_dir;
 	srandom((unsigned)(time(NULL) ^ getpid()));
 	warn_ephemeral_overlap(&s.cfg);
 	if ((s.cfg.token = read_token(token_file)) == NULL) {
@@ -293,18 +372,18 @@ main(int argc, char **argv)
 	cgroup_detect(&s);
 	if (state_load(&s) < 0)
 		log_warnx("%s (starting with no instances)", orch_err_last());
+	/* Before the API answers or the controller hears of us: it must
+	 * never see a pet of ours twice. */
+	orphan_sweep(&s);
 	if (api_start(&s) < 0) {
 		log_warnx("%s", orch_err_last());
 		goto out_curl;
 	}
 	if (httpd_parse_listen(addr, sizeof(addr), &(int){0}, s.cfg.listen) == 0) {
-		/* With port 0 the kernel picked one: report the real address. */
-		if (s.cfg.address == s.cfg.listen) {
-			snprintf(address, sizeof(address), "%s:%d", addr, httpd_port(s.httpd));
-			s.cfg.address = address;
-		}
-		log_info("node=%s listening on %s:%d data_dir=%s controller=%s", s.cfg.name,
-		    addr, httpd_port(s.httpd), s.cfg.data_dir,
+		s.cfg.address = advertised(address, sizeof(address), &s.cfg, addr,
+		    httpd_port(s.httpd));
+		log_info("node=%s listening on %s:%d advertise=%s data_dir=%s controller=%s",
+		    s.cfg.name, addr, httpd_port(s.httpd), s.cfg.address, s.cfg.data_dir,
 		    s.cfg.controller ? s.cfg.controller : "(none: standalone)");
 	}
 	if (loop_run(&s) == 0)
@@ -319,10 +398,12 @@ out_curl:
 	curl_global_cleanup();
 	if (lockfd >= 0)
 		close(lockfd);
+	free(data_dir);
 	return rc;
 out:
 	free_all(&s);
 	if (lockfd >= 0)
 		close(lockfd);
+	free(data_dir);
 	return rc;
 }

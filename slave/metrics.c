@@ -78,6 +78,13 @@ metrics_render(const struct slave *s)
 	    "orch_slave_heartbeat_lists_total %llu\n", (unsigned long long)s->m.heartbeat_lists);
 	fprintf(f, "# HELP orch_slave_cgroup Whether cgroup limits are available (0/1).\n"
 	    "# TYPE orch_slave_cgroup gauge\norch_slave_cgroup %d\n", s->cgroup_mode != 0);
+	fprintf(f, "# HELP orch_slave_state_writable Whether the state file could be written"
+	    " at the last try (0/1); starts and stops are refused while it cannot.\n"
+	    "# TYPE orch_slave_state_writable gauge\norch_slave_state_writable %d\n"
+	    "# HELP orch_slave_state_write_failures_total Writes of the state file that failed.\n"
+	    "# TYPE orch_slave_state_write_failures_total counter\n"
+	    "orch_slave_state_write_failures_total %llu\n", s->state_err == NULL,
+	    (unsigned long long)s->state_failures_total);
 	if ((http = httpd_metrics_text(s->httpd)) != NULL) {
 		fputs(http, f);
 		free(http);

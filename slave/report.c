@@ -94,6 +94,9 @@ node_json(struct slave *s, struct channel *c, bool may_omit)
 	    "memory", (json_int_t)s->cfg.memory);
 	if (c->digest[0] != '\0')
 		json_object_set_new(j, "digest", json_string(c->digest));
+	/* The controller shows it on the node: starts there are refused. */
+	if (s->state_err != NULL)
+		json_object_set_new(j, "state_error", json_string(s->state_err));
 	if (c->full)
 		json_object_set_new(j, "instances", list);
 	else

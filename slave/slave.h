@@ -152,7 +152,19 @@ struct slave {
 	size_t ninstances;
 	int next_port;
 	bool state_dirty;
+	/* state.c: the state file cannot be written (disk full, I/O error):
+	 * why, since when, how many writes failed. Starts and stops are then
+	 * refused (507) until a write succeeds; retried once a second. */
+	char *state_err;
+	int64_t state_err_since;  /* wall ms */
+	int64_t state_retry_at;   /* mono ms */
+	uint64_t state_failures;  /* writes failed in this episode */
+	uint64_t state_failures_total;
 	struct slave_ack *acks;   /* api.c: answers waiting for the state file */
+	struct orphan_leader *leaders; /* orphan.c: instance sessions found by
+	                                  their environment (state_load only) */
+	size_t nleaders;
+	bool leaders_scanned;
 	bool quit;
 	int cgroup_mode;         /* 0 none, 1 v1, 2 v2 */
 	char *cgroup_base[2];
@@ -192,8 +204,10 @@ json_t *inst_list_json(const struct slave *s);
 struct instance *inst_new(struct slave *s, struct instance_spec *spec);
 void inst_free(struct slave *s, struct instance *in);
 void inst_reap_removed(struct slave *s);
-/* Provision finished (artifact ready or none): prepare and spawn. */
-void inst_launch(struct slave *s, struct instance *in);
+/* Provision finished (artifact ready or none), or a restart is due:
+ * prepare and spawn. after: why the previous process ended, for a
+ * restart ("killed by signal 9"), else NULL; it leads the reason. */
+void inst_launch(struct slave *s, struct instance *in, const char *after);
 /* Fetch the artifact if the spec has one (off the loop), then launch. */
 void inst_provision(struct slave *s, struct instance *in);
 void inst_fetch_done(struct slave *s);
@@ -226,6 +240,31 @@ void sv_begin_stop(struct slave *s, struct instance *in);
 int64_t sv_tick(struct slave *s, int64_t now);
 uint64_t sv_proc_starttime(pid_t pid);
 void sv_pidfd_ready(struct slave *s, struct instance *in);
+/* How in's last process ended, from exit_code/exit_signal: "killed by
+ * signal 9", "exit status 1", "exited, status unknown (...)". */
+void sv_describe_exit(char *buf, size_t len, const struct instance *in);
+/* One process as /proc/PID/stat tells it; mark: chosen by the caller. */
+struct pinfo {
+	pid_t pid, ppid, pgrp, sid;
+	bool mark;
+};
+/* Every process but init and us into *out (caller frees, even when the
+ * count is 0), marks cleared. */
+size_t sv_proc_scan(struct pinfo **out);
+/* Mark, to a fixpoint, the children of marked processes and the members
+ * of groups and sessions that a marked process leads. */
+void sv_proc_close(struct pinfo *v, size_t n);
+
+/* orphan.c */
+/* At start, after state_load and before the slave serves or reports:
+ * stop the processes of this node's data dir whose instance the state
+ * file does not list (see orphan.c for why stop, not re-adopt). */
+void orphan_sweep(struct slave *s);
+/* The live process leading instance id's session (spawn.c: setsid), found
+ * by its environment; 0 when none. For state_load: a pet revived after
+ * the state file's last write has a pid the file does not know (one scan
+ * of /proc for all of them, freed by orphan_sweep). */
+pid_t orphan_find_leader(struct slave *s, const char *id);
 
 /* health.c */
 int64_t health_tick(struct slave *s, int64_t now);
@@ -269,6 +308,13 @@ size_t cgroup_pids(pid_t *out, size_t max, const struct instance *in);
 void cgroup_remove(struct slave *s, struct instance *in);
 /* Retry removing cgroups whose last processes were still exiting. */
 void cgroup_retry(struct slave *s);
+/* For each process in the cgroup of an instance the slave does not know
+ * (an id not in its table: a lost state file), fn(arg, id, pid); the
+ * count. They are found even when their environment was scrubbed. */
+size_t cgroup_strays(struct slave *s, void (*fn)(void *arg, const char *id, pid_t pid),
+    void *arg);
+/* Remove the now empty cgroups of instances the slave does not know. */
+void cgroup_remove_strays(struct slave *s);
 void cgroup_free(struct slave *s);
 
 /* logfile.c */

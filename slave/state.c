@@ -106,6 +106,35 @@ write_state(FILE *f, struct slave *s)
 	return 0;
 }
 
+/* A write failed (rc < 0) or succeeded: log the change of condition once,
+ * count the failures, and pace the retries. */
+static void
+state_outcome(struct slave *s, int rc)
+{
+	if (rc == 0) {
+		if (s->state_err != NULL) {
+			log_info("state: written again after %llu failed writes",
+			    (unsigned long long)s->state_failures);
+			free(s->state_err);
+			s->state_err = NULL;
+			s->state_failures = 0;
+		}
+		return;
+	}
+	s->state_dirty = true; /* try again */
+	s->state_retry_at = orch_mono_ms() + 1000;
+	s->state_failures++;
+	s->state_failures_total++;
+	if (s->state_err == NULL) {
+		log_warnx("state: %s; starts and stops are refused (507) until it can be"
+		    " written (retried every second; failures counted in /metrics)",
+		    orch_err_last());
+		s->state_err_since = orch_wall_ms();
+	}
+	free(s->state_err);
+	s->state_err = strdup(orch_err_last());
+}
+
 int
 state_save(struct slave *s)
 {
@@ -147,10 +176,9 @@ state_save(struct slave *s)
 		close(dfd);
 	}
 out:
-	if (rc < 0) {
-		log_warnx("state: %s", orch_err_last());
-		s->state_dirty = true; /* try again next turn */
-	}
+	if (rc < 0)
+		unlink(tmp); /* give back what a full disk took */
+	state_outcome(s, rc);
 	return rc;
 }
 
@@ -168,8 +196,21 @@ static void
 readopt(struct slave *s, struct instance *in, pid_t pid, uint64_t starttime)
 {
 	int64_t now = orch_mono_ms();
+	pid_t live;
 	int fd;
 
+	if (!(pid > 0 && starttime != 0 && sv_proc_starttime(pid) == starttime) &&
+	    in->state != IST_PROVISION && in->state != IST_FAILED &&
+	    (live = orphan_find_leader(s, in->spec->id)) > 0 &&
+	    (starttime = sv_proc_starttime(live)) != 0) {
+		/* The file could not record its last (re)start: the process
+		 * is ours all the same, and starting it again would run it
+		 * twice. */
+		log_info("instance=%s pid=%d found by its environment (the state file named "
+		    "pid %d)", in->spec->id, (int)live, (int)pid);
+		pid = live;
+		in->started_wall = orch_wall_ms();
+	}
 	if (pid > 0 && starttime != 0 && sv_proc_starttime(pid) == starttime) {
 		in->pid = pid;
 		in->starttime = starttime;

@@ -81,40 +81,70 @@ proc_ids(pid_t pid, pid_t *ppid, pid_t *pgrp, pid_t *sid)
 static bool
 proc_has_instance_env(pid_t pid, const char *id, const char *data_dir)
 {
-	char path[64], want_id[PROTO_MAX_NAME + 32], want_dir[4200], buf[65536];
-	size_t id_len, dir_len;
-	bool has_id = false, has_dir = false;
+	char buf[65536];
+	const char *v;
 	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-	id_len = (size_t)snprintf(want_id, sizeof(want_id), "ORCH_INSTANCE_ID=%s", id) + 1;
-	dir_len = (size_t)snprintf(want_dir, sizeof(want_dir), "ORCH_DATA_DIR=%s",
-	    data_dir ? data_dir : "") + 1;
-	if (id_len > sizeof(want_id) || dir_len > sizeof(want_dir) || data_dir == NULL)
+	if (data_dir == NULL || (n = orch_procfs_environ(buf, sizeof(buf), pid)) <= 0)
 		return false;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	for (ssize_t off = 0; off < n; off += strlen(buf + off) + 1) {
-		size_t left = (size_t)(n - off);
-
-		if (left >= id_len && memcmp(buf + off, want_id, id_len) == 0)
-			has_id = true;
-		else if (left >= dir_len && memcmp(buf + off, want_dir, dir_len) == 0)
-			has_dir = true;
-	}
-	return has_id && has_dir;
+	return (v = orch_procfs_env_get(buf, (size_t)n, "ORCH_INSTANCE_ID")) != NULL &&
+	    strcmp(v, id) == 0 &&
+	    (v = orch_procfs_env_get(buf, (size_t)n, "ORCH_DATA_DIR")) != NULL &&
+	    strcmp(v, data_dir) == 0;
 }
 
-struct pinfo {
-	pid_t pid, ppid, pgrp, sid;
-	bool mark;
-};
+size_t
+sv_proc_scan(struct pinfo **out)
+{
+	struct pinfo *v;
+	pid_t self = getpid();
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	*out = NULL;
+	if ((v = calloc(TREE_MAX, sizeof(*v))) == NULL)
+		return 0;
+	if ((d = opendir("/proc")) == NULL) {
+		free(v);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL && n < TREE_MAX) {
+		pid_t p = (pid_t)atoi(de->d_name);
+
+		if (p <= 1 || p == self)
+			continue;
+		if (!proc_ids(p, &v[n].ppid, &v[n].pgrp, &v[n].sid))
+			continue;
+		v[n].pid = p;
+		v[n].mark = false;
+		n++;
+	}
+	closedir(d);
+	*out = v;
+	return n;
+}
+
+void
+sv_proc_close(struct pinfo *v, size_t n)
+{
+	bool grew;
+
+	do {
+		grew = false;
+		for (size_t i = 0; i < n; i++) {
+			if (v[i].mark)
+				continue;
+			for (size_t k = 0; k < n; k++)
+				if (v[k].mark && (v[k].pid == v[i].ppid ||
+				    (v[k].pid == v[k].pgrp && v[i].pgrp == v[k].pid) ||
+				    (v[k].pid == v[k].sid && v[i].sid == v[k].pid))) {
+					v[i].mark = grew = true;
+					break;
+				}
+		}
+	} while (grew);
+}
 
 /*
  * Signal every process of the instance: its group, its session, all
@@ -126,10 +156,7 @@ kill_tree(struct slave *s, struct instance *in, pid_t root, int sig)
 {
 	struct pinfo *v;
 	pid_t cg[256], self = getpid();
-	size_t n = 0, ncg;
-	struct dirent *de;
-	bool grew;
-	DIR *d;
+	size_t n, ncg;
 
 	if (root > 1) {
 		kill(-root, sig);
@@ -139,38 +166,18 @@ kill_tree(struct slave *s, struct instance *in, pid_t root, int sig)
 	for (size_t i = 0; i < ncg; i++)
 		if (cg[i] > 1 && cg[i] != self)
 			kill(cg[i], sig);
-	if ((v = calloc(TREE_MAX, sizeof(*v))) == NULL)
-		return;
-	if ((d = opendir("/proc")) == NULL) {
+	if ((n = sv_proc_scan(&v)) == 0) {
 		free(v);
 		return;
 	}
-	while ((de = readdir(d)) != NULL && n < TREE_MAX) {
-		pid_t p = (pid_t)atoi(de->d_name);
+	for (size_t i = 0; i < n; i++) {
+		pid_t p = v[i].pid;
 
-		if (p <= 1 || p == self)
-			continue;
-		if (!proc_ids(p, &v[n].ppid, &v[n].pgrp, &v[n].sid))
-			continue;
-		v[n].pid = p;
-		v[n].mark = root > 1 && (p == root || v[n].pgrp == root || v[n].sid == root);
-		if (!v[n].mark && (v[n].ppid == self || v[n].ppid == 1))
-			v[n].mark = proc_has_instance_env(p, in->spec->id, in->data_dir);
-		n++;
+		v[i].mark = root > 1 && (p == root || v[i].pgrp == root || v[i].sid == root);
+		if (!v[i].mark && (v[i].ppid == self || v[i].ppid == 1))
+			v[i].mark = proc_has_instance_env(p, in->spec->id, in->data_dir);
 	}
-	closedir(d);
-	do {
-		grew = false;
-		for (size_t i = 0; i < n; i++) {
-			if (v[i].mark)
-				continue;
-			for (size_t k = 0; k < n; k++)
-				if (v[k].mark && v[k].pid == v[i].ppid) {
-					v[i].mark = grew = true;
-					break;
-				}
-		}
-	} while (grew);
+	sv_proc_close(v, n);
 	for (size_t i = 0; i < n; i++)
 		if (v[i].mark) {
 			kill(v[i].pid, sig);
@@ -197,15 +204,15 @@ sv_begin_stop(struct slave *s, struct instance *in)
 	in->kill_at = orch_mono_ms() + in->spec->stop.timeout_ms;
 }
 
-static void
-describe_exit(char *buf, size_t len, const struct instance *in, bool known)
+void
+sv_describe_exit(char *buf, size_t len, const struct instance *in)
 {
-	if (!known)
-		snprintf(buf, len, "exited (re-adopted process, status unknown)");
-	else if (in->exit_signal > 0)
+	if (in->exit_signal > 0)
 		snprintf(buf, len, "killed by signal %d", in->exit_signal);
+	else if (in->exit_code >= 0)
+		snprintf(buf, len, "exit status %d", in->exit_code);
 	else
-		snprintf(buf, len, "exited with code %d", in->exit_code);
+		snprintf(buf, len, "exited, status unknown (not the slave's child)");
 }
 
 /* Drop restarts older than the window; what is left is the count. */
@@ -272,6 +279,11 @@ sv_exited(struct slave *s, struct instance *in, int status, bool known)
 	} else if (known) {
 		in->exit_code = WEXITSTATUS(status);
 		in->exit_signal = 0;
+	} else {
+		/* Not our child: how it ended is not ours to know, and an
+		 * older exit's status must not pass for this one's. */
+		in->exit_code = -1;
+		in->exit_signal = 0;
 	}
 	in->pid = 0;
 	in->adopted = false;
@@ -285,7 +297,7 @@ sv_exited(struct slave *s, struct instance *in, int status, bool known)
 	 * group is one syscall: cheap enough to precede a restart). */
 	if (old > 1)
 		kill(-old, SIGKILL);
-	describe_exit(why, sizeof(why), in, known);
+	sv_describe_exit(why, sizeof(why), in);
 	if (in->state == IST_RESTARTING) {
 		char tmp[sizeof(why)];
 
@@ -341,7 +353,7 @@ sv_exited(struct slave *s, struct instance *in, int status, bool known)
 	in->backoff_ms = delay;
 	if (delay == 0) {
 		/* The fast path: exec first, then record, log and persist. */
-		inst_launch(s, in);
+		inst_launch(s, in, why);
 		record_restart(in, now);
 		log_info("instance=%s %s: restarted at once pid=%d restarts=%d", in->spec->id,
 		    why, (int)in->pid, in->restarts);
@@ -416,9 +428,12 @@ sv_tick(struct slave *s, int64_t now)
 				next = in->kill_at;
 		}
 		if (in->state == IST_BACKOFF) {
-			if (now >= in->restart_at)
-				inst_launch(s, in);
-			else if (next < 0 || in->restart_at < next)
+			if (now >= in->restart_at) {
+				char why[128];
+
+				sv_describe_exit(why, sizeof(why), in);
+				inst_launch(s, in, why);
+			} else if (next < 0 || in->restart_at < next)
 				next = in->restart_at;
 		}
 	}

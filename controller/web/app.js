@@ -269,7 +269,8 @@ function rollout(svc, insts) {
   const old = has('old') ? r.old : insts.filter((i) => i.version !== svc.version).length;
   const freshRun = insts.filter((i) => i.version === svc.version && i.state === 'Run').length;
   const facts = [];
-  if (has('step') && r.step > 0) facts.push('step ' + r.step + (has('steps') ? '/' + r.steps : ''));
+  if (has('step') && r.step > 0)
+    facts.push((r.full ? 'full set, after step ' : 'step ') + r.step + (has('steps') ? '/' + r.steps : ''));
   if (r && r.phase) facts.push(String(r.phase));
   facts.push('new ' + (svc.version || '?') + ': ' + fresh + (has('new') ? '' : ' (' + freshRun + ' Run)'));
   facts.push('old: ' + old);

@@ -124,7 +124,7 @@ TEST(orchctl_steer__usage_errors)
 		{"rollback", "--to", NULL},         /* --to without its value */
 		{"rollback", "--to", "", NULL},
 		{"rollback", "", NULL},
-		{"rollback", "--wait", "web", NULL}, /* no --wait (yet) */
+		{"rollback", "--timeout=5s", "web", NULL}, /* needs --wait */
 		{"promote", NULL},
 		{"abort", NULL},
 		{"pause", "a", "b", NULL},

@@ -121,8 +121,10 @@ TEST(slave_readopt__instances_that_died_meanwhile_are_handled)
 
 TEST(slave_readopt__a_pid_with_another_start_time_is_not_the_instance)
 {
-	char path[700], *text, *p;
+	char path[700], *text, *p, *rest;
+	const char *argv[] = {"/bin/sleep", "60", NULL};
 	long long pet, now;
+	struct daemon *other = NULL;
 	struct fx fx;
 
 	REQUIRE(fx_start(&fx, NULL) == 0);
@@ -131,24 +133,36 @@ TEST(slave_readopt__a_pid_with_another_start_time_is_not_the_instance)
 	CHECK_EQ_INT(daemon_stop(fx.d, SIGKILL, FX_WAIT), 128 + SIGKILL);
 	daemon_free(fx.d);
 	fx.d = NULL;
-	/* Make the recorded start time wrong: as if the pid had been reused. */
+	/* The pet dies while the slave is away, and its pid goes to another
+	 * program (not an instance: nothing in its environment names one). */
+	kill((pid_t)pet, SIGKILL);
+	CHECK(WAIT_FOR(!pid_alive((pid_t)pet), FX_WAIT));
+	snprintf(path, sizeof(path), "%s/other.log", fx.data_dir);
+	REQUIRE(daemon_start(&other, argv, NULL, path) == 0);
 	snprintf(path, sizeof(path), "%s/state.json", fx.data_dir);
 	text = read_file(path);
 	REQUIRE(text != NULL);
-	p = strstr(text, "\"starttime\":");
+	p = strstr(text, "\"pid\":");
 	REQUIRE(p != NULL);
-	p += strlen("\"starttime\":");
-	while (*p == ' ')
-		p++;
-	*p = *p == '1' ? '2' : '1';
-	CHECK(write_file(path, text) == 0);
+	p += strlen("\"pid\":");
+	strtol(p, &rest, 10);
+	{
+		char *edited = NULL;
+
+		REQUIRE(asprintf(&edited, "%.*s%d%s", (int)(p - text), text, (int)other->pid,
+		    rest) > 0);
+		CHECK(write_file(path, edited) == 0);
+		free(edited);
+	}
 	free(text);
 
 	REQUIRE(fx_launch(&fx, NULL) == 0);
-	/* The live process was not adopted: the pet was started anew. */
-	CHECK(WAIT_FOR((now = fx_int(&fx, "db-3", "pid")) > 0 && now != pet, FX_WAIT));
-	CHECK(pid_alive((pid_t)pet));
-	kill((pid_t)pet, SIGKILL);
+	/* The other program was not adopted (nor stopped): the pet was
+	 * started anew. */
+	CHECK(WAIT_FOR((now = fx_int(&fx, "db-3", "pid")) > 0 && now != other->pid, FX_WAIT));
+	CHECK(pid_alive(other->pid));
+	daemon_stop(other, SIGKILL, FX_WAIT);
+	daemon_free(other);
 	fx_finish(&fx);
 }
 

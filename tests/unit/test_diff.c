@@ -331,6 +331,7 @@ TEST(diff__names)
 		"version", "command", "env", "artifact", "resources", "limits",
 		"workdir", "user", "ports", "kind", "replicas", "min/max",
 		"nodes", "health", "stop", "restart", "strategy", "depends_on",
+		"route",
 	};
 	unsigned i = 0;
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "rawsock.h"
 #include "daemon.h"
 #include "err.h"
 #include "httpd.h"
@@ -122,50 +123,6 @@ stats(struct server *sv)
 	 * the counters only grow: tests wait for thresholds. */
 	httpd_stats(&st, sv->h);
 	return st;
-}
-
-/* A TCP connection to port from 127.0.0.<host>; -1 on failure. */
-static int
-raw_connect(int port, int host)
-{
-	struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	char a[32];
-
-	if (fd < 0)
-		return -1;
-	snprintf(a, sizeof(a), "127.0.0.%d", host);
-	inet_pton(AF_INET, a, &src.sin_addr);
-	inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
-	dst.sin_port = htons(port);
-	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
-	    connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static void
-raw_send(int fd, const char *s)
-{
-	(void)!write(fd, s, strlen(s));
-}
-
-/* Whether the server closed fd: reads what is there and looks for EOF. */
-static bool
-raw_closed(int fd)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	char buf[4096];
-
-	while (poll(&p, 1, 0) == 1) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-
-		if (n <= 0)
-			return true;
-	}
-	return false;
 }
 
 /* GET path as a well-behaved client; the status (0: no answer). */
@@ -275,38 +232,84 @@ TEST(httpd_limits__trickled_request_is_cut_at_its_deadline)
 	server_stop(&sv);
 }
 
+/* Open n stalled connections (a request line, never finished) from
+ * 127.0.0.<host + i / per_host> into fds. */
+static void
+stall(int *fds, int n, int port, int host, int per_host)
+{
+	for (int i = 0; i < n; i++) {
+		REQUIRE((fds[i] = raw_connect(port, host + i / per_host)) >= 0);
+		raw_send(fds[i], "GET /open HTTP/1.1\r\n");
+	}
+}
+
+/* A whole request from 127.0.0.<host> on a raw socket; true on a 200. */
+static bool
+raw_get_ok(int port, int host)
+{
+	char buf[256];
+	ssize_t n;
+	int fd = raw_connect(port, host);
+
+	if (fd < 0)
+		return false;
+	raw_send(fd, "GET /open HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	return n > 12 && strncmp(buf, "HTTP/1.1 200", 12) == 0;
+}
+
 TEST(httpd_limits__one_address_cannot_take_every_connection)
 {
-	struct httpd_config c = {.conn_limit = 64, .conn_per_addr = 8};
+	struct httpd_config c = {.conn_limit = 128, .conn_per_addr = 8};
 	struct server sv;
 	int fds[40];
 
 	REQUIRE(server_start(&sv, c) == 0);
-	/* 40 connections from one address that never finish a request. */
-	for (int i = 0; i < 40; i++) {
-		REQUIRE((fds[i] = raw_connect(sv.port, 5)) >= 0);
-		raw_send(fds[i], "GET /open HTTP/1.1\r\n");
-	}
-	/* At most 8 of them stay open; the others were cut (once all are
-	 * accepted: wait for the count of cuts, then look at what is open). */
+	/* 8 stalled connections from one address, a second old... */
+	stall(fds, 8, sv.port, 5, 100);
+	CHECK(WAIT_FOR(stats(&sv).conns == 8, WAIT_MS));
+	usleep(1100 * 1000);
+	/* ...then 32 more: each of the first 8 makes room for one, the
+	 * other 24 are refused. 8 stay open. */
+	stall(fds + 8, 32, sv.port, 5, 100);
 	CHECK(WAIT_FOR(stats(&sv).evicted >= 32, WAIT_MS));
 	CHECK(WAIT_FOR(stats(&sv).conns <= 8, WAIT_MS));
-	/* Another address is served, and so is that address's next request
-	 * (it takes the place of its own oldest stalled one). */
+	for (int i = 0; i < 8; i++)
+		CHECK(raw_closed(fds[i]));
+	/* Another address is served; so is that address's next request,
+	 * once its stalled ones are a second old. */
 	CHECK_EQ_INT(get(&sv, "/open", NULL), 200);
-	{
-		int fd = raw_connect(sv.port, 5);
-		char buf[256];
-		ssize_t n;
-
-		REQUIRE(fd >= 0);
-		raw_send(fd, "GET /open HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-		n = recv(fd, buf, sizeof(buf) - 1, 0);
-		CHECK(n > 12 && strncmp(buf, "HTTP/1.1 200", 12) == 0);
-		close(fd);
-	}
+	usleep(1100 * 1000);
+	CHECK(raw_get_ok(sv.port, 5));
 	for (int i = 0; i < 40; i++)
 		close(fds[i]);
+	server_stop(&sv);
+}
+
+TEST(httpd_limits__a_burst_from_one_address_is_served)
+{
+	struct httpd_config c = {.conn_limit = 128, .conn_per_addr = 64};
+	struct server sv;
+	int fds[48];
+	int ok = 0;
+
+	REQUIRE(server_start(&sv, c) == 0);
+	/* 48 connections at once, each with a whole request: none is cut
+	 * for being slow to be read. */
+	for (int i = 0; i < 48; i++) {
+		REQUIRE((fds[i] = raw_connect(sv.port, 6)) >= 0);
+		raw_send(fds[i], "GET /open HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	}
+	for (int i = 0; i < 48; i++) {
+		char buf[64];
+		ssize_t n = recv(fds[i], buf, sizeof(buf) - 1, 0);
+
+		ok += n > 12 && strncmp(buf, "HTTP/1.1 200", 12) == 0;
+		close(fds[i]);
+	}
+	CHECK_EQ_INT(ok, 48);
+	CHECK_EQ_INT(stats(&sv).evicted, 0);
 	server_stop(&sv);
 }
 
@@ -318,14 +321,14 @@ TEST(httpd_limits__reserve_lets_a_new_client_in)
 
 	REQUIRE(server_start(&sv, c) == 0);
 	/* 60 stalled connections from 30 addresses, 2 each: within every
-	 * per-address bound, over the total. */
-	for (int i = 0; i < 60; i++) {
-		REQUIRE((fds[i] = raw_connect(sv.port, 10 + i / 2)) >= 0);
-		raw_send(fds[i], "GET /open HTTP/1.1\r\n");
-	}
-	WAIT_FOR(stats(&sv).evicted >= 32, WAIT_MS);
-	CHECK(stats(&sv).conns <= 32);
-	/* The newest get in, the oldest made room: a new client is served. */
+	 * per-address bound, over the total. All but the reserve are taken,
+	 * the rest refused. */
+	stall(fds, 60, sv.port, 10, 2);
+	CHECK(WAIT_FOR(stats(&sv).evicted >= 32, WAIT_MS));
+	CHECK(stats(&sv).conns <= 28);
+	/* Once they are a second old, each new client takes the place of
+	 * the oldest and is served. */
+	usleep(1100 * 1000);
 	for (int k = 0; k < 5; k++)
 		CHECK_EQ_INT(get(&sv, "/secret", TOKEN), 200);
 	for (int i = 0; i < 60; i++)
@@ -372,5 +375,6 @@ TEST(httpd_limits__streams_are_bounded_oldest_dropped)
 CHECK_MAIN(httpd_limits__head_is_get_without_body, httpd_limits__path_not_utf8_is_400_json,
     httpd_limits__trickled_request_is_cut_at_its_deadline,
     httpd_limits__one_address_cannot_take_every_connection,
+    httpd_limits__a_burst_from_one_address_is_served,
     httpd_limits__reserve_lets_a_new_client_in,
     httpd_limits__streams_are_bounded_oldest_dropped)

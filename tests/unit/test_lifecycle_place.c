@@ -1,6 +1,6 @@
 /*
  * test_lifecycle_place.c - lifecycle/place.c: feasibility (node state,
- * nodes:, cpu, memory), ranking (spread, free cpu, free memory, name,
+ * nodes:, cpu, memory), ranking (spread, free cpu, free memory, hash,
  * avoided nodes last) and the per-node reasons when nothing fits.
  */
 #include "check.h"
@@ -44,9 +44,10 @@ TEST(lifecycle_place__rank)
 	char why[256];
 	size_t at = 99;
 
-	/* All equal: by name. */
+	/* All equal: a fixed choice per service (a hash of service and
+	 * node, not the first name: test_lifecycle_spread). */
 	REQUIRE(lifecycle_place(&at, why, sizeof(why), n, 3, &r) == 0);
-	CHECK_STR(n[at].name, "a");
+	CHECK_STR(n[at].name, "b");
 	CHECK_STR(why, "");
 	/* Most free cpu first, then most free memory. */
 	n[1].used_cpu = 1;

@@ -120,7 +120,7 @@ watch_step(const struct sim *s, const struct sim_svc *v, struct watch *w)
 	if (v->state != SERVICE_UPDATE)
 		return;
 	CHECK_EQ_INT(v->rollout.strategy, STRATEGY_CANARY);
-	CHECK_EQ_INT(v->rollout.steps, 3);
+	CHECK_EQ_INT(v->rollout.steps, 2); /* as declared; then the full set */
 	REQUIRE(t->mode == TRAFFIC_SPLIT);
 	CHECK_STR(t->new_fp, fp);
 	for (int i = 0; i < 3; i++)
@@ -137,7 +137,7 @@ watch_step(const struct sim *s, const struct sim_svc *v, struct watch *w)
 	if (t->new_weight < 100)
 		CHECK(live_of(s, w->old_fp) >= R);
 	/* Never more canaries than the current step asks for. */
-	CHECK(live_of(s, fp) <= counts[v->rollout.step - 1]);
+	CHECK(live_of(s, fp) <= counts[v->rollout.full ? 2 : v->rollout.step - 1]);
 }
 
 static int
