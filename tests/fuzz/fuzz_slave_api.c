@@ -14,7 +14,8 @@
  *     GET /v1/instances/web-0/logs?stream=stderr&tail=10
  *
  * The slave is a real struct slave set up as slave/main.c does it
- * (loop_init, report_init, cgroup_detect, state_load, api_start) with
+ * (loop_init, report_init, cgroup_detect, state_load, orphan_sweep,
+ * api_start) with
  * its data dir in a fresh temp dir, standalone (no controller), no
  * cgroups, a 64 KiB body cap (so oversized bodies fit in an input). Its
  * server listens on 127.0.0.1:0; each request goes over a loopback socket
@@ -163,7 +164,10 @@ slave_fuzz_init(void)
 	    report_init(&sl) < 0)
 		goto fail;
 	cgroup_detect(&sl);
-	if (state_load(&sl) < 0 || api_start(&sl) < 0)
+	if (state_load(&sl) < 0)
+		goto fail;
+	orphan_sweep(&sl);
+	if (api_start(&sl) < 0)
 		goto fail;
 	sl_daemon.http = sl.httpd;
 	sl_daemon.token = token;
