@@ -118,7 +118,8 @@ sse_append(struct ctl_sse *s, const char *fmt, ...)
 
 	for (;;) {
 		va_start(ap, fmt);
-		n = vsnprintf(s->buf + s->len, s->cap - s->len, fmt, ap);
+		/* No buffer yet: measure (NULL + 0 is undefined behaviour). */
+		n = vsnprintf(s->buf ? s->buf + s->len : NULL, s->cap - s->len, fmt, ap);
 		va_end(ap);
 		if (n >= 0 && (size_t)n < s->cap - s->len) {
 			s->len += (size_t)n;

@@ -246,3 +246,22 @@ const struct httpd_route api_routes[] = {
 	{"GET", "/v1/instances/:id/logs", get_logs, false},
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
+
+/* Serve the API on cfg.listen (main.c; the fuzz target in tests/fuzz). */
+int
+api_start(struct slave *s)
+{
+	struct httpd_config hc = {
+		.listen = s->cfg.listen,
+		.routes = api_routes,
+		.nroutes = api_nroutes,
+		.arg = s,
+		.token = s->cfg.token,
+		.max_body = s->cfg.max_body,
+		.conn_limit = 128,
+		/* MHD counts whole seconds; round up. */
+		.conn_timeout_s = (unsigned)((s->cfg.idle_timeout_ms + 999) / 1000),
+	};
+
+	return httpd_start(&s->httpd, &hc);
+}

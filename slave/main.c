@@ -316,7 +316,6 @@ int
 main(int argc, char **argv)
 {
 	struct slave s;
-	struct httpd_config hc = {0};
 	enum log_level level = LOG_LEVEL_INFO;
 	char *token_file = NULL, *data_dir = NULL, lockpath[4096], addr[128], address[160];
 	int lockfd = -1, rc = 1;
@@ -376,16 +375,7 @@ main(int argc, char **argv)
 	/* Before the API answers or the controller hears of us: it must
 	 * never see a pet of ours twice. */
 	orphan_sweep(&s);
-	hc.listen = s.cfg.listen;
-	hc.routes = api_routes;
-	hc.nroutes = api_nroutes;
-	hc.arg = &s;
-	hc.token = s.cfg.token;
-	hc.max_body = s.cfg.max_body;
-	hc.conn_limit = 128;
-	/* MHD counts whole seconds; round up. */
-	hc.conn_timeout_s = (unsigned)((s.cfg.idle_timeout_ms + 999) / 1000);
-	if (httpd_start(&s.httpd, &hc) < 0) {
+	if (api_start(&s) < 0) {
 		log_warnx("%s", orch_err_last());
 		goto out_curl;
 	}

@@ -277,6 +277,8 @@ void health_reset(struct slave *s, struct instance *in);
 /* api.c */
 extern const struct httpd_route api_routes[];
 extern const size_t api_nroutes;
+/* Start s->httpd on cfg.listen with the routes above. */
+int api_start(struct slave *s);
 
 /* state.c */
 /* api.c: answer the requests whose change the state file now holds
