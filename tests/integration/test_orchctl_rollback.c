@@ -286,7 +286,8 @@ TEST(orchctl_rollback__drags_the_dependency_back_first_and_waits)
 	CHECK_CONTAINS(r.out, "Rollback of app to ");
 	CHECK_CONTAINS(r.out, " complete: 2 services Run.");
 	run_result_free(&r);
-	CHECK(runs_only("db", "1.0.0") && runs_only("app", "1.0.0"));
+	/* Run at 1.0.0; the last 2.0.0 instance may still be stopping. */
+	CHECK(WAIT_FOR(runs_only("db", "1.0.0") && runs_only("app", "1.0.0"), CL_WAIT));
 	/* app 1.0.0 was started only once db 1.0.0 ran: never against db
 	 * 2.0.0. */
 	{
