@@ -89,38 +89,8 @@ free_port(void)
 	return port;
 }
 
-/*
- * Run orchctl with args (NULL-terminated) against url (NULL: leave
- * --controller out), token env tok (NULL: none). The environment's
- * ORCH_CONTROLLER and ORCH_TOKEN never leak in.
- */
-static void
-ctl(struct run_result *r, const char *url, const char *tok, ...)
-{
-	const char *argv[64];
-	char envtok[256];
-	const char *env[] = {"ORCH_CONTROLLER=", envtok, NULL};
-	size_t n = 0;
-	va_list ap;
-
-	snprintf(envtok, sizeof(envtok), "ORCH_TOKEN=%s", tok ? tok : "");
-	argv[n++] = orchctl_bin;
-	if (url != NULL) {
-		argv[n++] = "--controller";
-		argv[n++] = url;
-	}
-	va_start(ap, tok);
-	while (n < 63 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-	if (run_capture(r, argv, work_dir, env, TIMEOUT_MS) < 0)
-		check_fail(__FILE__, __LINE__, "run orchctl: %s", orch_err_last());
-	if (r->timed_out)
-		check_fail(__FILE__, __LINE__, "orchctl %s timed out", argv[1]);
-	if (strstr(r->err, "Sanitizer") != NULL || strstr(r->err, "runtime error"))
-		check_fail(__FILE__, __LINE__, "sanitizer report:\n%s", r->err);
-}
+/* orchctl in the work dir against url, with token tok (ORCH_TOKEN). */
+#define ctl(r, url, tok, ...) run_orchctl((r), work_dir, (url), NULL, (tok), __VA_ARGS__)
 
 /* Wait until file holds needle (200 ms polls, up to ms). */
 static bool

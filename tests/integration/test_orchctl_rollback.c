@@ -27,15 +27,6 @@
 #include "run.h"
 
 static struct cluster *cl;
-static char orchctl_bin[4096];
-
-__attribute__((constructor)) static void
-setup_paths(void)
-{
-	const char *b = getenv("ORCH_BUILD_DIR");
-
-	snprintf(orchctl_bin, sizeof(orchctl_bin), "%s/orchctl/orchctl", b && *b ? b : "build");
-}
 
 /* db and app (app needs db `range`; bad: app never gets healthy, with a
  * short progress_deadline), extra (needs db >=2.0.0) when asked. */
@@ -110,33 +101,8 @@ runs_only(const char *svc, const char *v)
 	return ok && n == 1;
 }
 
-static void
-orchctl(struct run_result *r, ...)
-{
-	const char *argv[32];
-	char tok[128];
-	const char *env[] = {"ORCH_CONTROLLER=", tok, NULL};
-	size_t n = 0;
-	va_list ap;
-
-	snprintf(tok, sizeof(tok), "ORCH_TOKEN=%s", CL_TOKEN);
-	argv[n++] = orchctl_bin;
-	argv[n++] = "--controller";
-	argv[n++] = cl->url;
-	va_start(ap, r);
-	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-	if (run_capture(r, argv, NULL, env, 120000) < 0)
-		check_fail(__FILE__, __LINE__, "run orchctl: %s", orch_err_last());
-	if (r->timed_out)
-		check_fail(__FILE__, __LINE__, "orchctl %s timed out", argv[3]);
-	if (strstr(r->err, "Sanitizer") != NULL || strstr(r->err, "runtime error"))
-		check_fail(__FILE__, __LINE__, "sanitizer report:\n%s", r->err);
-	if (getenv("ORCH_TEST_VERBOSE") != NULL)
-		fprintf(stderr, "$ orchctl %s -> %d\n%s%s", argv[3], r->status, r->out, r->err);
-}
+/* orchctl against the cluster, with its token (args NULL-terminated). */
+#define orchctl(r, ...) run_orchctl((r), NULL, cl->url, cl->token_file, NULL, __VA_ARGS__)
 
 static long long
 last_event_seq(void)

@@ -36,7 +36,7 @@
 #include "run.h"
 
 #define TIMEOUT_MS 60000
-static char orchctl_bin[4096], closed_url[64];
+static char closed_url[64];
 static struct cluster *cl;
 static char sha1[41];
 
@@ -65,50 +65,15 @@ free_port(void)
 __attribute__((constructor)) static void
 setup_paths(void)
 {
-	snprintf(orchctl_bin, sizeof(orchctl_bin), "%s/orchctl/orchctl",
-	    env_or("ORCH_BUILD_DIR", "build"));
 	snprintf(closed_url, sizeof(closed_url), "http://127.0.0.1:%d",
 	    free_port());
 }
 
-/*
- * Run orchctl with args (NULL-terminated) against url (NULL: leave
- * --controller out), with the cluster's token file when there is a
- * cluster. The environment's ORCH_CONTROLLER and ORCH_TOKEN never leak in.
- */
-static void
-ctl(struct run_result *r, const char *url, ...)
-{
-	const char *argv[64];
-	const char *env[] = {"ORCH_CONTROLLER=", "ORCH_TOKEN=", NULL};
-	size_t n = 0;
-	va_list ap;
 
-	argv[n++] = orchctl_bin;
-	if (url != NULL) {
-		argv[n++] = "--controller";
-		argv[n++] = url;
-	}
-	if (cl != NULL) {
-		argv[n++] = "--token-file";
-		argv[n++] = cl->token_file;
-	}
-	va_start(ap, url);
-	while (n < 63 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-	if (run_capture(r, argv, NULL, env, TIMEOUT_MS) < 0)
-		check_fail(__FILE__, __LINE__, "run orchctl: %s", orch_err_last());
-	if (r->timed_out)
-		check_fail(__FILE__, __LINE__, "orchctl %s timed out", argv[1]);
-	if (strstr(r->err, "Sanitizer") != NULL || strstr(r->err, "runtime error"))
-		check_fail(__FILE__, __LINE__, "sanitizer report:\n%s", r->err);
-	if (getenv("ORCH_TEST_VERBOSE") != NULL) /* what orchctl printed */
-		fprintf(stderr, "$ orchctl %s ... -> %d\n%s%s", argv[n - 1 > 5 ? 5 : 1],
-		    r->status, r->out, r->err);
-}
-
+/* orchctl against no controller, a closed port, or the cluster; with the
+ * cluster's token file when there is a cluster. */
+#define ctl(r, url, ...) run_orchctl((r), NULL, (url), cl != NULL ? cl->token_file : NULL, \
+	NULL, __VA_ARGS__)
 #define CTL(r, ...) ctl((r), NULL, __VA_ARGS__, (const char *)NULL)
 #define DEAD(r, ...) ctl((r), closed_url, __VA_ARGS__, (const char *)NULL)
 #define E2E(r, ...) ctl((r), cl->url, __VA_ARGS__, (const char *)NULL)

@@ -63,38 +63,10 @@ setup_paths(void)
 	    bld);
 }
 
-/* orchctl with args (NULL-terminated) against the cluster, with its
- * token; the environment's ORCH_* never leak in. */
-static void
-ctl(struct run_result *r, ...)
-{
-	const char *argv[64];
-	const char *env[] = {"ORCH_CONTROLLER=", "ORCH_TOKEN=", NULL};
-	size_t n = 0;
-	va_list ap;
 
-	argv[n++] = orchctl_bin;
-	argv[n++] = "--controller";
-	argv[n++] = cl->url;
-	argv[n++] = "--token-file";
-	argv[n++] = cl->token_file;
-	va_start(ap, r);
-	while (n < 63 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-	if (run_capture(r, argv, NULL, env, TIMEOUT_MS) < 0)
-		check_fail(__FILE__, __LINE__, "run orchctl: %s", orch_err_last());
-	if (r->timed_out)
-		check_fail(__FILE__, __LINE__, "orchctl %s timed out", argv[5]);
-	if (strstr(r->err, "Sanitizer") != NULL || strstr(r->err, "runtime error"))
-		check_fail(__FILE__, __LINE__, "sanitizer report:\n%s", r->err);
-	if (getenv("ORCH_TEST_VERBOSE") != NULL)
-		fprintf(stderr, "$ orchctl %s -> %d\n%s%s", argv[5], r->status, r->out,
-		    r->err);
-}
-
-#define CTL(r, ...) ctl((r), __VA_ARGS__, (const char *)NULL)
+/* orchctl against the cluster, with its token. */
+#define CTL(r, ...) \
+	run_orchctl((r), NULL, cl->url, cl->token_file, NULL, __VA_ARGS__, (const char *)NULL)
 
 static const char *
 manifest(const char *can_version, int web_replicas)

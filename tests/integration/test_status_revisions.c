@@ -35,16 +35,7 @@
 
 static struct cluster *cl;
 static bool slow_rolling;    /* rolling waits min_ready 60s per instance */
-static char orchctl_bin[4096];
 static char sha_good[41];   /* web 1.3.0, rolling */
-
-__attribute__((constructor)) static void
-setup_paths(void)
-{
-	const char *b = getenv("ORCH_BUILD_DIR");
-
-	snprintf(orchctl_bin, sizeof(orchctl_bin), "%s/orchctl/orchctl", b && *b ? b : "build");
-}
 
 /*
  * web at version (rolling or canary; bad: its health check never passes),
@@ -247,32 +238,8 @@ web_went_to_since(const char *to, long long since)
 	}
 }
 
-/* Run orchctl against the cluster with args (NULL-terminated). */
-static void
-orchctl(struct run_result *r, ...)
-{
-	const char *argv[32];
-	char tok[128];
-	const char *env[] = {"ORCH_CONTROLLER=", tok, NULL};
-	size_t n = 0;
-	va_list ap;
-
-	snprintf(tok, sizeof(tok), "ORCH_TOKEN=%s", CL_TOKEN);
-	argv[n++] = orchctl_bin;
-	argv[n++] = "--controller";
-	argv[n++] = cl->url;
-	va_start(ap, r);
-	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
-		n++;
-	va_end(ap);
-	argv[n] = NULL;
-	if (run_capture(r, argv, NULL, env, 120000) < 0)
-		check_fail(__FILE__, __LINE__, "run orchctl: %s", orch_err_last());
-	if (r->timed_out)
-		check_fail(__FILE__, __LINE__, "orchctl %s timed out", argv[3]);
-	if (getenv("ORCH_TEST_VERBOSE") != NULL)
-		fprintf(stderr, "$ orchctl %s -> %d\n%s%s", argv[3], r->status, r->out, r->err);
-}
+/* orchctl against the cluster, with its token (args NULL-terminated). */
+#define orchctl(r, ...) run_orchctl((r), NULL, cl->url, cl->token_file, NULL, __VA_ARGS__)
 
 TEST(revisions__abort_is_aborted_and_never_a_rollback_target)
 {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "err.h"
 #include "run.h"
 #include "units.h"
@@ -248,4 +250,44 @@ run_lines_free(char **lines)
 	for (size_t i = 0; lines[i]; i++)
 		free(lines[i]);
 	free(lines);
+}
+
+void
+run_orchctl(struct run_result *r, const char *dir, const char *url,
+    const char *token_file, const char *token, ...)
+{
+	const char *argv[64], *verb = "";
+	const char *base = getenv("ORCH_BUILD_DIR");
+	char bin[4096], envtok[512];
+	const char *env[] = {"ORCH_CONTROLLER=", envtok, NULL};
+	size_t n = 0;
+	va_list ap;
+
+	snprintf(bin, sizeof(bin), "%s/orchctl/orchctl", base != NULL ? base : "build");
+	snprintf(envtok, sizeof(envtok), "ORCH_TOKEN=%s", token != NULL ? token : "");
+	argv[n++] = bin;
+	if (url != NULL) {
+		argv[n++] = "--controller";
+		argv[n++] = url;
+	}
+	if (token_file != NULL) {
+		argv[n++] = "--token-file";
+		argv[n++] = token_file;
+	}
+	va_start(ap, token);
+	while (n < 63 && (argv[n] = va_arg(ap, const char *)) != NULL) {
+		if (*verb == '\0')
+			verb = argv[n];
+		n++;
+	}
+	va_end(ap);
+	argv[n] = NULL;
+	if (run_capture(r, argv, dir, env, 120000) < 0)
+		check_fail(__FILE__, __LINE__, "run orchctl: %s", orch_err_last());
+	if (r->timed_out)
+		check_fail(__FILE__, __LINE__, "orchctl %s timed out", verb);
+	if (strstr(r->err, "Sanitizer") != NULL || strstr(r->err, "runtime error"))
+		check_fail(__FILE__, __LINE__, "sanitizer report:\n%s", r->err);
+	if (getenv("ORCH_TEST_VERBOSE") != NULL)
+		fprintf(stderr, "$ orchctl %s -> %d\n%s%s", verb, r->status, r->out, r->err);
 }

@@ -37,4 +37,16 @@ void run_result_free(struct run_result *r);
 char **run_lines(const char *text, size_t *out_n);
 void run_lines_free(char **lines);
 
+/*
+ * Run orchctl (ORCH_BUILD_DIR/orchctl/orchctl) with the arguments that
+ * follow (NULL-terminated), in dir (NULL: here), against url (NULL: no
+ * --controller), authenticated by token_file (--token-file) or else by
+ * token (ORCH_TOKEN); either may be NULL. The caller's ORCH_CONTROLLER and
+ * ORCH_TOKEN never leak in. Fails the test when orchctl cannot be run,
+ * takes over two minutes or prints a sanitizer report; ORCH_TEST_VERBOSE
+ * echoes each run. The one orchctl runner of the integration tests.
+ */
+void run_orchctl(struct run_result *r, const char *dir, const char *url,
+    const char *token_file, const char *token, ...);
+
 #endif
