@@ -247,17 +247,14 @@ reset_progress(struct lifecycle_memo *pm)
 	pm->rollout_switched_at = 0;
 }
 
-void
-rollout_prepare(struct pctx *c)
+/* The strategy's bounds for this pass, and the previous spec when it
+ * differs from the desired one. */
+static void
+ro_bounds(struct pctx *c)
 {
-	const struct lifecycle_memo *m = c->in->memo;
-	struct lifecycle_memo *pm = &c->p->memo;
-	struct lifecycle_rollout_status *st = &c->p->rollout;
 	const struct strategy_spec *sg = &c->spec->strategy;
-	bool fresh, cattle_split;
-	char why[LIFECYCLE_REASON_MAX], expired[96] = "";
 
-	st->strategy = sg->type;
+	c->p->rollout.strategy = sg->type;
 	c->surge = resolve(sg->max_surge, c->target, true);
 	c->unavail = resolve(sg->max_unavailable, c->target, false);
 	if (c->surge == 0 && c->unavail == 0)
@@ -269,38 +266,33 @@ rollout_prepare(struct pctx *c)
 		if (strcmp(c->prev_fp, c->fp) != 0)
 			c->prev = c->in->prev;
 	}
-	cattle_split = c->spec->kind == KIND_CATTLE &&
-	    (sg->type == STRATEGY_CANARY || sg->type == STRATEGY_BLUE_GREEN);
+}
 
-	if (!c->rollout) {
-		reset_progress(pm);
-		pm->rollout_stable_fp[0] = '\0';
-		pm->rollout_failed_fp[0] = '\0';
-		pm->rollout_failed_why[0] = '\0';
-		pm->rollout_aborted_fp[0] = '\0';
-		st->promote_taken = c->in->flags.promote;
-		st->abort_taken = c->in->flags.abort;
-		return;
-	}
-	/* A new spec desired: a new rollout, from where the cluster stands. */
-	fresh = m == NULL || strcmp(m->rollout_fp, c->fp) != 0;
-	if (fresh)
-		reset_progress(pm);
-	pick_stable(c, m, fresh);
-	/* A failure holds while its spec is desired, unless a rollback
-	 * (a person's, or ours) asks for that spec again. */
-	if (strcmp(pm->rollout_failed_fp, c->fp) != 0 || c->in->flags.rollback) {
-		pm->rollout_failed_fp[0] = '\0';
-		pm->rollout_failed_why[0] = '\0';
-	}
-	if (strcmp(pm->rollout_aborted_fp, c->fp) != 0 || c->in->flags.rollback)
-		pm->rollout_aborted_fp[0] = '\0';
-	c->aborted = pm->rollout_aborted_fp[0] != '\0';
+/* No rollout: forget every rollout's memory, and take the steering
+ * flags (nothing to promote or abort). */
+static void
+ro_settled(struct pctx *c)
+{
+	struct lifecycle_memo *pm = &c->p->memo;
 
-	/* promote: after an abort it retries; else it ends the current wait
-	 * now or, when the rollout is not waiting yet, the next one. */
+	reset_progress(pm);
+	pm->rollout_stable_fp[0] = '\0';
+	pm->rollout_failed_fp[0] = '\0';
+	pm->rollout_failed_why[0] = '\0';
+	pm->rollout_aborted_fp[0] = '\0';
+	c->p->rollout.promote_taken = c->in->flags.promote;
+	c->p->rollout.abort_taken = c->in->flags.abort;
+}
+
+/* promote: after an abort it retries; else it ends the current wait now
+ * or, when the rollout is not waiting yet, the next one. */
+static void
+ro_promote(struct pctx *c)
+{
+	struct lifecycle_memo *pm = &c->p->memo;
+
 	if (c->in->flags.promote) {
-		st->promote_taken = true;
+		c->p->rollout.promote_taken = true;
 		if (c->aborted) {
 			pm->rollout_aborted_fp[0] = '\0';
 			c->aborted = false;
@@ -310,47 +302,64 @@ rollout_prepare(struct pctx *c)
 		}
 	}
 	c->promote = pm->rollout_promoted;
+}
+
+/* abort: canary and blue-green (and a first deploy) go back to the old
+ * set at once; rolling and recreate have replaced old instances already,
+ * so going back is a rollback. true: the pass's rollout work is decided. */
+static bool
+ro_abort(struct pctx *c)
+{
+	struct lifecycle_memo *pm = &c->p->memo;
+	const struct strategy_spec *sg = &c->spec->strategy;
+	bool cattle_split = c->spec->kind == KIND_CATTLE &&
+	    (sg->type == STRATEGY_CANARY || sg->type == STRATEGY_BLUE_GREEN);
+	char why[LIFECYCLE_REASON_MAX];
 
 	if (c->in->flags.abort) {
-		st->abort_taken = true;
+		c->p->rollout.abort_taken = true;
 		if (!c->aborted && !c->in->flags.rollback &&
 		    pm->rollout_failed_fp[0] == '\0') {
 			if (cattle_split || c->prev == NULL) {
-				/* The old set still runs whole: back to it at
-				 * once, no rollback needed. */
-				snprintf(pm->rollout_aborted_fp, LIFECYCLE_FP_LEN, "%s",
-				    c->fp);
+				snprintf(pm->rollout_aborted_fp, LIFECYCLE_FP_LEN, "%s", c->fp);
 				c->aborted = true;
 				pm->rollout_switched_at = 0;
 			} else {
-				/* Rolling and recreate have replaced old
-				 * instances already: going back is a rollback. */
 				c->ro_failed = true;
 				c->ro_requested = true;
-				st->rollback_requested = true;
-				snprintf(pm->rollout_failed_fp, LIFECYCLE_FP_LEN, "%s",
-				    c->fp);
+				c->p->rollout.rollback_requested = true;
+				snprintf(pm->rollout_failed_fp, LIFECYCLE_FP_LEN, "%s", c->fp);
 				snprintf(pm->rollout_failed_why,
 				    sizeof(pm->rollout_failed_why), "aborted");
 				snprintf(why, sizeof(why), "aborted: rolling back to %s",
 				    ver(c->prev));
 				force_reason(c, PRIO_FAILED, why);
-				return;
+				return true;
 			}
 		}
 	}
-	if (c->aborted) {
-		/* No clock runs while the old spec is held. */
-		c->rollout_expired = false;
-		pm->rollout_since = c->in->now;
-		snprintf(why, sizeof(why), "aborted: rollout to %s aborted, %s runs "
-		    "(promote retries, a new apply replaces it)", ver(c->spec),
-		    c->prev ? ver(c->prev) : "the old spec");
-		force_reason(c, PRIO_FAILED, why);
-		return;
-	}
+	if (!c->aborted)
+		return false;
+	/* No clock runs while the old spec is held. */
+	c->rollout_expired = false;
+	pm->rollout_since = c->in->now;
+	snprintf(why, sizeof(why), "aborted: rollout to %s aborted, %s runs "
+	    "(promote retries, a new apply replaces it)", ver(c->spec),
+	    c->prev ? ver(c->prev) : "the old spec");
+	force_reason(c, PRIO_FAILED, why);
+	return true;
+}
 
-	/* Failure of the rollout. */
+/* Has the rollout failed: a failure recorded for this spec, the progress
+ * deadline, or a failing new instance (within the crash budget, see
+ * new_failing)? */
+static void
+ro_judge(struct pctx *c)
+{
+	struct lifecycle_memo *pm = &c->p->memo;
+	const struct strategy_spec *sg = &c->spec->strategy;
+	char why[LIFECYCLE_REASON_MAX], expired[96] = "";
+
 	if (c->rollout_expired) {
 		char d[32];
 
@@ -380,6 +389,38 @@ rollout_prepare(struct pctx *c)
 	} else if (c->rollout_expired) {
 		fail_rollout(c, expired);
 	}
+}
+
+void
+rollout_prepare(struct pctx *c)
+{
+	const struct lifecycle_memo *m = c->in->memo;
+	struct lifecycle_memo *pm = &c->p->memo;
+	bool fresh;
+
+	ro_bounds(c);
+	if (!c->rollout) {
+		ro_settled(c);
+		return;
+	}
+	/* A new spec desired: a new rollout, from where the cluster stands. */
+	fresh = m == NULL || strcmp(m->rollout_fp, c->fp) != 0;
+	if (fresh)
+		reset_progress(pm);
+	pick_stable(c, m, fresh);
+	/* A failure holds while its spec is desired, unless a rollback
+	 * (a person's, or ours) asks for that spec again. */
+	if (strcmp(pm->rollout_failed_fp, c->fp) != 0 || c->in->flags.rollback) {
+		pm->rollout_failed_fp[0] = '\0';
+		pm->rollout_failed_why[0] = '\0';
+	}
+	if (strcmp(pm->rollout_aborted_fp, c->fp) != 0 || c->in->flags.rollback)
+		pm->rollout_aborted_fp[0] = '\0';
+	c->aborted = pm->rollout_aborted_fp[0] != '\0';
+	ro_promote(c);
+	if (ro_abort(c))
+		return;
+	ro_judge(c);
 }
 
 bool
