@@ -694,14 +694,9 @@ planner_for(const struct service_spec *s)
 
 /* ---- entry points ------------------------------------------------------ */
 
-int
-lifecycle_plan(struct lifecycle_plan **out, const struct lifecycle_input *in)
+static int
+input_check(const struct lifecycle_input *in)
 {
-	struct pctx c = {.in = in, .spec = in->spec};
-	const struct lifecycle_memo *m = in->memo;
-	int rc = 0;
-
-	*out = NULL;
 	if (in->service == NULL || (in->ninstances > 0 && in->instances == NULL) ||
 	    (in->nnodes > 0 && in->nodes == NULL) ||
 	    (in->ndeps > 0 && in->deps == NULL))
@@ -710,56 +705,100 @@ lifecycle_plan(struct lifecycle_plan **out, const struct lifecycle_input *in)
 		if (in->instances[i].id == NULL)
 			return orch_err_set(ORCH_EINVALID, "%s: instance %zu has no id",
 			    in->service, i);
-	if ((c.p = calloc(1, sizeof(*c.p))) == NULL)
-		return orch_err_set(ORCH_ERROR, "out of memory");
-	if (lifecycle_memo_copy(&c.p->memo, m) < 0) {
-		rc = orch_err_set(ORCH_ERROR, "out of memory");
-		goto out;
-	}
-	/* Alerts are rebuilt from the conditions true now. */
-	for (size_t i = 0; i < c.p->memo.nalerts; i++)
-		free(c.p->memo.alerts[i]);
-	free(c.p->memo.alerts);
-	c.p->memo.alerts = NULL;
-	c.p->memo.nalerts = 0;
-
-	if (in->spec == NULL) {
-		plan_destroy(&c);
-		goto out;
-	}
-	if (in->flags.scale < 0) {
-		rc = orch_err_set(ORCH_EINVALID, "%s: negative scale target",
+	if (in->spec != NULL && in->flags.scale < 0)
+		return orch_err_set(ORCH_EINVALID, "%s: negative scale target",
 		    in->service);
-		goto out;
-	}
-	c.target = in->flags.scale_set || in->flags.scale > 0 ? in->flags.scale :
+	return 0;
+}
+
+/* The plan starts from the memo, without its alerts: they are rebuilt from
+ * the conditions true now. */
+static int
+plan_new(struct pctx *c)
+{
+	if ((c->p = calloc(1, sizeof(*c->p))) == NULL)
+		return orch_err_set(ORCH_ERROR, "out of memory");
+	if (lifecycle_memo_copy(&c->p->memo, c->in->memo) < 0)
+		return orch_err_set(ORCH_ERROR, "out of memory");
+	for (size_t i = 0; i < c->p->memo.nalerts; i++)
+		free(c->p->memo.alerts[i]);
+	free(c->p->memo.alerts);
+	c->p->memo.alerts = NULL;
+	c->p->memo.nalerts = 0;
+	return 0;
+}
+
+/* What this pass aims at: the count, the spec's fingerprint, whether it is
+ * a first deploy, and the words naming the change. */
+static void
+plan_frame(struct pctx *c)
+{
+	const struct lifecycle_input *in = c->in;
+	const struct lifecycle_memo *m = in->memo;
+
+	c->target = in->flags.scale_set || in->flags.scale > 0 ? in->flags.scale :
 	    in->spec->replicas;
 	/* An override from `orchctl scale` stays inside min..max even when
 	 * a later manifest moves the bounds. */
-	if (c.target < in->spec->min)
-		c.target = in->spec->min;
-	if (c.target > in->spec->max)
-		c.target = in->spec->max;
-	lifecycle_fingerprint(c.fp, in->spec);
+	if (c->target < in->spec->min)
+		c->target = in->spec->min;
+	if (c->target > in->spec->max)
+		c->target = in->spec->max;
+	lifecycle_fingerprint(c->fp, in->spec);
 	/* A first deploy: the stored state says so, or the service was never
 	 * Run and its state allows a first deploy to go on. */
-	c.first = in->state == SERVICE_PROVISION || in->state == SERVICE_DESTROY ||
+	c->first = in->state == SERVICE_PROVISION || in->state == SERVICE_DESTROY ||
 	    ((m == NULL || m->settled == 0) &&
 	    (in->state == SERVICE_READY || in->state == SERVICE_FAILED));
 	if (in->state == SERVICE_DESTROY) {
 		/* Re-added while being removed: a new service. */
-		c.first = true;
-		c.p->memo.settled = 0;
+		c->first = true;
+		c->p->memo.settled = 0;
 	}
 	/* The previous revision names the change; without one, "update". */
 	if (in->prev != NULL && in->prev->version != NULL && in->spec->version &&
 	    strcmp(in->prev->version, in->spec->version) != 0)
-		snprintf(c.change, sizeof(c.change), "%s %s -> %s",
+		snprintf(c->change, sizeof(c->change), "%s %s -> %s",
 		    in->flags.rollback ? "rollback" : "update",
 		    in->prev->version, in->spec->version);
 	else
-		snprintf(c.change, sizeof(c.change), "%s",
+		snprintf(c->change, sizeof(c->change), "%s",
 		    in->flags.rollback ? "rollback" : "update");
+}
+
+static void
+pctx_free(struct pctx *c)
+{
+	for (size_t i = 0; i < c->nnewids; i++)
+		free(c->newids[i]);
+	free(c->newids);
+	free(c->idset);
+	free(c->nodes);
+	free(c->live);
+	free(c->byname);
+	free(c->canon);
+	free(c->live_at);
+	free(c->placed);
+	free(c->counts);
+	free(c->avoid);
+}
+
+int
+lifecycle_plan(struct lifecycle_plan **out, const struct lifecycle_input *in)
+{
+	struct pctx c = {.in = in, .spec = in->spec};
+	int rc;
+
+	*out = NULL;
+	if ((rc = input_check(in)) < 0)
+		return rc;
+	if ((rc = plan_new(&c)) < 0)
+		goto out;
+	if (in->spec == NULL) {
+		plan_destroy(&c);
+		goto out;
+	}
+	plan_frame(&c);
 	c.nodes = calloc(in->nnodes + 1, sizeof(*c.nodes));
 	c.live = calloc(in->ninstances + 1, sizeof(*c.live));
 	if (c.nodes == NULL || c.live == NULL) {
@@ -782,18 +821,7 @@ lifecycle_plan(struct lifecycle_plan **out, const struct lifecycle_input *in)
 out:
 	if (rc == 0 && c.err != 0)
 		rc = orch_err_set(ORCH_ERROR, "out of memory");
-	for (size_t i = 0; i < c.nnewids; i++)
-		free(c.newids[i]);
-	free(c.newids);
-	free(c.idset);
-	free(c.nodes);
-	free(c.live);
-	free(c.byname);
-	free(c.canon);
-	free(c.live_at);
-	free(c.placed);
-	free(c.counts);
-	free(c.avoid);
+	pctx_free(&c);
 	if (rc < 0)
 		lifecycle_plan_free(c.p);
 	else
