@@ -186,6 +186,13 @@ struct cattle_count {
 	int live, new, stale, old, serving, new_serving, new_avail, pending;
 };
 void cattle_count(struct pctx *c, struct cattle_count *out);
+/* Predicates for cattle_trim over a rollout's sets, by spec: new (the
+ * desired spec), old (any other), stable (the spec the rollout started
+ * from), between (old, and not stable: superseded mid-rollout). */
+bool cattle_pick_new(const struct pctx *c, const struct live *l);
+bool cattle_pick_old(const struct pctx *c, const struct live *l);
+bool cattle_pick_stable(const struct pctx *c, const struct live *l);
+bool cattle_pick_between(const struct pctx *c, const struct live *l);
 
 /* rollout.c */
 /* Before the planner: strategy numbers, memo of a new rollout, abort,

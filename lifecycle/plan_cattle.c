@@ -234,10 +234,37 @@ pick_stale(const struct pctx *c, const struct live *l)
 }
 
 static bool
-pick_new(const struct pctx *c, const struct live *l)
+pick_fresh(const struct pctx *c, const struct live *l)
 {
 	(void)c;
 	return !l->stale;
+}
+
+bool
+cattle_pick_new(const struct pctx *c, const struct live *l)
+{
+	(void)c;
+	return !l->old;
+}
+
+bool
+cattle_pick_old(const struct pctx *c, const struct live *l)
+{
+	(void)c;
+	return l->old;
+}
+
+bool
+cattle_pick_stable(const struct pctx *c, const struct live *l)
+{
+	return l->inst->fingerprint != NULL &&
+	    strcmp(l->inst->fingerprint, c->p->memo.rollout_stable_fp) == 0;
+}
+
+bool
+cattle_pick_between(const struct pctx *c, const struct live *l)
+{
+	return l->old && !cattle_pick_stable(c, l);
 }
 
 /*
@@ -295,7 +322,7 @@ plan_cattle(struct pctx *c)
 		/* More new than the target (a scale-in during the rollout):
 		 * the newest, not serving ones go first. */
 		if (n.new > c->target)
-			cattle_trim(c, c->target, c->target - unavail, pick_new);
+			cattle_trim(c, c->target, c->target - unavail, pick_fresh);
 		cattle_count(c, &n);
 		if (n.old > 0 && ro_hold(c)) {
 			/* paused, failed, aborted or waiting: no step */

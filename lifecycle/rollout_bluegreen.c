@@ -18,46 +18,104 @@
 
 #include "internal.h"
 
-static bool
-pick_new(const struct pctx *c, const struct live *l)
+/* A failed or aborted rollout: back to the old set, which has kept
+ * running, so this is instant; the new set goes. The old set is made whole
+ * again first (from the previous spec); a canary still serving stops once
+ * it is. */
+static void
+bg_back(struct pctx *c)
 {
-	(void)c;
-	return !l->old;
+	struct cattle_count n;
+
+	cattle_trim(c, 0, c->target, cattle_pick_new);
+	cattle_count(c, &n);
+	if (n.live - n.new < c->target)
+		ro_refill_old(c, c->target - (n.live - n.new));
 }
 
-static bool
-pick_old(const struct pctx *c, const struct live *l)
+/* 1. The new set, whole, beside the old one. */
+static void
+bg_new_set(struct pctx *c, bool hold)
 {
-	(void)c;
-	return l->old;
+	char why[LIFECYCLE_REASON_MAX];
+	struct cattle_count n;
+
+	cattle_count(c, &n);
+	if (n.new > c->target)
+		cattle_trim(c, c->target, 0, cattle_pick_new);
+	else if (n.new < c->target && !hold) {
+		for (int k = n.new; k < c->target; k++)
+			if (pl_start(c, -1, NULL, "blue-green: new set", why,
+			    sizeof(why)) < 0) {
+				pl_reason(c, PRIO_STUCK, "blue-green waits: %s", why);
+				break;
+			}
+	}
 }
 
-/* Old, and not of the active (stable) set. */
-static bool
-pick_between(const struct pctx *c, const struct live *l)
+/* 2. The switch, once the new set is all Run and auto_promote has passed
+ * (or a promote). When the old set serves nothing (it died), there is
+ * nothing to wait for. */
+static void
+bg_switch(struct pctx *c, const struct cattle_count *n, bool hold)
 {
-	return l->old && (l->inst->fingerprint == NULL ||
-	    strcmp(l->inst->fingerprint, c->p->memo.rollout_stable_fp) != 0);
+	struct lifecycle_memo *pm = &c->p->memo;
+	int stable_serving = 0;
+
+	for (size_t i = 0; i < c->nlive; i++)
+		stable_serving += !c->live[i].stopped && c->live[i].old &&
+		    c->live[i].run;
+	if (n->new_serving < c->target || n->new < c->target) {
+		pm->rollout_step = 0;
+		pl_reason(c, PRIO_PROGRESS, "%s: blue-green: new set %d of %d Run",
+		    c->change, n->new_serving, c->target);
+		return;
+	}
+	if (pm->rollout_step_at == 0)
+		pm->rollout_step_at = c->in->now;
+	pm->rollout_step = 1;
+	if (!hold && (stable_serving == 0 || ro_wait(c, pm->rollout_step_at,
+	    c->spec->strategy.auto_promote_ms, "new set Run, switch"))) {
+		pm->rollout_switched_at = c->in->now;
+		pm->rollout_step = 2;
+		/* The promote was for the switch; the old set's delay needs
+		 * its own. */
+		pm->rollout_promoted = false;
+		c->promote = false;
+	}
+}
+
+/* 3. Switched: the old set stays for scale_down_delay, so going back is
+ * one switch while it runs; then it stops. */
+static void
+bg_scale_down(struct pctx *c, const struct cattle_count *n, bool hold)
+{
+	struct lifecycle_memo *pm = &c->p->memo;
+
+	snprintf(c->p->traffic.active_fp, sizeof(c->p->traffic.active_fp), "%s", c->fp);
+	if (n->stale > 0 && !hold && n->new_serving >= c->target &&
+	    ro_wait(c, pm->rollout_switched_at, c->spec->strategy.scale_down_delay_ms,
+	    "switched, old set kept"))
+		cattle_trim(c, 0, 0, cattle_pick_old);
+	else if (n->new_serving < c->target)
+		pl_reason(c, PRIO_PROGRESS, "%s: blue-green: switched, new set %d of %d "
+		    "Run, old set kept", c->change, n->new_serving, c->target);
 }
 
 void
 plan_bluegreen(struct pctx *c)
 {
 	struct lifecycle_memo *pm = &c->p->memo;
-	struct lifecycle_rollout_status *st = &c->p->rollout;
 	struct lifecycle_traffic *t = &c->p->traffic;
-	const struct strategy_spec *sg = &c->spec->strategy;
 	const char *stable = pm->rollout_stable_fp;
-	char why[LIFECYCLE_REASON_MAX];
 	struct cattle_count n;
-	int stable_serving = 0;
 	bool hold;
 
 	if (!c->rollout) {
 		plan_cattle(c);
 		return;
 	}
-	st->steps = 3;
+	c->p->rollout.steps = 3;
 	cattle_judge(c);
 	/* The sets are by spec: a move off a Draining node waits for the
 	 * end of the rollout. */
@@ -71,77 +129,21 @@ plan_bluegreen(struct pctx *c)
 	}
 	/* Old instances outside the active set get no traffic: they go
 	 * (while what serves stays at replicas). */
-	cattle_trim(c, 0, c->target, pick_between);
+	cattle_trim(c, 0, c->target, cattle_pick_between);
 	t->mode = TRAFFIC_ACTIVE;
 	snprintf(t->active_fp, sizeof(t->active_fp), "%s", stable);
 
 	if (c->ro_failed || c->aborted) {
-		/* Back to the old set: it has kept running, so this is
-		 * instant; the new set goes. */
-		cattle_trim(c, 0, c->target, pick_new);
-		/* The old set whole again first (from the previous
-		 * spec); a canary still serving stops once it is. */
+		bg_back(c);
+	} else {
+		hold = ro_hold(c);
+		bg_new_set(c, hold);
 		cattle_count(c, &n);
-		if (n.live - n.new < c->target)
-			ro_refill_old(c, c->target - (n.live - n.new));
-		st->step = pm->rollout_step + 1;
-		return;
+		c->pending = n.pending > 0;
+		if (pm->rollout_switched_at == 0)
+			bg_switch(c, &n, hold);
+		if (pm->rollout_switched_at != 0)
+			bg_scale_down(c, &n, hold);
 	}
-	hold = ro_hold(c);
-
-	/* 1. The new set, whole, beside the old one. */
-	cattle_count(c, &n);
-	if (n.new > c->target)
-		cattle_trim(c, c->target, 0, pick_new);
-	else if (n.new < c->target && !hold) {
-		for (int k = n.new; k < c->target; k++)
-			if (pl_start(c, -1, NULL, "blue-green: new set", why,
-			    sizeof(why)) < 0) {
-				pl_reason(c, PRIO_STUCK, "blue-green waits: %s", why);
-				break;
-			}
-	}
-	cattle_count(c, &n);
-	c->pending = n.pending > 0;
-
-	/* 2. The switch. When the old set serves nothing (it died), there
-	 * is nothing to wait for. */
-	for (size_t i = 0; i < c->nlive; i++)
-		stable_serving += !c->live[i].stopped && c->live[i].old &&
-		    c->live[i].run;
-	if (pm->rollout_switched_at == 0) {
-		if (n.new_serving >= c->target && n.new >= c->target) {
-			if (pm->rollout_step_at == 0)
-				pm->rollout_step_at = c->in->now;
-			pm->rollout_step = 1;
-			if (!hold && (stable_serving == 0 ||
-			    ro_wait(c, pm->rollout_step_at, sg->auto_promote_ms,
-			    "new set Run, switch"))) {
-				pm->rollout_switched_at = c->in->now;
-				pm->rollout_step = 2;
-				/* The promote was for the switch; the old set's
-				 * delay needs its own. */
-				pm->rollout_promoted = false;
-				c->promote = false;
-			}
-		} else {
-			pm->rollout_step = 0;
-			pl_reason(c, PRIO_PROGRESS, "%s: blue-green: new set %d of %d "
-			    "Run", c->change, n.new_serving, c->target);
-		}
-	}
-	if (pm->rollout_switched_at != 0) {
-		snprintf(t->active_fp, sizeof(t->active_fp), "%s", c->fp);
-		/* 3. The old set stays for scale_down_delay: going back is
-		 * one switch while it runs. */
-		if (n.stale > 0 && !hold && n.new_serving >= c->target &&
-		    ro_wait(c, pm->rollout_switched_at, sg->scale_down_delay_ms,
-		    "switched, old set kept"))
-			cattle_trim(c, 0, 0, pick_old);
-		else if (n.new_serving < c->target)
-			pl_reason(c, PRIO_PROGRESS, "%s: blue-green: switched, new set "
-			    "%d of %d Run, old set kept", c->change, n.new_serving,
-			    c->target);
-	}
-	st->step = pm->rollout_step + 1;
+	c->p->rollout.step = pm->rollout_step + 1;
 }

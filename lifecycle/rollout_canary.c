@@ -22,35 +22,6 @@
 
 #include "internal.h"
 
-static bool
-pick_new(const struct pctx *c, const struct live *l)
-{
-	(void)c;
-	return !l->old;
-}
-
-static bool
-pick_old(const struct pctx *c, const struct live *l)
-{
-	(void)c;
-	return l->old;
-}
-
-/* Of the spec the rollout started from. */
-static bool
-pick_stable(const struct pctx *c, const struct live *l)
-{
-	return l->inst->fingerprint != NULL &&
-	    strcmp(l->inst->fingerprint, c->p->memo.rollout_stable_fp) == 0;
-}
-
-/* Of a spec superseded mid-rollout. */
-static bool
-pick_between(const struct pctx *c, const struct live *l)
-{
-	return l->old && !pick_stable(c, l);
-}
-
 /* The weight of step i; i == nsteps is the full set. */
 static int
 step_weight(const struct strategy_spec *sg, int i)
@@ -115,10 +86,10 @@ old_at_most_target(struct pctx *c)
 
 	for (size_t k = 0; k < c->nlive; k++)
 		stable += !c->live[k].stopped && c->live[k].old &&
-		    pick_stable(c, &c->live[k]);
+		    cattle_pick_stable(c, &c->live[k]);
 	cattle_trim(c, stable >= c->target ? 0 : c->target - stable, 0,
-	    pick_between);
-	cattle_trim(c, c->target, 0, pick_old);
+	    cattle_pick_between);
+	cattle_trim(c, c->target, 0, cattle_pick_old);
 }
 
 /* Failed or aborted: all traffic back to the old set, the canaries go. */
@@ -128,7 +99,7 @@ back_to_old(struct pctx *c)
 	struct cattle_count n;
 
 	c->p->traffic.new_weight = 0;
-	cattle_trim(c, 0, c->target, pick_new);
+	cattle_trim(c, 0, c->target, cattle_pick_new);
 	/* The old set whole again first (from the previous spec); a
 	 * canary still serving stops once it is. */
 	cattle_count(c, &n);
@@ -184,7 +155,7 @@ plan_canary(struct pctx *c)
 		old_at_most_target(c);
 	/* This step's canaries. */
 	if (n.new > want)
-		cattle_trim(c, want, 0, pick_new);
+		cattle_trim(c, want, 0, cattle_pick_new);
 	else if (n.new < want && !hold) {
 		for (int k = n.new; k < want; k++)
 			if (pl_start(c, -1, NULL, "canary", why, sizeof(why)) < 0) {
@@ -207,7 +178,7 @@ plan_canary(struct pctx *c)
 		/* Done: the new set takes everything, the old set goes, only
 		 * behind a whole new set. */
 		if (!hold && n.new_serving >= want)
-			cattle_trim(c, 0, 0, pick_old);
+			cattle_trim(c, 0, 0, cattle_pick_old);
 		return;
 	}
 	snprintf(what, sizeof(what), "canary step %d/%d at %d%%", i + 1, last,
