@@ -439,30 +439,45 @@ pl_start_needed(struct pctx *c, int ordinal, const char *what)
 
 /* ---- state ------------------------------------------------------------- */
 
-static void
-derive_state(struct pctx *c)
-{
-	struct lifecycle_plan *p = c->p;
-	const struct lifecycle_memo *m = c->in->memo;
-	int settled = m ? m->settled : 0;
-	int ready = 0, nlive = 0, going = c->stopping, old_ready = 0;
+/* What the pass leaves: live instances (not told to stop), Run ones of the
+ * desired spec and of an old one, and those on their way out (they still
+ * count as change in progress: a scale-in is over when they are gone, not
+ * when they are told). */
+struct tally {
+	int nlive, ready, old_ready, going;
+};
 
-	/* Instances on their way out still count as change in progress: a
-	 * scale-in is over when they are gone, not when they are told. */
+static void
+tally(struct pctx *c, struct tally *t)
+{
+	*t = (struct tally){.going = c->stopping};
 	for (size_t i = 0; i < c->in->ninstances; i++)
-		going += c->in->instances[i].state == INSTANCE_DESTROY &&
+		t->going += c->in->instances[i].state == INSTANCE_DESTROY &&
 		    pl_node_state(c, c->in->instances[i].node) != NODE_LOST;
 	for (size_t i = 0; i < c->nlive; i++) {
 		const struct live *l = &c->live[i];
 
 		if (l->stopped)
 			continue;
-		nlive++;
+		t->nlive++;
 		if (l->run && !l->old && l->ns != NODE_LOST)
-			ready++;
+			t->ready++;
 		if (l->run && l->old && l->ns != NODE_LOST)
-			old_ready++;
+			t->old_ready++;
 	}
+}
+
+static void
+derive_state(struct pctx *c)
+{
+	struct lifecycle_plan *p = c->p;
+	const struct lifecycle_memo *m = c->in->memo;
+	int settled = m ? m->settled : 0;
+	struct tally t;
+	int ready, nlive, going, old_ready;
+
+	tally(c, &t);
+	ready = t.ready, nlive = t.nlive, going = t.going, old_ready = t.old_ready;
 	p->ready = ready;
 	p->desired = c->target;
 	p->detail = SCALE_NONE;
