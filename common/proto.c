@@ -400,19 +400,7 @@ proto_spec_defaults(struct instance_spec *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->kind = KIND_CATTLE;
-	s->health.type = HEALTH_NONE;
-	s->health.interval_ms = 5000;
-	s->health.timeout_ms = 1000;
-	s->health.healthy_threshold = 1;
-	s->health.unhealthy_threshold = 3;
-	s->restart.limit = 5;
-	s->restart.window_ms = 60000;
-	s->restart.backoff_ms = 100;
-	s->restart.max_backoff_ms = 10000;
-	s->stop.signal = SIGTERM;
-	s->stop.timeout_ms = 10000;
-	s->limits.nofile = s->limits.nproc = s->limits.core = -1;
-	s->limits.memlock = s->limits.stack = s->limits.fsize = -1;
+	orch_spec_defaults(&s->health, &s->restart, &s->stop, &s->limits);
 }
 
 int

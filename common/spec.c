@@ -1,4 +1,5 @@
-/* spec.c - freeing the shared parts of specs, see spec.h. */
+/* spec.c - the shared parts of specs: their defaults and freeing; see spec.h. */
+#include <signal.h>
 #include <stdlib.h>
 
 #include "spec.h"
@@ -36,4 +37,26 @@ orch_health_spec_release(struct health_spec *h)
 	free(h->path);
 	free(h->port);
 	orch_strv_free(h->command, h->ncommand);
+}
+
+void
+orch_spec_defaults(struct health_spec *h, struct restart_spec *r,
+    struct stop_spec *st, struct limits_spec *l)
+{
+	*h = (struct health_spec){
+		.type = HEALTH_NONE,
+		.interval_ms = 5000,
+		.timeout_ms = 1000,
+		.start_period_ms = 0,
+		.healthy_threshold = 1,
+		.unhealthy_threshold = 3,
+	};
+	*r = (struct restart_spec){
+		.limit = 5,
+		.window_ms = 60000,
+		.backoff_ms = 100,
+		.max_backoff_ms = 10000,
+	};
+	*st = (struct stop_spec){.signal = SIGTERM, .timeout_ms = 10000};
+	*l = (struct limits_spec){-1, -1, -1, -1, -1, -1};
 }

@@ -18,4 +18,11 @@ void orch_kv_free(struct orch_kv *kv, size_t n);
 void orch_artifact_spec_release(struct artifact_spec *a);
 void orch_health_spec_release(struct health_spec *h);
 
+/* The defaults of the shared parts, written here only: the manifest and
+ * the slave's protocol both start from them, so a field a manifest leaves
+ * out and one a start command leaves out mean the same. Sets every field
+ * of the four structs (pointers NULL). */
+void orch_spec_defaults(struct health_spec *h, struct restart_spec *r,
+    struct stop_spec *st, struct limits_spec *l);
+
 #endif

@@ -60,23 +60,11 @@ set_defaults(struct service_spec *s)
 {
 	s->kind = KIND_CATTLE;
 	s->workdir = spec_strdup(".");
-	s->limits = (struct limits_spec){ -1, -1, -1, -1, -1, -1 };
+	orch_spec_defaults(&s->health, &s->restart, &s->stop, &s->limits);
 	s->replicas = 1;
 	s->route = true;
 	s->min = 0;
 	s->max = 100;
-	s->health.type = HEALTH_NONE;
-	s->health.interval_ms = 5000;
-	s->health.timeout_ms = 1000;
-	s->health.start_period_ms = 0;
-	s->health.healthy_threshold = 1;
-	s->health.unhealthy_threshold = 3;
-	s->stop.signal = SIGTERM;
-	s->stop.timeout_ms = 10000;
-	s->restart.limit = 5;
-	s->restart.window_ms = 60000;
-	s->restart.backoff_ms = 100;
-	s->restart.max_backoff_ms = 10000;
 	s->min_ready_ms = 1000;
 	s->strategy.type = STRATEGY_ROLLING;
 	s->strategy.max_surge = (struct count_or_pct){ 1, false };
