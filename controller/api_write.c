@@ -16,18 +16,7 @@
 #include "err.h"
 #include "log.h"
 #include "units.h"
-
-static char *
-xstrdup(const char *s)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	if ((d = strdup(s)) == NULL)
-		fatalx("out of memory");
-	return d;
-}
+#include "xalloc.h"
 
 /* Parse the request body as a JSON object; "" is {}. NULL + 400 reply on
  * anything else. */
@@ -362,7 +351,7 @@ revisions_move(struct ctl *c, const struct manifest *m, const bool *held,
 			continue;
 		free(s->prev_revision);
 		s->prev_revision = s->revision;
-		s->revision = xstrdup(sha);
+		s->revision = orch_xstrdup(sha);
 	}
 }
 
@@ -382,8 +371,8 @@ pins_renew(json_t *hl, struct ctl *c, const struct manifest *m, const bool *held
 		struct ctl_svc *s = ctl_svc_find(c, m->services[k].name);
 
 		if (held[k] && s != NULL) {
-			pins[k] = xstrdup(s->pin);
-			notes[k] = xstrdup(s->rolled_back);
+			pins[k] = orch_xstrdup(s->pin);
+			notes[k] = orch_xstrdup(s->rolled_back);
 			json_array_append_new(hl, json_string(s->name));
 		}
 	}
@@ -429,11 +418,11 @@ adopt(struct ctl *c, struct manifest *m, char *text, const struct git_commit_inf
 	c->desired = m;
 	c->desired_text = text;
 	free(c->desired_commit);
-	c->desired_commit = xstrdup(ci->sha);
+	c->desired_commit = orch_xstrdup(ci->sha);
 	git_commit_info_clear(&c->rev);
 	snprintf(c->rev.sha, sizeof(c->rev.sha), "%s", ci->sha);
-	c->rev.author = xstrdup(ci->author);
-	c->rev.message = xstrdup(ci->message);
+	c->rev.author = orch_xstrdup(ci->author);
+	c->rev.message = orch_xstrdup(ci->message);
 	c->rev.time = ci->time;
 	c->rev_seq++;
 	c->rev_pending = c->rev_seq;
@@ -623,7 +612,7 @@ ctl_revision_commit(struct ctl *c, uint64_t seq)
 		return NULL;
 	if ((j = json_loads(text, 0, NULL)) != NULL &&
 	    json_string_value(json_object_get(j, "commit")) != NULL)
-		commit = xstrdup(json_string_value(json_object_get(j, "commit")));
+		commit = orch_xstrdup(json_string_value(json_object_get(j, "commit")));
 	json_decref(j);
 	free(text);
 	return commit;

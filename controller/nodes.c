@@ -30,18 +30,7 @@
 #include "err.h"
 #include "log.h"
 #include "units.h"
-
-static char *
-xstrdup(const char *s)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	if ((d = strdup(s)) == NULL)
-		fatalx("out of memory");
-	return d;
-}
+#include "xalloc.h"
 
 static void
 unlink_home(struct ctl_inst *i)
@@ -78,7 +67,7 @@ ctl_inst_set_node(struct ctl *c, struct ctl_inst *i, const char *name)
 		return;
 	unlink_home(i);
 	free(i->node);
-	i->node = xstrdup(name);
+	i->node = orch_xstrdup(name);
 	if (name != NULL && (n = ctl_node_find(c, name)) != NULL)
 		link_home(n, i);
 }
@@ -173,7 +162,7 @@ observe(struct ctl *c, struct ctl_node *n, const json_t *j, int64_t when, uint64
 		i = ctl_inst_new(c, st->id, st->service);
 		ctl_inst_set_node(c, i, n->name);
 		i->kind = st->kind;
-		i->version = xstrdup(st->version);
+		i->version = orch_xstrdup(st->version);
 		i->gone = true;
 		i->started = true;
 		log_info("instance=%s node=%s: unknown to the controller; destroying",
@@ -224,7 +213,7 @@ node_state_error(struct ctl *c, struct ctl_node *n, const char *err)
 		ctl_kick(c);
 	}
 	free(n->state_error);
-	n->state_error = err ? xstrdup(err) : NULL;
+	n->state_error = err ? orch_xstrdup(err) : NULL;
 }
 
 static void
@@ -236,7 +225,7 @@ node_update(struct ctl *c, struct ctl_node *n, const json_t *body)
 
 	if (addr != NULL && (n->address == NULL || strcmp(addr, n->address) != 0)) {
 		free(n->address);
-		n->address = xstrdup(addr);
+		n->address = orch_xstrdup(addr);
 		changed = true;
 	}
 	if (json_is_number(json_object_get(body, "cpu")))
@@ -323,7 +312,7 @@ ctl_node_report(struct ctl *c, const char *name, const json_t *body, bool regist
 			return orch_err_set(ORCH_EINVALID, "address: want \"host:port\"");
 		if ((n = calloc(1, sizeof(*n))) == NULL)
 			fatalx("out of memory");
-		n->name = xstrdup(name);
+		n->name = orch_xstrdup(name);
 		n->state = NODE_READY;
 		n->next = c->nodes;
 		c->nodes = n;
@@ -349,7 +338,7 @@ ctl_node_report(struct ctl *c, const char *name, const json_t *body, bool regist
 		/* A full list (none at all: an empty one). */
 		n->list_gen = ++c->list_gens;
 		free(n->digest);
-		n->digest = xstrdup(digest);
+		n->digest = orch_xstrdup(digest);
 		for (size_t k = 0; k < json_array_size(list); k++)
 			observe(c, n, json_array_get(list, k), 0, n->list_gen);
 		count_missing(c, n);

@@ -28,27 +28,7 @@
 #include "err.h"
 #include "log.h"
 #include "units.h"
-
-static char *
-xstrdup(const char *s)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	if ((d = strdup(s)) == NULL)
-		fatalx("out of memory");
-	return d;
-}
-
-static void
-set_str(char **dst, const char *src)
-{
-	if (*dst == src || (*dst && src && strcmp(*dst, src) == 0))
-		return;
-	free(*dst);
-	*dst = xstrdup(src);
-}
+#include "xalloc.h"
 
 json_t *
 ctl_spec_json(struct ctl *c, const struct service_spec *s, const char *id,
@@ -103,9 +83,9 @@ do_start(struct ctl *c, const char *service, const struct lifecycle_action *a)
 	if (fresh)
 		i = ctl_inst_new(c, a->id, service);
 	ctl_inst_set_node(c, i, a->node);
-	set_str(&i->fingerprint, a->fingerprint);
-	set_str(&i->version, a->spec->version);
-	set_str(&i->revision, c->desired_commit);
+	orch_set_str(&i->fingerprint, a->fingerprint);
+	orch_set_str(&i->version, a->spec->version);
+	orch_set_str(&i->revision, c->desired_commit);
 	i->kind = a->spec->kind;
 	ctl_inst_set_spec(i, ctl_spec_json(c, a->spec, a->id, a->node));
 	i->gone = false;

@@ -17,27 +17,7 @@
 #include "err.h"
 #include "log.h"
 #include "units.h"
-
-static char *
-xstrdup(const char *s)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	if ((d = strdup(s)) == NULL)
-		fatalx("out of memory");
-	return d;
-}
-
-static void
-set_str(char **dst, const char *src)
-{
-	if (*dst == src || (*dst && src && strcmp(*dst, src) == 0))
-		return;
-	free(*dst);
-	*dst = xstrdup(src);
-}
+#include "xalloc.h"
 
 /* ---- lookups ---- */
 
@@ -59,7 +39,7 @@ ctl_svc_get(struct ctl *c, const char *name)
 		return s;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		fatalx("out of memory");
-	s->name = xstrdup(name);
+	s->name = orch_xstrdup(name);
 	s->state = SERVICE_PROVISION;
 	s->scale = CTL_SCALE_UNSET;
 	/* Append: lists keep a stable, readable order. */
@@ -141,8 +121,8 @@ ctl_inst_new(struct ctl *c, const char *id, const char *service)
 
 	if (i == NULL)
 		fatalx("out of memory");
-	i->id = xstrdup(id);
-	i->service = xstrdup(service);
+	i->id = orch_xstrdup(id);
+	i->service = orch_xstrdup(service);
 	i->state = INSTANCE_PROVISION;
 	i->exit_code = -1;
 	i->created_mono = orch_mono_ms();
@@ -266,7 +246,7 @@ memo_parse(struct lifecycle_memo *m, const json_t *j)
 	for (k = 0; k < json_array_size(alerts); k++) {
 		const json_t *a = json_array_get(alerts, k);
 		if (json_is_string(a))
-			m->alerts[m->nalerts++] = xstrdup(json_string_value(a));
+			m->alerts[m->nalerts++] = orch_xstrdup(json_string_value(a));
 	}
 }
 
@@ -587,14 +567,14 @@ ctl_svc_set_state(struct ctl *c, struct ctl_svc *s, enum service_state st,
 	if (rc == 0) {
 		/* Same state: only a changed reason is worth a write. */
 		if (cause && (s->reason == NULL || strcmp(s->reason, cause) != 0)) {
-			set_str(&s->reason, cause);
+			orch_set_str(&s->reason, cause);
 			ctl_svc_save(c, s);
 		}
 		return;
 	}
-	set_str(&s->reason, cause ? cause : "");
+	orch_set_str(&s->reason, cause ? cause : "");
 	if (s->revision == NULL) /* else apply and rollback keep it (issue 10 #11) */
-		set_str(&s->revision, c->desired_commit);
+		orch_set_str(&s->revision, c->desired_commit);
 	log_info("service=%s state %s -> %s reason=\"%s\"", s->name,
 	    lifecycle_service_state_name(ev.from), lifecycle_service_state_name(ev.to),
 	    ev.cause);
@@ -619,7 +599,7 @@ ctl_inst_set_state(struct ctl *c, struct ctl_inst *i, enum instance_state st,
 	struct lifecycle_event ev;
 
 	if (cause != NULL)
-		set_str(&i->reason, cause);
+		orch_set_str(&i->reason, cause);
 	if (st == old)
 		return;
 	/* The table guards the controller's own moves; what a slave reports
@@ -679,14 +659,14 @@ ctl_inst_observe(struct ctl *c, struct ctl_inst *i, const struct instance_status
 	i->exit_code = st->exit_code;
 	i->exit_signal = st->exit_signal;
 	if (st->data_dir != NULL && (i->data_dir == NULL || strcmp(i->data_dir, st->data_dir) != 0)) {
-		set_str(&i->data_dir, st->data_dir);
+		orch_set_str(&i->data_dir, st->data_dir);
 		changed = true;
 	}
 	i->missing = 0;
 	i->started = true;
 	i->obs_state = st->state;
 	if (i->version == NULL && st->version != NULL)
-		i->version = xstrdup(st->version);
+		i->version = orch_xstrdup(st->version);
 	/* Being stopped: the record stays Destroy until the slave confirms
 	 * the removal; a status sent before the stop must not undo that. */
 	if (i->gone && i->state == INSTANCE_DESTROY) {
@@ -835,20 +815,20 @@ load_svc(struct ctl *c, const json_t *o)
 		s->detail = SCALE_OUT;
 	else if (jstr(o, "detail") && strcmp(jstr(o, "detail"), "Scale-in") == 0)
 		s->detail = SCALE_IN;
-	s->reason = xstrdup(jstr(o, "reason"));
+	s->reason = orch_xstrdup(jstr(o, "reason"));
 	s->scale = load_scale(o);
 	s->restart_gen = (unsigned)json_integer_value(json_object_get(o, "restart_gen"));
 	s->paused = json_is_true(json_object_get(o, "paused"));
 	s->rollback = json_is_true(json_object_get(o, "rollback"));
 	s->promote = json_is_true(json_object_get(o, "promote"));
 	s->abort = json_is_true(json_object_get(o, "abort"));
-	s->pin = xstrdup(jstr(o, "pin"));
-	s->rolled_back = xstrdup(jstr(o, "rolled_back"));
+	s->pin = orch_xstrdup(jstr(o, "pin"));
+	s->rolled_back = orch_xstrdup(jstr(o, "rolled_back"));
 	s->desired = (int)json_integer_value(json_object_get(o, "desired"));
 	s->ready = (int)json_integer_value(json_object_get(o, "ready"));
 	memo_parse(&s->memo, json_object_get(o, "memo"));
-	s->revision = xstrdup(jstr(o, "revision"));
-	s->prev_revision = xstrdup(jstr(o, "prev_revision"));
+	s->revision = orch_xstrdup(jstr(o, "revision"));
+	s->prev_revision = orch_xstrdup(jstr(o, "prev_revision"));
 }
 
 static void
@@ -860,10 +840,10 @@ load_inst(struct ctl *c, const json_t *o)
 	if (jstr(o, "id") == NULL || jstr(o, "service") == NULL)
 		return;
 	i = ctl_inst_new(c, jstr(o, "id"), jstr(o, "service"));
-	i->version = xstrdup(jstr(o, "version"));
+	i->version = orch_xstrdup(jstr(o, "version"));
 	ctl_inst_set_node(c, i, jstr(o, "node"));
-	i->revision = xstrdup(jstr(o, "revision"));
-	i->fingerprint = xstrdup(jstr(o, "fingerprint"));
+	i->revision = orch_xstrdup(jstr(o, "revision"));
+	i->fingerprint = orch_xstrdup(jstr(o, "fingerprint"));
 	ctl_inst_set_spec(i, json_incref(json_object_get(o, "spec")));
 	i->kind = jstr(o, "kind") && strcmp(jstr(o, "kind"), "pet") == 0 ? KIND_PET : KIND_CATTLE;
 	if ((v = proto_state_parse(jstr(o, "state"))) >= 0)
@@ -874,7 +854,7 @@ load_inst(struct ctl *c, const json_t *o)
 	i->restarts = (int)json_integer_value(json_object_get(o, "restarts"));
 	i->started_at = json_integer_value(json_object_get(o, "started_at"));
 	i->ports = json_incref(json_object_get(o, "ports"));
-	i->reason = xstrdup(jstr(o, "reason"));
+	i->reason = orch_xstrdup(jstr(o, "reason"));
 	i->gone = json_is_true(json_object_get(o, "gone"));
 	i->started = json_is_true(json_object_get(o, "started"));
 	i->ready_at = json_integer_value(json_object_get(o, "ready_at"));
@@ -882,7 +862,7 @@ load_inst(struct ctl *c, const json_t *o)
 	if (json_is_integer(json_object_get(o, "exit_code")))
 		i->exit_code = (int)json_integer_value(json_object_get(o, "exit_code"));
 	i->exit_signal = (int)json_integer_value(json_object_get(o, "exit_signal"));
-	i->data_dir = xstrdup(jstr(o, "data_dir"));
+	i->data_dir = orch_xstrdup(jstr(o, "data_dir"));
 }
 
 static void
@@ -894,8 +874,8 @@ load_node(struct ctl *c, const json_t *o, int64_t now)
 		return;
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		fatalx("out of memory");
-	n->name = xstrdup(jstr(o, "name"));
-	n->address = xstrdup(jstr(o, "address"));
+	n->name = orch_xstrdup(jstr(o, "name"));
+	n->address = orch_xstrdup(jstr(o, "address"));
 	n->drain = json_is_true(json_object_get(o, "drain"));
 	/* Suspect until it is heard from: nothing new goes there before. */
 	n->state = n->drain ? NODE_DRAINING : NODE_SUSPECT;
@@ -1024,18 +1004,18 @@ load_desired(struct ctl *c)
 		orch_err_set(ORCH_ERROR, "store: the stored manifest no longer parses");
 		goto out;
 	}
-	c->desired_text = xstrdup(t);
+	c->desired_text = orch_xstrdup(t);
 	if ((t = jstr(j, "prev_text")) != NULL) {
 		manifest_errors_init(&errs);
 		if (manifest_parse(&c->prev, &errs, t, strlen(t), c->cfg.manifest) == 0)
-			c->prev_text = xstrdup(t);
+			c->prev_text = orch_xstrdup(t);
 		manifest_errors_free(&errs);
 	}
-	c->desired_commit = xstrdup(jstr(j, "commit"));
+	c->desired_commit = orch_xstrdup(jstr(j, "commit"));
 	if (c->desired_commit)
 		snprintf(c->rev.sha, sizeof(c->rev.sha), "%s", c->desired_commit);
-	c->rev.author = xstrdup(jstr(j, "author"));
-	c->rev.message = xstrdup(jstr(j, "message"));
+	c->rev.author = orch_xstrdup(jstr(j, "author"));
+	c->rev.message = orch_xstrdup(jstr(j, "message"));
 	c->rev.time = json_integer_value(json_object_get(j, "time"));
 	rc = 0;
 out:

@@ -4,6 +4,7 @@
 
 #include "err.h"
 #include "store.h"
+#include "xalloc.h"
 
 struct store_batch {
 	struct store_op *ops;
@@ -18,18 +19,6 @@ store_batch_new(void)
 	if (b == NULL)
 		abort();
 	return b;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	if ((d = strdup(s)) == NULL)
-		abort();
-	return d;
 }
 
 /* Out of memory in a batch would leave a half-described step: abort, as
@@ -47,8 +36,8 @@ batch_add(struct store_batch *b, enum store_op_kind kind, const char *key,
 		b->cap = cap;
 	}
 	b->ops[b->n].kind = kind;
-	b->ops[b->n].key = xstrdup(key);
-	b->ops[b->n].value = xstrdup(value);
+	b->ops[b->n].key = orch_xstrdup(key);
+	b->ops[b->n].value = orch_xstrdup(value);
 	b->n++;
 }
 

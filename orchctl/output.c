@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "orchctl.h"
+#include "xalloc.h"
 
 /* kubectl separates columns by three spaces; so do we. */
 #define TABLE_GAP 3
@@ -17,16 +18,6 @@ struct table {
 	size_t nrows, caprows;
 	bool headers;
 };
-
-static char *
-xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (d == NULL)
-		abort(); /* see jstr(): no memory, nothing useful to print */
-	return d;
-}
 
 static void
 table_grow(struct table *t)
@@ -66,7 +57,7 @@ table_add(struct table *t, const char *const *cells)
 	table_grow(t);
 	for (size_t i = 0; i < t->ncols; i++)
 		t->cells[t->nrows * t->ncols + i] =
-		    xstrdup(cells[i] ? cells[i] : "-");
+		    orch_xstrdup(cells[i] ? cells[i] : "-");
 	t->nrows++;
 }
 
@@ -134,7 +125,7 @@ jstr(const char *s)
 	 * invalid JSON, so fall back to a lossy copy instead. */
 	j = json_string(s);
 	if (j == NULL) {
-		char *copy = xstrdup(s);
+		char *copy = orch_xstrdup(s);
 		for (char *p = copy; *p; p++)
 			if ((unsigned char)*p >= 0x80)
 				*p = '?';
