@@ -231,107 +231,82 @@ by_service_slice(const struct by_service *bs, const char *name, size_t *out_n)
 	return bs->v + lo;
 }
 
-static bool
-plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec,
-    struct lifecycle_node *nodes, size_t nn, const struct by_service *bs, int64_t now)
+/* The planner's view of a service's instances. */
+static struct lifecycle_instance *
+input_instances(struct ctl_inst **mine, size_t n)
 {
-	struct lifecycle_instance *iv = NULL;
-	struct lifecycle_dep *deps = NULL;
-	struct lifecycle_plan *plan = NULL;
-	struct lifecycle_input in;
-	size_t ni = 0, nd = 0, nmine;
-	struct ctl_inst **mine = by_service_slice(bs, svc->name, &nmine);
-	enum service_state before = svc->state;
-	bool done = false;
-	int rc;
+	struct lifecycle_instance *iv = calloc(n ? n : 1, sizeof(*iv));
 
-	if ((iv = calloc(nmine ? nmine : 1, sizeof(*iv))) == NULL)
+	if (iv == NULL)
 		fatalx("out of memory");
-	for (size_t k = 0; k < nmine; k++) {
-		struct ctl_inst *i = mine[k];
+	for (size_t k = 0; k < n; k++) {
+		const struct ctl_inst *i = mine[k];
 
-		iv[ni].id = i->id;
-		iv[ni].node = i->node ? i->node : "";
-		iv[ni].fingerprint = i->fingerprint ? i->fingerprint : "";
-		iv[ni].version = i->version;
-		iv[ni].state = i->gone ? INSTANCE_DESTROY : i->state;
-		iv[ni].health = i->health;
-		iv[ni].restarts = i->restarts;
-		iv[ni].started_at = i->started_at;
-		iv[ni].ready_at = i->ready_at;
-		iv[ni].exit_code = i->exit_code;
-		iv[ni].exit_signal = i->exit_signal;
-		iv[ni].reason = i->reason;
-		ni++;
+		iv[k] = (struct lifecycle_instance){
+			.id = i->id,
+			.node = i->node ? i->node : "",
+			.fingerprint = i->fingerprint ? i->fingerprint : "",
+			.version = i->version,
+			.state = i->gone ? INSTANCE_DESTROY : i->state,
+			.health = i->health,
+			.restarts = i->restarts,
+			.started_at = i->started_at,
+			.ready_at = i->ready_at,
+			.exit_code = i->exit_code,
+			.exit_signal = i->exit_signal,
+			.reason = i->reason,
+		};
 	}
-	if (spec != NULL) {
-		if ((deps = calloc(spec->ndeps ? spec->ndeps : 1, sizeof(*deps))) == NULL)
-			fatalx("out of memory");
-		for (size_t k = 0; k < spec->ndeps; k++) {
-			struct ctl_svc *d = ctl_svc_find(c, spec->deps[k].service);
+	return iv;
+}
 
-			deps[nd].service = spec->deps[k].service;
-			deps[nd].state = d ? d->state : SERVICE_PROVISION;
-			nd++;
-		}
-	} else {
-		/* Removed services that depend on this one and still exist
-		 * go first: their specs are in the previous manifest. */
-		size_t cap = 0;
+/* The services this one waits for: with a spec, its dependencies; being
+ * removed, the removed services that depend on it and still exist (they go
+ * first; their specs are in the previous manifest). */
+static struct lifecycle_dep *
+input_deps(struct ctl *c, const struct ctl_svc *svc, const struct service_spec *spec,
+    size_t *out_n)
+{
+	struct lifecycle_dep *deps;
+	size_t nd = 0, cap = 0;
 
+	if (spec != NULL)
+		cap = spec->ndeps;
+	else
 		for (struct ctl_svc *o = c->svcs; o; o = o->next)
 			cap++;
-		if ((deps = calloc(cap ? cap : 1, sizeof(*deps))) == NULL)
-			fatalx("out of memory");
-		for (struct ctl_svc *o = c->svcs; o; o = o->next) {
-			const struct service_spec *os = c->prev ? manifest_service(c->prev, o->name) : NULL;
+	if ((deps = calloc(cap ? cap : 1, sizeof(*deps))) == NULL)
+		fatalx("out of memory");
+	for (size_t k = 0; spec != NULL && k < spec->ndeps; k++) {
+		struct ctl_svc *d = ctl_svc_find(c, spec->deps[k].service);
 
-			if (o == svc || os == NULL ||
-			    (c->desired && manifest_service(c->desired, o->name)))
-				continue;
-			for (size_t k = 0; k < os->ndeps; k++)
-				if (strcmp(os->deps[k].service, svc->name) == 0) {
-					deps[nd].service = o->name;
-					deps[nd].state = o->state;
-					nd++;
-					break;
-				}
-		}
+		deps[nd].service = spec->deps[k].service;
+		deps[nd++].state = d ? d->state : SERVICE_PROVISION;
 	}
-	memset(&in, 0, sizeof(in));
-	in.service = svc->name;
-	in.spec = spec;
-	in.prev = spec ? ctl_prev_spec(c, svc->name) : NULL; /* what it ran (issue 10 #9) */
-	in.state = svc->state;
-	in.instances = iv;
-	in.ninstances = ni;
-	in.nodes = nodes;
-	in.nnodes = nn;
-	in.deps = deps;
-	in.ndeps = nd;
-	in.flags.scale_set = spec != NULL && svc->scale != CTL_SCALE_UNSET;
-	in.flags.scale = in.flags.scale_set ? svc->scale : 0;
-	in.flags.paused = svc->paused;
-	in.flags.rollback = spec != NULL && svc->rollback;
-	in.flags.promote = svc->promote;
-	in.flags.abort = svc->abort;
-	in.memo = &svc->memo;
-	in.now = now;
-	if ((rc = lifecycle_plan(&plan, &in)) < 0) {
-		log_warnx("service=%s: planner: %s", svc->name, orch_err_last());
-		goto out;
-	}
-	if (plan->nactions > 0) {
-		char *text = lifecycle_plan_format(plan);
+	for (struct ctl_svc *o = c->svcs; spec == NULL && o; o = o->next) {
+		const struct service_spec *os = c->prev ? manifest_service(c->prev, o->name) : NULL;
 
-		/* One log line per event: the plan's lines joined. */
-		for (char *p = text; p && *p; p++)
-			if (*p == '\n')
-				*p = p[1] ? ';' : '\0';
-		log_debug("service=%s plan: %s", svc->name, text ? text : "");
-		free(text);
+		if (o == svc || os == NULL ||
+		    (c->desired && manifest_service(c->desired, o->name)))
+			continue;
+		for (size_t k = 0; k < os->ndeps; k++)
+			if (strcmp(os->deps[k].service, svc->name) == 0) {
+				deps[nd].service = o->name;
+				deps[nd++].state = o->state;
+				break;
+			}
 	}
-	apply_actions(c, svc, plan, nodes, nn);
+	*out_n = nd;
+	return deps;
+}
+
+/* Take the plan's outcome into the service: state and reason, rollout and
+ * traffic, the steering flags it consumed, a rollback it asked for, its
+ * wake-up, the crash loop's event summary and the new memo. */
+static void
+take_plan(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec,
+    struct lifecycle_plan *plan, enum service_state before)
+{
 	/* Keep the derived reason visible even without a state move. */
 	if (plan->state == svc->state)
 		ctl_svc_set_state(c, svc, svc->state, plan->reason);
@@ -366,11 +341,63 @@ plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec
 	svc->memo = plan->memo;
 	memset(&plan->memo, 0, sizeof(plan->memo));
 	ctl_svc_save_changed(c, svc);
+}
+
+/* One line per plan in the debug log: the plan's lines joined. */
+static void
+log_plan(const struct ctl_svc *svc, const struct lifecycle_plan *plan)
+{
+	char *text;
+
+	if (plan->nactions == 0)
+		return;
+	text = lifecycle_plan_format(plan);
+	for (char *p = text; p && *p; p++)
+		if (*p == '\n')
+			*p = p[1] ? ';' : '\0';
+	log_debug("service=%s plan: %s", svc->name, text ? text : "");
+	free(text);
+}
+
+static bool
+plan_service(struct ctl *c, struct ctl_svc *svc, const struct service_spec *spec,
+    struct lifecycle_node *nodes, size_t nn, const struct by_service *bs, int64_t now)
+{
+	struct lifecycle_plan *plan = NULL;
+	struct lifecycle_input in = {0};
+	size_t nmine;
+	struct ctl_inst **mine = by_service_slice(bs, svc->name, &nmine);
+	bool done = false;
+
+	in.service = svc->name;
+	in.spec = spec;
+	in.prev = spec ? ctl_prev_spec(c, svc->name) : NULL; /* what it ran (issue 10 #9) */
+	in.state = svc->state;
+	in.instances = input_instances(mine, nmine);
+	in.ninstances = nmine;
+	in.nodes = nodes;
+	in.nnodes = nn;
+	in.deps = input_deps(c, svc, spec, &in.ndeps);
+	in.flags.scale_set = spec != NULL && svc->scale != CTL_SCALE_UNSET;
+	in.flags.scale = in.flags.scale_set ? svc->scale : 0;
+	in.flags.paused = svc->paused;
+	in.flags.rollback = spec != NULL && svc->rollback;
+	in.flags.promote = svc->promote;
+	in.flags.abort = svc->abort;
+	in.memo = &svc->memo;
+	in.now = now;
+	if (lifecycle_plan(&plan, &in) < 0) {
+		log_warnx("service=%s: planner: %s", svc->name, orch_err_last());
+		goto out;
+	}
+	log_plan(svc, plan);
+	apply_actions(c, svc, plan, nodes, nn);
+	take_plan(c, svc, spec, plan, in.state);
 	done = plan->done;
 out:
 	lifecycle_plan_free(plan);
-	free(iv);
-	free(deps);
+	free((void *)in.instances);
+	free((void *)in.deps);
 	return done;
 }
 
