@@ -88,6 +88,96 @@ read_steps(struct vctx *v, struct strategy_spec *st, const struct mnode *n,
 	}
 }
 
+/* type: one of the strategy names. false when it is none of them. */
+static bool
+read_type(struct vctx *v, struct strategy_spec *st, const struct mnode *t,
+    const char *fp)
+{
+	for (int i = 0; i < STRATEGY__LAST && t->type == MNODE_SCALAR; i++) {
+		if (strcmp(t->str, manifest_strategy_name(i)) == 0) {
+			st->type = (enum strategy_type)i;
+			return true;
+		}
+	}
+	spec_err(v, t->pos, fp, "strategy type must be rolling, recreate, blue-green "
+	    "or canary, got %s%s%s", t->type == MNODE_SCALAR ? "'" : "",
+	    t->type == MNODE_SCALAR ? t->str : mnode_kind(t),
+	    t->type == MNODE_SCALAR ? "'" : "");
+	return false;
+}
+
+/* Fields of one strategy type given with another: each an error. */
+static void
+check_fields_for_type(struct vctx *v, const struct mnode *n, const char *p,
+    enum strategy_type type)
+{
+	static const struct {
+		const char *field;
+		enum strategy_type only;
+	} owned[] = {
+		{"max_surge", STRATEGY_ROLLING},
+		{"max_unavailable", STRATEGY_ROLLING},
+		{"min_ready", STRATEGY_ROLLING},
+		{"auto_promote", STRATEGY_BLUE_GREEN},
+		{"scale_down_delay", STRATEGY_BLUE_GREEN},
+		{"steps", STRATEGY_CANARY},
+	};
+	char want[64];
+
+	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
+		snprintf(want, sizeof(want), "strategy type %s",
+		    manifest_strategy_name(owned[i].only));
+		spec_not_for_type(v, n, p, owned[i].field, type == owned[i].only, want,
+		    manifest_strategy_name(type));
+	}
+}
+
+static void
+read_rolling(struct vctx *v, struct service_spec *s, const struct mnode *n,
+    const char *p)
+{
+	struct strategy_spec *st = &s->strategy;
+	char fp[SPEC_PATH_MAX];
+	const struct mnode *surge = SPEC_FIELD(n, "max_surge", fp, p);
+	const struct mnode *unav, *f;
+
+	if (surge != NULL && read_count_or_pct(v, &st->max_surge, surge, fp) == 0 &&
+	    s->kind == KIND_PET && st->max_surge.value != 0)
+		spec_err(v, surge->pos, fp, "must be 0 for a pet: a pet is updated "
+		    "in place, never run twice");
+	if ((unav = SPEC_FIELD(n, "max_unavailable", fp, p)) != NULL)
+		read_count_or_pct(v, &st->max_unavailable, unav, fp);
+	if (st->max_surge.value == 0 && st->max_unavailable.value == 0) {
+		const struct mnode *at = unav ? unav : surge;
+
+		spec_err(v, at->pos, spec_path(fp, p, unav ? "max_unavailable" :
+		    "max_surge"), "max_surge and max_unavailable cannot both be 0: "
+		    "the rollout could never make progress");
+	}
+	if ((f = SPEC_FIELD(n, "min_ready", fp, p)) != NULL)
+		spec_duration(v, &st->min_ready_ms, f, fp, 0);
+}
+
+static void
+read_bluegreen(struct vctx *v, struct strategy_spec *st, const struct mnode *n,
+    const char *p)
+{
+	char fp[SPEC_PATH_MAX];
+	const struct mnode *f;
+
+	if ((f = SPEC_FIELD(n, "auto_promote", fp, p)) != NULL) {
+		if (f->type == MNODE_SCALAR && f->plain && strcmp(f->str, "false") == 0)
+			st->auto_promote_ms = -1;
+		else if (f->type == MNODE_SCALAR && f->plain && strcmp(f->str, "true") == 0)
+			spec_err(v, f->pos, fp, "expected a duration or false (wait "
+			    "for `orchctl promote`), got true");
+		else
+			spec_duration(v, &st->auto_promote_ms, f, fp, 0);
+	}
+	if ((f = SPEC_FIELD(n, "scale_down_delay", fp, p)) != NULL)
+		spec_duration(v, &st->scale_down_delay_ms, f, fp, 0);
+}
+
 void
 spec_strategy(struct vctx *v, struct service_spec *s, const struct mnode *svc,
     const char *path)
@@ -100,7 +190,6 @@ spec_strategy(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
 	const struct mnode *n = SPEC_FIELD(svc, "strategy", p, path), *f, *t;
 	struct strategy_spec *st = &s->strategy;
-	const char *tname;
 	bool typed = true;
 
 	/* Pets update in place: one down at a time, never a second copy. */
@@ -111,81 +200,26 @@ spec_strategy(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 	if (n == NULL || spec_expect_map(v, n, p))
 		return;
 	spec_check_keys(v, n, p, keys, false);
-	if ((t = SPEC_FIELD(n, "type", fp, p)) != NULL) {
-		typed = false;
-		for (int i = 0; i < STRATEGY__LAST && t->type == MNODE_SCALAR; i++) {
-			if (strcmp(t->str, manifest_strategy_name(i)) == 0) {
-				st->type = (enum strategy_type)i;
-				typed = true;
-			}
-		}
-		if (!typed)
-			spec_err(v, t->pos, fp, "strategy type must be rolling, "
-			    "recreate, blue-green or canary, got %s%s%s",
-			    t->type == MNODE_SCALAR ? "'" : "",
-			    t->type == MNODE_SCALAR ? t->str : mnode_kind(t),
-			    t->type == MNODE_SCALAR ? "'" : "");
-	}
+	if ((t = SPEC_FIELD(n, "type", fp, p)) != NULL)
+		typed = read_type(v, st, t, fp);
 	if ((f = SPEC_FIELD(n, "auto_rollback", fp, p)) != NULL)
 		spec_bool(v, &st->auto_rollback, f, fp);
 	if ((f = SPEC_FIELD(n, "progress_deadline", fp, p)) != NULL)
 		spec_duration(v, &st->progress_deadline_ms, f, fp, 1);
 	if (!typed)
 		return;
-	tname = manifest_strategy_name(st->type);
 	if (s->kind == KIND_PET && st->type != STRATEGY_ROLLING &&
 	    st->type != STRATEGY_RECREATE)
 		spec_err(v, t->pos, spec_path(fp, p, "type"), "a pet cannot use "
 		    "the %s strategy: pets are updated in place (use rolling "
-		    "or recreate)", tname);
-	spec_not_for_type(v, n, p, "max_surge", st->type == STRATEGY_ROLLING,
-	    "strategy type rolling", tname);
-	spec_not_for_type(v, n, p, "max_unavailable", st->type == STRATEGY_ROLLING,
-	    "strategy type rolling", tname);
-	spec_not_for_type(v, n, p, "min_ready", st->type == STRATEGY_ROLLING,
-	    "strategy type rolling", tname);
-	spec_not_for_type(v, n, p, "auto_promote", st->type == STRATEGY_BLUE_GREEN,
-	    "strategy type blue-green", tname);
-	spec_not_for_type(v, n, p, "scale_down_delay",
-	    st->type == STRATEGY_BLUE_GREEN, "strategy type blue-green", tname);
-	spec_not_for_type(v, n, p, "steps", st->type == STRATEGY_CANARY,
-	    "strategy type canary", tname);
+		    "or recreate)", manifest_strategy_name(st->type));
+	check_fields_for_type(v, n, p, st->type);
 	switch (st->type) {
-	case STRATEGY_ROLLING: {
-		const struct mnode *surge = SPEC_FIELD(n, "max_surge", fp, p);
-		const struct mnode *unav;
-		if (surge != NULL && read_count_or_pct(v, &st->max_surge, surge,
-		    fp) == 0 && s->kind == KIND_PET && st->max_surge.value != 0)
-			spec_err(v, surge->pos, fp, "must be 0 for a pet: a pet "
-			    "is updated in place, never run twice");
-		if ((unav = SPEC_FIELD(n, "max_unavailable", fp, p)) != NULL)
-			read_count_or_pct(v, &st->max_unavailable, unav, fp);
-		if (st->max_surge.value == 0 && st->max_unavailable.value == 0) {
-			const struct mnode *at = unav ? unav : surge;
-			spec_err(v, at->pos, spec_path(fp, p, unav ?
-			    "max_unavailable" : "max_surge"), "max_surge and "
-			    "max_unavailable cannot both be 0: the rollout could "
-			    "never make progress");
-		}
-		if ((f = SPEC_FIELD(n, "min_ready", fp, p)) != NULL)
-			spec_duration(v, &st->min_ready_ms, f, fp, 0);
+	case STRATEGY_ROLLING:
+		read_rolling(v, s, n, p);
 		break;
-	}
 	case STRATEGY_BLUE_GREEN:
-		if ((f = SPEC_FIELD(n, "auto_promote", fp, p)) != NULL) {
-			if (f->type == MNODE_SCALAR && f->plain &&
-			    strcmp(f->str, "false") == 0)
-				st->auto_promote_ms = -1;
-			else if (f->type == MNODE_SCALAR && f->plain &&
-			    strcmp(f->str, "true") == 0)
-				spec_err(v, f->pos, fp, "expected a duration or "
-				    "false (wait for `orchctl promote`), got "
-				    "true");
-			else
-				spec_duration(v, &st->auto_promote_ms, f, fp, 0);
-		}
-		if ((f = SPEC_FIELD(n, "scale_down_delay", fp, p)) != NULL)
-			spec_duration(v, &st->scale_down_delay_ms, f, fp, 0);
+		read_bluegreen(v, st, n, p);
 		break;
 	case STRATEGY_CANARY:
 		if ((f = SPEC_FIELD(n, "steps", fp, p)) != NULL)
