@@ -171,17 +171,12 @@ node_capacity(struct text *t, struct ctl *c)
 	free(use);
 }
 
-void
-ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+/* Services, instances and nodes by state. */
+static void
+by_state(struct text *t, const struct ctl *c)
 {
-	struct ctl *c = arg;
-	struct text t = {.cap = 4096};
 	int svc[SERVICE__LAST] = {0}, inst[INSTANCE__LAST] = {0}, node[NODE__LAST] = {0};
-	int64_t now = orch_mono_ms();
-	char *http;
 
-	if ((t.buf = malloc(t.cap)) == NULL)
-		fatalx("out of memory");
 	for (struct ctl_svc *s = c->svcs; s; s = s->next)
 		if (s->state < SERVICE__LAST)
 			svc[s->state]++;
@@ -191,72 +186,91 @@ ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	for (struct ctl_node *n = c->nodes; n; n = n->next)
 		if (n->state < NODE__LAST)
 			node[n->state]++;
-	emit(&t, "# HELP orch_services Services by lifecycle state.\n# TYPE orch_services gauge\n");
+	emit(t, "# HELP orch_services Services by lifecycle state.\n# TYPE orch_services gauge\n");
 	for (int k = 0; k < SERVICE__LAST; k++)
-		emit(&t, "orch_services{state=\"%s\"} %d\n", lifecycle_service_state_name(k), svc[k]);
-	emit(&t, "# HELP orch_instances Instances by state.\n# TYPE orch_instances gauge\n");
+		emit(t, "orch_services{state=\"%s\"} %d\n", lifecycle_service_state_name(k), svc[k]);
+	emit(t, "# HELP orch_instances Instances by state.\n# TYPE orch_instances gauge\n");
 	for (int k = 0; k < INSTANCE__LAST; k++)
-		emit(&t, "orch_instances{state=\"%s\"} %d\n", proto_state_name(k), inst[k]);
-	emit(&t, "# HELP orch_nodes Nodes by state.\n# TYPE orch_nodes gauge\n");
+		emit(t, "orch_instances{state=\"%s\"} %d\n", proto_state_name(k), inst[k]);
+	emit(t, "# HELP orch_nodes Nodes by state.\n# TYPE orch_nodes gauge\n");
 	for (int k = 0; k < NODE__LAST; k++)
-		emit(&t, "orch_nodes{state=\"%s\"} %d\n", lifecycle_node_state_name(k), node[k]);
-	emit(&t, "# HELP orch_reconcile_total Reconcile passes.\n# TYPE orch_reconcile_total counter\n"
-	    "orch_reconcile_total %llu\n", (unsigned long long)c->reconciles);
-	emit_hist(&t, "orch_reconcile_duration_seconds", "Time spent in a reconcile pass.",
-	    c->reconcile_hist, c->reconcile_sum_us);
-	emit(&t, "# HELP orch_reconcile_last_duration_seconds Duration of the last pass.\n"
-	    "# TYPE orch_reconcile_last_duration_seconds gauge\n"
-	    "orch_reconcile_last_duration_seconds %.6f\n", (double)c->reconcile_last_us / 1e6);
-	emit(&t, "# HELP orch_slave_commands_sent_total Commands sent to a slave.\n"
+		emit(t, "orch_nodes{state=\"%s\"} %d\n", lifecycle_node_state_name(k), node[k]);
+}
+
+/* Per node: commands sent and failed, heartbeat age. */
+static void
+per_node(struct text *t, const struct ctl *c)
+{
+	int64_t now = orch_mono_ms();
+
+	emit(t, "# HELP orch_slave_commands_sent_total Commands sent to a slave.\n"
 	    "# TYPE orch_slave_commands_sent_total counter\n");
 	for (struct ctl_node *n = c->nodes; n; n = n->next)
-		emit_node(&t, "orch_slave_commands_sent_total", n->name, "%llu",
+		emit_node(t, "orch_slave_commands_sent_total", n->name, "%llu",
 		    (unsigned long long)n->cmds_sent);
-	emit(&t, "# HELP orch_slave_commands_failed_total Commands that failed or were refused.\n"
+	emit(t, "# HELP orch_slave_commands_failed_total Commands that failed or were refused.\n"
 	    "# TYPE orch_slave_commands_failed_total counter\n");
 	for (struct ctl_node *n = c->nodes; n; n = n->next)
-		emit_node(&t, "orch_slave_commands_failed_total", n->name, "%llu",
+		emit_node(t, "orch_slave_commands_failed_total", n->name, "%llu",
 		    (unsigned long long)n->cmds_failed);
-	emit(&t, "# HELP orch_node_heartbeat_age_seconds Time since the node's last heartbeat"
+	emit(t, "# HELP orch_node_heartbeat_age_seconds Time since the node's last heartbeat"
 	    " (nodes heard since the controller started).\n"
 	    "# TYPE orch_node_heartbeat_age_seconds gauge\n");
 	for (struct ctl_node *n = c->nodes; n; n = n->next)
 		if (n->seen)
-			emit_node(&t, "orch_node_heartbeat_age_seconds", n->name, "%.3f",
+			emit_node(t, "orch_node_heartbeat_age_seconds", n->name, "%.3f",
 			    (double)(now - n->last_hb_mono) / 1e3);
-	node_capacity(&t, c);
-	emit(&t, "# HELP orch_rollouts_total Applied revisions by outcome.\n"
+}
+
+/* What the controller did: passes, rollouts, alerts, applies. */
+static void
+activity(struct text *t, const struct ctl *c)
+{
+	emit(t, "# HELP orch_reconcile_total Reconcile passes.\n# TYPE orch_reconcile_total counter\n"
+	    "orch_reconcile_total %llu\n", (unsigned long long)c->reconciles);
+	emit_hist(t, "orch_reconcile_duration_seconds", "Time spent in a reconcile pass.",
+	    c->reconcile_hist, c->reconcile_sum_us);
+	emit(t, "# HELP orch_reconcile_last_duration_seconds Duration of the last pass.\n"
+	    "# TYPE orch_reconcile_last_duration_seconds gauge\n"
+	    "orch_reconcile_last_duration_seconds %.6f\n", (double)c->reconcile_last_us / 1e6);
+	emit(t, "# HELP orch_rollouts_total Applied revisions by outcome.\n"
 	    "# TYPE orch_rollouts_total counter\n"
 	    "orch_rollouts_total{result=\"succeeded\"} %llu\norch_rollouts_total{result=\"failed\"} %llu\n",
 	    (unsigned long long)c->rollouts_succeeded, (unsigned long long)c->rollouts_failed);
-	emit(&t, "# HELP orch_alerts_total Alerts posted to the webhook.\n"
+	emit(t, "# HELP orch_alerts_total Alerts posted to the webhook.\n"
 	    "# TYPE orch_alerts_total counter\n"
 	    "orch_alerts_total{result=\"sent\"} %llu\norch_alerts_total{result=\"failed\"} %llu\n",
 	    (unsigned long long)c->alerts_sent, (unsigned long long)c->alerts_failed);
-	emit(&t, "# HELP orch_applies_total Applies by result.\n# TYPE orch_applies_total counter\n"
+	emit(t, "# HELP orch_applies_total Applies by result.\n# TYPE orch_applies_total counter\n"
 	    "orch_applies_total{result=\"applied\"} %llu\norch_applies_total{result=\"rejected\"} %llu\n",
 	    (unsigned long long)c->applies, (unsigned long long)c->applies_rejected);
-	emit_hist(&t, "orch_apply_duration_seconds", "Time spent handling POST /v1/apply.",
+	emit_hist(t, "orch_apply_duration_seconds", "Time spent handling POST /v1/apply.",
 	    c->apply_hist, c->apply_sum_us);
-	emit(&t, "# HELP orch_haproxy_changes_total HAProxy servers added, set, drained, deleted, switches.\n"
+}
+
+static void
+haproxy_metrics(struct text *t, const struct ctl *c)
+{
+	emit(t, "# HELP orch_haproxy_changes_total HAProxy servers added, set, drained, deleted, switches.\n"
 	    "# TYPE orch_haproxy_changes_total counter\norch_haproxy_changes_total %llu\n"
 	    "# HELP orch_haproxy_errors_total HAProxy calls that failed (retried).\n"
 	    "# TYPE orch_haproxy_errors_total counter\norch_haproxy_errors_total %llu\n",
 	    (unsigned long long)c->haproxy_changes, (unsigned long long)c->haproxy_errors);
-	emit(&t, "# HELP orch_haproxy_service_errors_total HAProxy syncs of the service that"
+	emit(t, "# HELP orch_haproxy_service_errors_total HAProxy syncs of the service that"
 	    " failed (its reason says why while it lasts).\n"
 	    "# TYPE orch_haproxy_service_errors_total counter\n");
 	for (struct ctl_svc *s = c->svcs; s; s = s->next)
 		if (s->haproxy_errors > 0) {
-			emit(&t, "orch_haproxy_service_errors_total{service=\"");
-			emit_label(&t, s->name);
-			emit(&t, "\"} %llu\n", (unsigned long long)s->haproxy_errors);
+			emit(t, "orch_haproxy_service_errors_total{service=\"");
+			emit_label(t, s->name);
+			emit(t, "\"} %llu\n", (unsigned long long)s->haproxy_errors);
 		}
-	if ((http = httpd_metrics_text(c->http)) != NULL) {
-		emit(&t, "%s", http);
-		free(http);
-	}
-	emit(&t, "# HELP orch_store_writable Whether the store takes writes (0/1); while it"
+}
+
+static void
+store_metrics(struct text *t, const struct ctl *c)
+{
+	emit(t, "# HELP orch_store_writable Whether the store takes writes (0/1); while it"
 	    " does not, writes are refused with 507 and no instance is started.\n"
 	    "# TYPE orch_store_writable gauge\norch_store_writable %d\n"
 	    "# HELP orch_store_write_failures_total Store commits that failed.\n"
@@ -265,8 +279,29 @@ ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	    "# TYPE orch_store_lost_events_total counter\norch_store_lost_events_total %llu\n",
 	    c->store_err == NULL, (unsigned long long)c->store_failures_total,
 	    (unsigned long long)c->store_lost_events);
-	emit(&t, "# HELP orch_revision Sequence number of the desired revision.\n"
+	emit(t, "# HELP orch_revision Sequence number of the desired revision.\n"
 	    "# TYPE orch_revision gauge\norch_revision %llu\n", (unsigned long long)c->rev_seq);
+}
+
+void
+ctl_api_metrics(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	struct ctl *c = arg;
+	struct text t = {.cap = 4096};
+	char *http;
+
+	if ((t.buf = malloc(t.cap)) == NULL)
+		fatalx("out of memory");
+	by_state(&t, c);
+	activity(&t, c);
+	per_node(&t, c);
+	node_capacity(&t, c);
+	haproxy_metrics(&t, c);
+	if ((http = httpd_metrics_text(c->http)) != NULL) {
+		emit(&t, "%s", http);
+		free(http);
+	}
+	store_metrics(&t, c);
 	out->status = 200;
 	out->content_type = "text/plain; version=0.0.4";
 	out->body = t.buf;
