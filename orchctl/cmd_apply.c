@@ -58,9 +58,16 @@ plan_services(const json_t *reply)
 	return json_is_array(svs) ? svs : NULL;
 }
 
+struct apply_opts {
+	const char *ref;
+	bool dry_run, wait, retry;
+	int64_t timeout_ms;
+};
+
+/* -1 to go on, or the exit code to end with now (a usage error; --help). */
 static int
-run_apply(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
-    char **argv)
+apply_args(struct apply_opts *o, struct orchctl *ctx, const struct orchctl_cmd *cmd,
+    int argc, char **argv)
 {
 	static const struct option longs[] = {
 		{"ref", required_argument, NULL, OPT_REF},
@@ -70,13 +77,7 @@ run_apply(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 		{"retry-failed", no_argument, NULL, OPT_RETRY_FAILED},
 		{NULL, 0, NULL, 0},
 	};
-	const char *ref = NULL, *timeout_arg = NULL;
-	bool dry_run = false, wait = false, retry = false;
-	int64_t timeout_ms = 0;
-	struct client *c = NULL;
-	json_t *body = NULL, *reply = NULL;
-	char *commit = NULL;
-	long long seq;
+	const char *timeout_arg = NULL;
 	int ch, ex;
 
 	while ((ch = orchctl_getopt(&ex, ctx, cmd, argc, argv, "", longs)) != -1) {
@@ -84,19 +85,19 @@ run_apply(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 		case OPT_EXIT:
 			return ex;
 		case OPT_REF:
-			ref = optarg;
+			o->ref = optarg;
 			break;
 		case OPT_DRY_RUN:
-			dry_run = true;
+			o->dry_run = true;
 			break;
 		case OPT_WAIT:
-			wait = true;
+			o->wait = true;
 			break;
 		case OPT_TIMEOUT:
 			timeout_arg = optarg;
 			break;
 		case OPT_RETRY_FAILED:
-			retry = true;
+			o->retry = true;
 			break;
 		default:
 			return orchctl_usage_error(cmd, "unexpected option");
@@ -106,19 +107,32 @@ run_apply(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 		return orchctl_usage_error(cmd, "unexpected argument '%s' "
 		    "(the manifest comes from the controller's repository; "
 		    "use --ref)", argv[optind]);
-	if (ref != NULL && *ref == '\0')
+	if (o->ref != NULL && *o->ref == '\0')
 		return orchctl_usage_error(cmd, "--ref: empty ref");
-	if ((ex = rollout_wait_options(&timeout_ms, cmd, timeout_arg, wait,
-	    dry_run)) != EXIT_OK)
-		return ex;
+	ex = rollout_wait_options(&o->timeout_ms, cmd, timeout_arg, o->wait, o->dry_run);
+	return ex == EXIT_OK ? -1 : ex;
+}
 
+static int
+run_apply(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
+    char **argv)
+{
+	struct apply_opts o = {0};
+	struct client *c = NULL;
+	json_t *body = NULL, *reply = NULL;
+	char *commit = NULL;
+	long long seq;
+	int ex;
+
+	if ((ex = apply_args(&o, ctx, cmd, argc, argv)) >= 0)
+		return ex;
 	if ((ex = client_open(&c, ctx, cmd)) != EXIT_OK)
 		return ex;
 	body = jobj();
-	if (ref != NULL)
-		jset(body, "ref", jstr(ref));
-	jset(body, "dry_run", json_boolean(dry_run));
-	if (retry)
+	if (o.ref != NULL)
+		jset(body, "ref", jstr(o.ref));
+	jset(body, "dry_run", json_boolean(o.dry_run));
+	if (o.retry)
 		jset(body, "retry_failed", json_true());
 	client_set_timeout(c, APPLY_TIMEOUT_MS);
 	if ((ex = client_call(&reply, c, "POST", "/v1/apply", body)) != EXIT_OK)
@@ -132,12 +146,12 @@ run_apply(struct orchctl *ctx, const struct orchctl_cmd *cmd, int argc,
 		client_print_json(json_incref(reply));
 		fflush(stdout);
 	} else
-		print_reply(ctx, reply, dry_run);
-	if (wait) {
-		fflush(stdout);
+		print_reply(ctx, reply, o.dry_run);
+	if (o.wait) {
 		struct rollout_follow f = {commit, NULL, NULL, seq,
-		    plan_services(reply), false, timeout_ms};
+		    plan_services(reply), false, o.timeout_ms};
 
+		fflush(stdout);
 		ex = rollout_wait(ctx, c, &f);
 	}
 out:
