@@ -15,13 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include("artifact.h")
 #include "artifact.h"
-#define HAVE_ARTIFACT 1
-#endif
-#endif
-
 #include "err.h"
 #include "log.h"
 #include "slave.h"
@@ -310,7 +304,6 @@ inst_launch(struct slave *s, struct instance *in, const char *after)
 		inst_set_state(s, in, IST_RUNNING, "running, no health check");
 }
 
-#ifdef HAVE_ARTIFACT
 static void *
 fetch_worker(void *arg)
 {
@@ -329,12 +322,10 @@ fetch_worker(void *arg)
 	(void)!write(f->notify_fd, &b, 1);
 	return NULL;
 }
-#endif
 
 static int
 fetch_begin(struct slave *s, struct instance *in)
 {
-#ifdef HAVE_ARTIFACT
 	struct fetch *f = calloc(1, sizeof(*f));
 	json_t *j;
 	int rc;
@@ -358,9 +349,6 @@ fetch_begin(struct slave *s, struct instance *in)
 	f->running = true;
 	in->fetch = f;
 	return 0;
-#else
-	return orch_err_set(ORCH_EINVALID, "artifacts are not supported by this build");
-#endif
 }
 
 void
