@@ -681,42 +681,42 @@ check_order(struct vctx *v, const struct mnode *map, const char *path,
 	    "exceed %s (%s)", lo_key, a, hi_key, b);
 }
 
-static void
-read_health(struct vctx *v, struct service_spec *s, const struct mnode *svc,
-    const char *path)
+/* health.type: required, one of the names. false when unusable. */
+static bool
+read_health_type(struct vctx *v, struct health_spec *h, const struct mnode *svc,
+    const struct mnode *t, const char *fp)
 {
-	static const char *const keys[] = {
-		"type", "path", "port", "command", "interval", "timeout",
-		"healthy_threshold", "unhealthy_threshold", "start_period", NULL,
-	};
-	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
-	const struct mnode *n = SPEC_FIELD(svc, "health", p, path), *f, *t;
-	struct health_spec *h = &s->health;
-	const char *tname;
-	int64_t x;
-	bool typed = false, timing_ok = true;
-
-	if (n == NULL || spec_expect_map(v, n, p))
-		return;
-	spec_check_keys(v, n, p, keys, false);
-	if ((t = SPEC_FIELD(n, "type", fp, p)) == NULL) {
-		spec_err(v, spec_key(svc, "health")->pos, spec_path(fp, p, "type"),
+	if (t == NULL) {
+		spec_err(v, spec_key(svc, "health")->pos, fp,
 		    "missing required key 'type' (http, tcp, exec or none)");
-	} else if (t->type == MNODE_SCALAR) {
-		for (int i = 0; i < HEALTH__LAST; i++) {
-			if (strcmp(t->str, manifest_health_name(i)) == 0) {
-				h->type = (enum health_type)i;
-				typed = true;
-			}
-		}
-		if (!typed)
-			spec_err(v, t->pos, fp, "health type must be http, tcp, "
-			    "exec or none, got '%s'", t->str);
-	} else {
+		return false;
+	}
+	if (t->type != MNODE_SCALAR) {
 		spec_err(v, t->pos, fp, "health type must be http, tcp, exec "
 		    "or none, got %s", mnode_kind(t));
+		return false;
 	}
-	/* Timing means the same for every type. */
+	for (int i = 0; i < HEALTH__LAST; i++) {
+		if (strcmp(t->str, manifest_health_name(i)) == 0) {
+			h->type = (enum health_type)i;
+			return true;
+		}
+	}
+	spec_err(v, t->pos, fp, "health type must be http, tcp, exec or none, "
+	    "got '%s'", t->str);
+	return false;
+}
+
+/* Timing and thresholds: the same for every type. */
+static void
+read_health_timing(struct vctx *v, struct health_spec *h, const struct mnode *n,
+    const char *p)
+{
+	char fp[SPEC_PATH_MAX];
+	const struct mnode *f;
+	bool timing_ok = true;
+	int64_t x;
+
 	if ((f = SPEC_FIELD(n, "interval", fp, p)) != NULL &&
 	    spec_duration(v, &h->interval_ms, f, fp, 1) != 0)
 		timing_ok = false;
@@ -732,33 +732,35 @@ read_health(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 	    spec_int(v, &x, f, fp, 1, 1000) == 0)
 		h->unhealthy_threshold = (int)x;
 	if (timing_ok)
-		check_order(v, n, p, "timeout", h->timeout_ms, "interval",
-		    h->interval_ms);
-	if (!typed)
-		return; /* the type-specific rules would only add noise */
-	tname = manifest_health_name(h->type);
-	spec_not_for_type(v, n, p, "path", h->type == HEALTH_HTTP, "type http",
-	    tname);
-	spec_not_for_type(v, n, p, "port", h->type == HEALTH_HTTP ||
-	    h->type == HEALTH_TCP, "types http and tcp", tname);
-	spec_not_for_type(v, n, p, "command", h->type == HEALTH_EXEC, "type exec",
-	    tname);
-	if ((h->type == HEALTH_HTTP || h->type == HEALTH_TCP) && s->nports == 0)
-		spec_err(v, t->pos, spec_path(fp, p, "type"), "health type %s "
-		    "probes a port, but the service declares none in 'ports'",
-		    tname);
+		check_order(v, n, p, "timeout", h->timeout_ms, "interval", h->interval_ms);
+}
+
+/* The fields of the type: http's path and port, tcp's port, exec's
+ * command; each only with its type. */
+static void
+read_health_probe(struct vctx *v, struct service_spec *s, const struct mnode *n,
+    const struct mnode *t, const char *p)
+{
+	struct health_spec *h = &s->health;
+	const char *tname = manifest_health_name(h->type);
+	bool port_probe = h->type == HEALTH_HTTP || h->type == HEALTH_TCP;
+	char fp[SPEC_PATH_MAX];
+	const struct mnode *f;
+
+	spec_not_for_type(v, n, p, "path", h->type == HEALTH_HTTP, "type http", tname);
+	spec_not_for_type(v, n, p, "port", port_probe, "types http and tcp", tname);
+	spec_not_for_type(v, n, p, "command", h->type == HEALTH_EXEC, "type exec", tname);
+	if (port_probe && s->nports == 0)
+		spec_err(v, t->pos, spec_path(fp, p, "type"), "health type %s probes a "
+		    "port, but the service declares none in 'ports'", tname);
 	if (h->type == HEALTH_HTTP)
 		h->path = spec_strdup("/");
 	if (h->type == HEALTH_HTTP && (f = SPEC_FIELD(n, "path", fp, p)) != NULL &&
 	    spec_string(v, &h->path, f, fp) == 0 && h->path[0] != '/')
-		spec_err(v, f->pos, fp, "must start with '/', got '%s'",
-		    h->path);
-	if ((h->type == HEALTH_HTTP || h->type == HEALTH_TCP) &&
-	    (f = SPEC_FIELD(n, "port", fp, p)) != NULL &&
-	    spec_string(v, &h->port, f, fp) == 0 && s->nports > 0 &&
-	    !has_port(s, h->port))
-		spec_err(v, f->pos, fp, "port '%s' is not declared in 'ports'",
-		    h->port);
+		spec_err(v, f->pos, fp, "must start with '/', got '%s'", h->path);
+	if (port_probe && (f = SPEC_FIELD(n, "port", fp, p)) != NULL &&
+	    spec_string(v, &h->port, f, fp) == 0 && s->nports > 0 && !has_port(s, h->port))
+		spec_err(v, f->pos, fp, "port '%s' is not declared in 'ports'", h->port);
 	if (h->type == HEALTH_EXEC) {
 		if ((f = SPEC_FIELD(n, "command", fp, p)) != NULL)
 			read_argv(v, &h->command, &h->ncommand, f, fp);
@@ -766,6 +768,31 @@ read_health(struct vctx *v, struct service_spec *s, const struct mnode *svc,
 			spec_err(v, t->pos, spec_path(fp, p, "command"),
 			    "health type exec needs 'command'");
 	}
+}
+
+static void
+read_health(struct vctx *v, struct service_spec *s, const struct mnode *svc,
+    const char *path)
+{
+	static const char *const keys[] = {
+		"type", "path", "port", "command", "interval", "timeout",
+		"healthy_threshold", "unhealthy_threshold", "start_period", NULL,
+	};
+	char p[SPEC_PATH_MAX], fp[SPEC_PATH_MAX];
+	const struct mnode *n = SPEC_FIELD(svc, "health", p, path), *t;
+	bool typed;
+
+	if (n == NULL || spec_expect_map(v, n, p))
+		return;
+	spec_check_keys(v, n, p, keys, false);
+	t = SPEC_FIELD(n, "type", fp, p);
+	if (t == NULL)
+		spec_path(fp, p, "type");
+	typed = read_health_type(v, &s->health, svc, t, fp);
+	read_health_timing(v, &s->health, n, p);
+	/* Without a type, its rules would only add noise. */
+	if (typed)
+		read_health_probe(v, s, n, t, p);
 }
 
 /* The signals a manifest may name for stop.signal; names come from signame.c. */
