@@ -675,6 +675,72 @@ commit_by_sha(git_commit **out, struct manifest_git *g, const char *sha)
 	return 0;
 }
 
+/* A manifest is a regular file of the tree: not a directory, a link (its
+ * blob holds the target, not a manifest; following links inside a tree is
+ * a can of worms we keep closed) or a submodule. */
+static int
+entry_is_file(const git_tree_entry *entry, const char *path, const char *sha)
+{
+	const char *what;
+
+	switch (git_tree_entry_filemode(entry)) {
+	case GIT_FILEMODE_BLOB:
+	case GIT_FILEMODE_BLOB_EXECUTABLE:
+		return 0;
+	case GIT_FILEMODE_TREE:
+		what = "a directory";
+		break;
+	case GIT_FILEMODE_LINK:
+		what = "a symbolic link";
+		break;
+	default:
+		what = "a submodule";
+		break;
+	}
+	return orch_err_set(ORCH_EINVALID, "%s at commit %.7s is %s, not a file",
+	    path, sha, what);
+}
+
+/* The blob's bytes, NUL-terminated. The object header alone gives the
+ * size: a huge blob is refused before anything inflates it. */
+static int
+read_blob(char **out, size_t *out_len, struct manifest_git *g,
+    const git_tree_entry *entry, const char *path, const char *sha)
+{
+	git_blob *blob = NULL;
+	git_odb *odb = NULL;
+	git_object_t type;
+	size_t size;
+	int rc = 0;
+
+	if (git_repository_odb(&odb, g->repo) < 0 ||
+	    git_odb_read_header(&size, &type, odb, git_tree_entry_id(entry)) < 0) {
+		rc = gerr(ORCH_ERROR, "cannot read %s at commit %.7s", path, sha);
+		goto done;
+	}
+	if (size > MANIFEST_MAX_BYTES) {
+		rc = orch_err_set(ORCH_ETOOBIG, "%s at commit %.7s is %zu bytes, "
+		    "over the limit of %d", path, sha, size, MANIFEST_MAX_BYTES);
+		goto done;
+	}
+	if (git_blob_lookup(&blob, g->repo, git_tree_entry_id(entry)) < 0) {
+		rc = gerr(ORCH_ERROR, "cannot read %s at commit %.7s", path, sha);
+		goto done;
+	}
+	size = (size_t)git_blob_rawsize(blob);
+	if ((*out = malloc(size + 1)) == NULL) {
+		rc = oom();
+		goto done;
+	}
+	memcpy(*out, git_blob_rawcontent(blob), size);
+	(*out)[size] = '\0';
+	*out_len = size;
+done:
+	git_blob_free(blob);
+	git_odb_free(odb);
+	return rc;
+}
+
 int
 manifest_git_read(char **out, size_t *out_len, struct manifest_git *g,
     const char *sha, const char *path)
@@ -682,11 +748,7 @@ manifest_git_read(char **out, size_t *out_len, struct manifest_git *g,
 	git_tree_entry *entry = NULL;
 	git_commit *commit = NULL;
 	git_tree *tree = NULL;
-	git_blob *blob = NULL;
-	git_odb *odb = NULL;
-	git_object_t type;
-	size_t size;
-	char *buf;
+	size_t len = 0;
 	int rc;
 
 	*out = NULL;
@@ -706,54 +768,12 @@ manifest_git_read(char **out, size_t *out_len, struct manifest_git *g,
 		    gerr(ORCH_ERROR, "cannot look up %s at commit %.7s", path, sha);
 		goto done;
 	}
-	switch (git_tree_entry_filemode(entry)) {
-	case GIT_FILEMODE_BLOB:
-	case GIT_FILEMODE_BLOB_EXECUTABLE:
-		break;
-	case GIT_FILEMODE_TREE:
-		rc = orch_err_set(ORCH_EINVALID, "%s at commit %.7s is a "
-		    "directory, not a file", path, sha);
+	if ((rc = entry_is_file(entry, path, sha)) < 0 ||
+	    (rc = read_blob(out, &len, g, entry, path, sha)) < 0)
 		goto done;
-	case GIT_FILEMODE_LINK:
-		/* The blob holds the link's target, not a manifest; following
-		 * links inside a tree is a can of worms we keep closed. */
-		rc = orch_err_set(ORCH_EINVALID, "%s at commit %.7s is a "
-		    "symbolic link, not a file", path, sha);
-		goto done;
-	default:
-		rc = orch_err_set(ORCH_EINVALID, "%s at commit %.7s is a "
-		    "submodule, not a file", path, sha);
-		goto done;
-	}
-	/* The object header alone gives the size: a huge blob is refused
-	 * before anything inflates it. */
-	if (git_repository_odb(&odb, g->repo) < 0 ||
-	    git_odb_read_header(&size, &type, odb, git_tree_entry_id(entry)) < 0) {
-		rc = gerr(ORCH_ERROR, "cannot read %s at commit %.7s", path, sha);
-		goto done;
-	}
-	if (size > MANIFEST_MAX_BYTES) {
-		rc = orch_err_set(ORCH_ETOOBIG, "%s at commit %.7s is %zu bytes, "
-		    "over the limit of %d", path, sha, size, MANIFEST_MAX_BYTES);
-		goto done;
-	}
-	if (git_blob_lookup(&blob, g->repo, git_tree_entry_id(entry)) < 0) {
-		rc = gerr(ORCH_ERROR, "cannot read %s at commit %.7s", path, sha);
-		goto done;
-	}
-	size = (size_t)git_blob_rawsize(blob);
-	if ((buf = malloc(size + 1)) == NULL) {
-		rc = oom();
-		goto done;
-	}
-	memcpy(buf, git_blob_rawcontent(blob), size);
-	buf[size] = '\0';
-	*out = buf;
 	if (out_len != NULL)
-		*out_len = size;
+		*out_len = len;
 done:
-	git_blob_free(blob);
-	git_odb_free(odb);
 	git_tree_entry_free(entry);
 	git_tree_free(tree);
 	git_commit_free(commit);
