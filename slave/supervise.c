@@ -265,14 +265,11 @@ backoff_delay(struct instance *in)
 	return d - (d > 4 ? random() % (d / 4) : 0);
 }
 
-void
-sv_exited(struct slave *s, struct instance *in, int status, bool known)
+/* Record how the process ended and let go of it: its pid, its pidfd watch
+ * and what it left in its process group. */
+static void
+reap_exit(struct slave *s, struct instance *in, pid_t old, int status, bool known)
 {
-	int64_t now = orch_mono_ms(), uptime = now - in->started_mono, delay;
-	bool was_run = in->state == IST_RUNNING;
-	pid_t old = in->pid;
-	char why[128];
-
 	if (known && WIFSIGNALED(status)) {
 		in->exit_signal = WTERMSIG(status);
 		in->exit_code = -1;
@@ -297,41 +294,16 @@ sv_exited(struct slave *s, struct instance *in, int status, bool known)
 	 * group is one syscall: cheap enough to precede a restart). */
 	if (old > 1)
 		kill(-old, SIGKILL);
-	sv_describe_exit(why, sizeof(why), in);
-	if (in->state == IST_RESTARTING) {
-		char tmp[sizeof(why)];
+}
 
-		memcpy(tmp, why, sizeof(tmp));
-		snprintf(why, sizeof(why), "unhealthy, %.100s", tmp);
-	}
+/* A pet's process ended: restart it in place, at once after a stable run,
+ * else after a backoff; Failed past restart.limit within the window. */
+static void
+revive_pet(struct slave *s, struct instance *in, pid_t old, bool was_run,
+    const char *why)
+{
+	int64_t now = orch_mono_ms(), uptime = now - in->started_mono, delay;
 
-	switch (in->state) {
-	case IST_STOPPING:
-		kill_tree(s, in, old, SIGKILL);
-		in->kill_at = 0;
-		in->removed = true;
-		log_info("instance=%s pid=%d %s: stopped", in->spec->id, (int)old, why);
-		return;
-	case IST_FAILED:
-		kill_tree(s, in, old, SIGKILL);
-		in->kill_at = 0;
-		return;
-	case IST_STARTING:
-	case IST_RUNNING:
-	case IST_RESTARTING:
-		break;
-	case IST_PROVISION:
-	case IST_BACKOFF:
-	case IST__LAST:
-		return;
-	}
-	health_cancel(s, in);
-	in->kill_at = 0;
-	if (in->spec->kind == KIND_CATTLE) {
-		inst_set_state(s, in, IST_FAILED, "%s", why);
-		kill_tree(s, in, old, SIGKILL);
-		return;
-	}
 	if (restarts_in_window(in, now) >= (size_t)in->spec->restart.limit) {
 		inst_set_state(s, in, IST_FAILED, "%s; restart limit %d within %lldms reached",
 		    why, in->spec->restart.limit, (long long)in->spec->restart.window_ms);
@@ -366,6 +338,52 @@ sv_exited(struct slave *s, struct instance *in, int status, bool known)
 	in->restart_at = now + delay;
 	inst_set_state(s, in, IST_BACKOFF, "%s; restart %d in %lldms", why, in->restarts,
 	    (long long)delay);
+}
+
+void
+sv_exited(struct slave *s, struct instance *in, int status, bool known)
+{
+	bool was_run = in->state == IST_RUNNING;
+	pid_t old = in->pid;
+	char why[128];
+
+	reap_exit(s, in, old, status, known);
+	sv_describe_exit(why, sizeof(why), in);
+	if (in->state == IST_RESTARTING) {
+		char tmp[sizeof(why)];
+
+		memcpy(tmp, why, sizeof(tmp));
+		snprintf(why, sizeof(why), "unhealthy, %.100s", tmp);
+	}
+	switch (in->state) {
+	case IST_STOPPING:
+		kill_tree(s, in, old, SIGKILL);
+		in->kill_at = 0;
+		in->removed = true;
+		log_info("instance=%s pid=%d %s: stopped", in->spec->id, (int)old, why);
+		return;
+	case IST_FAILED:
+		kill_tree(s, in, old, SIGKILL);
+		in->kill_at = 0;
+		return;
+	case IST_STARTING:
+	case IST_RUNNING:
+	case IST_RESTARTING:
+		break;
+	case IST_PROVISION:
+	case IST_BACKOFF:
+	case IST__LAST:
+		return;
+	}
+	health_cancel(s, in);
+	in->kill_at = 0;
+	if (in->spec->kind == KIND_CATTLE) {
+		/* Cattle are replaced by the controller, not revived here. */
+		inst_set_state(s, in, IST_FAILED, "%s", why);
+		kill_tree(s, in, old, SIGKILL);
+		return;
+	}
+	revive_pet(s, in, old, was_run, why);
 }
 
 void
