@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "err.h"
@@ -475,8 +476,10 @@ send_stream(struct httpd *h, struct MHD_Connection *conn, struct httpd_stream *s
 	return ret;
 }
 
+/* Queue r; hname: one extra header (Allow on a 405), or NULL. */
 static enum MHD_Result
-send_resp(struct httpd *h, struct MHD_Connection *conn, struct httpd_resp *r)
+send_resp_hdr(struct httpd *h, struct MHD_Connection *conn, struct httpd_resp *r,
+    const char *hname, const char *hvalue)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -501,9 +504,17 @@ send_resp(struct httpd *h, struct MHD_Connection *conn, struct httpd_resp *r)
 	r->body = NULL;
 	MHD_add_response_header(resp, "Content-Type",
 	    r->content_type ? r->content_type : "application/json");
+	if (hname != NULL)
+		MHD_add_response_header(resp, hname, hvalue);
 	ret = MHD_queue_response(conn, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+static enum MHD_Result
+send_resp(struct httpd *h, struct MHD_Connection *conn, struct httpd_resp *r)
+{
+	return send_resp_hdr(h, conn, r, NULL, NULL);
 }
 
 /* Free a reply that will not be sent. */
@@ -616,6 +627,105 @@ utf8_valid(const char *s)
 	return true;
 }
 
+/* Whether s is an HTTP token (RFC 9110 5.6.2), as a method must be: a
+ * method that is not (say a byte that is not UTF-8) is refused before it
+ * can reach an answer. */
+static bool
+is_token(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s) != NULL))
+			return false;
+	return true;
+}
+
+/* The head's fields that say where the body ends (and Host). */
+struct head_scan {
+	unsigned clen;       /* Content-Length fields */
+	unsigned te;         /* Transfer-Encoding fields */
+	bool te_chunked;     /* the (last) Transfer-Encoding is "chunked" */
+	bool host;
+	bool bad_name;       /* a field name holding a space or tab */
+};
+
+static enum MHD_Result
+head_scan_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct head_scan *hs = cls;
+
+	(void)kind;
+	if (strpbrk(key, " \t") != NULL)
+		hs->bad_name = true;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		hs->clen++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		hs->te++;
+		hs->te_chunked = value != NULL && strcasecmp(value, "chunked") == 0;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+		hs->host = true;
+	return MHD_YES;
+}
+
+/* A request head that is not HTTP/1.1 as RFC 9112 frames it: its body
+ * would end where MHD says and elsewhere for a proxy in front (request
+ * smuggling), or MHD would read it until the client closes. The status
+ * to refuse it with (the connection then closes: the answer is queued
+ * before the body is read), or 0. */
+static int
+head_refused(struct MHD_Connection *conn, const char *method, const char *version,
+    const char **detail)
+{
+	struct head_scan hs = {0};
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, head_scan_cb, &hs);
+	if (!is_token(method))
+		*detail = "the method is not a token";
+	else if (hs.bad_name)
+		*detail = "a header name holds white space";
+	else if (hs.clen > 1)
+		*detail = "more than one Content-Length";
+	else if (hs.te > 0 && hs.clen > 0)
+		*detail = "both Content-Length and Transfer-Encoding";
+	else if (hs.te > 1)
+		*detail = "more than one Transfer-Encoding";
+	else if (!hs.host && strcmp(version, MHD_HTTP_VERSION_1_1) == 0)
+		*detail = "an HTTP/1.1 request without Host";
+	else if (hs.te > 0 && !hs.te_chunked) {
+		*detail = "Transfer-Encoding: only chunked is supported";
+		return 501;
+	} else
+		return 0;
+	return 400;
+}
+
+/* 405 for a path known with other methods, with the Allow field that
+ * RFC 9110 requires. */
+static enum MHD_Result
+send_not_allowed(struct httpd *h, struct MHD_Connection *conn, const char *method,
+    const char *url)
+{
+	struct httpd_resp r = {0};
+	struct httpd_req req = {0};
+	char allow[128] = "", buf[1024];
+	size_t n = 0;
+
+	for (size_t i = 0; i < h->cfg.nroutes; i++) {
+		const char *m = h->cfg.routes[i].method;
+
+		if (!route_match(&req, buf, sizeof(buf), h->cfg.routes[i].pattern, url))
+			continue;
+		n += snprintf(allow + n, sizeof(allow) - n, "%s%s%s", n ? ", " : "", m,
+		    strcmp(m, "GET") == 0 ? ", HEAD" : "");
+		if (n >= sizeof(allow))
+			break;
+	}
+	httpd_reply_error(&r, 405, "method not allowed", "%s", method);
+	return send_resp_hdr(h, conn, &r, MHD_HTTP_HEADER_ALLOW, allow);
+}
+
 static enum MHD_Result
 access_cb(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -650,11 +760,17 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	if (call == NULL) {
 		/* First call: only headers are known. Reject early so an
 		 * unauthenticated or oversized body is never read. */
+		const char *why;
+		int refused;
+
 		if ((call = calloc(1, sizeof(*call))) == NULL)
 			return MHD_NO;
 		call->h = h;
 		call->conn = conn;
 		*con_cls = call;
+		if ((refused = head_refused(conn, method, version, &why)) != 0)
+			return send_error(h, conn, refused, refused == 501 ? "not implemented" :
+			    "bad request", why);
 		if (route == NULL || !route->public) {
 			if (!token_ok(h, conn))
 				return send_error(h, conn, 401, "unauthorized",
@@ -662,7 +778,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		}
 		if (route == NULL)
 			return path_known ?
-			    send_error(h, conn, 405, "method not allowed", method) :
+			    send_not_allowed(h, conn, method, url) :
 			    send_error(h, conn, 404, "not found", "no such path");
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
