@@ -19,6 +19,7 @@
 
 #include "err.h"
 #include "httpd.h"
+#include "httpd_head.h"
 #include "log.h"
 #include "units.h"
 
@@ -475,8 +476,10 @@ send_stream(struct httpd *h, struct MHD_Connection *conn, struct httpd_stream *s
 	return ret;
 }
 
+/* Queue r; hname: one extra header (Allow on a 405), or NULL. */
 static enum MHD_Result
-send_resp(struct httpd *h, struct MHD_Connection *conn, struct httpd_resp *r)
+send_resp_hdr(struct httpd *h, struct MHD_Connection *conn, struct httpd_resp *r,
+    const char *hname, const char *hvalue)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -501,9 +504,17 @@ send_resp(struct httpd *h, struct MHD_Connection *conn, struct httpd_resp *r)
 	r->body = NULL;
 	MHD_add_response_header(resp, "Content-Type",
 	    r->content_type ? r->content_type : "application/json");
+	if (hname != NULL)
+		MHD_add_response_header(resp, hname, hvalue);
 	ret = MHD_queue_response(conn, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+static enum MHD_Result
+send_resp(struct httpd *h, struct MHD_Connection *conn, struct httpd_resp *r)
+{
+	return send_resp_hdr(h, conn, r, NULL, NULL);
 }
 
 /* Free a reply that will not be sent. */
@@ -616,6 +627,31 @@ utf8_valid(const char *s)
 	return true;
 }
 
+/* 405 for a path known with other methods, with the Allow field that
+ * RFC 9110 requires. */
+static enum MHD_Result
+send_not_allowed(struct httpd *h, struct MHD_Connection *conn, const char *method,
+    const char *url)
+{
+	struct httpd_resp r = {0};
+	struct httpd_req req = {0};
+	char allow[128] = "", buf[1024];
+	size_t n = 0;
+
+	for (size_t i = 0; i < h->cfg.nroutes; i++) {
+		const char *m = h->cfg.routes[i].method;
+
+		if (!route_match(&req, buf, sizeof(buf), h->cfg.routes[i].pattern, url))
+			continue;
+		n += snprintf(allow + n, sizeof(allow) - n, "%s%s%s", n ? ", " : "", m,
+		    strcmp(m, "GET") == 0 ? ", HEAD" : "");
+		if (n >= sizeof(allow))
+			break;
+	}
+	httpd_reply_error(&r, 405, "method not allowed", "%s", method);
+	return send_resp_hdr(h, conn, &r, MHD_HTTP_HEADER_ALLOW, allow);
+}
+
 static enum MHD_Result
 access_cb(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -650,11 +686,17 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	if (call == NULL) {
 		/* First call: only headers are known. Reject early so an
 		 * unauthenticated or oversized body is never read. */
+		const char *why;
+		int refused;
+
 		if ((call = calloc(1, sizeof(*call))) == NULL)
 			return MHD_NO;
 		call->h = h;
 		call->conn = conn;
 		*con_cls = call;
+		if ((refused = httpd_head_refused(conn, method, version, &why)) != 0)
+			return send_error(h, conn, refused, refused == 501 ? "not implemented" :
+			    "bad request", why);
 		if (route == NULL || !route->public) {
 			if (!token_ok(h, conn))
 				return send_error(h, conn, 401, "unauthorized",
@@ -662,7 +704,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		}
 		if (route == NULL)
 			return path_known ?
-			    send_error(h, conn, 405, "method not allowed", method) :
+			    send_not_allowed(h, conn, method, url) :
 			    send_error(h, conn, 404, "not found", "no such path");
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);

@@ -9,7 +9,11 @@
  * accumulates the body up to max_body (beyond: 413 without reading it when
  * Content-Length says so), checks "Authorization: Bearer TOKEN" on every
  * route not marked public (401 before any handler runs), answers unknown
- * paths 404 and wrong methods 405, and errors as {"error", "detail"}.
+ * paths 404 and wrong methods 405 (with Allow), and errors as {"error",
+ * "detail"}. Before any of that, a head whose framing a proxy could read
+ * otherwise (Content-Length with Transfer-Encoding, either twice, white
+ * space before a colon, HTTP/1.1 without Host) or whose method is not a
+ * token is 400, another transfer coding than chunked 501 (httpd_head.h).
  * HEAD is answered wherever GET is, without the body.
  *
  * No client can starve another, before any authentication:

@@ -894,7 +894,9 @@ ctl_api_heartbeat(struct httpd_resp *out, const struct httpd_req *req, void *arg
 	if ((body = body_object(out, req)) == NULL)
 		return;
 	bname = json_string_value(json_object_get(body, "name"));
-	if (bname != NULL && strcmp(bname, name) != 0)
+	if (json_object_get(body, "name") != NULL && bname == NULL)
+		httpd_reply_error(out, 400, "bad request", "name: want a string");
+	else if (bname != NULL && strcmp(bname, name) != 0)
 		httpd_reply_error(out, 400, "bad request", "name \"%s\" differs from the path",
 		    bname);
 	else if (ctl_node_report(c, name, body, false) < 0)

@@ -284,6 +284,61 @@ same_list(struct ctl *c, struct ctl_node *n, const char *digest, bool was_live)
 	return true;
 }
 
+/* Whether s is "HOST:PORT" with a port of 1..65535. */
+static bool
+addr_valid(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (colon == NULL || colon == s || strlen(s) > 255)
+		return false;
+	port = strtol(colon + 1, &end, 10);
+	return end != colon + 1 && *end == '\0' && port >= 1 && port <= 65535;
+}
+
+/* The fields of a registration or heartbeat have the types a slave sends
+ * (slave/report.c): one that does not is refused whole, before anything
+ * changes, rather than read as absent or zero. */
+static int
+report_check(const json_t *body)
+{
+	const json_t *v, *list = json_object_get(body, "instances");
+	const char *key;
+	size_t k;
+
+	if ((v = json_object_get(body, "address")) != NULL &&
+	    (!json_is_string(v) || !addr_valid(json_string_value(v))))
+		return orch_err_set(ORCH_EINVALID, "address: want \"host:port\"");
+	if ((v = json_object_get(body, "cpu")) != NULL &&
+	    (!json_is_number(v) || !(json_number_value(v) >= 0 && json_number_value(v) <= 1e6)))
+		return orch_err_set(ORCH_EINVALID, "cpu: want a number of CPUs >= 0");
+	if ((v = json_object_get(body, "memory")) != NULL &&
+	    (!json_is_integer(v) || json_integer_value(v) < 0))
+		return orch_err_set(ORCH_EINVALID, "memory: want bytes, an integer >= 0");
+	if ((v = json_object_get(body, "heartbeat_ms")) != NULL &&
+	    (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > 86400000))
+		return orch_err_set(ORCH_EINVALID, "heartbeat_ms: want 0..86400000");
+	if ((v = json_object_get(body, "state_error")) != NULL && !json_is_string(v) &&
+	    !json_is_null(v))
+		return orch_err_set(ORCH_EINVALID, "state_error: want a string or null");
+	if ((v = json_object_get(body, "labels")) != NULL) {
+		const json_t *lv;
+
+		if (!json_is_object(v))
+			return orch_err_set(ORCH_EINVALID, "labels: want an object of strings");
+		json_object_foreach((json_t *)v, key, lv)
+			if (!json_is_string(lv))
+				return orch_err_set(ORCH_EINVALID, "labels.%s: want a string", key);
+	}
+	for (k = 0; json_is_array(list) && k < json_array_size(list); k++)
+		if (!json_is_object(json_array_get(list, k)))
+			return orch_err_set(ORCH_EINVALID, "instances[%zu]: want an object", k);
+	return 0;
+}
+
 int
 ctl_node_report(struct ctl *c, const char *name, const json_t *body, bool registering)
 {
@@ -305,6 +360,8 @@ ctl_node_report(struct ctl *c, const char *name, const json_t *body, bool regist
 		return orch_err_set(ORCH_EINVALID, "digest: want a string of 1 to 128 characters");
 	if (list == NULL && digest != NULL && registering)
 		return orch_err_set(ORCH_EINVALID, "instances: a registration carries the list");
+	if (report_check(body) < 0)
+		return orch_err_code();
 	if ((n = ctl_node_find(c, name)) == NULL) {
 		if (!registering)
 			return orch_err_set(ORCH_ENOTFOUND, "node %s is not registered", name);
@@ -360,6 +417,9 @@ ctl_node_events(struct ctl *c, const char *name, const json_t *body)
 
 	if (!json_is_object(body) || !json_is_array(evs))
 		return orch_err_set(ORCH_EINVALID, "body: want {\"node\", \"events\": [...]}");
+	for (k = 0; k < json_array_size(evs); k++)
+		if (!json_is_object(json_array_get(evs, k)))
+			return orch_err_set(ORCH_EINVALID, "events[%zu]: want an object", k);
 	if ((n = ctl_node_find(c, name)) == NULL)
 		return orch_err_set(ORCH_ENOTFOUND, "node %s is not registered", name);
 	/* A batch's transitions go to the store in one commit. */
