@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ usage(const char *msg)
 	    "                  --token-file F [--labels k=v,...] [--cpu N] [--memory SIZE]\n"
 	    "                  [--port-range LO-HI] [--heartbeat DURATION] [--max-body SIZE]\n"
 	    "                  [--idle-timeout DURATION] [--log-max SIZE] [--advertise ADDR]\n"
-	    "                  [--no-cgroup]\n"
+	    "                  [--no-cgroup] [--default-user USER]\n"
 	    "                  [--log-level debug|info|warn]\n");
 	exit(2);
 }
@@ -108,6 +109,7 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 		{"advertise", required_argument, NULL, 'a'},
 		{"address", required_argument, NULL, 'a'}, /* the older spelling */
 		{"no-cgroup", no_argument, NULL, 'G'},
+		{"default-user", required_argument, NULL, 'U'},
 		{"log-level", required_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -133,6 +135,7 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 		case 't': *out_token_file = optarg; break;
 		case 'a': c->address = optarg; break;
 		case 'G': c->no_cgroup = true; break;
+		case 'U': c->default_user = optarg; break;
 		case 'L':
 			if (split_labels(c, optarg) < 0)
 				usage(orch_err_last());
@@ -192,6 +195,14 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 	}
 	if (c->name == NULL || c->listen == NULL || c->data_dir == NULL || *out_token_file == NULL)
 		usage("--name, --listen, --data-dir and --token-file are required");
+	/* As root, every instance without user: runs as this user: one
+	 * that does not exist would fail them all, so refuse at the start. */
+	if (c->default_user == NULL)
+		c->default_user = "nobody";
+	if (geteuid() == 0 && getpwnam(c->default_user) == NULL) {
+		snprintf(msg, sizeof(msg), "--default-user: no user named \"%s\"", c->default_user);
+		usage(msg);
+	}
 }
 
 /* Instance ports inside the kernel's ephemeral range can be taken by any
