@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -205,6 +206,54 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 	}
 }
 
+/* Whether uid (with groups) may search the dir st describes. */
+static bool
+may_search(const struct stat *st, uid_t uid, const gid_t *groups, int ngroups)
+{
+	if (st->st_uid == uid)
+		return st->st_mode & S_IXUSR;
+	for (int i = 0; i < ngroups; i++)
+		if (groups[i] == st->st_gid)
+			return st->st_mode & S_IXGRP;
+	return st->st_mode & S_IXOTH;
+}
+
+/* A root slave's instances run as --default-user and find their data dir
+ * by its full path (ORCH_DATA_DIR): say at the start when that user
+ * cannot search the data dir or one above it (/root is 0700 on Debian),
+ * rather than let every instance fail on its first write. */
+static void
+warn_unreachable_data_dir(const struct slave_config *c)
+{
+	char path[4096];
+	struct passwd *pw;
+	struct stat st;
+	gid_t groups[256];
+	int ng = 256;
+
+	if (geteuid() != 0 || (pw = getpwnam(c->default_user)) == NULL)
+		return;
+	if (getgrouplist(c->default_user, pw->pw_gid, groups, &ng) < 0)
+		ng = 0;
+	snprintf(path, sizeof(path), "%s", c->data_dir);
+	for (char *p = path + 1;; p++) {
+		char was = *p;
+
+		if (was != '/' && was != '\0')
+			continue;
+		*p = '\0';
+		if (stat(path, &st) == 0 && !may_search(&st, pw->pw_uid, groups, ng)) {
+			log_warnx("--data-dir %s: instances without user: run as %s, "
+			    "which cannot search %s (mode %03o): they cannot reach their "
+			    "ORCH_DATA_DIR", c->data_dir, c->default_user, path,
+			    (unsigned)(st.st_mode & 0777));
+			return;
+		}
+		if ((*p = was) == '\0')
+			return;
+	}
+}
+
 /* Instance ports inside the kernel's ephemeral range can be taken by any
  * outgoing connection at any time: say so once. */
 static void
@@ -360,6 +409,7 @@ main(int argc, char **argv)
 		log_warn("mkdir %s", s.cfg.data_dir);
 		goto out;
 	}
+	warn_unreachable_data_dir(&s.cfg);
 	/* One slave per data dir: a second would fight over the instances. */
 	snprintf(lockpath, sizeof(lockpath), "%s/slave.lock", s.cfg.data_dir);
 	if ((lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
