@@ -29,6 +29,7 @@
 
 #include "artifact.h"
 #include "err.h"
+#include "evloop.h"
 #include "sha256.h"
 
 #define STALE_TEMP_SEC 3600
@@ -140,6 +141,7 @@ download(char hex[SHA256_HEX_LEN + 1], int fd, const char *url,
 	stall_s = (long)((o->stall_ms + 999) / 1000);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, evloop_curl_opensocket);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, dl_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);

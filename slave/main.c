@@ -23,6 +23,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "procfs.h"
 #include "slave.h"
 #include "units.h"
 
@@ -440,6 +441,11 @@ main(int argc, char **argv)
 		log_warnx("%s", orch_err_last());
 		goto out_curl;
 	}
+	/* All is open now: libcurl's socketpair (opened without O_CLOEXEC),
+	 * the listener, what our parent left us. No instance inherits any of
+	 * it (issue 12; spawn.c marks them again in the child). */
+	if (orch_procfs_cloexec_all() < 0)
+		log_warn("/proc/self/fd");
 	if (httpd_parse_listen(addr, sizeof(addr), &(int){0}, s.cfg.listen) == 0) {
 		s.cfg.address = advertised(address, sizeof(address), &s.cfg, addr,
 		    httpd_port(s.httpd));
