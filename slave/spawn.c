@@ -417,8 +417,8 @@ user_groups(struct instance *in, const char *user)
 static int
 resolve_user(const struct slave *s, struct instance *in)
 {
-	const char *user = in->spec->user;
-	struct passwd *pw;
+	const char *user = in->spec->user, *group = in->spec->group;
+	struct passwd *pw = NULL;
 	struct group *gr;
 	bool root = geteuid() == 0;
 	int rc;
@@ -434,7 +434,10 @@ resolve_user(const struct slave *s, struct instance *in)
 	in->uid = geteuid();
 	in->gid = getegid();
 	if (user != NULL) {
-		if ((pw = getpwnam(user)) == NULL)
+		/* A uid stands for its user (the manifest allows either). */
+		if ((pw = getpwnam(user)) == NULL && user[strspn(user, "0123456789")] == '\0')
+			pw = getpwuid((uid_t)strtoul(user, NULL, 10));
+		if (pw == NULL)
 			return orch_err_set(ORCH_EINVALID, "user: no user named \"%s\"%s", user,
 			    in->spec->user == NULL ? " (the slave's --default-user)" : "");
 		in->uid = pw->pw_uid;
@@ -442,9 +445,11 @@ resolve_user(const struct slave *s, struct instance *in)
 		if (root && (in->home = strdup(pw->pw_dir)) == NULL)
 			return orch_err_set(ORCH_ERROR, "out of memory");
 	}
-	if (in->spec->group != NULL) {
-		if ((gr = getgrnam(in->spec->group)) == NULL)
-			return orch_err_set(ORCH_EINVALID, "group: no group named \"%s\"", in->spec->group);
+	if (group != NULL) {
+		if ((gr = getgrnam(group)) == NULL && group[strspn(group, "0123456789")] == '\0')
+			gr = getgrgid((gid_t)strtoul(group, NULL, 10));
+		if (gr == NULL)
+			return orch_err_set(ORCH_EINVALID, "group: no group named \"%s\"", group);
 		in->gid = gr->gr_gid;
 	}
 	if (!root) {
@@ -452,8 +457,10 @@ resolve_user(const struct slave *s, struct instance *in)
 			return orch_err_set(ORCH_EINVALID, "user: switching user needs a slave running as root");
 		return 0; /* already who it asks to be: nothing to switch */
 	}
-	/* As root user is never NULL here (the default user stands in). */
-	if ((rc = user_groups(in, user)) < 0)
+	/* As root pw is never NULL here (the default user stands in). */
+	if (pw == NULL)
+		return orch_err_set(ORCH_ERROR, "user: none to switch to");
+	if ((rc = user_groups(in, pw->pw_name)) < 0)
 		return rc;
 	in->switch_user = true;
 	return 0;

@@ -367,6 +367,22 @@ TEST(privileges__default_user_flag_and_explicit_root)
 		CHECK_CONTAINS(json_string_value(json_object_get(j, "reason")), "root");
 	}
 	json_decref(j);
+
+	/* A uid stands for its user, as the manifest allows. */
+	CHECK_EQ_INT(fx_post(&fx, "{\"id\":\"num-0\",\"service\":\"num\",\"version\":\"1\","
+	    "\"user\":\"1\",\"command\":[\"/bin/sleep\",\"120\"],"
+	    "\"stop\":{\"timeout_ms\":3000}}", &j), 201);
+	if (root) {
+		CHECK_STR(json_string_value(json_object_get(j, "state")), "Run");
+		pid = json_integer_value(json_object_get(j, "pid"));
+		CHECK(WAIT_FOR(runs_exe(pid, "/sleep"), FX_WAIT));
+		v = proc_line(pid, "status", "Uid:\t");
+		CHECK_STR(v, ids4(1));
+		free(v);
+	} else {
+		CHECK_STR(json_string_value(json_object_get(j, "state")), "Failed");
+	}
+	json_decref(j);
 	fx_finish(&fx);
 }
 
