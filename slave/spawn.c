@@ -480,6 +480,29 @@ own_dir(const struct instance *in, const char *dir)
 	return 0;
 }
 
+/*
+ * The artifact dir is its instances' own too, so they can change it. It
+ * is unpacked as root and reused by every instance of that version here:
+ * one already handed to another user is not handed to this one (a later
+ * user: root would run what nobody may have rewritten). A new version
+ * gets a fresh dir.
+ */
+static int
+own_artifact_dir(const struct instance *in)
+{
+	struct stat st;
+
+	if (in->artifact_dir == NULL)
+		return 0;
+	if (stat(in->artifact_dir, &st) < 0)
+		return orch_err_sys(ORCH_ERROR, "stat %s", in->artifact_dir);
+	if (in->switch_user && st.st_uid != 0 && st.st_uid != in->uid)
+		return orch_err_set(ORCH_EINVALID, "artifact dir %s belongs to uid %u, which "
+		    "may have changed it: not handed to uid %u (give the new user a new "
+		    "version)", in->artifact_dir, (unsigned)st.st_uid, (unsigned)in->uid);
+	return own_dir(in, in->artifact_dir);
+}
+
 int
 spawn_prepare(struct slave *s, struct instance *in)
 {
@@ -525,7 +548,7 @@ spawn_prepare(struct slave *s, struct instance *in)
 		return rc;
 	/* The instance owns its data dir, whoever it runs as (its parents
 	 * are search-only for others: 0711). */
-	if ((rc = own_dir(in, in->data_dir)) < 0 || (rc = own_dir(in, in->artifact_dir)) < 0)
+	if ((rc = own_dir(in, in->data_dir)) < 0 || (rc = own_artifact_dir(in)) < 0)
 		return rc;
 	if ((rc = expand_vec(&in->argv, s, in, in->spec->command, in->spec->ncommand)) < 0)
 		goto fail;

@@ -345,6 +345,21 @@ TEST(privileges__default_user_flag_and_explicit_root)
 	snprintf(dir, sizeof(dir), "%s/artifacts/du/1.0.0", fx.data_dir);
 	check_dir_owned(dir, uid);
 
+	/* That artifact dir is daemon's now (it may have changed it): the
+	 * same version is not handed to root. */
+	if (root) {
+		snprintf(body, sizeof(body),
+		    "{\"id\":\"du-1\",\"service\":\"du\",\"version\":\"1.0.0\",\"user\":\"root\","
+		    "\"artifact\":{\"url\":\"file://%s/app.tar.gz\",\"sha256\":\"%s\"},"
+		    "\"command\":[\"bin/run.sh\"],\"stop\":{\"timeout_ms\":3000}}", fx.dir, sha);
+		CHECK_EQ_INT(fx_post(&fx, body, &j), 201);
+		json_decref(j);
+		CHECK(WAIT_FOR(fx_is(&fx, "du-1", "state", "Failed"), FX_WAIT));
+		j = fx_instance(&fx, "du-1");
+		CHECK_CONTAINS(json_string_value(json_object_get(j, "reason")), "belongs to uid 1");
+		json_decref(j);
+	}
+
 	/* Root only when the manifest says so. */
 	CHECK_EQ_INT(fx_post(&fx, "{\"id\":\"root-0\",\"service\":\"rt\",\"version\":\"1\","
 	    "\"user\":\"root\",\"command\":[\"/bin/sleep\",\"120\"],"
