@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -283,6 +284,14 @@ evloop_wait(struct evloop *ev, int timeout_ms)
 	return n < 0 ? 0 : n;
 }
 
+curl_socket_t
+evloop_curl_opensocket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)arg;
+	(void)purpose;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 int
 evloop_curl_add(struct evloop *ev, CURL *easy, evloop_fn done, void *arg)
 {
@@ -297,6 +306,7 @@ evloop_curl_add(struct evloop *ev, CURL *easy, evloop_fn done, void *arg)
 	r->arg = arg;
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, evloop_curl_opensocket);
 	if (curl_multi_add_handle(ev->multi, easy) != CURLM_OK) {
 		free(r);
 		curl_easy_cleanup(easy);

@@ -68,6 +68,10 @@ int64_t evloop_earliest(int64_t a, int64_t b);
  * from a dispatch or a done function. */
 int evloop_wait(struct evloop *ev, int timeout_ms);
 
+/* CURLOPT_OPENSOCKETFUNCTION: libcurl's sockets, SOCK_CLOEXEC (libcurl
+ * opens them without), so no process a daemon starts inherits one (issue
+ * 12). evloop_curl_add sets it; set it on a handle run another way. */
+curl_socket_t evloop_curl_opensocket(void *arg, curlsocktype purpose, struct curl_sockaddr *a);
 /* Start a transfer: takes easy (cleaned up at once on failure). done, if
  * not NULL, is called once through the loop's call function when it
  * ends; then the loop removes and cleans up the handle. */

@@ -1,7 +1,9 @@
 /* procfs.c - /proc/PID/stat, /proc/PID/environ and pidfds, see procfs.h. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -72,4 +74,26 @@ orch_procfs_env_get(const char *env, size_t n, const char *name)
 		if (n - off > klen && memcmp(env + off, name, klen) == 0 && env[off + klen] == '=')
 			return env + off + klen + 1;
 	return NULL;
+}
+
+int
+orch_procfs_cloexec_all(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0, fd, flags;
+	char *end;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		fd = (int)strtol(e->d_name, &end, 10);
+		if (*end != '\0' || end == e->d_name || fd <= 2 || fd == dirfd(d))
+			continue;
+		if ((flags = fcntl(fd, F_GETFD)) >= 0 && !(flags & FD_CLOEXEC) &&
+		    fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
 }

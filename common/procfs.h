@@ -35,4 +35,12 @@ ssize_t orch_procfs_environ(char *buf, size_t len, pid_t pid);
  * read it (n bytes), or NULL when it has none. Points into env. */
 const char *orch_procfs_env_get(const char *env, size_t n, const char *name);
 
+/*
+ * Mark every descriptor of this process above 2 close-on-exec: those a
+ * library opened without O_CLOEXEC (libcurl's multi handle makes a
+ * socketpair so) and those inherited from whoever started us, so that no
+ * program we exec inherits them. The number marked, or -1 with errno.
+ */
+int orch_procfs_cloexec_all(void);
+
 #endif

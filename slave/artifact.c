@@ -29,6 +29,7 @@
 
 #include "artifact.h"
 #include "err.h"
+#include "evloop.h"
 #include "sha256.h"
 
 #define STALE_TEMP_SEC 3600
@@ -130,13 +131,17 @@ download(char hex[SHA256_HEX_LEN + 1], int fd, const char *url,
 	memset(&d, 0, sizeof(d));
 	d.fd = fd;
 	d.max = o->max_bytes;
-	sha256_init(&d.sha);
+	if ((rc = sha256_init(&d.sha)) < 0)
+		return rc;
 	c = curl_easy_init();
-	if (c == NULL)
+	if (c == NULL) {
+		sha256_discard(&d.sha);
 		return orch_err_set(ORCH_ERROR, "curl_easy_init failed");
+	}
 	stall_s = (long)((o->stall_ms + 999) / 1000);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, evloop_curl_opensocket);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, dl_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
@@ -206,10 +211,9 @@ download(char hex[SHA256_HEX_LEN + 1], int fd, const char *url,
 		break;
 	}
 	curl_easy_cleanup(c);
-	if (rc == 0) {
-		sha256_final(digest, &d.sha);
+	if (rc == 0 && (rc = sha256_final(digest, &d.sha)) == 0)
 		sha256_hex(hex, digest);
-	}
+	sha256_discard(&d.sha); /* after final a no-op; after a failed fetch it frees */
 	return rc;
 }
 

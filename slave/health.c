@@ -268,7 +268,7 @@ probe_start(struct slave *s, struct instance *in, int64_t now)
 	p->deadline = now + in->spec->health.timeout_ms;
 	switch (p->type) {
 	case HEALTH_EXEC:
-		rc = spawn_helper(&p->pid, in->hargv, in->envp, in->cwd);
+		rc = spawn_helper(&p->pid, in->hargv, in->envp, in->cwd, in);
 		break;
 	case HEALTH_TCP:
 		if ((rc = start_tcp(s, in)) == 1) {

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "procfs.h"
 #include "slave.h"
 #include "units.h"
 
@@ -34,7 +37,7 @@ usage(const char *msg)
 	    "                  --token-file F [--labels k=v,...] [--cpu N] [--memory SIZE]\n"
 	    "                  [--port-range LO-HI] [--heartbeat DURATION] [--max-body SIZE]\n"
 	    "                  [--idle-timeout DURATION] [--log-max SIZE] [--advertise ADDR]\n"
-	    "                  [--no-cgroup]\n"
+	    "                  [--no-cgroup] [--default-user USER]\n"
 	    "                  [--log-level debug|info|warn]\n");
 	exit(2);
 }
@@ -108,6 +111,7 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 		{"advertise", required_argument, NULL, 'a'},
 		{"address", required_argument, NULL, 'a'}, /* the older spelling */
 		{"no-cgroup", no_argument, NULL, 'G'},
+		{"default-user", required_argument, NULL, 'U'},
 		{"log-level", required_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -133,6 +137,7 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 		case 't': *out_token_file = optarg; break;
 		case 'a': c->address = optarg; break;
 		case 'G': c->no_cgroup = true; break;
+		case 'U': c->default_user = optarg; break;
 		case 'L':
 			if (split_labels(c, optarg) < 0)
 				usage(orch_err_last());
@@ -192,6 +197,62 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 	}
 	if (c->name == NULL || c->listen == NULL || c->data_dir == NULL || *out_token_file == NULL)
 		usage("--name, --listen, --data-dir and --token-file are required");
+	/* As root, every instance without user: runs as this user: one
+	 * that does not exist would fail them all, so refuse at the start. */
+	if (c->default_user == NULL)
+		c->default_user = "nobody";
+	if (geteuid() == 0 && getpwnam(c->default_user) == NULL) {
+		snprintf(msg, sizeof(msg), "--default-user: no user named \"%s\"", c->default_user);
+		usage(msg);
+	}
+}
+
+/* Whether uid (with groups) may search the dir st describes. */
+static bool
+may_search(const struct stat *st, uid_t uid, const gid_t *groups, int ngroups)
+{
+	if (st->st_uid == uid)
+		return st->st_mode & S_IXUSR;
+	for (int i = 0; i < ngroups; i++)
+		if (groups[i] == st->st_gid)
+			return st->st_mode & S_IXGRP;
+	return st->st_mode & S_IXOTH;
+}
+
+/* A root slave's instances run as --default-user and find their data dir
+ * by its full path (ORCH_DATA_DIR): say at the start when that user
+ * cannot search the data dir or one above it (/root is 0700 on Debian),
+ * rather than let every instance fail on its first write. */
+static void
+warn_unreachable_data_dir(const struct slave_config *c)
+{
+	char path[4096];
+	struct passwd *pw;
+	struct stat st;
+	gid_t groups[256];
+	int ng = 256;
+
+	if (geteuid() != 0 || (pw = getpwnam(c->default_user)) == NULL)
+		return;
+	if (getgrouplist(c->default_user, pw->pw_gid, groups, &ng) < 0)
+		ng = 0;
+	snprintf(path, sizeof(path), "%s", c->data_dir);
+	for (char *p = path + 1;; p++) {
+		char was = *p;
+
+		if (was != '/' && was != '\0')
+			continue;
+		*p = '\0';
+		if (stat(path, &st) == 0 && !may_search(&st, pw->pw_uid, groups, ng)) {
+			log_warnx("--data-dir %s: instances without user: run as %s, "
+			    "which cannot search %s (mode %03o): they cannot reach their "
+			    "ORCH_DATA_DIR", c->data_dir, c->default_user, path,
+			    (unsigned)(st.st_mode & 0777));
+			return;
+		}
+		if ((*p = was) == '\0')
+			return;
+	}
 }
 
 /* Instance ports inside the kernel's ephemeral range can be taken by any
@@ -349,6 +410,7 @@ main(int argc, char **argv)
 		log_warn("mkdir %s", s.cfg.data_dir);
 		goto out;
 	}
+	warn_unreachable_data_dir(&s.cfg);
 	/* One slave per data dir: a second would fight over the instances. */
 	snprintf(lockpath, sizeof(lockpath), "%s/slave.lock", s.cfg.data_dir);
 	if ((lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
@@ -379,6 +441,11 @@ main(int argc, char **argv)
 		log_warnx("%s", orch_err_last());
 		goto out_curl;
 	}
+	/* All is open now: libcurl's socketpair (opened without O_CLOEXEC),
+	 * the listener, what our parent left us. No instance inherits any of
+	 * it (issue 12; spawn.c marks them again in the child). */
+	if (orch_procfs_cloexec_all() < 0)
+		log_warn("/proc/self/fd");
 	if (httpd_parse_listen(addr, sizeof(addr), &(int){0}, s.cfg.listen) == 0) {
 		s.cfg.address = advertised(address, sizeof(address), &s.cfg, addr,
 		    httpd_port(s.httpd));

@@ -79,10 +79,8 @@ node_json(struct slave *s, struct channel *c, bool may_omit)
 	}
 	/* Out of memory: no digest, the list goes (and is never omitted). */
 	c->digest[0] = '\0';
-	if (text != NULL) {
-		sha256_buf(sum, text, strlen(text));
+	if (text != NULL && sha256_buf(sum, text, strlen(text)) == 0)
 		sha256_hex(c->digest, sum);
-	}
 	free(text);
 	c->full = !may_omit || c->digest[0] == '\0' || strcmp(c->digest, r->taken) != 0 ||
 	    orch_mono_ms() - r->full_at >= FULL_EVERY_MS;

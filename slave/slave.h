@@ -88,6 +88,9 @@ struct instance {
 	bool switch_user;
 	uid_t uid;
 	gid_t gid;
+	gid_t *groups;           /* supplementary groups of uid (getgrouplist) */
+	int ngroups;
+	char *home;              /* the user's home dir when switching, else NULL */
 	char *cgroup_dirs[2];    /* memory/cpu (v1) or the one v2 dir; NULL none */
 	pid_t pid;               /* 0: no process */
 	uint64_t starttime;      /* /proc/PID/stat field 22: pid identity */
@@ -129,6 +132,9 @@ struct slave_config {
 	int64_t idle_timeout_ms;
 	uint64_t log_max;
 	bool no_cgroup;
+	/* Who instances without user: run as when the slave is root (issue
+	 * 12: never root by default); "nobody" unless --default-user. */
+	const char *default_user;
 };
 
 struct metrics {
@@ -224,7 +230,8 @@ int spawn_exec(struct slave *s, struct instance *in);
 int spawn_expand(char **out, const struct slave *s, const struct instance *in,
     const char *text);
 /* fork/exec an argv with output to /dev/null, new process group. */
-int spawn_helper(pid_t *out, char *const argv[], char *const envp[], const char *cwd);
+int spawn_helper(pid_t *out, char *const argv[], char *const envp[], const char *cwd,
+    const struct instance *as);
 void spawn_free_prepared(struct instance *in);
 int port_alloc(int *out, struct slave *s);
 

@@ -18,9 +18,11 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -287,6 +289,11 @@ spawn_free_prepared(struct instance *in)
 	vec_free(in->envp);
 	vec_free(in->hargv);
 	in->argv = in->envp = in->hargv = NULL;
+	free(in->groups);
+	free(in->home);
+	in->groups = NULL;
+	in->ngroups = 0;
+	in->home = NULL;
 }
 
 static int
@@ -322,6 +329,9 @@ build_env(const struct slave *s, struct instance *in)
 	for (size_t i = 0; i < sizeof(inherit) / sizeof(inherit[0]); i++)
 		if ((iv = getenv(inherit[i])) != NULL && (rc = env_add(in->envp, &n, inherit[i], iv)) < 0)
 			return rc;
+	/* Switched to another user: its own home, not the slave's. */
+	if (in->home != NULL && (rc = env_add(in->envp, &n, "HOME", in->home)) < 0)
+		return rc;
 	if (getenv("PATH") == NULL &&
 	    (rc = env_add(in->envp, &n, "PATH", "/usr/local/bin:/usr/bin:/bin")) < 0)
 		return rc;
@@ -373,32 +383,124 @@ mkdirs(const char *path, mode_t mode)
 	return 0;
 }
 
+/* The supplementary groups of user (as initgroups would set them), looked
+ * up here because the child may call only async-signal-safe functions. */
 static int
-resolve_user(struct instance *in)
+user_groups(struct instance *in, const char *user)
 {
-	struct passwd *pw;
+	int n = 16;
+
+	for (;;) {
+		gid_t *g = realloc(in->groups, (size_t)n * sizeof(gid_t));
+		int got = n;
+
+		if (g == NULL)
+			return orch_err_set(ORCH_ERROR, "out of memory");
+		in->groups = g;
+		if (getgrouplist(user, in->gid, g, &got) >= 0) {
+			in->ngroups = got;
+			return 0;
+		}
+		if (got <= n && n >= 65536)
+			return orch_err_set(ORCH_ERROR, "user: cannot list the groups of \"%s\"", user);
+		n = got > n ? got : n * 2;
+	}
+}
+
+/*
+ * Who the instance runs as (issue 12, least privilege). A manifest user:
+ * wins, root included (the only way to run as root is to say so). With
+ * none, a root slave runs it as --default-user (nobody), never as itself.
+ * A slave that is not root cannot switch: a user: or group: other than
+ * its own is an error, reported as the instance's reason.
+ */
+static int
+resolve_user(const struct slave *s, struct instance *in)
+{
+	const char *user = in->spec->user, *group = in->spec->group;
+	struct passwd *pw = NULL;
 	struct group *gr;
+	bool root = geteuid() == 0;
+	int rc;
 
 	in->switch_user = false;
-	if (in->spec->user == NULL && in->spec->group == NULL)
+	in->ngroups = 0;
+	free(in->home);
+	in->home = NULL;
+	if (user == NULL && root)
+		user = s->cfg.default_user != NULL ? s->cfg.default_user : "nobody";
+	if (user == NULL && in->spec->group == NULL)
 		return 0;
-	in->uid = getuid();
-	in->gid = getgid();
-	if (in->spec->user != NULL) {
-		if ((pw = getpwnam(in->spec->user)) == NULL)
-			return orch_err_set(ORCH_EINVALID, "user: no user named \"%s\"", in->spec->user);
+	in->uid = geteuid();
+	in->gid = getegid();
+	if (user != NULL) {
+		/* A uid stands for its user (the manifest allows either). */
+		if ((pw = getpwnam(user)) == NULL && user[strspn(user, "0123456789")] == '\0')
+			pw = getpwuid((uid_t)strtoul(user, NULL, 10));
+		if (pw == NULL)
+			return orch_err_set(ORCH_EINVALID, "user: no user named \"%s\"%s", user,
+			    in->spec->user == NULL ? " (the slave's --default-user)" : "");
 		in->uid = pw->pw_uid;
 		in->gid = pw->pw_gid;
+		if (root && (in->home = strdup(pw->pw_dir)) == NULL)
+			return orch_err_set(ORCH_ERROR, "out of memory");
 	}
-	if (in->spec->group != NULL) {
-		if ((gr = getgrnam(in->spec->group)) == NULL)
-			return orch_err_set(ORCH_EINVALID, "group: no group named \"%s\"", in->spec->group);
+	if (group != NULL) {
+		if ((gr = getgrnam(group)) == NULL && group[strspn(group, "0123456789")] == '\0')
+			gr = getgrgid((gid_t)strtoul(group, NULL, 10));
+		if (gr == NULL)
+			return orch_err_set(ORCH_EINVALID, "group: no group named \"%s\"", group);
 		in->gid = gr->gr_gid;
 	}
-	if (geteuid() != 0 && (in->uid != geteuid() || in->gid != getegid()))
-		return orch_err_set(ORCH_EINVALID, "user: switching user needs a slave running as root");
+	if (!root) {
+		if (in->uid != geteuid() || in->gid != getegid())
+			return orch_err_set(ORCH_EINVALID, "user: switching user needs a slave running as root");
+		return 0; /* already who it asks to be: nothing to switch */
+	}
+	/* As root pw is never NULL here (the default user stands in). */
+	if (pw == NULL)
+		return orch_err_set(ORCH_ERROR, "user: none to switch to");
+	if ((rc = user_groups(in, pw->pw_name)) < 0)
+		return rc;
 	in->switch_user = true;
 	return 0;
+}
+
+/* The instance's own dirs (its data dir, its artifact dir) belong to the
+ * user it runs as, and to nobody else: 0700. */
+static int
+own_dir(const struct instance *in, const char *dir)
+{
+	if (dir == NULL)
+		return 0;
+	if (in->switch_user && chown(dir, in->uid, in->gid) < 0)
+		return orch_err_sys(ORCH_ERROR, "chown %s", dir);
+	if (chmod(dir, 0700) < 0)
+		return orch_err_sys(ORCH_ERROR, "chmod %s", dir);
+	return 0;
+}
+
+/*
+ * The artifact dir is its instances' own too, so they can change it. It
+ * is unpacked as root and reused by every instance of that version here:
+ * one already handed to another user is not handed to this one (a later
+ * user: root would run what nobody may have rewritten). A new version
+ * gets a fresh dir.
+ */
+static int
+own_artifact_dir(const struct instance *in)
+{
+	struct stat st;
+
+	if (in->artifact_dir == NULL)
+		return 0;
+	if (stat(in->artifact_dir, &st) < 0)
+		return orch_err_sys(ORCH_ERROR, "stat %s", in->artifact_dir);
+	if (in->switch_user && st.st_uid != 0 && st.st_uid != in->uid)
+		return orch_err_set(ORCH_EINVALID, "artifact dir %s belongs to uid %u, which "
+		    "may have changed it: not handed to uid %u (give the new user a new "
+		    "version)", in->artifact_dir, (unsigned)st.st_uid, (unsigned)in->uid);
+	return own_dir(in, in->artifact_dir);
 }
 
 int
@@ -442,12 +544,12 @@ spawn_prepare(struct slave *s, struct instance *in)
 		in->cwd = NULL;
 	if (in->cwd == NULL)
 		return orch_err_set(ORCH_ERROR, "out of memory");
-	if ((rc = resolve_user(in)) < 0)
+	if ((rc = resolve_user(s, in)) < 0)
 		return rc;
 	/* The instance owns its data dir, whoever it runs as (its parents
 	 * are search-only for others: 0711). */
-	if (in->switch_user && chown(in->data_dir, in->uid, in->gid) < 0)
-		return orch_err_sys(ORCH_ERROR, "chown %s", in->data_dir);
+	if ((rc = own_dir(in, in->data_dir)) < 0 || (rc = own_artifact_dir(in)) < 0)
+		return rc;
 	if ((rc = expand_vec(&in->argv, s, in, in->spec->command, in->spec->ncommand)) < 0)
 		goto fail;
 	if (in->spec->health.ncommand > 0 &&
@@ -476,14 +578,101 @@ set_rlimit(int res, int64_t v)
 	setrlimit(res, &rl);
 }
 
-/* In the child: report errno on the pipe and leave. Async-signal-safe. */
+/* In a child: report errno on the pipe (errfd -1: none) and leave.
+ * Async-signal-safe. */
 static void __attribute__((noreturn))
 child_fail(int fd, int err)
 {
-	ssize_t r = write(fd, &err, sizeof(err));
+	if (fd >= 0) {
+		ssize_t r = write(fd, &err, sizeof(err));
 
-	(void)r;
+		(void)r;
+	}
 	_exit(127);
+}
+
+/* In a child: make fd the descriptor target, inheritable (fd was opened
+ * close-on-exec, like every descriptor the slave opens). */
+static int
+child_move_fd(int fd, int target)
+{
+	if (fd < 0)
+		return -1;
+	if (fd == target)
+		return fcntl(fd, F_SETFD, 0);
+	if (dup2(fd, target) < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* Linux's getdents64 record (glibc exposes no async-signal-safe reader). */
+struct child_dirent {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
+/*
+ * In a child, just before exec: every descriptor above 2 close-on-exec,
+ * whatever opened it (libcurl, libmicrohttpd, a library that forgot
+ * O_CLOEXEC). Belt and braces: the slave opens everything O_CLOEXEC
+ * already. Marking rather than closing keeps the exec-error pipe open
+ * until the exec. close_range (Linux 5.11), else a getdents64 walk of
+ * /proc/self/fd, else every number below the descriptor limit.
+ */
+static void
+child_cloexec_all(void)
+{
+	struct rlimit rl;
+	char buf[2048];
+	long n = -1;
+	int dfd;
+
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	if ((dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
+			for (long off = 0; off < n;) {
+				struct child_dirent *d = (struct child_dirent *)(buf + off);
+				int fd = 0;
+				const char *p;
+
+				for (p = d->name; *p >= '0' && *p <= '9'; p++)
+					fd = fd * 10 + (*p - '0');
+				if (*p == '\0' && p != d->name && fd > 2)
+					fcntl(fd, F_SETFD, FD_CLOEXEC);
+				off += d->reclen;
+			}
+		close(dfd);
+		if (n == 0)
+			return;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max > (1 << 20))
+		rl.rlim_max = 1 << 20;
+	for (int fd = 3; fd < (int)rl.rlim_max; fd++)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/*
+ * In a child: become who the instance runs as (resolve_user decided; the
+ * groups were listed in the parent), then no_new_privs, so neither the
+ * program nor anything it execs gains privileges through setuid/setgid
+ * bits or file capabilities, then no inherited descriptor. -1 and errno.
+ */
+static int
+child_drop_privileges(const struct instance *in)
+{
+	if (in->switch_user &&
+	    (setgroups((size_t)in->ngroups, in->groups) < 0 || setgid(in->gid) < 0 ||
+	    setuid(in->uid) < 0))
+		return -1;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	child_cloexec_all();
+	return 0;
 }
 
 /* The child's side: only async-signal-safe calls from here to exec. */
@@ -492,7 +681,6 @@ child_exec(const struct instance *in, int errfd)
 {
 	const struct limits_spec *l = &in->spec->limits;
 	sigset_t none;
-	int fd;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -502,13 +690,12 @@ child_exec(const struct instance *in, int errfd)
 	if (setsid() < 0)
 		child_fail(errfd, errno);
 	cgroup_join_child(in);
-	if ((fd = open("/dev/null", O_RDONLY)) < 0 || dup2(fd, 0) < 0)
-		child_fail(errfd, errno);
 	/* The process holds its own log files: they outlive the slave, which
-	 * is what lets a restarted slave re-adopt it. */
-	if ((fd = open(in->out_path, O_WRONLY | O_APPEND | O_CREAT, 0640)) < 0 || dup2(fd, 1) < 0)
-		child_fail(errfd, errno);
-	if ((fd = open(in->err_path, O_WRONLY | O_APPEND | O_CREAT, 0640)) < 0 || dup2(fd, 2) < 0)
+	 * is what lets a restarted slave re-adopt it. Opened before the user
+	 * switch: the instance dir that holds them is the slave's. */
+	if (child_move_fd(open("/dev/null", O_RDONLY | O_CLOEXEC), 0) < 0 ||
+	    child_move_fd(open(in->out_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640), 1) < 0 ||
+	    child_move_fd(open(in->err_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640), 2) < 0)
 		child_fail(errfd, errno);
 	if (chdir(in->cwd) < 0)
 		child_fail(errfd, errno);
@@ -518,15 +705,8 @@ child_exec(const struct instance *in, int errfd)
 	set_rlimit(RLIMIT_MEMLOCK, l->memlock);
 	set_rlimit(RLIMIT_STACK, l->stack);
 	set_rlimit(RLIMIT_FSIZE, l->fsize);
-	if (in->switch_user) {
-		if (setgroups(1, &in->gid) < 0 || setgid(in->gid) < 0 || setuid(in->uid) < 0)
-			child_fail(errfd, errno);
-	}
-	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-		for (fd = 3; fd < 1024; fd++)
-			if (fd != errfd)
-				fcntl(fd, F_SETFD, FD_CLOEXEC);
-	}
+	if (child_drop_privileges(in) < 0)
+		child_fail(errfd, errno);
 	execvpe(in->argv[0], in->argv, in->envp);
 	child_fail(errfd, errno);
 }
@@ -580,7 +760,8 @@ spawn_exec(struct slave *s, struct instance *in)
 }
 
 int
-spawn_helper(pid_t *out, char *const argv[], char *const envp[], const char *cwd)
+spawn_helper(pid_t *out, char *const argv[], char *const envp[], const char *cwd,
+    const struct instance *as)
 {
 	sigset_t none;
 	pid_t pid;
@@ -595,14 +776,20 @@ spawn_helper(pid_t *out, char *const argv[], char *const envp[], const char *cwd
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
 		setpgid(0, 0);
-		if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
 			dup2(fd, 0);
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
 		if (cwd != NULL && chdir(cwd) < 0)
 			_exit(126);
-		syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+		/* A health command is the manifest's code too: it runs as the
+		 * instance does (user, no_new_privs, no descriptor), never with
+		 * more. */
+		if (as != NULL && child_drop_privileges(as) < 0)
+			_exit(126);
+		if (as == NULL)
+			child_cloexec_all();
 		execvpe(argv[0], argv, envp);
 		_exit(127);
 	}

@@ -45,8 +45,9 @@ TEST(slave_api__healthz_needs_no_token_and_the_rest_does)
 	CHECK_EQ_INT(r.status, 401);
 	http_result_free(&r);
 
-	/* An unauthenticated start runs nothing. */
-	snprintf(marker, sizeof(marker), "%s/ran", fx.dir);
+	/* An unauthenticated start runs nothing. (The marker goes in the
+	 * instance's own data dir: a root slave runs it as nobody.) */
+	snprintf(marker, sizeof(marker), "%s/instances/x-1/data/ran", fx.data_dir);
 	snprintf(body, sizeof(body), "{\"id\":\"x-1\",\"service\":\"x\",\"version\":\"1\","
 	    "\"command\":[\"/bin/touch\",\"%s\"]}", marker);
 	snprintf(url, sizeof(url), "%s/v1/instances", fx.url);

@@ -40,6 +40,9 @@ daemon_tmpdir(char **out, const char *prefix)
 		free(p);
 		return orch_err_sys(ORCH_ERROR, "mkdtemp under %s", base);
 	}
+	/* Search-only for others: a root slave runs instances as nobody
+	 * (issue 12), which must reach its ORCH_DATA_DIR below this dir. */
+	chmod(p, 0711);
 	*out = p;
 	return 0;
 }

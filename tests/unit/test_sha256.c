@@ -1,4 +1,5 @@
-/* test_sha256.c - common/sha256.c against the FIPS 180-2 / NIST vectors. */
+/* test_sha256.c - common/sha256.c (libcrypto EVP behind sha256.h) against
+ * the FIPS 180-2 / NIST vectors, streamed at odd boundaries too. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -151,5 +152,67 @@ TEST(sha256__hex_valid)
 	    "ga7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
 }
 
-CHECK_MAIN(sha256__nist_vectors, sha256__million_a_streamed,
+/* The million-'a' vector fed in a cycle of odd, prime and block-straddling
+ * sizes (1, 3, 55, 56, 63, 64, 65, 127, 4099 bytes), then the empty string
+ * streamed as zero updates and as an update of length 0. */
+TEST(sha256__odd_boundaries)
+{
+	static const size_t sizes[] = {1, 3, 55, 56, 63, 64, 65, 127, 4099};
+	struct sha256_ctx c;
+	uint8_t d[SHA256_DIGEST_LEN];
+	char hex[SHA256_HEX_LEN + 1], *a;
+	size_t off = 0, k = 0, n;
+
+	REQUIRE((a = malloc(1000000)) != NULL);
+	memset(a, 'a', 1000000);
+	CHECK_EQ_INT(sha256_init(&c), 0);
+	while (off < 1000000) {
+		n = sizes[k++ % (sizeof(sizes) / sizeof(sizes[0]))];
+		if (n > 1000000 - off)
+			n = 1000000 - off;
+		sha256_update(&c, a + off, n);
+		off += n;
+	}
+	CHECK_EQ_INT(sha256_final(d, &c), 0);
+	sha256_hex(hex, d);
+	CHECK_STR(hex, hex_million_a);
+	/* The one-shot path over the same buffer. */
+	CHECK_EQ_INT(sha256_buf(d, a, 1000000), 0);
+	sha256_hex(hex, d);
+	CHECK_STR(hex, hex_million_a);
+	free(a);
+
+	CHECK_EQ_INT(sha256_init(&c), 0);
+	CHECK_EQ_INT(sha256_final(d, &c), 0);
+	sha256_hex(hex, d);
+	CHECK_STR(hex, hex_empty);
+	CHECK_EQ_INT(sha256_init(&c), 0);
+	sha256_update(&c, "", 0);
+	CHECK_EQ_INT(sha256_final(d, &c), 0);
+	sha256_hex(hex, d);
+	CHECK_STR(hex, hex_empty);
+}
+
+/* A context given up half-way is released (ASan's leak check sees it) and
+ * a fresh one after it is unaffected; discard after final is harmless. */
+TEST(sha256__discard)
+{
+	struct sha256_ctx c;
+	uint8_t d[SHA256_DIGEST_LEN];
+	char hex[SHA256_HEX_LEN + 1];
+
+	CHECK_EQ_INT(sha256_init(&c), 0);
+	sha256_update(&c, "ab", 2);
+	sha256_discard(&c);
+	sha256_discard(&c);
+	CHECK_EQ_INT(sha256_init(&c), 0);
+	sha256_update(&c, "a", 1);
+	sha256_update(&c, "bc", 2);
+	CHECK_EQ_INT(sha256_final(d, &c), 0);
+	sha256_discard(&c);
+	sha256_hex(hex, d);
+	CHECK_STR(hex, hex_abc);
+}
+
+CHECK_MAIN(sha256__nist_vectors, sha256__odd_boundaries, sha256__discard, sha256__million_a_streamed,
     sha256__chunking_does_not_matter, sha256__file, sha256__hex_valid)
