@@ -665,9 +665,14 @@ child_cloexec_all(void)
 static int
 child_drop_privileges(const struct instance *in)
 {
+	/* The raw system calls, as glibc's posix_spawn does: they change this
+	 * task alone. glibc's setuid() would signal every thread of the
+	 * process to change theirs too, and a vfork child shares the slave's
+	 * threads' memory (and, on the raw calls, nothing else). */
 	if (in->switch_user &&
-	    (setgroups((size_t)in->ngroups, in->groups) < 0 || setgid(in->gid) < 0 ||
-	    setuid(in->uid) < 0))
+	    (syscall(SYS_setgroups, (size_t)in->ngroups, in->groups) < 0 ||
+	    syscall(SYS_setresgid, in->gid, in->gid, in->gid) < 0 ||
+	    syscall(SYS_setresuid, in->uid, in->uid, in->uid) < 0))
 		return -1;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -1;
@@ -723,14 +728,14 @@ spawn_exec(struct slave *s, struct instance *in)
 	/*
 	 * vfork: the child borrows our memory until it execs, so the cost
 	 * does not grow with the slave's size (posix_spawn's trick). It only
-	 * makes system calls on data we prepared. Not for a user switch:
-	 * glibc's setuid() signals every thread of the shared process, and
-	 * not under ASan, whose runtime wants a real fork.
+	 * makes system calls on data we prepared; a user switch, too, is raw
+	 * system calls (child_drop_privileges). Not under ASan, whose runtime
+	 * wants a real fork.
 	 */
 #if defined(__SANITIZE_ADDRESS__)
 	pid = fork();
 #else
-	pid = in->switch_user ? fork() : vfork();
+	pid = vfork();
 #endif
 	if (pid < 0) {
 		close(pfd[0]);
