@@ -684,7 +684,7 @@ scenario(const char *scen, int instances, size_t nslaves)
 	snprintf(r.token_file, sizeof(r.token_file), "%s/token", r.dir);
 	snprintf(r.stamps, sizeof(r.stamps), "%s/stamps", r.dir);
 	if ((r.slaves = calloc(nslaves, sizeof(*r.slaves))) == NULL ||
-	    write_file(r.token_file, TOKEN "\n") < 0 || make_repo(&r) < 0 ||
+	    write_secret(r.token_file, TOKEN "\n") < 0 || make_repo(&r) < 0 ||
 	    (yaml = manifest(stamp, r.stamps, instances)) == NULL ||
 	    gitrepo_write(r.repo, "orch.yaml", yaml) < 0 ||
 	    gitrepo_commit(NULL, r.repo, "bench", NULL) < 0) {

@@ -994,7 +994,7 @@ TEST(verbs__controller_refuses_short_node_suspect)
 	REQUIRE(mkdtemp(dir) != NULL);
 	snprintf(data, sizeof(data), "%s/data", dir);
 	snprintf(tok, sizeof(tok), "%s/token", dir);
-	REQUIRE(write_file(tok, "t\n") == 0);
+	REQUIRE(write_secret(tok, "t\n") == 0);
 	REQUIRE(run_capture(&r, argv, NULL, NULL, TIMEOUT_MS) == 0);
 	CHECK_EQ_INT(r.status, 2);
 	CHECK_CONTAINS(r.err, "--node-suspect (1000ms) must be at least twice the "

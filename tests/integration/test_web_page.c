@@ -613,7 +613,10 @@ TEST(web__assets_served)
 	struct http_result r;
 	char url[256];
 
-	REQUIRE(cluster_start(&cl, 1, NULL) == 0);
+	/* The page without a login (test_web_login.c logs in). */
+	static const char *const public_read[] = {"--public-read", NULL};
+
+	REQUIRE(cluster_start(&cl, 1, public_read) == 0);
 	snprintf(url, sizeof(url), "%s/", cl->url);
 	REQUIRE(http_request(&r, "GET", url, NULL, NULL, 0, 5000) == 0);
 	CHECK_EQ_INT(r.status, 200);
