@@ -78,7 +78,7 @@ svc_dir() {
 start_orch_slave() { # DIR -> sets SLAVE_PID, SLAVE_URL
 	local d=$1 port try
 	mkdir -p "$d/data"
-	echo "bench-token-$$" >"$d/token"
+	(umask 077 && echo "bench-token-$$" >"$d/token")
 	for try in 1 2 3; do # a port taken meanwhile: another one
 		port=$(free_port)
 		"$SLAVE" --name bench --listen "127.0.0.1:$port" --data-dir "$d/data" \

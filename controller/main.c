@@ -259,6 +259,8 @@ out:
 	manifest_git_free(c.git);
 	if (c.store != NULL)
 		store_close(c.store);
+	if (c.token != NULL)
+		explicit_bzero(c.token, strlen(c.token));
 	free(c.token);
 	creds_free(c.creds);
 	sessions_free(c.sessions);

@@ -310,6 +310,8 @@ free_all(struct slave *s)
 	for (size_t i = 0; i < s->cfg.nlabels; i++)
 		free(s->cfg.labels[i]);
 	free(s->cfg.labels);
+	if (s->cfg.token != NULL)
+		explicit_bzero(s->cfg.token, strlen(s->cfg.token));
 	free(s->cfg.token);
 	creds_free(s->creds);
 }
