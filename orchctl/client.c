@@ -301,6 +301,10 @@ print_auth_hint(const struct client *c, long status)
 	else if (status == 401)
 		fprintf(stderr, "the controller rejected the token from %s\n",
 		    c->token_from_file ? c->ctx->token_file : "ORCH_TOKEN");
+	else if (status == 403)
+		fprintf(stderr, "the token from %s is known but its role may not do this"
+		    " (writes need an admin token)\n",
+		    c->token_from_file ? c->ctx->token_file : "ORCH_TOKEN");
 }
 
 /* Tell the user what a non-2xx reply says; EXIT_FAILED. */
