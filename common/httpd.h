@@ -77,6 +77,7 @@ enum httpd_rule {
 	                     (none: the handler checks its body), or admin */
 	HTTPD_CONTROLLER, /* controller (a slave's commands) */
 	HTTPD_SCRAPE,     /* controller or read (a slave's /metrics) */
+	HTTPD_READ_SECRET, /* read or admin, even with public_read (logs) */
 	HTTPD_RULE_LAST
 };
 
@@ -148,7 +149,8 @@ struct httpd_config {
  * self: the route's first :param (NULL: none). */
 int httpd_authorize(enum httpd_rule rule, const struct orch_principal *who,
     const char *self, bool public_read);
-/* "public", "read", "admin", "node-self", "controller", "scrape". */
+/* "public", "read", "admin", "node-self", "controller", "scrape",
+ * "read-secret". */
 const char *httpd_rule_name(enum httpd_rule rule);
 
 /* Start listening. The config's strings must outlive the server. */

@@ -18,6 +18,7 @@ static const char *const rule_names[] = {
 	[HTTPD_NODE_SELF] = "node-self",
 	[HTTPD_CONTROLLER] = "controller",
 	[HTTPD_SCRAPE] = "scrape",
+	[HTTPD_READ_SECRET] = "read-secret",
 };
 
 const char *
@@ -39,6 +40,9 @@ httpd_authorize(enum httpd_rule rule, const struct orch_principal *who, const ch
 		break;
 	case HTTPD_READ:
 		ok = public_read || r == ORCH_ROLE_READ || r == ORCH_ROLE_ADMIN;
+		break;
+	case HTTPD_READ_SECRET:
+		ok = r == ORCH_ROLE_READ || r == ORCH_ROLE_ADMIN;
 		break;
 	case HTTPD_ADMIN:
 		ok = r == ORCH_ROLE_ADMIN;
@@ -85,7 +89,8 @@ authenticate(struct orch_principal *out, const struct httpd_config *cfg,
 	/* The page's login session counts for reads only: a cookie rides
 	 * along with any request the browser makes, so it must not carry
 	 * a write (CSRF). */
-	if (rule == HTTPD_READ && cfg->sessions != NULL && cookie != NULL &&
+	if ((rule == HTTPD_READ || rule == HTTPD_READ_SECRET) && cfg->sessions != NULL &&
+	    cookie != NULL &&
 	    sessions_cookie_id(id, cookie) &&
 	    (p = sessions_find(cfg->sessions, id, orch_mono_ms())) != NULL)
 		*out = *p;

@@ -396,7 +396,8 @@ const struct httpd_route ctl_api_routes[] = {
 	{"GET", "/v1/services/:name", api_service, HTTPD_READ},
 	{"GET", "/v1/services/:name/endpoints", api_endpoints, HTTPD_READ},
 	{"GET", "/v1/instances", api_instances, HTTPD_READ},
-	{"GET", "/v1/instances/:id/logs", ctl_api_logs, HTTPD_READ}, /* logs.c */
+	/* logs.c: what a process prints can be a secret: never public */
+	{"GET", "/v1/instances/:id/logs", ctl_api_logs, HTTPD_READ_SECRET},
 	{"GET", "/v1/nodes", api_nodes, HTTPD_READ},
 	{"GET", "/v1/nodes/:name", api_node, HTTPD_READ},
 	{"GET", "/v1/revisions", ctl_api_revisions, HTTPD_READ},

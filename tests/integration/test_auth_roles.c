@@ -50,7 +50,7 @@ static const char *const who_token[W_N] = {NULL, T_READ, T_ADMIN, T_ALPHA, T_BET
 
 /* Expected answer per principal, in enum who order: 'A' allowed (not 401
  * nor 403), 'U' 401, 'F' 403. */
-enum rule { R_PUBLIC, R_READ, R_ADMIN, R_NODE, R_CONTROLLER, R_SCRAPE };
+enum rule { R_PUBLIC, R_READ, R_ADMIN, R_NODE, R_CONTROLLER, R_SCRAPE, R_SECRET };
 static const char *const expect[] = {
 	[R_PUBLIC] = "AAAAAA",
 	[R_READ] = "UAAFFF",       /* read or admin */
@@ -58,6 +58,7 @@ static const char *const expect[] = {
 	[R_NODE] = "UFAAFF",       /* that node (alpha here), or admin */
 	[R_CONTROLLER] = "UFFFFA", /* the controller only */
 	[R_SCRAPE] = "UAAFFA",     /* a slave's /metrics: read or controller */
+	[R_SECRET] = "UAAFFF",     /* logs: read or admin */
 };
 /* With --public-read, the read routes are anyone's. */
 static const char *const expect_public_read[] = {
@@ -67,6 +68,7 @@ static const char *const expect_public_read[] = {
 	[R_NODE] = "UFAAFF",
 	[R_CONTROLLER] = "UFFFFA",
 	[R_SCRAPE] = "UAAFFA",
+	[R_SECRET] = "UAAFFF",     /* logs stay private */
 };
 
 struct row {
@@ -91,7 +93,7 @@ static const struct row ctl_rows[] = {
 	{"GET", "/v1/services/:name/endpoints", "/v1/services/web/endpoints", NULL, R_READ,
 	    false},
 	{"GET", "/v1/instances", "/v1/instances", NULL, R_READ, false},
-	{"GET", "/v1/instances/:id/logs", "/v1/instances/web-x/logs", NULL, R_READ, false},
+	{"GET", "/v1/instances/:id/logs", "/v1/instances/web-x/logs", NULL, R_SECRET, false},
 	{"GET", "/v1/nodes", "/v1/nodes", NULL, R_READ, false},
 	{"GET", "/v1/nodes/:name", "/v1/nodes/alpha", NULL, R_READ, false},
 	{"GET", "/v1/revisions", "/v1/revisions", NULL, R_READ, false},
