@@ -270,7 +270,7 @@ static bool
 answers(const char *url)
 {
 	struct http_result r;
-	bool ok = http_request(&r, "GET", url, NULL, NULL, 0, 2000) == 0 && r.status == 200;
+	bool ok = http_request(&r, "GET", url, TOKEN, NULL, 0, 2000) == 0 && r.status == 200;
 
 	http_result_free(&r);
 	return ok;
@@ -367,7 +367,7 @@ ready_nodes(struct run *r)
 	char url[160];
 
 	snprintf(url, sizeof(url), "%s/v1/nodes", r->url);
-	if (http_json(&j, &st, "GET", url, NULL, NULL) == 0 && st == 200)
+	if (http_json(&j, &st, "GET", url, TOKEN, NULL) == 0 && st == 200)
 		json_array_foreach(json_object_get(j, "nodes"), i, n)
 			if (strcmp(json_string_value(json_object_get(n, "state")) ?: "",
 			    "Ready") == 0)
@@ -391,7 +391,7 @@ status(struct run *r, struct progress *out)
 
 	memset(out, 0, sizeof(*out));
 	snprintf(url, sizeof(url), "%s/v1/status", r->url);
-	if (http_json(&j, &st, "GET", url, NULL, NULL) < 0 || st != 200 || j == NULL) {
+	if (http_json(&j, &st, "GET", url, TOKEN, NULL) < 0 || st != 200 || j == NULL) {
 		json_decref(j);
 		return false;
 	}
@@ -450,14 +450,14 @@ diagnose(struct run *r, const char *scen, const char *when)
 	char url[160];
 
 	snprintf(url, sizeof(url), "%s/v1/nodes", r->url);
-	if (http_json(&j, &st, "GET", url, NULL, NULL) == 0 && st == 200)
+	if (http_json(&j, &st, "GET", url, TOKEN, NULL) == 0 && st == 200)
 		json_array_foreach(json_object_get(j, "nodes"), i, n) {
 			sent += (long)json_integer_value(json_object_get(n, "commands_sent"));
 			failed += (long)json_integer_value(json_object_get(n, "commands_failed"));
 		}
 	json_decref(j);
 	snprintf(url, sizeof(url), "%s/metrics", r->url);
-	if (http_request(&h, "GET", url, NULL, NULL, 0, 10000) == 0 && h.status == 200)
+	if (http_request(&h, "GET", url, TOKEN, NULL, 0, 10000) == 0 && h.status == 200)
 		fprintf(stderr, "convergence: %s %s: reconcile passes %.0f, %.2f s in "
 				"reconcile (last %.3f s); commands sent %ld, failed %ld\n",
 		    scen, when, metric(h.body, "orch_reconcile_total"),
@@ -684,7 +684,7 @@ scenario(const char *scen, int instances, size_t nslaves)
 	snprintf(r.token_file, sizeof(r.token_file), "%s/token", r.dir);
 	snprintf(r.stamps, sizeof(r.stamps), "%s/stamps", r.dir);
 	if ((r.slaves = calloc(nslaves, sizeof(*r.slaves))) == NULL ||
-	    write_file(r.token_file, TOKEN "\n") < 0 || make_repo(&r) < 0 ||
+	    write_secret(r.token_file, TOKEN "\n") < 0 || make_repo(&r) < 0 ||
 	    (yaml = manifest(stamp, r.stamps, instances)) == NULL ||
 	    gitrepo_write(r.repo, "orch.yaml", yaml) < 0 ||
 	    gitrepo_commit(NULL, r.repo, "bench", NULL) < 0) {

@@ -17,8 +17,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "creds.h"
 #include "err.h"
 #include "httpd.h"
+#include "httpd_auth.h"
 #include "httpd_head.h"
 #include "log.h"
 #include "units.h"
@@ -44,6 +46,7 @@ struct httpd {
 	struct httpd_stream *streams; /* queued and not yet over, newest first */
 	struct httpd_conn *conns, *conns_tail;
 	struct httpd_stats stats;
+	struct creds *own_creds;      /* from cfg.token, when no cfg.creds */
 };
 
 enum call_state { CALL_RUN, CALL_WAIT, CALL_DONE };
@@ -58,6 +61,7 @@ struct httpd_call {
 	size_t len, cap;
 	bool too_big;
 	enum call_state state;    /* RUN: reading, handling or answered */
+	struct orch_principal who; /* authenticated on the first call */
 	struct httpd_resp late;   /* CALL_DONE: the answer to send */
 };
 
@@ -499,6 +503,7 @@ send_resp_hdr(struct httpd *h, struct MHD_Connection *conn, struct httpd_resp *r
 	    r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (resp == NULL) {
 		free(r->body);
+		free(r->set_cookie);
 		return MHD_NO;
 	}
 	r->body = NULL;
@@ -506,6 +511,11 @@ send_resp_hdr(struct httpd *h, struct MHD_Connection *conn, struct httpd_resp *r
 	    r->content_type ? r->content_type : "application/json");
 	if (hname != NULL)
 		MHD_add_response_header(resp, hname, hvalue);
+	if (r->set_cookie != NULL) {
+		MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
+		free(r->set_cookie);
+		r->set_cookie = NULL;
+	}
 	ret = MHD_queue_response(conn, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -523,6 +533,8 @@ resp_drop(struct httpd_resp *r)
 {
 	free(r->body);
 	r->body = NULL;
+	free(r->set_cookie);
+	r->set_cookie = NULL;
 	if (r->stream != NULL)
 		MHD_destroy_response(r->stream->resp); /* frees the stream */
 	r->stream = NULL;
@@ -570,26 +582,22 @@ route_match(struct httpd_req *req, char *buf, size_t buflen, const char *pattern
 	return *p == '\0' && *s == '\0';
 }
 
+/* Authenticate and authorize (httpd_auth.c); false: answered 401/403. */
 static bool
-token_ok(const struct httpd *h, struct MHD_Connection *conn)
+auth_ok(struct httpd *h, struct MHD_Connection *conn, struct httpd_call *call,
+    const struct httpd_route *route, const struct httpd_req *req, enum MHD_Result *ret)
 {
-	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_AUTHORIZATION);
-	const char *want = h->cfg.token;
-	size_t n, m;
-	unsigned char diff = 0;
+	char why[256];
+	int st;
 
-	if (want == NULL)
+	st = httpd_auth_check(&call->who, why, sizeof(why), &h->cfg, route,
+	    req->nparams > 0 ? req->params[0] : NULL,
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE));
+	if (st == 0)
 		return true;
-	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0)
-		return false;
-	auth += 7;
-	n = strlen(auth);
-	m = strlen(want);
-	/* Compare in time independent of where they differ. */
-	for (size_t i = 0; i < m; i++)
-		diff |= (unsigned char)(want[i] ^ (i < n ? auth[i] : 0));
-	return diff == 0 && n == m;
+	*ret = send_error(h, conn, st, st == 401 ? "unauthorized" : "forbidden", why);
+	return false;
 }
 
 /* Whether s is well-formed UTF-8 (no overlongs, surrogates or code
@@ -665,6 +673,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	bool path_known = false;
 	char buf[1024];
 	const char *cl;
+	enum MHD_Result ret;
 
 	if (strlen(url) >= sizeof(buf))
 		return send_error(h, conn, 414, "uri too long", "the path is too long");
@@ -697,11 +706,8 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		if ((refused = httpd_head_refused(conn, method, version, &why)) != 0)
 			return send_error(h, conn, refused, refused == 501 ? "not implemented" :
 			    "bad request", why);
-		if (route == NULL || !route->public) {
-			if (!token_ok(h, conn))
-				return send_error(h, conn, 401, "unauthorized",
-				    "missing or wrong bearer token");
-		}
+		if (!auth_ok(h, conn, call, route, &req, &ret))
+			return ret;
 		if (route == NULL)
 			return path_known ?
 			    send_not_allowed(h, conn, method, url) :
@@ -757,6 +763,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	req.body = call->body ? call->body : "";
 	req.body_len = call->len;
 	req.call = call;
+	req.who = &call->who;
 	if (h->cfg.guard != NULL && !h->cfg.guard(&resp, &req, route, h->cfg.arg))
 		return send_resp(h, conn, &resp);
 	h->cur = call;
@@ -867,6 +874,13 @@ httpd_start(struct httpd **out, const struct httpd_config *cfg)
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return orch_err_set(ORCH_ERROR, "out of memory");
 	h->cfg = *cfg;
+	if (h->cfg.creds == NULL && h->cfg.token != NULL) {
+		if ((rc = creds_single(&h->own_creds, h->cfg.token, ORCH_ROLE_ADMIN)) < 0) {
+			free(h);
+			return rc;
+		}
+		h->cfg.creds = h->own_creds;
+	}
 	if (h->cfg.max_body == 0)
 		h->cfg.max_body = 1024 * 1024;
 	if (h->cfg.conn_limit == 0)
@@ -899,6 +913,7 @@ httpd_start(struct httpd **out, const struct httpd_config *cfg)
 	     * share it. (MHD sets SO_REUSEADDR, so a restart binds at once.) */
 	    MHD_OPTION_END);
 	if (h->mhd == NULL) {
+		creds_free(h->own_creds);
 		free(h);
 		return orch_err_sys(ORCH_EUNAVAIL, "cannot listen on %s", cfg->listen);
 	}
@@ -987,5 +1002,6 @@ httpd_free(struct httpd *h)
 	for (int i = 0; h->streams != NULL && i < 64; i++)
 		MHD_run(h->mhd);
 	MHD_stop_daemon(h->mhd);
+	creds_free(h->own_creds);
 	free(h);
 }

@@ -7,14 +7,26 @@
  * then calls httpd_run(). Requests are routed by method and a path pattern
  * whose ":name" segments capture ("/v1/instances/:id/logs"). The server
  * accumulates the body up to max_body (beyond: 413 without reading it when
- * Content-Length says so), checks "Authorization: Bearer TOKEN" on every
- * route not marked public (401 before any handler runs), answers unknown
- * paths 404 and wrong methods 405 (with Allow), and errors as {"error",
- * "detail"}. Before any of that, a head whose framing a proxy could read
- * otherwise (Content-Length with Transfer-Encoding, either twice, white
- * space before a colon, HTTP/1.1 without Host) or whose method is not a
- * token is 400, another transfer coding than chunked 501 (httpd_head.h).
- * HEAD is answered wherever GET is, without the body.
+ * Content-Length says so), answers unknown paths 404 and wrong methods 405
+ * (with Allow), and errors as {"error", "detail"}. HEAD is answered
+ * wherever GET is, without the body.
+ *
+ * Before anything else, a head whose framing a proxy could read otherwise
+ * (Content-Length with Transfer-Encoding, either twice, white space before
+ * a colon, HTTP/1.1 without Host) or whose method is not a token is 400,
+ * another transfer coding than chunked 501 (httpd_head.h).
+ *
+ * Every request is authenticated, then authorized, before any handler
+ * runs and before its body is read (issue 12):
+ * 1. authenticate: who is calling, as a struct orch_principal. A bearer
+ *    token is looked up in the credentials (creds.h); on a read route a
+ *    login session cookie (session.h) counts too. (A verified client
+ *    certificate will take precedence here: authenticate() is the one
+ *    place.) No credential: the principal's role is ORCH_ROLE_NONE.
+ * 2. authorize: the route's rule against that principal
+ *    (httpd_authorize): 401 when the caller is unknown (no or a wrong
+ *    credential), 403 when known but not allowed.
+ * The handler sees the principal in req->who (events record it).
  *
  * No client can starve another, before any authentication:
  * - idle clients are cut by conn_timeout_s, and a request must be read
@@ -54,7 +66,25 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "principal.h"
+
 #define HTTPD_MAX_PARAMS 4
+
+struct creds;
+struct sessions;
+
+/* Who may call a route (docs/security.md has the table). */
+enum httpd_rule {
+	HTTPD_PUBLIC,     /* anyone, no credential (/healthz, the login) */
+	HTTPD_READ,       /* read or admin; anyone with public_read */
+	HTTPD_ADMIN,      /* admin */
+	HTTPD_NODE_SELF,  /* node:NAME where the route's first :param is NAME
+	                     (none: the handler checks its body), or admin */
+	HTTPD_CONTROLLER, /* controller (a slave's commands) */
+	HTTPD_SCRAPE,     /* controller or read (a slave's /metrics) */
+	HTTPD_READ_SECRET, /* read or admin, even with public_read (logs) */
+	HTTPD_RULE_LAST
+};
 
 struct httpd;
 struct httpd_call;   /* one request and its answer; the server's */
@@ -69,6 +99,7 @@ struct httpd_req {
 	const char *params[HTTPD_MAX_PARAMS]; /* ":name" captures, in order */
 	size_t nparams;
 	struct httpd_call *call; /* for httpd_query(), httpd_header(), httpd_defer() */
+	const struct orch_principal *who; /* the caller (role NONE: anonymous) */
 };
 
 /* What the handler answers. body is malloc'd and taken by the server. */
@@ -78,6 +109,7 @@ struct httpd_resp {
 	size_t len;
 	const char *content_type; /* static string; default application/json */
 	struct httpd_stream *stream; /* set by httpd_reply_stream(): the body */
+	char *set_cookie;            /* malloc'd Set-Cookie value, or NULL */
 };
 
 typedef void (*httpd_handler)(struct httpd_resp *out, const struct httpd_req *req,
@@ -87,7 +119,7 @@ struct httpd_route {
 	const char *method;  /* "GET", "POST", "DELETE", ... */
 	const char *pattern; /* "/v1/instances/:id" */
 	httpd_handler fn;
-	bool public;         /* true: no token needed (/healthz) */
+	enum httpd_rule rule;
 };
 
 struct httpd_config {
@@ -95,7 +127,11 @@ struct httpd_config {
 	const struct httpd_route *routes;
 	size_t nroutes;
 	void *arg;                   /* passed to every handler */
-	const char *token;           /* NULL: no auth at all (tests only) */
+	const struct creds *creds;   /* who holds which token */
+	const char *token;           /* no creds: this one token is admin
+	                                (tests); neither: no auth at all */
+	bool public_read;            /* HTTPD_READ routes need no credential */
+	struct sessions *sessions;   /* login sessions, or NULL (no cookies) */
 	size_t max_body;             /* default 1 MiB */
 	unsigned conn_limit;         /* default 256 */
 	unsigned conn_timeout_s;     /* idle; default 30 */
@@ -113,6 +149,14 @@ struct httpd_config {
 	void (*after)(struct httpd_resp *out, const struct httpd_req *req,
 	    const struct httpd_route *route, void *arg);
 };
+
+/* Whether who may call a route of rule: 0, 401 (unknown caller) or 403.
+ * self: the route's first :param (NULL: none). */
+int httpd_authorize(enum httpd_rule rule, const struct orch_principal *who,
+    const char *self, bool public_read);
+/* "public", "read", "admin", "node-self", "controller", "scrape",
+ * "read-secret". */
+const char *httpd_rule_name(enum httpd_rule rule);
 
 /* Start listening. The config's strings must outlive the server. */
 int httpd_start(struct httpd **out, const struct httpd_config *cfg);

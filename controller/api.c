@@ -4,11 +4,9 @@
  * and the slave-facing calls live in api_write.c, the event log in
  * events.c, /metrics in metrics.c.
  *
- * Reads need no token (the web page and `orchctl status` on the loopback
- * work without one), but for an instance's logs (logs.c), which may carry
- * secrets; every mutation and every slave-facing call needs the bearer
- * token (docs/api.md). JSON shapes are design.md's, with extra
- * fields where they help.
+ * Who may call each route is its rule (the table at the end; issue 12,
+ * docs/security.md). JSON shapes are design.md's, with extra fields where
+ * they help.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,45 +370,70 @@ api_node(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	httpd_reply_json(out, 200, j);
 }
 
-static const struct httpd_route routes[] = {
-	{"GET", "/", ctl_web_serve, true},
-	{"GET", "/assets/:file", ctl_web_serve, true},
-	{"GET", "/v1/status", api_status, true},
-	{"GET", "/v1/services/:name", api_service, true},
-	{"GET", "/v1/services/:name/endpoints", api_endpoints, true},
-	{"GET", "/v1/instances", api_instances, true},
-	{"GET", "/v1/instances/:id/logs", ctl_api_logs, false}, /* logs.c: may hold secrets */
-	{"GET", "/v1/nodes", api_nodes, true},
-	{"GET", "/v1/nodes/:name", api_node, true},
-	{"GET", "/v1/revisions", ctl_api_revisions, true},
-	{"GET", "/v1/events", ctl_api_events, true},
-	{"GET", "/v1/events/stream", ctl_api_events_stream, true},
-	{"GET", "/metrics", ctl_api_metrics, true},
-	{"POST", "/v1/apply", ctl_api_apply, false},
-	{"POST", "/v1/rollback", ctl_api_rollback, false},
-	{"POST", "/v1/services/:name/scale", ctl_api_scale, false},
-	{"POST", "/v1/services/:name/pause", ctl_api_pause, false},
-	{"POST", "/v1/services/:name/resume", ctl_api_resume, false},
-	{"POST", "/v1/services/:name/promote", ctl_api_promote, false},
-	{"POST", "/v1/services/:name/abort", ctl_api_abort, false},
-	{"POST", "/v1/nodes/:name/drain", ctl_api_drain, false},
-	{"DELETE", "/v1/nodes/:name", ctl_api_node_delete, false},         /* api_ops.c */
-	{"POST", "/v1/services/:name/restart", ctl_api_restart_service, false},
-	{"POST", "/v1/instances/:id/restart", ctl_api_restart_instance, false},
-	{"POST", "/v1/nodes/register", ctl_api_register, false},
-	{"POST", "/v1/nodes/:name/heartbeat", ctl_api_heartbeat, false},
-	{"POST", "/v1/nodes/:name/events", ctl_api_node_events, false},
+static void
+api_healthz(struct httpd_resp *out, const struct httpd_req *req, void *arg)
+{
+	httpd_reply_json(out, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/*
+ * Who may call what (issue 12; docs/security.md): every read (the page,
+ * the API's GETs, the event stream, /metrics) needs read or admin unless
+ * --public-read; every write needs admin; a slave's reports need that
+ * node's own credential (or admin: one bare token runs a whole cluster).
+ * test_auth_roles.c holds its own copy of this table and checks both
+ * ways that it lists every route.
+ */
+const struct httpd_route ctl_api_routes[] = {
+	{"GET", "/healthz", api_healthz, HTTPD_PUBLIC},
+	{"POST", "/v1/login", ctl_web_login, HTTPD_PUBLIC},   /* web.c */
+	{"POST", "/v1/logout", ctl_web_logout, HTTPD_PUBLIC},
+	/* The page's code holds no data (that comes from the read routes):
+	 * public, so that it can show its login form. */
+	{"GET", "/", ctl_web_serve, HTTPD_PUBLIC},
+	{"GET", "/assets/:file", ctl_web_serve, HTTPD_PUBLIC},
+	{"GET", "/v1/status", api_status, HTTPD_READ},
+	{"GET", "/v1/services/:name", api_service, HTTPD_READ},
+	{"GET", "/v1/services/:name/endpoints", api_endpoints, HTTPD_READ},
+	{"GET", "/v1/instances", api_instances, HTTPD_READ},
+	/* logs.c: what a process prints can be a secret: never public */
+	{"GET", "/v1/instances/:id/logs", ctl_api_logs, HTTPD_READ_SECRET},
+	{"GET", "/v1/nodes", api_nodes, HTTPD_READ},
+	{"GET", "/v1/nodes/:name", api_node, HTTPD_READ},
+	{"GET", "/v1/revisions", ctl_api_revisions, HTTPD_READ},
+	{"GET", "/v1/events", ctl_api_events, HTTPD_READ},
+	{"GET", "/v1/events/stream", ctl_api_events_stream, HTTPD_READ},
+	{"GET", "/metrics", ctl_api_metrics, HTTPD_READ},
+	{"POST", "/v1/apply", ctl_api_apply, HTTPD_ADMIN},
+	{"POST", "/v1/rollback", ctl_api_rollback, HTTPD_ADMIN},
+	{"POST", "/v1/services/:name/scale", ctl_api_scale, HTTPD_ADMIN},
+	{"POST", "/v1/services/:name/pause", ctl_api_pause, HTTPD_ADMIN},
+	{"POST", "/v1/services/:name/resume", ctl_api_resume, HTTPD_ADMIN},
+	{"POST", "/v1/services/:name/promote", ctl_api_promote, HTTPD_ADMIN},
+	{"POST", "/v1/services/:name/abort", ctl_api_abort, HTTPD_ADMIN},
+	{"POST", "/v1/nodes/:name/drain", ctl_api_drain, HTTPD_ADMIN},
+	{"DELETE", "/v1/nodes/:name", ctl_api_node_delete, HTTPD_ADMIN},   /* api_ops.c */
+	{"POST", "/v1/services/:name/restart", ctl_api_restart_service, HTTPD_ADMIN},
+	{"POST", "/v1/instances/:id/restart", ctl_api_restart_instance, HTTPD_ADMIN},
+	/* register has no :name: the handler checks the body's name */
+	{"POST", "/v1/nodes/register", ctl_api_register, HTTPD_NODE_SELF},
+	{"POST", "/v1/nodes/:name/heartbeat", ctl_api_heartbeat, HTTPD_NODE_SELF},
+	{"POST", "/v1/nodes/:name/events", ctl_api_node_events, HTTPD_NODE_SELF},
 };
+const size_t ctl_api_nroutes = sizeof(ctl_api_routes) / sizeof(ctl_api_routes[0]);
 
 int
 ctl_api_start(struct ctl *c)
 {
 	struct httpd_config hc = {
 		.listen = c->cfg.listen,
-		.routes = routes,
-		.nroutes = sizeof(routes) / sizeof(routes[0]),
+		.routes = ctl_api_routes,
+		.nroutes = ctl_api_nroutes,
 		.arg = c,
-		.token = c->token,
+		.creds = c->creds,
+		.token = c->token, /* no creds (the fuzz target): it is admin */
+		.public_read = c->cfg.public_read,
+		.sessions = c->sessions,
 		.max_body = CTL_MAX_BODY,
 		.guard = ctl_api_guard,
 		.after = ctl_api_after,

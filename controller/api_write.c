@@ -874,7 +874,12 @@ ctl_api_register(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	if ((body = body_object(out, req)) == NULL)
 		return;
 	name = json_string_value(json_object_get(body, "name"));
-	if (ctl_node_report(c, name, body, true) < 0)
+	/* HTTPD_NODE_SELF has no :name here: a node registers itself only. */
+	if (req->who != NULL && req->who->role == ORCH_ROLE_NODE &&
+	    (name == NULL || strcmp(name, req->who->name) != 0))
+		httpd_reply_error(out, 403, "forbidden", "node:%s may register only itself",
+		    req->who->name);
+	else if (ctl_node_report(c, name, body, true) < 0)
 		reply_err(out);
 	else {
 		check_heartbeat(c, name, body);

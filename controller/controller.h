@@ -53,6 +53,7 @@ struct ctl_config {
 	const char *data_dir;
 	const char *listen;
 	const char *token_file;
+	bool public_read;         /* --public-read: reads need no credential */
 	const char *haproxy;      /* Runtime API socket; NULL: no HAProxy (traffic.c) */
 	const char *haproxy_map;  /* the map file naming each service's live backend */
 	int64_t node_suspect_ms;
@@ -180,7 +181,12 @@ struct ctl_sse;
 
 struct ctl {
 	struct ctl_config cfg;
-	char *token;
+	char *token;              /* what it sends to slaves (creds: controller,
+	                             else admin) */
+	struct creds *creds;      /* who may call the API (common/creds.h) */
+	struct sessions *sessions; /* the page's logins (common/session.h) */
+	char actor[ORCH_PRINCIPAL_NAME_MAX + 8]; /* the API write running now,
+	                             for its events; "" none */
 	struct store *store;
 	struct manifest_git *git;
 	struct httpd *http;       /* common/httpd.h: the API, page, streams */
@@ -477,6 +483,13 @@ void ctl_metrics_observe(uint64_t *hist, int64_t us);
 
 /* web.c: the status page, compiled in (routes "/" and "/assets/:file") */
 void ctl_web_serve(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+/* POST /v1/login {"token"}: a session cookie for a read or admin token;
+ * POST /v1/logout ends it (web.c). */
+void ctl_web_login(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+void ctl_web_logout(struct httpd_resp *out, const struct httpd_req *req, void *arg);
+/* The route table (api.c), for the tests that check every route. */
+extern const struct httpd_route ctl_api_routes[];
+extern const size_t ctl_api_nroutes;
 
 /* alerts.c */
 /* POST {kind, service, instance, node, message, time} to alerts.webhook,

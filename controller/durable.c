@@ -83,14 +83,12 @@ ctl_store_tick(struct ctl *c, int64_t now)
 	return -1;
 }
 
-/* The routes a slave reports on: taken whatever the store does, since
- * they only tell what runs. */
+/* The routes a slave reports on (its node's own: HTTPD_NODE_SELF) are
+ * taken whatever the store does, since they only tell what runs. */
 static bool
 is_report(const struct httpd_route *r)
 {
-	return strcmp(r->pattern, "/v1/nodes/register") == 0 ||
-	    strcmp(r->pattern, "/v1/nodes/:name/heartbeat") == 0 ||
-	    strcmp(r->pattern, "/v1/nodes/:name/events") == 0;
+	return r->rule == HTTPD_NODE_SELF;
 }
 
 static bool
@@ -132,10 +130,17 @@ ctl_api_guard(struct httpd_resp *out, const struct httpd_req *req,
 {
 	struct ctl *c = arg;
 
+	/* Events of this write say who made it (state.c); the rule let
+	 * only an authenticated principal in. */
+	c->actor[0] = '\0';
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0 &&
+	    req->who != NULL && req->who->role != ORCH_ROLE_NONE)
+		orch_principal_text(req->who, c->actor, sizeof(c->actor));
 	if (!is_write(req, route))
 		return true;
 	if (c->store_err == NULL && store_probe(c))
 		return true;
+	c->actor[0] = '\0';
 	refuse(out, c);
 	return false;
 }
@@ -146,6 +151,7 @@ ctl_api_after(struct httpd_resp *out, const struct httpd_req *req,
 {
 	struct ctl *c = arg;
 
+	c->actor[0] = '\0';
 	if (c->store_err == NULL || !is_write(req, route) || out->status >= 300)
 		return;
 	free(out->body);

@@ -2,14 +2,15 @@
  * logs.c - GET /v1/instances/ID/logs?stream=stdout|stderr&tail=BYTES: an
  * instance's log, read from the slave that runs it.
  *
- * The controller keeps no logs; it forwards the request, with its token,
+ * The controller keeps no logs; it forwards the request, with its token
+ * (its controller credential, else admin: main.c),
  * to the slave at the address of the instance's node (docs/slave.md) and
  * passes the text/plain answer through. The slave request is one more
  * libcurl-multi transfer of the loop and the client's connection is
  * suspended meanwhile (common/httpd.h: httpd_defer), so a slow or dead
  * slave costs the loop nothing: it is answered 502 with the reason after
- * at most CTL_CMD_TIMEOUT_MS. Logs can carry secrets, so unlike the other
- * reads this route needs the bearer token (docs/api.md).
+ * at most CTL_CMD_TIMEOUT_MS. Logs can carry secrets, so this read needs
+ * a read credential even with --public-read (docs/api.md).
  */
 #include <stdio.h>
 #include <stdlib.h>

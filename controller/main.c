@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "controller.h"
+#include "creds.h"
 #include "err.h"
+#include "session.h"
 #include "log.h"
 #include "units.h"
 
@@ -26,40 +28,11 @@ usage(const char *msg)
 	fprintf(stderr,
 	    "usage: orch-controller --repo PATH_OR_URL [--branch main] [--manifest orch.yaml]\n"
 	    "                       --data-dir DIR --listen ADDR:PORT --token-file F\n"
+	    "                       [--public-read]\n"
 	    "                       [--haproxy SOCKET [--haproxy-map FILE]]\n"
 	    "                       [--node-suspect 5s] [--node-lost 10s] [--node-heartbeat 2s]\n"
 	    "                       [--resync 5s] [--log-level debug|info|warn|error]\n");
 	exit(2);
-}
-
-static char *
-read_token(const char *path)
-{
-	char buf[4096], *p, *e;
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		orch_err_sys(ORCH_EINVALID, "token file %s", path);
-		return NULL;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0) {
-		orch_err_sys(ORCH_EINVALID, "token file %s", path);
-		return NULL;
-	}
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	for (p = buf; *p == ' ' || *p == '\t'; p++)
-		;
-	for (e = p + strlen(p); e > p && (e[-1] == ' ' || e[-1] == '\t'); e--)
-		e[-1] = '\0';
-	if (*p == '\0') {
-		orch_err_set(ORCH_EINVALID, "token file %s is empty", path);
-		return NULL;
-	}
-	return strdup(p);
 }
 
 static int64_t
@@ -109,7 +82,7 @@ static void
 parse_args(struct ctl_config *cfg, int argc, char **argv)
 {
 	enum { O_REPO = 256, O_BRANCH, O_MANIFEST, O_DATA, O_LISTEN, O_TOKEN, O_HAPROXY,
-	    O_HAPMAP, O_SUSPECT, O_LOST, O_HEARTBEAT, O_RESYNC, O_LOGLEVEL, O_HELP };
+	    O_HAPMAP, O_SUSPECT, O_LOST, O_HEARTBEAT, O_RESYNC, O_LOGLEVEL, O_PUBREAD, O_HELP };
 	static const struct option opts[] = {
 		{"repo", required_argument, NULL, O_REPO},
 		{"branch", required_argument, NULL, O_BRANCH},
@@ -124,6 +97,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		{"node-heartbeat", required_argument, NULL, O_HEARTBEAT},
 		{"resync", required_argument, NULL, O_RESYNC},
 		{"log-level", required_argument, NULL, O_LOGLEVEL},
+		{"public-read", no_argument, NULL, O_PUBREAD},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -154,6 +128,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 			cfg->node_heartbeat_ms = duration_arg("--node-heartbeat", optarg);
 			break;
 		case O_RESYNC: cfg->resync_ms = duration_arg("--resync", optarg); break;
+		case O_PUBREAD: cfg->public_read = true; break;
 		case O_LOGLEVEL:
 			if (strcmp(optarg, "debug") == 0)
 				cfg->log_level = LOG_LEVEL_DEBUG;
@@ -196,6 +171,29 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 	check_node_timeouts(cfg);
 }
 
+/* The credentials file: a bare token is admin. The controller commands
+ * slaves with its controller credential, else with an admin one (the
+ * bare token of a cluster on one token). */
+static int
+load_creds(struct ctl *c)
+{
+	const char *send;
+	int rc;
+
+	if ((rc = creds_load(&c->creds, c->cfg.token_file, ORCH_ROLE_ADMIN)) < 0)
+		return rc;
+	if ((send = creds_token(c->creds, ORCH_ROLE_CONTROLLER)) == NULL)
+		send = creds_token(c->creds, ORCH_ROLE_ADMIN);
+	if (send == NULL)
+		return orch_err_set(ORCH_EINVALID, "credentials file %s: no controller or admin"
+		    " line, so no credential to command the slaves with", c->cfg.token_file);
+	if ((c->token = strdup(send)) == NULL || (c->sessions = sessions_new()) == NULL)
+		return orch_err_set(ORCH_ERROR, "out of memory");
+	if (c->cfg.public_read)
+		log_info("--public-read: reads need no credential");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -207,7 +205,7 @@ main(int argc, char **argv)
 	parse_args(&c.cfg, argc, argv);
 	log_init("orch-controller", c.cfg.log_level, NULL);
 	c.start_mono = orch_mono_ms();
-	if ((c.token = read_token(c.cfg.token_file)) == NULL) {
+	if (load_creds(&c) < 0) {
 		log_warnx("%s", orch_err_last());
 		goto out;
 	}
@@ -261,7 +259,11 @@ out:
 	manifest_git_free(c.git);
 	if (c.store != NULL)
 		store_close(c.store);
+	if (c.token != NULL)
+		explicit_bzero(c.token, strlen(c.token));
 	free(c.token);
+	creds_free(c.creds);
+	sessions_free(c.sessions);
 	if (lockfd >= 0)
 		close(lockfd);
 	return rc;

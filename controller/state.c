@@ -435,10 +435,13 @@ batch_event(struct ctl *c, struct store_batch *b, const char *service,
     const char *instance, const char *node, const char *from, const char *to,
     const char *cause)
 {
-	json_t *ev = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:s?}",
+	/* actor: who made the API write this event comes from (durable.c
+	 * sets it around the handler); absent for the controller's own. */
+	json_t *ev = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:s?, s:s?}",
 	    "time", (json_int_t)orch_wall_ms(), "service", service,
 	    "instance", instance, "node", node, "from", from, "to", to,
-	    "cause", cause ? cause : "", "revision", c->desired_commit);
+	    "cause", cause ? cause : "", "revision", c->desired_commit,
+	    "actor", c->actor[0] ? c->actor : NULL);
 	char *text;
 
 	if (coalesced(c, service, instance, from, to)) {

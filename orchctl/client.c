@@ -19,6 +19,8 @@
 
 #include <curl/curl.h>
 
+#include "creds.h"
+#include "err.h"
 #include "orchctl.h"
 #include "units.h"
 
@@ -82,33 +84,30 @@ write_buf(char *data, size_t size, size_t nmemb, void *arg)
 
 /* ---- setup -------------------------------------------------------------- */
 
-/* First line of path, blanks trimmed, into *out (malloc'd). */
+/* The token orchctl sends, from a credentials file (common/creds.h;
+ * only its owner may read it): a bare token, else the admin line, else
+ * the read line. Into *out (malloc'd). */
 static int
 read_token_file(char **out, const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char line[4096], *s, *e;
+	struct creds *cr;
+	const char *t;
 
 	*out = NULL;
-	if (f == NULL) {
-		orchctl_warnx("cannot read token file %s: %s", path,
-		    strerror(errno));
+	if (creds_load(&cr, path, ORCH_ROLE_ADMIN) < 0) {
+		orchctl_warnx("cannot read token file %s: %s", path, orch_err_last());
 		return EXIT_FAILED;
 	}
-	if (fgets(line, sizeof(line), f) == NULL)
-		line[0] = '\0';
-	fclose(f);
-	for (s = line; isspace((unsigned char)*s); s++)
-		;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	if (*s == '\0') {
-		orchctl_warnx("token file %s is empty", path);
+	if ((t = creds_token(cr, ORCH_ROLE_ADMIN)) == NULL)
+		t = creds_token(cr, ORCH_ROLE_READ);
+	if (t == NULL) {
+		orchctl_warnx("token file %s has no admin or read line", path);
+		creds_free(cr);
 		return EXIT_FAILED;
 	}
-	if ((*out = strdup(s)) == NULL)
+	if ((*out = strdup(t)) == NULL)
 		abort();
+	creds_free(cr);
 	return EXIT_OK;
 }
 
@@ -301,6 +300,10 @@ print_auth_hint(const struct client *c, long status)
 		    "or set ORCH_TOKEN\n");
 	else if (status == 401)
 		fprintf(stderr, "the controller rejected the token from %s\n",
+		    c->token_from_file ? c->ctx->token_file : "ORCH_TOKEN");
+	else if (status == 403)
+		fprintf(stderr, "the token from %s is known but its role may not do this"
+		    " (writes need an admin token)\n",
 		    c->token_from_file ? c->ctx->token_file : "ORCH_TOKEN");
 }
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "creds.h"
 #include "err.h"
 #include "log.h"
 #include "slave.h"
@@ -236,14 +237,16 @@ get_logs(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	out->len = len;
 }
 
+/* Only the controller commands a slave, reads its instances and their
+ * logs (issue 12); /metrics is also for a read credential (a scraper). */
 const struct httpd_route api_routes[] = {
-	{"GET", "/healthz", get_healthz, true},
-	{"GET", "/metrics", get_metrics, false},
-	{"POST", "/v1/instances", post_instance, false},
-	{"GET", "/v1/instances", get_instances, false},
-	{"GET", "/v1/instances/:id", get_instance, false},
-	{"DELETE", "/v1/instances/:id", delete_instance, false},
-	{"GET", "/v1/instances/:id/logs", get_logs, false},
+	{"GET", "/healthz", get_healthz, HTTPD_PUBLIC},
+	{"GET", "/metrics", get_metrics, HTTPD_SCRAPE},
+	{"POST", "/v1/instances", post_instance, HTTPD_CONTROLLER},
+	{"GET", "/v1/instances", get_instances, HTTPD_CONTROLLER},
+	{"GET", "/v1/instances/:id", get_instance, HTTPD_CONTROLLER},
+	{"DELETE", "/v1/instances/:id", delete_instance, HTTPD_CONTROLLER},
+	{"GET", "/v1/instances/:id/logs", get_logs, HTTPD_CONTROLLER},
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -256,12 +259,18 @@ api_start(struct slave *s)
 		.routes = api_routes,
 		.nroutes = api_nroutes,
 		.arg = s,
-		.token = s->cfg.token,
 		.max_body = s->cfg.max_body,
 		.conn_limit = 128,
 		/* MHD counts whole seconds; round up. */
 		.conn_timeout_s = (unsigned)((s->cfg.idle_timeout_ms + 999) / 1000),
 	};
+	int rc;
 
+	/* No credentials file (the fuzz target): its one token is the
+	 * controller's. */
+	if (s->creds == NULL && s->cfg.token != NULL &&
+	    (rc = creds_single(&s->creds, s->cfg.token, ORCH_ROLE_CONTROLLER)) < 0)
+		return rc;
+	hc.creds = s->creds;
 	return httpd_start(&s->httpd, &hc);
 }

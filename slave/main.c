@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "creds.h"
 #include "err.h"
 #include "log.h"
 #include "procfs.h"
@@ -42,34 +43,34 @@ usage(const char *msg)
 	exit(2);
 }
 
-static char *
-read_token(const char *path)
+/*
+ * The credentials file (common/creds.h). A bare token is both what the
+ * slave sends to the controller and the controller's credential here.
+ * Else its node:NAME line is what it sends (NAME must be --name), and
+ * its controller line is who may command it (read lines may scrape
+ * /metrics).
+ */
+static int
+load_creds(struct slave *s, const char *path)
 {
-	char buf[4096], *p, *e;
-	ssize_t n;
-	int fd;
+	const struct orch_principal *me;
+	int rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		orch_err_sys(ORCH_EINVALID, "token file %s", path);
-		return NULL;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0) {
-		orch_err_sys(ORCH_EINVALID, "token file %s", path);
-		return NULL;
-	}
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	for (p = buf; *p == ' ' || *p == '\t'; p++)
-		;
-	for (e = p + strlen(p); e > p && (e[-1] == ' ' || e[-1] == '\t'); e--)
-		*--e = '\0', e++;
-	if (*p == '\0') {
-		orch_err_set(ORCH_EINVALID, "token file %s is empty", path);
-		return NULL;
-	}
-	return strdup(p);
+	if ((rc = creds_load(&s->creds, path, ORCH_ROLE_CONTROLLER)) < 0)
+		return rc;
+	if (creds_bare(s->creds))
+		me = creds_principal(s->creds, ORCH_ROLE_CONTROLLER);
+	else if ((me = creds_principal(s->creds, ORCH_ROLE_NODE)) == NULL ||
+	    strcmp(me->name, s->cfg.name) != 0)
+		return orch_err_set(ORCH_EINVALID, "credentials file %s: want a \"node:%s TOKEN\""
+		    " line (this slave's --name), the credential it reports with", path,
+		    s->cfg.name);
+	if (creds_principal(s->creds, ORCH_ROLE_CONTROLLER) == NULL)
+		return orch_err_set(ORCH_EINVALID, "credentials file %s: want a \"controller"
+		    " TOKEN\" line: no one else may command this slave", path);
+	if ((s->cfg.token = strdup(creds_token(s->creds, me->role))) == NULL)
+		return orch_err_set(ORCH_ERROR, "out of memory");
+	return 0;
 }
 
 static int
@@ -370,7 +371,10 @@ free_all(struct slave *s)
 	for (size_t i = 0; i < s->cfg.nlabels; i++)
 		free(s->cfg.labels[i]);
 	free(s->cfg.labels);
+	if (s->cfg.token != NULL)
+		explicit_bzero(s->cfg.token, strlen(s->cfg.token));
 	free(s->cfg.token);
+	creds_free(s->creds);
 }
 
 int
@@ -402,7 +406,7 @@ main(int argc, char **argv)
 	s.cfg.data_dir = data_dir;
 	srandom((unsigned)(time(NULL) ^ getpid()));
 	warn_ephemeral_overlap(&s.cfg);
-	if ((s.cfg.token = read_token(token_file)) == NULL) {
+	if (load_creds(&s, token_file) < 0) {
 		log_warnx("%s", orch_err_last());
 		goto out;
 	}

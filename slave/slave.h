@@ -121,7 +121,7 @@ struct slave_config {
 	const char *listen;
 	const char *address;     /* as reported; default listen */
 	const char *data_dir;
-	char *token;
+	char *token;             /* what it sends to the controller */
 	char **labels;           /* "k=v" */
 	size_t nlabels;
 	double cpu;
@@ -150,6 +150,7 @@ struct evloop;
 
 struct slave {
 	struct slave_config cfg;
+	struct creds *creds;     /* who may call the API (main.c, api.c) */
 	struct evloop *loop;     /* epoll set, curl multi, transfers (loop.c) */
 	struct watch sigw;
 	struct httpd *httpd;

@@ -1,7 +1,12 @@
 /*
  * app.js - the orch status page. Reads the controller's public GET
  * endpoints and its event stream, and draws them; it never sends anything
- * but GET (changes go through orchctl, which has the token).
+ * but GET, its login and its logout (changes go through orchctl).
+ *
+ * Reads need a read credential unless the controller runs with
+ * --public-read: when the API answers 401 the page shows a login form,
+ * which trades a token for an HttpOnly session cookie (POST /v1/login);
+ * the cookie then rides along with every fetch and the event stream.
  *
  * Flow: load() fetches status, instances, nodes and revisions, then each
  * service's /v1/services/NAME for its depends_on, and renders everything
@@ -33,6 +38,7 @@ const view = {
   es: null,
   opened: false,
   streamUp: false,
+  ticking: false,           /* the timers of start() run */
 };
 
 /* ---- small helpers ---- */
@@ -118,9 +124,60 @@ function tickAges() {
 }
 
 async function get(path) {
-  const r = await fetch(path, {method: 'GET', cache: 'no-store', credentials: 'omit'});
+  const r = await fetch(path, {method: 'GET', cache: 'no-store', credentials: 'same-origin'});
+  if (r.status === 401) {
+    showLogin('');
+    const e = new Error(path + ': log in first');
+    e.status = 401;
+    throw e;
+  }
   if (!r.ok) throw new Error(path + ': HTTP ' + r.status);
   return r.json();
+}
+
+/* ---- login ---- */
+
+function showLogin(why) {
+  if (view.es) { view.es.close(); view.es = null; }
+  document.getElementById('login').hidden = false;
+  document.getElementById('main').hidden = true;
+  document.getElementById('login-error').textContent = why;
+  document.body.dataset.login = 'shown';
+}
+
+async function post(path, body) {
+  /* JSON only: the controller refuses a cross-site form's login. */
+  return fetch(path, {method: 'POST', cache: 'no-store', credentials: 'same-origin',
+    headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
+}
+
+async function login(ev) {
+  ev.preventDefault();
+  const input = document.getElementById('login-token');
+  let r;
+  try {
+    r = await post('/v1/login', {token: input.value});
+  } catch (e) {
+    showLogin('the controller is unreachable');
+    return;
+  }
+  input.value = '';
+  if (!r.ok) {
+    let why = 'HTTP ' + r.status;
+    try { why = (await r.json()).detail || why; } catch (e) { /* keep it */ }
+    showLogin(why);
+    return;
+  }
+  document.getElementById('login').hidden = true;
+  document.getElementById('main').hidden = false;
+  document.getElementById('logout').hidden = false;
+  document.body.dataset.login = 'done';
+  start();
+}
+
+async function logout() {
+  try { await post('/v1/logout', {}); } catch (e) { /* reload anyway */ }
+  location.reload();
 }
 
 /* ---- loading ---- */
@@ -152,7 +209,7 @@ async function load() {
     view.loads++;
     document.body.dataset.loaded = String(view.loads);
   } catch (e) {
-    setHealth(false, e.message);
+    if (e.status !== 401) setHealth(false, e.message);
   } finally {
     view.busy = false;
     if (view.again) { view.again = false; schedule(); }
@@ -547,6 +604,7 @@ async function start() {
     const recent = await get('/v1/events?since=' + Math.max(0, last - 30));
     for (const e of recent.events || []) addEvent(e);
   } catch (e) {
+    if (e.status === 401) return; /* the login form shows; it starts again */
     setHealth(false, e.message);
   }
   renderEvents();
@@ -557,9 +615,15 @@ async function start() {
   }
   connect(last);
   await load();
+  if (view.ticking) return; /* started again after a login */
+  view.ticking = true;
   setInterval(tickAges, 1000);
   /* A safety net while the stream is down (a proxy that buffers it). */
   setInterval(() => { if (!view.streamUp) schedule(); }, POLL_MS);
 }
 
-document.addEventListener('DOMContentLoaded', start);
+document.addEventListener('DOMContentLoaded', () => {
+  document.getElementById('login-form').addEventListener('submit', login);
+  document.getElementById('logout').addEventListener('click', logout);
+  start();
+});

@@ -94,7 +94,7 @@ fx_start(struct fx *fx, const char *const *extra)
 	snprintf(fx->token_file, sizeof(fx->token_file), "%s/token", fx->dir);
 	snprintf(fx->log, sizeof(fx->log), "%s/slave.log", fx->dir);
 	snprintf(fx->name, sizeof(fx->name), "t%d-%d", (int)getpid(), ++seq);
-	if ((rc = write_file(fx->token_file, FX_TOKEN "\n")) < 0)
+	if ((rc = write_secret(fx->token_file, FX_TOKEN "\n")) < 0)
 		return rc;
 	if ((rc = daemon_free_port(&fx->port)) < 0)
 		return rc;

@@ -145,7 +145,7 @@ TEST(api__bad_repo_or_token_exit_1)
 	snprintf(data, sizeof(data), "%s/data", dir);
 	snprintf(tok, sizeof(tok), "%s/token", dir);
 	snprintf(empty, sizeof(empty), "%s/empty", dir);
-	write_file(tok, "secret\n");
+	write_secret(tok, "secret\n");
 	write_file(empty, "  \n");
 	{
 		const char *const args[] = {"--repo", dir, "--data-dir", data, "--listen",
@@ -172,6 +172,7 @@ TEST(api__bad_repo_or_token_exit_1)
 TEST(api__reads_are_public_mutations_need_the_token)
 {
 	const char *const wrong[] = {"Authorization: Bearer nope", NULL};
+	const char *const auth[] = {"Authorization: Bearer " CL_TOKEN, NULL};
 	json_t *j;
 	long st;
 
@@ -185,9 +186,12 @@ TEST(api__reads_are_public_mutations_need_the_token)
 	CHECK_EQ_INT(raw(NULL, NULL, "POST", "/v1/apply", wrong, "{}", 2), 401);
 	CHECK_EQ_INT(raw(NULL, NULL, "POST", "/v1/nodes/register", NULL, "{}", 2), 401);
 	CHECK_EQ_INT(raw(NULL, NULL, "POST", "/v1/nodes/x/heartbeat", NULL, "{}", 2), 401);
-	CHECK_EQ_INT(raw(NULL, NULL, "GET", "/v1/nodes", NULL, NULL, 0), 200);
-	CHECK_EQ_INT(raw(NULL, NULL, "GET", "/v1/instances", NULL, NULL, 0), 200);
-	CHECK_EQ_INT(raw(NULL, NULL, "GET", "/v1/revisions", NULL, NULL, 0), 200);
+	/* Reads need a credential too (issue 12; --public-read lifts it:
+	 * test_auth_roles.c). */
+	CHECK_EQ_INT(raw(NULL, NULL, "GET", "/v1/nodes", NULL, NULL, 0), 401);
+	CHECK_EQ_INT(raw(NULL, NULL, "GET", "/v1/instances", NULL, NULL, 0), 401);
+	CHECK_EQ_INT(raw(NULL, NULL, "GET", "/v1/revisions", NULL, NULL, 0), 401);
+	CHECK_EQ_INT(raw(NULL, NULL, "GET", "/v1/revisions", auth, NULL, 0), 200);
 	/* Unknown paths are not public: without the token they are 401. */
 	CHECK_EQ_INT(raw(NULL, NULL, "GET", "/v1/nope", NULL, NULL, 0), 401);
 	j = cluster_call(cl, &st, "GET", "/v1/nope", NULL);
@@ -428,6 +432,7 @@ stream_read(struct stream *s, const char *last_id)
 	if ((e = curl_easy_init()) == NULL)
 		return 0;
 	h = curl_slist_append(h, hdr);
+	h = curl_slist_append(h, "Authorization: Bearer " CL_TOKEN);
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, stream_cb);
@@ -498,10 +503,11 @@ TEST(api__events_and_stream)
 
 TEST(api__metrics)
 {
+	const char *const auth[] = {"Authorization: Bearer " CL_TOKEN, NULL};
 	char *body = NULL, *ct = NULL;
 
 	REQUIRE(cl != NULL);
-	CHECK_EQ_INT(raw(&body, &ct, "GET", "/metrics", NULL, NULL, 0), 200);
+	CHECK_EQ_INT(raw(&body, &ct, "GET", "/metrics", auth, NULL, 0), 200);
 	CHECK_CONTAINS(ct, "text/plain");
 	CHECK_CONTAINS(body, "# TYPE orch_services gauge");
 	CHECK_CONTAINS(body, "orch_services{state=\"Run\"} 0");

@@ -161,7 +161,7 @@ reconciles(void)
 	long long n = -1;
 
 	snprintf(url, sizeof(url), "%s/metrics", cl->url);
-	if (http_request(&r, "GET", url, NULL, NULL, 0, 5000) == 0 && r.status == 200 &&
+	if (http_request(&r, "GET", url, CL_TOKEN, NULL, 0, 5000) == 0 && r.status == 200 &&
 	    (p = strstr(r.body, "\norch_reconcile_total ")) != NULL)
 		n = strtoll(p + 22, NULL, 10);
 	http_result_free(&r);

@@ -495,7 +495,7 @@ scrape(struct expo *e)
 	int rc;
 
 	snprintf(url, sizeof(url), "%s/metrics", cl->url);
-	if (http_request(&r, "GET", url, NULL, NULL, 0, 10000) < 0 || r.status != 200) {
+	if (http_request(&r, "GET", url, CL_TOKEN, NULL, 0, 10000) < 0 || r.status != 200) {
 		check_fail(__FILE__, __LINE__, "GET /metrics: status %ld", r.status);
 		http_result_free(&r);
 		return -1;

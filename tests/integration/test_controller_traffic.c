@@ -412,7 +412,7 @@ metric(const char *name)
 
 	snprintf(url, sizeof(url), "%s/metrics", cl->url);
 	snprintf(key, sizeof(key), "\n%s ", name);
-	if (http_request(&h, "GET", url, NULL, NULL, 0, 5000) == 0 && h.body != NULL &&
+	if (http_request(&h, "GET", url, CL_TOKEN, NULL, 0, 5000) == 0 && h.body != NULL &&
 	    (p = strstr(h.body, key)) != NULL)
 		v = strtol(p + strlen(key), NULL, 10);
 	http_result_free(&h);

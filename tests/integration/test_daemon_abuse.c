@@ -97,7 +97,8 @@ TEST(abuse__streams_and_drips_do_not_lock_out_status_or_slaves)
 	for (int i = 0; i < NABUSE; i++) {
 		streams[i] = raw_connect(cl->ctl_port, 2 + i / 20);
 		if (streams[i] >= 0)
-			raw_send(streams[i], "GET /v1/events/stream HTTP/1.1\r\nHost: x\r\n\r\n");
+			raw_send(streams[i], "GET /v1/events/stream HTTP/1.1\r\nHost: x\r\n"
+			    "Authorization: Bearer " CL_TOKEN "\r\n\r\n"); /* a reader's */
 	}
 	/* 260 connections from 13 more, dripping a header byte at a time. */
 	for (int i = 0; i < NABUSE; i++) {

@@ -192,6 +192,7 @@ setup_paths(void)
 	snprintf(token_file, sizeof(token_file), "%s/token", work_dir);
 	/* Blanks around and a second line: only the first line, trimmed. */
 	put_file(token_file, "  " TOKEN "  \nnot this line\n");
+	chmod(token_file, 0600); /* a credentials file is its owner's alone */
 	snprintf(closed_url, sizeof(closed_url), "http://127.0.0.1:%d",
 	    free_port());
 	fake_start(reqlog);

@@ -76,9 +76,9 @@ on_events(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 }
 
 static const struct httpd_route fake_routes[] = {
-	{"POST", "/v1/nodes/register", on_register, false},
-	{"POST", "/v1/nodes/:name/heartbeat", on_heartbeat, false},
-	{"POST", "/v1/nodes/:name/events", on_events, false},
+	{"POST", "/v1/nodes/register", on_register, HTTPD_ADMIN},
+	{"POST", "/v1/nodes/:name/heartbeat", on_heartbeat, HTTPD_ADMIN},
+	{"POST", "/v1/nodes/:name/events", on_events, HTTPD_ADMIN},
 };
 
 static void *

@@ -119,7 +119,7 @@ metric(const char *key)
 
 	snprintf(url, sizeof(url), "%s/metrics", cl->url);
 	snprintf(k, sizeof(k), "\n%s ", key);
-	if (http_request(&h, "GET", url, NULL, NULL, 0, 5000) == 0 && h.body != NULL &&
+	if (http_request(&h, "GET", url, CL_TOKEN, NULL, 0, 5000) == 0 && h.body != NULL &&
 	    (p = strstr(h.body, k)) != NULL)
 		v = strtol(p + strlen(k), NULL, 10);
 	http_result_free(&h);

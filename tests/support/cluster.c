@@ -63,10 +63,11 @@ cluster_ctl_start(struct cluster *cl)
 	free(bin);
 	if (rc < 0)
 		return rc;
-	snprintf(status, sizeof(status), "%s/v1/status", cl->url);
+	/* Public: reads need a credential (issue 12). */
+	snprintf(status, sizeof(status), "%s/healthz", cl->url);
 	if (!WAIT_FOR(answers(status) || !daemon_running(cl->ctl), CL_WAIT) ||
 	    !daemon_running(cl->ctl))
-		return orch_err_set(ORCH_ERROR, "controller did not answer /v1/status");
+		return orch_err_set(ORCH_ERROR, "controller did not answer /healthz");
 	return 0;
 }
 
@@ -198,7 +199,7 @@ cluster_start(struct cluster **out, size_t nslaves, const char *const *ctl_extra
 	snprintf(cl->token_file, sizeof(cl->token_file), "%s/token", cl->dir);
 	snprintf(cl->ctl_data, sizeof(cl->ctl_data), "%s/controller", cl->dir);
 	snprintf(cl->ctl_log, sizeof(cl->ctl_log), "%s/controller.log", cl->dir);
-	if ((rc = write_file(cl->token_file, CL_TOKEN "\n")) < 0 ||
+	if ((rc = write_secret(cl->token_file, CL_TOKEN "\n")) < 0 ||
 	    (rc = daemon_free_port(&cl->ctl_port)) < 0)
 		return rc;
 	snprintf(cl->url, sizeof(cl->url), "http://127.0.0.1:%d", cl->ctl_port);
@@ -378,7 +379,8 @@ cluster_get(struct cluster *cl, const char *path)
 	long st = 0;
 
 	snprintf(url, sizeof(url), "%s%s", cl->url, path);
-	http_json(&j, &st, "GET", url, NULL, NULL);
+	/* Reads need a credential (issue 12): the cluster's token. */
+	http_json(&j, &st, "GET", url, CL_TOKEN, NULL);
 	if (st != 200) {
 		json_decref(j);
 		return NULL;

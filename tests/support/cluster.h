@@ -83,7 +83,7 @@ const char *cluster_app(const char *name);
  * decrefs) or NULL; *out_status the HTTP status (0: no answer). */
 json_t *cluster_call(struct cluster *cl, long *out_status, const char *method,
     const char *path, const char *body);
-/* GET path without a token. */
+/* GET path with the token (reads need one); the answer when 200. */
 json_t *cluster_get(struct cluster *cl, const char *path);
 /* POST /v1/apply {"ref": ref or branch head}; the HTTP status. */
 long cluster_apply(struct cluster *cl, const char *ref);

@@ -369,3 +369,17 @@ pid_alive(pid_t pid)
 		return false;
 	return p[2] != 'Z' && p[2] != 'X';
 }
+
+int
+write_secret(const char *path, const char *text)
+{
+	int rc;
+
+	/* Created 0600 before anything is written: a credentials file the
+	 * daemons accept (common/creds.h). */
+	if ((rc = write_file(path, "")) < 0)
+		return rc;
+	if (chmod(path, 0600) < 0)
+		return orch_err_sys(ORCH_ERROR, "chmod %s", path);
+	return write_file(path, text);
+}

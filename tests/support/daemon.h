@@ -97,4 +97,8 @@ int write_file(const char *path, const char *text);
 /* Read a whole small file (malloc'd) or NULL. */
 char *read_file(const char *path);
 
+/* write_file() for a credentials file: mode 0600, as the daemons
+ * demand. */
+int write_secret(const char *path, const char *text);
+
 #endif

@@ -39,10 +39,11 @@ ctl_start(struct nscluster *nc)
 	free(bin);
 	if (rc < 0)
 		return rc;
-	snprintf(status, sizeof(status), "%s/v1/status", cl->url);
+	/* Public: reads need a credential (issue 12). */
+	snprintf(status, sizeof(status), "%s/healthz", cl->url);
 	if (!WAIT_FOR(answers(status) || !daemon_running(cl->ctl), CL_WAIT) ||
 	    !daemon_running(cl->ctl))
-		return orch_err_set(ORCH_ERROR, "controller did not answer /v1/status");
+		return orch_err_set(ORCH_ERROR, "controller did not answer /healthz");
 	return 0;
 }
 
@@ -135,7 +136,7 @@ fill(struct nscluster *nc, size_t nslaves)
 		s->port_lo = 40000; /* each slave has its namespace's ports */
 		snprintf(s->url, sizeof(s->url), "http://%s:%d", nc->net->addr[i + 1], s->port);
 	}
-	return write_file(cl->token_file, CL_TOKEN "\n");
+	return write_secret(cl->token_file, CL_TOKEN "\n");
 }
 
 int

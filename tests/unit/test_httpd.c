@@ -47,9 +47,9 @@ open_route(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 }
 
 static const struct httpd_route routes[] = {
-	{"GET", "/a/:x/b/:y", echo_params, false},
-	{"POST", "/echo", echo_body, false},
-	{"GET", "/open", open_route, true},
+	{"GET", "/a/:x/b/:y", echo_params, HTTPD_ADMIN},
+	{"POST", "/echo", echo_body, HTTPD_ADMIN},
+	{"GET", "/open", open_route, HTTPD_PUBLIC},
 };
 
 struct server {
@@ -385,10 +385,10 @@ stream_route(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 }
 
 static const struct httpd_route rig_routes[] = {
-	{"GET", "/defer", defer_route, false},
-	{"GET", "/fast", fast_route, false},
-	{"GET", "/header", header_route, false},
-	{"GET", "/stream", stream_route, false},
+	{"GET", "/defer", defer_route, HTTPD_ADMIN},
+	{"GET", "/fast", fast_route, HTTPD_ADMIN},
+	{"GET", "/header", header_route, HTTPD_ADMIN},
+	{"GET", "/stream", stream_route, HTTPD_ADMIN},
 };
 
 static size_t

@@ -60,11 +60,11 @@ stream(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 }
 
 static const struct httpd_route routes[] = {
-	{"GET", "/open", hello, true},
-	{"GET", "/secret", hello, false},
-	{"POST", "/secret", hello, false},
-	{"GET", "/things/:name", named, true},
-	{"GET", "/stream", stream, true},
+	{"GET", "/open", hello, HTTPD_PUBLIC},
+	{"GET", "/secret", hello, HTTPD_ADMIN},
+	{"POST", "/secret", hello, HTTPD_ADMIN},
+	{"GET", "/things/:name", named, HTTPD_PUBLIC},
+	{"GET", "/stream", stream, HTTPD_PUBLIC},
 };
 
 struct server {

@@ -1,0 +1,17 @@
+/* httpd_auth.h - authentication and authorization of one request, for
+ * httpd.c only (httpd.h says what the server promises). */
+#ifndef ORCH_HTTPD_AUTH_H
+#define ORCH_HTTPD_AUTH_H
+
+#include "httpd.h"
+
+/* Who sent a request with these headers (either may be NULL) for route
+ * (NULL: an unknown path or method), and whether they may call it:
+ * 0 (*out filled; role NONE for an anonymous caller allowed in), or the
+ * status to answer (401, 403) with why filled. self: the route's first
+ * :param, or NULL. */
+int httpd_auth_check(struct orch_principal *out, char *why, size_t whylen,
+    const struct httpd_config *cfg, const struct httpd_route *route, const char *self,
+    const char *authorization, const char *cookie);
+
+#endif
