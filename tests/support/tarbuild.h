@@ -146,9 +146,19 @@ tb_sparse(struct tb *t, const char *path, int64_t size)
 	if (archive_write_header(t->a, e) < ARCHIVE_WARN)
 		tb_die(t, path);
 	archive_entry_free(e);
-	if (archive_write_data(t->a, "data", 4) != 4 ||
-	    archive_write_data(t->a, "tail", 4) != 4)
+	/* The writer takes the whole logical content and skips the holes. */
+	if (archive_write_data(t->a, "data", 4) != 4)
 		tb_die(t, "sparse data");
+	for (int64_t left = size - 8; left > 0;) {
+		static const char zeros[1 << 20];
+		size_t n = left > (int64_t)sizeof(zeros) ? sizeof(zeros) : (size_t)left;
+
+		if (archive_write_data(t->a, zeros, n) != (la_ssize_t)n)
+			tb_die(t, "sparse hole");
+		left -= (int64_t)n;
+	}
+	if (archive_write_data(t->a, "tail", 4) != 4)
+		tb_die(t, "sparse tail");
 }
 
 /* Finish the archive; the bytes stay in t->buf / t->len. */
@@ -227,6 +237,25 @@ tb_escape_chain(struct tb *t, const char *artifact_dir, const char *outside)
 	strcat(x, outside + 1);
 	strcat(x, "/pwned");
 	tb_symlink(t, "x", x);          /* x -> a/b/c/d/e/f/l/../../../../../../../OUT/pwned */
+}
+
+/* Read path's bytes into an empty t (no writer); 0 or -1. */
+static inline int
+tb_load(struct tb *t, const char *path)
+{
+	char chunk[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		t->stop = 0;
+		if (tb_write_cb(NULL, t, chunk, (size_t)n) != n)
+			break;
+	}
+	close(fd);
+	return n == 0 ? 0 : -1;
 }
 
 static inline void
