@@ -236,6 +236,26 @@ file_name_from_url(char *out, size_t len, const char *url)
 	snprintf(out, len, "artifact");
 }
 
+int
+artifact_sniff(enum artifact_kind *out, int fd)
+{
+	uint8_t b[512];
+	ssize_t n = pread(fd, b, sizeof(b), 0);
+
+	if (n < 0)
+		return orch_err_sys(ORCH_ERROR, "read downloaded artifact");
+	*out = ARTIFACT_FILE;
+	if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
+		*out = ARTIFACT_TARGZ;
+	else if ((n >= 6 && memcmp(b, "\xfd" "7zXZ\0", 6) == 0) ||
+	    (n >= 4 && memcmp(b, "\x28\xb5\x2f\xfd", 4) == 0) ||
+	    (n >= 4 && memcmp(b, "BZh", 3) == 0 && b[3] >= '1' && b[3] <= '9'))
+		*out = ARTIFACT_TARAUTO; /* xz, zstd, bzip2 */
+	else if (n >= 262 && memcmp(b + 257, "ustar", 5) == 0)
+		*out = ARTIFACT_TAR;
+	return 0;
+}
+
 /* ---- the version dir ---- */
 
 /* 0: dir exists complete with sha; 1: absent; < 0: error. */

@@ -1,29 +1,19 @@
 /*
- * artifact_unpack.c - unpack a verified tar archive with libarchive,
- * refusing anything that could reach outside the artifact dir (see
- * artifact.c for the order of a fetch, docs/artifacts.md for the rules).
- *
- * Three layers, each enough on its own for what it covers:
- *  1. Every member is judged before it is written (judge_member): its
- *     name (no absolute path, no "..", not our marker, bounded length and
- *     depth), its type (file, dir, symlink or a hard link to a file of the
- *     archive; never a device node, fifo or socket), its size against the
- *     budget, a symlink's target read as text, and its parent dir resolved
- *     by the kernel with openat2(RESOLVE_BENEATH): a chain of links planted
- *     by earlier members cannot redirect a later one (EXDEV/ELOOP). A name
- *     that exists already is refused (no member replaces another).
- *  2. libarchive writes it (archive_write_disk) with SECURE_SYMLINKS,
- *     SECURE_NODOTDOT, SECURE_NOABSOLUTEPATHS and NO_OVERWRITE, without
- *     owners or setuid/setgid/sticky bits, counting the bytes it writes.
- *  3. At the end every symlink of the tree is followed, through the
- *     links the archive made, component by component (link_leads_out):
- *     a dangling link is judged by where it would lead once the missing
- *     part exists, which is what a lexical check or realpath() miss.
- *
- * archive_write_disk works on paths relative to the working directory, so
- * the unpack runs on a thread of its own that unshares its filesystem
- * context (CLONE_FS: cwd and umask) and changes into the artifact dir:
- * the rest of the process never sees its cwd or umask change.
+ * artifact_unpack.c - unpack a verified tar archive with libarchive so
+ * that nothing lands outside the artifact dir (rules: docs/artifacts.md).
+ *  1. Each member is judged before it is written (judge_member): name,
+ *     type, size budget, hard link target, and its parent dir resolved by
+ *     the kernel with openat2(RESOLVE_BENEATH), so a chain of links planted
+ *     by earlier members cannot redirect a later one (EXDEV/ELOOP).
+ *  2. libarchive writes it (SECURE_SYMLINKS, SECURE_NODOTDOT,
+ *     SECURE_NOABSOLUTEPATHS, NO_OVERWRITE; no owners, no setuid bits),
+ *     every byte counted against the budget as it is written.
+ *  3. At the end every symlink is followed through the links on disk, a
+ *     missing component taken as a dir to come (link_leads_out): a
+ *     dangling link is judged by where it would lead.
+ * archive_write_disk works relative to the cwd: the unpack runs on a
+ * thread of its own that unshares its cwd and umask (CLONE_FS) and
+ * changes into the artifact dir, unseen by the rest of the process.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -86,47 +76,15 @@ artifact_rm_tree(const char *path)
 	artifact_rm_at(AT_FDCWD, path, 0);
 }
 
-/* Remove what is in dir, keeping dir. */
-static void
-empty_dir(const char *dir)
-{
-	struct dirent *e;
-	DIR *d = opendir(dir);
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			artifact_rm_at(dirfd(d), e->d_name, 0);
-	closedir(d);
-}
-
-int
-artifact_sniff(enum artifact_kind *out, int fd)
-{
-	uint8_t b[512];
-	ssize_t n = pread(fd, b, sizeof(b), 0);
-
-	if (n < 0)
-		return orch_err_sys(ORCH_ERROR, "read downloaded artifact");
-	*out = ARTIFACT_FILE;
-	if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
-		*out = ARTIFACT_TARGZ;
-	else if ((n >= 6 && memcmp(b, "\xfd" "7zXZ\0", 6) == 0) ||
-	    (n >= 4 && memcmp(b, "\x28\xb5\x2f\xfd", 4) == 0) ||
-	    (n >= 4 && memcmp(b, "BZh", 3) == 0 && b[3] >= '1' && b[3] <= '9'))
-		*out = ARTIFACT_TARAUTO; /* xz, zstd, bzip2 */
-	else if (n >= 262 && memcmp(b + 257, "ustar", 5) == 0)
-		*out = ARTIFACT_TAR;
-	return 0;
-}
-
 /* ---- judging names and links ---- */
 
 struct unpack {
-	const char *url;
-	const struct artifact_opts *o;
+	const char *url, *dir;
+	struct artifact_opts o;
+	int archive_fd;
 	int rootfd;               /* the artifact dir, also our cwd */
+	int rc;
+	char err[1024];           /* rc's message, for the calling thread */
 	uint64_t done;            /* bytes of the members written so far */
 	uint64_t members;
 	int64_t deadline;         /* orch_mono_ms() */
@@ -203,41 +161,16 @@ clean_name(char *out, int *depth, const char *name, const char *url)
 	return 0;
 }
 
-/* Does symlink target t, found in a dir depth levels below the root, stay
- * inside the root when read as text (without following other links)? */
+/* Follow symlink target t from the dir u->path[0..dirlen) (no links in
+ * it) as the kernel would, through the links on disk, a missing name
+ * taken as a dir to come. 0: stays inside; 1: leads out; 2: loops. */
 static int
-link_stays_inside(const char *t, int depth)
-{
-	if (t[0] == '/')
-		return 0;
-	while (*t) {
-		size_t len = strcspn(t, "/");
-
-		if (len == 2 && t[0] == '.' && t[1] == '.') {
-			if (--depth < 0)
-				return 0;
-		} else if (len > 0 && !(len == 1 && t[0] == '.'))
-			depth++;
-		t += len;
-		if (*t == '/')
-			t++;
-	}
-	return 1;
-}
-
-/*
- * Follow symlink target t from dir (relative to the root, no links in
- * it) as the kernel would, through the links on disk; a name that does
- * not exist is taken as a dir to come. 0: stays below the root; 1: leads
- * out; 2: loops (or is too long to follow).
- */
-static int
-link_leads_out(struct unpack *u, const char *dir, const char *t)
+link_leads_out(struct unpack *u, size_t dirlen, const char *t)
 {
 	char *cur = u->cur, *todo = u->todo, *buf = u->target;
 	int hops = 0;
 
-	snprintf(cur, sizeof(u->cur), "%s", dir);
+	snprintf(cur, sizeof(u->cur), "%.*s", (int)dirlen, u->path);
 	if ((size_t)snprintf(todo, sizeof(u->todo), "%s", t) >= sizeof(u->todo))
 		return 2;
 	while (*todo) {
@@ -296,6 +229,13 @@ refuse(struct unpack *u, const char *why)
 	    u->name, why);
 }
 
+static int
+too_big(struct unpack *u)
+{
+	return orch_err_set(ORCH_ETOOBIG, "artifact %s unpacks to more than %llu "
+	    "bytes", u->url, (unsigned long long)u->o.max_unpacked_bytes);
+}
+
 /* The member's dir resolved by the kernel below the root, and its name
  * not taken yet (but by a dir, for a dir). */
 static int
@@ -311,16 +251,12 @@ check_place(struct unpack *u, unsigned type)
 	pfd = beneath(u->rootfd, slash ? u->name : "", O_PATH | O_DIRECTORY, 0);
 	if (slash)
 		*slash = '/';
-	if (pfd < 0) {
-		if (errno == EXDEV || errno == ELOOP)
-			return refuse(u, "would be written through a symlink leading "
-			    "out of the artifact dir");
-		if (errno == ENOENT)
-			return 0; /* made by libarchive, as real dirs */
-		return errno == ENOTDIR ? refuse(u, "is below a non-directory") :
-		    orch_err_sys(ORCH_ERROR, "artifact %s: open the dir of %s",
-		    u->url, u->name);
-	}
+	if (pfd < 0 && (errno == EXDEV || errno == ELOOP))
+		return refuse(u, "would be written through a symlink leading out of "
+		    "the artifact dir");
+	if (pfd < 0) /* missing: libarchive makes real dirs (or fails) */
+		return errno == ENOENT || errno == ENOTDIR ? 0 : orch_err_sys(ORCH_ERROR,
+		    "artifact %s: open the dir of %s", u->url, u->name);
 	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    !(type == AE_IFDIR && S_ISDIR(st.st_mode)))
 		rc = refuse(u, "replaces an earlier member");
@@ -335,8 +271,8 @@ check_hardlink(struct unpack *u, struct archive_entry *e)
 	struct stat st;
 	int depth, fd, ok;
 
-	if (clean_name(u->link, &depth, archive_entry_hardlink(e), u->url) < 0)
-		return -1;
+	if ((ok = clean_name(u->link, &depth, archive_entry_hardlink(e), u->url)) < 0)
+		return ok;
 	fd = beneath(u->rootfd, u->link, O_PATH | O_NOFOLLOW, RESOLVE_NO_SYMLINKS);
 	ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && depth > 0;
 	if (fd >= 0)
@@ -361,9 +297,9 @@ judge_member(struct unpack *u, struct archive_entry *e)
 	u->name[0] = '\0';
 	if ((rc = clean_name(u->name, &depth, archive_entry_pathname(e), u->url)) < 0)
 		return rc;
-	if (++u->members > (uint64_t)u->o->max_entries)
+	if (++u->members > (uint64_t)u->o.max_entries)
 		return orch_err_set(ORCH_ETOOBIG, "artifact %s has more than %d "
-		    "members", u->url, u->o->max_entries);
+		    "members", u->url, u->o.max_entries);
 	if (depth == 0) {
 		if (type == AE_IFDIR && archive_entry_hardlink(e) == NULL)
 			return 1;
@@ -377,17 +313,12 @@ judge_member(struct unpack *u, struct archive_entry *e)
 	} else if (type == AE_IFREG) {
 		int64_t size = archive_entry_size(e);
 
-		if (size < 0 || (uint64_t)size > u->o->max_unpacked_bytes - u->done)
-			return orch_err_set(ORCH_ETOOBIG, "artifact %s unpacks to more "
-			    "than %llu bytes", u->url,
-			    (unsigned long long)u->o->max_unpacked_bytes);
+		if (size < 0 || (uint64_t)size > u->o.max_unpacked_bytes - u->done)
+			return too_big(u);
 	} else if (type == AE_IFLNK) {
 		t = archive_entry_symlink(e);
 		if (t == NULL || t[0] == '\0')
 			return refuse(u, "is a symlink without a target");
-		if (!link_stays_inside(t, depth - 1))
-			return orch_err_set(ORCH_EINVALID, "artifact %s: symlink %s -> "
-			    "%s leads out of the artifact dir", u->url, u->name, t);
 	} else if (type != AE_IFDIR)
 		return refuse(u, "is a device node, fifo or socket");
 	if ((rc = check_place(u, type)) < 0)
@@ -431,16 +362,14 @@ copy_data(struct unpack *u, struct archive *in, struct archive *out,
 		if (r < ARCHIVE_WARN)
 			return archive_fail(u, in, "damaged data of");
 		if (off < 0 || (uint64_t)off + len > (uint64_t)size ||
-		    u->done + (uint64_t)off + len > u->o->max_unpacked_bytes)
-			return orch_err_set(ORCH_ETOOBIG, "artifact %s unpacks to more "
-			    "than %llu bytes", u->url,
-			    (unsigned long long)u->o->max_unpacked_bytes);
+		    u->done + (uint64_t)off + len > u->o.max_unpacked_bytes)
+			return too_big(u);
 		if (archive_write_data_block(out, buf, len, off) < ARCHIVE_WARN)
 			return archive_fail(u, out, "write");
 		if (orch_mono_ms() > u->deadline)
 			return orch_err_set(ORCH_ERROR, "artifact %s: unpacking did not "
 			    "finish within %lld ms", u->url,
-			    (long long)u->o->unpack_timeout_ms);
+			    (long long)u->o.unpack_timeout_ms);
 	}
 }
 
@@ -499,10 +428,8 @@ walk_links(struct unpack *u, int dfd, int depth)
 	while (rc == 0 && (e = readdir(d)) != NULL) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
-		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			rc = orch_err_sys(ORCH_ERROR, "artifact %s: stat", u->url);
-			break;
-		}
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			st.st_mode = 0; /* vanished: refused below, as unknown */
 		snprintf(u->path + plen, sizeof(u->path) - plen, "%s%s",
 		    plen ? "/" : "", e->d_name);
 		if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
@@ -518,11 +445,8 @@ walk_links(struct unpack *u, int dfd, int depth)
 			ssize_t n = readlinkat(dfd, e->d_name, t, sizeof(t) - 1);
 			int out, kfd;
 
-			u->path[plen] = '\0';
 			t[n > 0 ? n : 0] = '\0';
-			out = n <= 0 ? 2 : link_leads_out(u, u->path, t);
-			snprintf(u->path + plen, sizeof(u->path) - plen, "%s%s",
-			    plen ? "/" : "", e->d_name);
+			out = n <= 0 ? 2 : link_leads_out(u, plen, t);
 			/* And the kernel's opinion, for a link that resolves. */
 			kfd = out ? -1 : beneath(u->rootfd, u->path, O_PATH, 0);
 			if (kfd < 0 && (errno == EXDEV || errno == ELOOP) && !out)
@@ -544,17 +468,8 @@ walk_links(struct unpack *u, int dfd, int depth)
 
 /* ---- the unpacking thread ---- */
 
-struct job {
-	struct artifact_opts o;
-	int archive_fd;
-	const char *dir;
-	struct unpack *u;
-	int rc;
-	char err[1024];
-};
-
 static int
-unpack_here(struct unpack *u, int archive_fd)
+unpack_here(struct unpack *u)
 {
 	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
 	int rc;
@@ -569,7 +484,7 @@ unpack_here(struct unpack *u, int archive_fd)
 	archive_read_support_filter_xz(in);
 	archive_read_support_filter_zstd(in);
 	archive_write_disk_set_options(out, DISK_FLAGS);
-	if (archive_read_open_fd(in, archive_fd, 64 * 1024) != ARCHIVE_OK) {
+	if (archive_read_open_fd(in, u->archive_fd, 64 * 1024) != ARCHIVE_OK) {
 		rc = archive_fail(u, in, "not a tar archive");
 		goto out;
 	}
@@ -587,22 +502,20 @@ out:
 static void *
 unpack_thread(void *arg)
 {
-	struct job *j = arg;
-	struct unpack *u = j->u;
+	struct unpack *u = arg;
 
 	/* A cwd (and umask: libarchive sets it to read it) of our own. */
 	if (unshare(CLONE_FS) < 0)
-		j->rc = orch_err_sys(ORCH_ERROR, "artifact %s: unshare", u->url);
-	else if ((u->rootfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		u->rc = orch_err_sys(ORCH_ERROR, "artifact %s: unshare", u->url);
+	else if ((u->rootfd = open(u->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC)) < 0 || fchdir(u->rootfd) < 0)
-		j->rc = orch_err_sys(ORCH_ERROR, "artifact %s: enter %s", u->url,
-		    j->dir);
+		u->rc = orch_err_sys(ORCH_ERROR, "artifact %s: enter %s", u->url, u->dir);
 	else
-		j->rc = unpack_here(u, j->archive_fd);
+		u->rc = unpack_here(u);
 	if (u->rootfd >= 0)
 		close(u->rootfd);
-	if (j->rc < 0)
-		snprintf(j->err, sizeof(j->err), "%s", orch_err_last());
+	if (u->rc < 0) /* the message is thread-local: hand it over */
+		snprintf(u->err, sizeof(u->err), "%s", orch_err_last());
 	return NULL;
 }
 
@@ -610,35 +523,34 @@ int
 artifact_unpack_tar(const char *archive, const char *dir, enum artifact_kind kind,
     const char *url, const struct artifact_opts *o)
 {
-	struct job j;
+	struct unpack *u = calloc(1, sizeof(*u));
 	pthread_t th;
 	int rc;
 
-	memset(&j, 0, sizeof(j));
-	j.dir = dir;
-	j.u = calloc(1, sizeof(*j.u));
-	if (j.u == NULL)
+	if (u == NULL)
 		return orch_err_set(ORCH_ERROR, "out of memory");
-	artifact_opts_fill(&j.o, o);
-	j.u->url = url;
-	j.u->o = &j.o;
-	j.u->rootfd = -1;
-	j.u->deadline = orch_mono_ms() + j.o.unpack_timeout_ms;
+	artifact_opts_fill(&u->o, o);
+	u->url = url;
+	u->dir = dir;
+	u->rootfd = -1;
+	u->deadline = orch_mono_ms() + u->o.unpack_timeout_ms;
 	/* Opened here: a relative path means our cwd, not the thread's. */
-	j.archive_fd = open(archive, O_RDONLY | O_CLOEXEC);
-	if (j.archive_fd < 0)
+	u->archive_fd = open(archive, O_RDONLY | O_CLOEXEC);
+	if (u->archive_fd < 0)
 		rc = orch_err_sys(ORCH_ERROR, "artifact %s: open %s", url, archive);
-	else if ((rc = pthread_create(&th, NULL, unpack_thread, &j)) != 0) {
+	else if ((rc = pthread_create(&th, NULL, unpack_thread, u)) != 0) {
 		errno = rc;
 		rc = orch_err_sys(ORCH_ERROR, "artifact %s: start unpacking", url);
 	} else {
 		pthread_join(th, NULL);
-		rc = j.rc < 0 ? orch_err_set(j.rc, "%s", j.err) : 0;
+		rc = u->rc < 0 ? orch_err_set(u->rc, "%s", u->err) : 0;
 	}
-	if (j.archive_fd >= 0)
-		close(j.archive_fd);
-	free(j.u);
-	if (rc < 0)
-		empty_dir(dir); /* nothing an archive made outlives its refusal */
+	if (u->archive_fd >= 0)
+		close(u->archive_fd);
+	free(u);
+	if (rc < 0) { /* nothing an archive made outlives its refusal */
+		artifact_rm_tree(dir);
+		mkdir(dir, 0755);
+	}
 	return rc;
 }
