@@ -120,8 +120,8 @@ clean_name(char *out, int *depth, const char *name, const char *url)
 	int n = 0;
 
 	if (name == NULL)
-		return orch_err_set(ORCH_EINVALID, "artifact %s: a member has a "
-		    "name that cannot be read", url);
+		return orch_err_set(ORCH_EINVALID, "artifact %s: unreadable member "
+		    "name", url);
 	if (name[0] == '/')
 		return orch_err_set(ORCH_EINVALID, "artifact %s: unsafe member name "
 		    "\"%s\" (absolute path)", url, name);
@@ -230,6 +230,13 @@ refuse(struct unpack *u, const char *why)
 }
 
 static int
+timed_out(struct unpack *u)
+{
+	return orch_err_set(ORCH_ERROR, "artifact %s: unpacking did not finish "
+	    "within %lld ms", u->url, (long long)u->o.unpack_timeout_ms);
+}
+
+static int
 too_big(struct unpack *u)
 {
 	return orch_err_set(ORCH_ETOOBIG, "artifact %s unpacks to more than %llu "
@@ -291,10 +298,8 @@ static int
 judge_member(struct unpack *u, struct archive_entry *e)
 {
 	unsigned type = archive_entry_filetype(e);
-	const char *t;
 	int depth, rc;
 
-	u->name[0] = '\0';
 	if ((rc = clean_name(u->name, &depth, archive_entry_pathname(e), u->url)) < 0)
 		return rc;
 	if (++u->members > (uint64_t)u->o.max_entries)
@@ -316,8 +321,7 @@ judge_member(struct unpack *u, struct archive_entry *e)
 		if (size < 0 || (uint64_t)size > u->o.max_unpacked_bytes - u->done)
 			return too_big(u);
 	} else if (type == AE_IFLNK) {
-		t = archive_entry_symlink(e);
-		if (t == NULL || t[0] == '\0')
+		if (archive_entry_symlink(e) == NULL || !archive_entry_symlink(e)[0])
 			return refuse(u, "is a symlink without a target");
 	} else if (type != AE_IFDIR)
 		return refuse(u, "is a device node, fifo or socket");
@@ -367,9 +371,7 @@ copy_data(struct unpack *u, struct archive *in, struct archive *out,
 		if (archive_write_data_block(out, buf, len, off) < ARCHIVE_WARN)
 			return archive_fail(u, out, "write");
 		if (orch_mono_ms() > u->deadline)
-			return orch_err_set(ORCH_ERROR, "artifact %s: unpacking did not "
-			    "finish within %lld ms", u->url,
-			    (long long)u->o.unpack_timeout_ms);
+			return timed_out(u);
 	}
 }
 
@@ -426,7 +428,8 @@ walk_links(struct unpack *u, int dfd, int depth)
 		return orch_err_sys(ORCH_ERROR, "artifact %s: read %s", u->url, u->path);
 	}
 	while (rc == 0 && (e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    (orch_mono_ms() > u->deadline && (rc = timed_out(u)) < 0))
 			continue;
 		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			st.st_mode = 0; /* vanished: refused below, as unknown */
