@@ -11,9 +11,8 @@
  *  3. At the end every symlink is followed through the links on disk, a
  *     missing component taken as a dir to come (link_leads_out): a
  *     dangling link is judged by where it would lead.
- * archive_write_disk works relative to the cwd: the unpack runs on a
- * thread of its own that unshares its cwd and umask (CLONE_FS) and
- * changes into the artifact dir, unseen by the rest of the process.
+ * archive_write_disk works relative to the cwd: the unpack runs on a thread
+ * that unshares its cwd and umask (CLONE_FS) and enters the artifact dir.
  */
 #include <archive.h>
 #include <archive_entry.h>
