@@ -7,8 +7,9 @@
  *  2. Download with libcurl into a temp file next to the final dir (same
  *     filesystem, so the last step is a rename), hashing while writing.
  *  3. Verify the sha256 before anything reads the content.
- *  4. Unpack with /bin/tar into a temp dir, refusing unsafe member names
- *     and anything unsafe tar made (artifact_unpack.c).
+ *  4. Unpack with libarchive into a temp dir, refusing any member that
+ *     could reach outside it and counting bytes as they are written
+ *     (artifact_unpack.c).
  *  5. Write the marker, syncfs(), and renameat2(RENAME_NOREPLACE) the temp
  *     dir into place: either the whole version appears or none of it, and
  *     an existing version is never replaced (a concurrent fetch of the
@@ -239,6 +240,26 @@ file_name_from_url(char *out, size_t len, const char *url)
 	snprintf(out, len, "artifact");
 }
 
+int
+artifact_sniff(enum artifact_kind *out, int fd)
+{
+	uint8_t b[512];
+	ssize_t n = pread(fd, b, sizeof(b), 0);
+
+	if (n < 0)
+		return orch_err_sys(ORCH_ERROR, "read downloaded artifact");
+	*out = ARTIFACT_FILE;
+	if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
+		*out = ARTIFACT_TARGZ;
+	else if ((n >= 6 && memcmp(b, "\xfd" "7zXZ\0", 6) == 0) ||
+	    (n >= 4 && memcmp(b, "\x28\xb5\x2f\xfd", 4) == 0) ||
+	    (n >= 4 && memcmp(b, "BZh", 3) == 0 && b[3] >= '1' && b[3] <= '9'))
+		*out = ARTIFACT_TARAUTO; /* xz, zstd, bzip2 */
+	else if (n >= 262 && memcmp(b + 257, "ustar", 5) == 0)
+		*out = ARTIFACT_TAR;
+	return 0;
+}
+
 /* ---- the version dir ---- */
 
 /* 0: dir exists complete with sha; 1: absent; < 0: error. */
@@ -308,8 +329,8 @@ mkdir_one(const char *path)
 	return 0;
 }
 
-static void
-opts_fill(struct artifact_opts *o, const struct artifact_opts *in)
+void
+artifact_opts_fill(struct artifact_opts *o, const struct artifact_opts *in)
 {
 	if (in)
 		*o = *in;
@@ -329,6 +350,8 @@ opts_fill(struct artifact_opts *o, const struct artifact_opts *in)
 		o->max_redirects = 5;
 	if (o->unpack_timeout_ms <= 0)
 		o->unpack_timeout_ms = 600000;
+	if (o->max_entries <= 0)
+		o->max_entries = 100000;
 }
 
 int
@@ -344,7 +367,7 @@ artifact_fetch_opts(char **out_dir, const char *data_dir, const char *service,
 	int rc, fd = -1, i;
 
 	*out_dir = NULL;
-	opts_fill(&o, opts);
+	artifact_opts_fill(&o, opts);
 	if (data_dir == NULL || data_dir[0] == '\0')
 		return orch_err_set(ORCH_EINVALID, "artifact: no data dir");
 	if (!artifact_name_valid(service, 0))

@@ -15,10 +15,10 @@
  * prepared temp dir), so a crash never leaves a half-unpacked version that
  * looks complete.
  *
- * These calls block (network, disk, /bin/tar): the slave runs them on a
- * worker thread. They are thread-safe, and safe in a process whose main
- * loop reaps children with waitpid(-1): /bin/tar runs under an
- * intermediate process that sends no SIGCHLD (see run_tar in artifact.c).
+ * These calls block (network, disk): the slave runs them on a worker
+ * thread. They are thread-safe and start no process; unpacking (with
+ * libarchive, artifact_unpack.c) runs on a thread of its own with a
+ * private working directory and umask.
  */
 #ifndef ORCH_SLAVE_ARTIFACT_H
 #define ORCH_SLAVE_ARTIFACT_H
@@ -36,9 +36,11 @@ struct artifact_opts {
 	int64_t timeout_ms;         /* whole download, redirects included: 10 min */
 	int64_t stall_ms;           /* abort when no byte arrives this long: 60s */
 	uint64_t max_bytes;         /* download size cap: 2 GiB */
-	uint64_t max_unpacked_bytes; /* sum of an archive's member sizes: 8 GiB */
+	uint64_t max_unpacked_bytes; /* bytes an archive unpacks to, holes of
+	                              * sparse files included: 8 GiB */
 	int max_redirects;          /* 5; http(s) only, never to file:// */
-	int64_t unpack_timeout_ms;  /* /bin/tar list + extract: 10 min */
+	int64_t unpack_timeout_ms;  /* unpacking one archive: 10 min */
+	int max_entries;            /* members of one archive: 100,000 */
 	const char *ca_file;        /* PEM CA bundle for https; NULL: the system's */
 };
 
@@ -49,15 +51,18 @@ struct artifact_opts {
  * without a download. Returns 0, or:
  *   ORCH_EINVALID  bad service/version name, URL scheme or sha256;
  *                  "checksum mismatch for URL: expected X, got Y";
- *                  an archive with absolute or ".." member names, or
- *                  symlinks leading out of the artifact dir
+ *                  an archive that is damaged or not a tar, or that has
+ *                  absolute or ".." member names, symlinks leading out of
+ *                  the artifact dir, device nodes, fifos, hard links to
+ *                  anything but its own files, a member replacing another
+ *                  (docs/artifacts.md)
  *   ORCH_EEXISTS   "version X of SERVICE already unpacked from a different
  *                  artifact"
  *   ORCH_ENOTFOUND the URL does not exist (404, no such file)
  *   ORCH_EUNAVAIL  connect failure or timeout
  *   ORCH_ETOOBIG   over max_bytes, or an archive that unpacks to more
- *                  than max_unpacked_bytes
- *   ORCH_ERROR     anything else (HTTP >= 400, disk, tar)
+ *                  than max_unpacked_bytes or has over max_entries members
+ *   ORCH_ERROR     anything else (HTTP >= 400, disk, unpack timeout)
  * with a message. On any error nothing is left behind under data_dir.
  */
 int artifact_fetch(char **out_dir, const char *data_dir, const char *service,
@@ -88,15 +93,19 @@ enum artifact_kind {
 	ARTIFACT_FILE,    /* anything else: a single-file artifact */
 	ARTIFACT_TAR,     /* ustar magic at offset 257 */
 	ARTIFACT_TARGZ,   /* gzip magic 1f 8b */
-	ARTIFACT_TARAUTO, /* xz, zstd or bzip2 magic: GNU tar detects it */
+	ARTIFACT_TARAUTO, /* xz, zstd or bzip2 magic: libarchive detects it */
 };
+
+/* o with every zero field of in (NULL: all) set to its default. */
+void artifact_opts_fill(struct artifact_opts *o, const struct artifact_opts *in);
 
 /* Tell the kind of the file open at fd by its first bytes. */
 int artifact_sniff(enum artifact_kind *out, int fd);
-/* Unpack archive (of kind, not ARTIFACT_FILE) into the existing empty
- * dir, refusing unsafe member names and unsafe results (ORCH_EINVALID,
- * message naming url and the member); dir is left for the caller to
- * remove on error. */
+/* Unpack archive (of kind, not ARTIFACT_FILE; the compression is told by
+ * libarchive) into the existing empty dir with the limits of o (zero
+ * fields: defaults), refusing unsafe members (ORCH_EINVALID, message
+ * naming url and the member) and going over the limits (ORCH_ETOOBIG).
+ * On error dir is left empty, for the caller to remove. */
 int artifact_unpack_tar(const char *archive, const char *dir,
     enum artifact_kind kind, const char *url, const struct artifact_opts *o);
 /* Remove a tree without following symlinks; best effort. */

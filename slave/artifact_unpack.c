@@ -1,39 +1,45 @@
 /*
- * artifact_unpack.c - unpack a verified archive with /bin/tar, safely;
- * the part of the artifact module that runs tar and judges what it made
- * (see artifact.c for the order of a fetch).
- *
- * First `tar -tP` (-P shows the member names as stored, which is what we
- * must judge: without it GNU tar silently strips a leading '/') and refuse
- * absolute names, ".." components and our marker's name; then extract
- * without -P, where GNU tar's own defaults strip '/' and refuse ".." again
- * (defence in depth), with --no-same-owner. Then walk the result: no
- * device nodes, fifos or sockets, no setuid/setgid bits, no symlink
- * leading out of the dir (tar happily restores "lib -> /etc" or
- * "up -> ../..").
+ * artifact_unpack.c - unpack a verified tar archive with libarchive so
+ * that nothing lands outside the artifact dir (rules: docs/artifacts.md).
+ *  1. Each member is judged before it is written (judge_member): name,
+ *     type, size budget, hard link target, and its parent dir resolved by
+ *     the kernel with openat2(RESOLVE_BENEATH), so a chain of links planted
+ *     by earlier members cannot redirect a later one (EXDEV/ELOOP).
+ *  2. libarchive writes it (SECURE_SYMLINKS, SECURE_NODOTDOT,
+ *     SECURE_NOABSOLUTEPATHS, NO_OVERWRITE; no owners, no setuid bits),
+ *     every byte counted against the budget as it is written.
+ *  3. At the end every symlink is followed through the links on disk, a
+ *     missing component taken as a dir to come (link_leads_out): a
+ *     dangling link is judged by where it would lead.
+ * archive_write_disk works relative to the cwd: the unpack runs on a thread
+ * that unshares its cwd and umask (CLONE_FS) and enters the artifact dir.
  */
+#include <archive.h>
+#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "artifact.h"
 #include "err.h"
+#include "units.h"
 
-#define TAR_PATH "/bin/tar"
-#define MAX_LISTING (32u << 20)   /* bytes of `tar -t` output we accept */
-#define MAX_DEPTH 128             /* directory nesting in an artifact */
+#define MAX_DEPTH 128    /* directory nesting in an artifact */
+#define MAX_NAME 2048    /* bytes of a member name */
+#define MAX_HOPS 40      /* links followed judging one link (the kernel's) */
+#define DISK_FLAGS (ARCHIVE_EXTRACT_SECURE_SYMLINKS | \
+	ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | \
+	ARCHIVE_EXTRACT_NO_OVERWRITE | ARCHIVE_EXTRACT_TIME)
 
 void
 artifact_rm_at(int dfd, const char *name, int depth)
@@ -69,491 +75,484 @@ artifact_rm_tree(const char *path)
 	artifact_rm_at(AT_FDCWD, path, 0);
 }
 
-/* ---- running /bin/tar ---- */
+/* ---- judging names and links ---- */
 
-/* The first, version-0 part of the kernel's struct clone_args: declared
- * here because <linux/sched.h> and glibc's <sched.h> clash. */
-struct clone_args_v0 {
-	uint64_t flags, pidfd, child_tid, parent_tid;
-	uint64_t exit_signal, stack, stack_size, tls;
+struct unpack {
+	const char *url, *dir;
+	struct artifact_opts o;
+	int archive_fd;
+	int rootfd;               /* the artifact dir, also our cwd */
+	int rc;
+	char err[1024];           /* rc's message, for the calling thread */
+	uint64_t done;            /* bytes of the members written so far */
+	uint64_t members;
+	int64_t deadline;         /* orch_mono_ms() */
+	char name[MAX_NAME + 1];  /* the member's name, cleaned */
+	char link[MAX_NAME + 1];  /* a hard link's target, cleaned */
+	char path[PATH_MAX];      /* the walk's dir, relative to the root */
+	char cur[PATH_MAX];       /* link_leads_out: where we are */
+	char todo[2 * PATH_MAX];  /* link_leads_out: what is left to follow */
+	char target[PATH_MAX];
 };
 
-/*
- * fork() without glibc's bookkeeping, choosing the signal the parent gets
- * when the child ends. With exit_signal 0 there is no SIGCHLD at all and
- * waitpid(-1, ...) without __WALL does not see the child: a daemon that
- * reaps with waitpid(-1) on its main thread cannot steal the status that
- * this thread waits for. The kernel resets the exit signal to SIGCHLD on
- * execve, so the process that execs tar is a grandchild, waited for by an
- * intermediate that never execs. Children of a raw clone only make plain
- * system calls (no malloc, no locks) until they exec or _exit.
- */
-static pid_t
-fork_signal(int exit_signal)
-{
-#ifdef SYS_clone3
-	struct clone_args_v0 ca;
-
-	memset(&ca, 0, sizeof(ca));
-	ca.exit_signal = (uint64_t)exit_signal;
-	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-#else
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
-static void __attribute__((noreturn))
-tar_exec(char *const argv[], int nullfd, int outfd, int errfd)
-{
-	sigset_t none;
-
-	/* Dies with the intermediate, which dies with the fetching thread:
-	 * a slave killed mid-unpack leaves no tar behind. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	dup2(nullfd, 0);
-	dup2(outfd, 1);
-	dup2(errfd, 2);
-	/* Ignored signals stay ignored across exec; tar (and the gzip it
-	 * runs) expect the defaults. */
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	execv(TAR_PATH, argv);
-	_exit(127);
-}
-
-/* The intermediate: start tar, wait for it with a deadline, exit with its
- * status (exit code, 128+signal, 124 on timeout, 126 if it could not
- * start, 127 if exec failed). */
-static void __attribute__((noreturn))
-tar_intermediate(char *const argv[], int nullfd, int outfd, int errfd,
-    int64_t timeout_ms)
-{
-	struct timespec now, deadline, ts;
-	sigset_t all, chld;
-	pid_t gc;
-	int st;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	sigfillset(&all);
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	/* SIG_IGN would make the kernel reap tar before we read its status. */
-	signal(SIGCHLD, SIG_DFL);
-	gc = fork_signal(SIGCHLD);
-	if (gc < 0 && errno == ENOSYS)
-		gc = fork();
-	if (gc < 0)
-		_exit(126);
-	if (gc == 0)
-		tar_exec(argv, nullfd, outfd, errfd);
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (timeout_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
-	for (;;) {
-		pid_t r = waitpid(gc, &st, WNOHANG);
-		int64_t left;
-
-		if (r == gc)
-			break;
-		if (r < 0 && errno != EINTR)
-			_exit(126);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = (int64_t)(deadline.tv_sec - now.tv_sec) * 1000000000 +
-		    (deadline.tv_nsec - now.tv_nsec);
-		if (left <= 0) {
-			kill(gc, SIGKILL);
-			waitpid(gc, &st, 0);
-			_exit(124);
-		}
-		ts.tv_sec = left / 1000000000;
-		ts.tv_nsec = left % 1000000000;
-		sigtimedwait(&chld, NULL, &ts);
-	}
-	if (WIFEXITED(st))
-		_exit(WEXITSTATUS(st));
-	_exit(128 + (WTERMSIG(st) & 0x7f));
-}
-
-/* Read a memfd's content (up to max bytes) as a NUL-terminated string. */
-static char *
-memfd_text(int fd, size_t max, int *truncated)
-{
-	struct stat st;
-	size_t len, off = 0;
-	char *s;
-
-	*truncated = 0;
-	if (fstat(fd, &st) < 0)
-		return NULL;
-	len = (size_t)st.st_size;
-	if (len > max) {
-		len = max;
-		*truncated = 1;
-	}
-	s = malloc(len + 1);
-	if (s == NULL)
-		return NULL;
-	while (off < len) {
-		ssize_t n = pread(fd, s + off, len - off, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	s[off] = '\0';
-	return s;
-}
-
-/*
- * Run /bin/tar with argv. Returns 0 with *out_stdout (malloc'd) when tar
- * exited 0; otherwise an error whose message says what (what tar printed
- * on stderr included). out_stdout may be NULL when the output is unwanted.
- */
+/* openat2 below rootfd: never above it (EXDEV), never through /proc
+ * magic links; resolve adds RESOLVE_* flags. */
 static int
-run_tar(char **out_stdout, char *const argv[], int64_t timeout_ms,
-    const char *what)
+beneath(int rootfd, const char *path, int flags, uint64_t resolve)
 {
-	char *err = NULL, *out = NULL;
-	int outfd = -1, errfd = -1, nullfd = -1, st = 0, code, trunc, rc = 0;
-	int wflags = __WCLONE;
-	pid_t pid;
+	struct open_how how;
 
-	outfd = memfd_create("orch-tar-out", MFD_CLOEXEC);
-	errfd = memfd_create("orch-tar-err", MFD_CLOEXEC);
-	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (outfd < 0 || errfd < 0 || nullfd < 0) {
-		rc = orch_err_sys(ORCH_ERROR, "%s: prepare tar", what);
-		goto out;
-	}
-	pid = fork_signal(0);
-	if (pid < 0 && (errno == ENOSYS || errno == EPERM)) {
-		/* No clone3 (old kernel or a seccomp filter): a plain fork.
-		 * Then a daemon's waitpid(-1) could race us for the status. */
-		pid = fork();
-		wflags = 0;
-	}
-	if (pid < 0) {
-		rc = orch_err_sys(ORCH_ERROR, "%s: fork", what);
-		goto out;
-	}
-	if (pid == 0)
-		tar_intermediate(argv, nullfd, outfd, errfd, timeout_ms);
-	while (waitpid(pid, &st, wflags) < 0) {
-		if (errno != EINTR) {
-			rc = orch_err_sys(ORCH_ERROR, "%s: wait for tar", what);
-			goto out;
-		}
-	}
-	code = WIFEXITED(st) ? WEXITSTATUS(st) : 126;
-	err = memfd_text(errfd, 2048, &trunc);
-	if (err != NULL) {
-		size_t n = strlen(err);
+	memset(&how, 0, sizeof(how));
+	how.flags = (uint64_t)(flags | O_CLOEXEC);
+	how.resolve = resolve | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	return (int)syscall(SYS_openat2, rootfd, path[0] ? path : ".", &how,
+	    sizeof(how));
+}
 
-		while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
-			err[--n] = '\0';
-		for (char *p = err; *p; p++)
-			if (*p == '\n')
-				*p = ' ';
-	}
-	if (code == 124)
-		rc = orch_err_set(ORCH_ERROR, "%s: tar did not finish within %lld ms",
-		    what, (long long)timeout_ms);
-	else if (code == 127)
-		rc = orch_err_set(ORCH_ERROR, "%s: cannot run %s", what, TAR_PATH);
-	else if (code != 0)
-		rc = orch_err_set(ORCH_ERROR, "%s: tar failed (exit %d): %s", what,
-		    code, err && err[0] ? err : "no message");
-	if (rc == 0 && out_stdout != NULL) {
-		out = memfd_text(outfd, MAX_LISTING, &trunc);
-		if (out == NULL)
-			rc = orch_err_set(ORCH_ERROR, "out of memory");
-		else if (trunc)
-			rc = orch_err_set(ORCH_ETOOBIG, "%s: archive lists more than "
-			    "%u bytes of names", what, MAX_LISTING);
-		else {
-			*out_stdout = out;
-			out = NULL;
+/* Copy name into out without "." or empty components; refuse absolute
+ * names, "..", over-long names and our marker; *depth: components. */
+static int
+clean_name(char *out, int *depth, const char *name, const char *url)
+{
+	const char *p = name;
+	size_t o = 0;
+	int n = 0;
+
+	if (name == NULL)
+		return orch_err_set(ORCH_EINVALID, "artifact %s: unreadable member "
+		    "name", url);
+	if (name[0] == '/')
+		return orch_err_set(ORCH_EINVALID, "artifact %s: unsafe member name "
+		    "\"%s\" (absolute path)", url, name);
+	if (strlen(name) > MAX_NAME)
+		return orch_err_set(ORCH_EINVALID, "artifact %s: member name "
+		    "\"%.64s...\" is too long (over %d bytes)", url, name, MAX_NAME);
+	while (*p) {
+		size_t len = strcspn(p, "/");
+
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			return orch_err_set(ORCH_EINVALID, "artifact %s: unsafe member "
+			    "name \"%s\" (contains ..)", url, name);
+		if (len > NAME_MAX)
+			return orch_err_set(ORCH_EINVALID, "artifact %s: member name "
+			    "\"%.64s...\" has a component over %d bytes", url, name,
+			    NAME_MAX);
+		if (len > 0 && !(len == 1 && p[0] == '.')) {
+			if (o > 0)
+				out[o++] = '/';
+			memcpy(out + o, p, len);
+			o += len;
+			n++;
 		}
+		p += len;
+		if (*p == '/')
+			p++;
 	}
-out:
-	free(err);
-	free(out);
-	if (outfd >= 0)
-		close(outfd);
-	if (errfd >= 0)
-		close(errfd);
-	if (nullfd >= 0)
-		close(nullfd);
+	out[o] = '\0';
+	if (n > MAX_DEPTH)
+		return orch_err_set(ORCH_EINVALID, "artifact %s: member \"%.64s...\" "
+		    "is nested deeper than %d dirs", url, name, MAX_DEPTH);
+	if (n > 0 && strncmp(out, ARTIFACT_MARKER, strlen(ARTIFACT_MARKER)) == 0 &&
+	    (out[strlen(ARTIFACT_MARKER)] == '\0' || out[strlen(ARTIFACT_MARKER)] == '/'))
+		return orch_err_set(ORCH_EINVALID, "artifact %s: member name \"%s\" "
+		    "is reserved for orch", url, name);
+	*depth = n;
+	return 0;
+}
+
+/* Follow symlink target t from the dir u->path[0..dirlen) (no links in
+ * it) as the kernel would, through the links on disk, a missing name
+ * taken as a dir to come. 0: stays inside; 1: leads out; 2: loops. */
+static int
+link_leads_out(struct unpack *u, size_t dirlen, const char *t)
+{
+	char *cur = u->cur, *todo = u->todo, *buf = u->target;
+	int hops = 0;
+
+	snprintf(cur, sizeof(u->cur), "%.*s", (int)dirlen, u->path);
+	if ((size_t)snprintf(todo, sizeof(u->todo), "%s", t) >= sizeof(u->todo))
+		return 2;
+	while (*todo) {
+		size_t len = strcspn(todo, "/"), clen = strlen(cur), rest;
+		struct stat st;
+		ssize_t n;
+
+		if (len == 0 || (len == 1 && todo[0] == '.')) {
+			/* nothing to do */
+		} else if (len == 2 && todo[0] == '.' && todo[1] == '.') {
+			char *slash = strrchr(cur, '/');
+
+			if (clen == 0)
+				return 1;
+			*(slash ? slash : cur) = '\0';
+		} else if (clen + 1 + len >= sizeof(u->cur)) {
+			return 2;
+		} else {
+			snprintf(cur + clen, sizeof(u->cur) - clen, "%s%.*s",
+			    clen ? "/" : "", (int)len, todo);
+			/* cur is made of real dirs: only its last name can be a
+			 * link, and it is not followed here. */
+			if (fstatat(u->rootfd, cur, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(st.st_mode)) {
+				n = readlinkat(u->rootfd, cur, buf, sizeof(u->target) - 1);
+				cur[clen] = '\0';
+				if (n <= 0 || ++hops > MAX_HOPS)
+					return 2;
+				buf[n] = '\0';
+				if (buf[0] == '/')
+					return 1;
+				/* Replace the link's name in todo by its target. */
+				rest = strlen(todo + len);
+				if ((size_t)n + rest + 1 > sizeof(u->todo))
+					return 2;
+				memmove(todo + n, todo + len, rest + 1);
+				memcpy(todo, buf, (size_t)n);
+				continue;
+			}
+		}
+		todo += len;
+		if (*todo == '/')
+			todo++;
+		memmove(u->todo, todo, strlen(todo) + 1);
+		todo = u->todo;
+	}
+	return 0;
+}
+
+/* ---- judging a member before it is written ---- */
+
+static int
+refuse(struct unpack *u, const char *why)
+{
+	return orch_err_set(ORCH_EINVALID, "artifact %s: member %s %s", u->url,
+	    u->name, why);
+}
+
+static int
+timed_out(struct unpack *u)
+{
+	return orch_err_set(ORCH_ERROR, "artifact %s: unpacking did not finish "
+	    "within %lld ms", u->url, (long long)u->o.unpack_timeout_ms);
+}
+
+static int
+too_big(struct unpack *u)
+{
+	return orch_err_set(ORCH_ETOOBIG, "artifact %s unpacks to more than %llu "
+	    "bytes", u->url, (unsigned long long)u->o.max_unpacked_bytes);
+}
+
+/* The member's dir resolved by the kernel below the root, and its name
+ * not taken yet (but by a dir, for a dir). */
+static int
+check_place(struct unpack *u, unsigned type)
+{
+	char *slash = strrchr(u->name, '/');
+	const char *base = slash ? slash + 1 : u->name;
+	struct stat st;
+	int pfd, rc = 0;
+
+	if (slash)
+		*slash = '\0';
+	pfd = beneath(u->rootfd, slash ? u->name : "", O_PATH | O_DIRECTORY, 0);
+	if (slash)
+		*slash = '/';
+	if (pfd < 0 && (errno == EXDEV || errno == ELOOP))
+		return refuse(u, "would be written through a symlink leading out of "
+		    "the artifact dir");
+	if (pfd < 0) /* missing: libarchive makes real dirs (or fails) */
+		return errno == ENOENT || errno == ENOTDIR ? 0 : orch_err_sys(ORCH_ERROR,
+		    "artifact %s: open the dir of %s", u->url, u->name);
+	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !(type == AE_IFDIR && S_ISDIR(st.st_mode)))
+		rc = refuse(u, "replaces an earlier member");
+	close(pfd);
 	return rc;
 }
 
-/* ---- judging an archive ---- */
-
-int
-artifact_sniff(enum artifact_kind *out, int fd)
+/* A hard link may only name a regular file the archive already made. */
+static int
+check_hardlink(struct unpack *u, struct archive_entry *e)
 {
-	uint8_t b[512];
-	ssize_t n = pread(fd, b, sizeof(b), 0);
+	struct stat st;
+	int depth, fd, ok;
 
-	if (n < 0)
-		return orch_err_sys(ORCH_ERROR, "read downloaded artifact");
-	*out = ARTIFACT_FILE;
-	if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
-		*out = ARTIFACT_TARGZ;
-	else if ((n >= 6 && memcmp(b, "\xfd" "7zXZ\0", 6) == 0) ||
-	    (n >= 4 && memcmp(b, "\x28\xb5\x2f\xfd", 4) == 0) ||
-	    (n >= 4 && memcmp(b, "BZh", 3) == 0 && b[3] >= '1' && b[3] <= '9'))
-		*out = ARTIFACT_TARAUTO; /* xz, zstd, bzip2: GNU tar detects these */
-	else if (n >= 262 && memcmp(b + 257, "ustar", 5) == 0)
-		*out = ARTIFACT_TAR;
+	if ((ok = clean_name(u->link, &depth, archive_entry_hardlink(e), u->url)) < 0)
+		return ok;
+	fd = beneath(u->rootfd, u->link, O_PATH | O_NOFOLLOW, RESOLVE_NO_SYMLINKS);
+	ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && depth > 0;
+	if (fd >= 0)
+		close(fd);
+	if (!ok)
+		return orch_err_set(ORCH_EINVALID, "artifact %s: hard link %s -> %s "
+		    "does not name a file of the archive", u->url, u->name,
+		    archive_entry_hardlink(e));
+	archive_entry_set_hardlink(e, u->link);
+	archive_entry_set_size(e, 0); /* never write through a hard link */
 	return 0;
 }
 
-/* Refuse member names that could land outside the dir (see the top). */
+/* 0: write e (name and mode rewritten); 1: skip it (the root dir). */
 static int
-check_listing(char *listing, const char *url)
+judge_member(struct unpack *u, struct archive_entry *e)
 {
-	char *line, *save = NULL;
+	unsigned type = archive_entry_filetype(e);
+	int depth, rc;
 
-	/* GNU tar reads a short non-tar stream as an empty archive. */
-	if (listing[strspn(listing, "\n")] == '\0')
-		return orch_err_set(ORCH_EINVALID, "artifact %s: archive has no "
-		    "members (not a tar archive?)", url);
-	for (line = strtok_r(listing, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		const char *p = line, *first = NULL;
-		size_t ncomp = 0;
+	if ((rc = clean_name(u->name, &depth, archive_entry_pathname(e), u->url)) < 0)
+		return rc;
+	if (++u->members > (uint64_t)u->o.max_entries)
+		return orch_err_set(ORCH_ETOOBIG, "artifact %s has more than %d "
+		    "members", u->url, u->o.max_entries);
+	if (depth == 0) {
+		if (type == AE_IFDIR && archive_entry_hardlink(e) == NULL)
+			return 1;
+		return orch_err_set(ORCH_EINVALID, "artifact %s: member \"%s\" "
+		    "would replace the artifact dir", u->url,
+		    archive_entry_pathname(e));
+	}
+	if (archive_entry_hardlink(e) != NULL) {
+		if ((rc = check_hardlink(u, e)) < 0)
+			return rc;
+	} else if (type == AE_IFREG) {
+		int64_t size = archive_entry_size(e);
 
-		if (line[0] == '/')
-			return orch_err_set(ORCH_EINVALID, "artifact %s: unsafe "
-			    "member name \"%s\" (absolute path)", url, line);
-		while (*p) {
-			size_t len = strcspn(p, "/");
+		if (size < 0 || (uint64_t)size > u->o.max_unpacked_bytes - u->done)
+			return too_big(u);
+	} else if (type == AE_IFLNK) {
+		if (archive_entry_symlink(e) == NULL || !archive_entry_symlink(e)[0])
+			return refuse(u, "is a symlink without a target");
+	} else if (type != AE_IFDIR)
+		return refuse(u, "is a device node, fifo or socket");
+	if ((rc = check_place(u, type)) < 0)
+		return rc;
+	archive_entry_set_pathname(e, u->name);
+	/* No setuid/setgid/sticky; dirs stay ours to walk and remove. */
+	archive_entry_set_perm(e, (archive_entry_perm(e) & 0777) |
+	    (type == AE_IFDIR ? 0700 : 0));
+	return 0;
+}
 
-			if (len == 2 && p[0] == '.' && p[1] == '.')
-				return orch_err_set(ORCH_EINVALID, "artifact %s: unsafe "
-				    "member name \"%s\" (contains ..)", url, line);
-			if (len > 0 && !(len == 1 && p[0] == '.')) {
-				if (ncomp++ == 0)
-					first = p;
-			}
-			p += len;
-			if (*p == '/')
-				p++;
+/* ---- writing ---- */
+
+static int
+archive_fail(struct unpack *u, struct archive *a, const char *what)
+{
+	int en = archive_errno(a);
+	const char *msg = archive_error_string(a);
+	/* The disk's own failures are ours; the rest is the archive's. */
+	int code = (en == ENOSPC || en == EDQUOT || en == EIO || en == ENOMEM ||
+	    en == EROFS || en == EMFILE || en == ENFILE) ? ORCH_ERROR : ORCH_EINVALID;
+
+	return orch_err_set(code, "artifact %s: %s%s%s: %s", u->url, what,
+	    u->name[0] ? " " : "", u->name, msg ? msg : "unknown error");
+}
+
+/* Copy a member's data, counting every byte (holes too) against the
+ * budget as it is written: a header's size is not trusted alone. */
+static int
+copy_data(struct unpack *u, struct archive *in, struct archive *out,
+    int64_t size)
+{
+	for (;;) {
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+		int r = archive_read_data_block(in, &buf, &len, &off);
+
+		if (r == ARCHIVE_EOF)
+			return 0;
+		if (r < ARCHIVE_WARN)
+			return archive_fail(u, in, "damaged data of");
+		if (off < 0 || (uint64_t)off + len > (uint64_t)size ||
+		    u->done + (uint64_t)off + len > u->o.max_unpacked_bytes)
+			return too_big(u);
+		if (archive_write_data_block(out, buf, len, off) < ARCHIVE_WARN)
+			return archive_fail(u, out, "write");
+		if (orch_mono_ms() > u->deadline)
+			return timed_out(u);
+	}
+}
+
+/* Every member of in, judged, then written by out. */
+static int
+unpack_members(struct unpack *u, struct archive *in, struct archive *out)
+{
+	struct archive_entry *e;
+	int rc = 0, r;
+
+	while (rc == 0) {
+		int64_t size;
+
+		r = archive_read_next_header(in, &e);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r < ARCHIVE_WARN)
+			return archive_fail(u, in, u->members ? "damaged archive after"
+			    : "not a tar archive");
+		if ((rc = judge_member(u, e)) != 0) {
+			rc = rc > 0 ? 0 : rc;
+			continue;
 		}
-		if (ncomp == 1 && strncmp(first, ARTIFACT_MARKER,
-		    strlen(ARTIFACT_MARKER)) == 0 &&
-		    (first[strlen(ARTIFACT_MARKER)] == '\0' ||
-		    first[strlen(ARTIFACT_MARKER)] == '/'))
-			return orch_err_set(ORCH_EINVALID, "artifact %s: member name "
-			    "\"%s\" is reserved for orch", url, line);
+		if (archive_write_header(out, e) < ARCHIVE_WARN)
+			return archive_fail(u, out, "cannot write");
+		size = archive_entry_filetype(e) == AE_IFREG &&
+		    archive_entry_hardlink(e) == NULL ? archive_entry_size(e) : 0;
+		if (size > 0)
+			rc = copy_data(u, in, out, size);
+		if (rc == 0 && archive_write_finish_entry(out) < ARCHIVE_WARN)
+			rc = archive_fail(u, out, "cannot finish");
+		u->done += (uint64_t)size;
 	}
-	return 0;
+	if (rc == 0 && u->members == 0)
+		rc = orch_err_set(ORCH_EINVALID, "artifact %s: archive has no "
+		    "members (not a tar archive?)", u->url);
+	return rc;
 }
 
-/* Sum the member sizes of a `tar -tv --numeric-owner` listing (third
- * field: "MODE UID/GID SIZE DATE TIME NAME"): a small gzip can expand to
- * fill the disk, and the download cap bounds only the compressed size. */
+/* Layer 3: every symlink of the tree at dfd (u->path), depth below the
+ * root, followed to where it leads. */
 static int
-check_sizes(const char *listing, uint64_t max, const char *url)
+walk_links(struct unpack *u, int dfd, int depth)
 {
-	const char *line = listing;
-	uint64_t total = 0;
-
-	while (*line) {
-		size_t len = strcspn(line, "\n");
-		unsigned long long sz;
-		char buf[256];
-
-		snprintf(buf, sizeof(buf), "%.*s", (int)(len < 255 ? len : 255), line);
-		if (sscanf(buf, "%*s %*s %llu", &sz) == 1) {
-			if (sz > max || total + sz > max)
-				return orch_err_set(ORCH_ETOOBIG, "artifact %s unpacks to "
-				    "more than %llu bytes", url, (unsigned long long)max);
-			total += sz;
-		}
-		line += len;
-		if (*line == '\n')
-			line++;
-	}
-	return 0;
-}
-
-/* Does symlink target t, found in a dir depth levels below the root, stay
- * inside the root when read as a path (without following other links)? */
-static int
-link_stays_inside(const char *t, int depth)
-{
-	if (t[0] == '/')
-		return 0;
-	while (*t) {
-		size_t len = strcspn(t, "/");
-
-		if (len == 2 && t[0] == '.' && t[1] == '.') {
-			if (--depth < 0)
-				return 0;
-		} else if (len > 0 && !(len == 1 && t[0] == '.'))
-			depth++;
-		t += len;
-		if (*t == '/')
-			t++;
-	}
-	return 1;
-}
-
-struct walk {
-	const char *url;
-	char root_real[PATH_MAX];
-	size_t root_len;
-	char path[PATH_MAX];   /* the dir being walked, grown and cut back */
-	char target[PATH_MAX]; /* scratch: kept off the recursion's stack */
-	char real[PATH_MAX];
-};
-
-/* Walk the unpacked tree at dfd (w->path), depth levels below the root:
- * see step 4 at the top. */
-static int
-walk_check(struct walk *w, int dfd, int depth)
-{
+	size_t plen = strlen(u->path);
 	struct dirent *e;
 	struct stat st;
-	size_t plen = strlen(w->path);
 	DIR *d;
 	int fd, rc = 0;
 
-	fd = dup(dfd);
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+	if ((fd = dup(dfd)) < 0 || (d = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
 			close(fd);
-		return orch_err_sys(ORCH_ERROR, "read %s", w->path);
+		return orch_err_sys(ORCH_ERROR, "artifact %s: read %s", u->url, u->path);
 	}
 	while (rc == 0 && (e = readdir(d)) != NULL) {
-		const char *name = e->d_name;
-
-		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    (orch_mono_ms() > u->deadline && (rc = timed_out(u)) < 0))
 			continue;
-		if (plen + 1 + strlen(name) >= sizeof(w->path)) {
-			rc = orch_err_set(ORCH_EINVALID, "artifact %s: path too long "
-			    "under %s", w->url, w->path);
-			break;
-		}
-		snprintf(w->path + plen, sizeof(w->path) - plen, "/%s", name);
-		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			rc = orch_err_sys(ORCH_ERROR, "stat %s", w->path);
-		} else if (S_ISDIR(st.st_mode)) {
-			int sub;
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			st.st_mode = 0; /* vanished: refused below, as unknown */
+		snprintf(u->path + plen, sizeof(u->path) - plen, "%s%s",
+		    plen ? "/" : "", e->d_name);
+		if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
+			int sub = openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
 
-			if (depth + 1 >= MAX_DEPTH) {
-				rc = orch_err_set(ORCH_EINVALID, "artifact %s: nested "
-				    "deeper than %d dirs", w->url, MAX_DEPTH);
-				break;
-			}
-			/* u+rwx so we can always walk and delete it later. */
-			fchmodat(dfd, name, (st.st_mode & 01777) | 0700, 0);
-			sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			    O_CLOEXEC);
-			if (sub < 0)
-				rc = orch_err_sys(ORCH_ERROR, "open %s", w->path);
-			else {
-				rc = walk_check(w, sub, depth + 1);
+			rc = sub < 0 ? orch_err_sys(ORCH_ERROR, "artifact %s: open %s",
+			    u->url, u->path) : walk_links(u, sub, depth + 1);
+			if (sub >= 0)
 				close(sub);
-			}
-		} else if (S_ISREG(st.st_mode)) {
-			if (st.st_mode & (S_ISUID | S_ISGID))
-				fchmodat(dfd, name, st.st_mode & 01777, 0);
 		} else if (S_ISLNK(st.st_mode)) {
-			char *target = w->target, *real = w->real;
-			ssize_t n = readlinkat(dfd, name, target, PATH_MAX - 1);
+			char t[PATH_MAX];
+			ssize_t n = readlinkat(dfd, e->d_name, t, sizeof(t) - 1);
+			int out, kfd;
 
-			if (n < 0) {
-				rc = orch_err_sys(ORCH_ERROR, "readlink %s", w->path);
-				break;
-			}
-			target[n] = '\0';
-			/* Lexically, then for real: the lexical test misses
-			 * chains (d -> ., e -> d/..) that realpath resolves. */
-			if (!link_stays_inside(target, depth) ||
-			    (realpath(w->path, real) != NULL &&
-			    (strncmp(real, w->root_real, w->root_len) != 0 ||
-			    (real[w->root_len] != '/' && real[w->root_len] != '\0'))))
-				rc = orch_err_set(ORCH_EINVALID, "artifact %s: symlink "
-				    "%s -> %s leads out of the artifact dir", w->url,
-				    w->path + w->root_len + 1, target);
-		} else
-			rc = orch_err_set(ORCH_EINVALID, "artifact %s: %s is a device, "
-			    "fifo or socket", w->url, w->path + w->root_len + 1);
+			t[n > 0 ? n : 0] = '\0';
+			out = n <= 0 ? 2 : link_leads_out(u, plen, t);
+			/* And the kernel's opinion, for a link that resolves. */
+			kfd = out ? -1 : beneath(u->rootfd, u->path, O_PATH, 0);
+			if (kfd < 0 && (errno == EXDEV || errno == ELOOP) && !out)
+				out = errno == EXDEV ? 1 : 2;
+			if (kfd >= 0)
+				close(kfd);
+			if (out)
+				rc = orch_err_set(ORCH_EINVALID, "artifact %s: symlink %s -> "
+				    "%s %s", u->url, u->path, t, out == 1 ?
+				    "leads out of the artifact dir" : "loops");
+		} else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+			rc = orch_err_set(ORCH_EINVALID, "artifact %s: %s is a device "
+			    "node, fifo or socket", u->url, u->path);
 	}
-	w->path[plen] = '\0';
+	u->path[plen] = '\0';
 	closedir(d);
 	return rc;
+}
+
+/* ---- the unpacking thread ---- */
+
+static int
+unpack_here(struct unpack *u)
+{
+	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
+	int rc;
+
+	if (in == NULL || out == NULL) {
+		rc = orch_err_set(ORCH_ERROR, "out of memory");
+		goto out;
+	}
+	archive_read_support_format_tar(in);
+	archive_read_support_filter_gzip(in);
+	archive_read_support_filter_bzip2(in);
+	archive_read_support_filter_xz(in);
+	archive_read_support_filter_zstd(in);
+	archive_write_disk_set_options(out, DISK_FLAGS);
+	if (archive_read_open_fd(in, u->archive_fd, 64 * 1024) != ARCHIVE_OK) {
+		rc = archive_fail(u, in, "not a tar archive");
+		goto out;
+	}
+	rc = unpack_members(u, in, out);
+	if (archive_write_close(out) < ARCHIVE_WARN && rc == 0)
+		rc = archive_fail(u, out, "cannot finish");
+	if (rc == 0)
+		rc = walk_links(u, u->rootfd, 0);
+out:
+	archive_write_free(out);
+	archive_read_free(in);
+	return rc;
+}
+
+static void *
+unpack_thread(void *arg)
+{
+	struct unpack *u = arg;
+
+	/* A cwd (and umask: libarchive sets it to read it) of our own. */
+	if (unshare(CLONE_FS) < 0)
+		u->rc = orch_err_sys(ORCH_ERROR, "artifact %s: unshare", u->url);
+	else if ((u->rootfd = open(u->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0 || fchdir(u->rootfd) < 0)
+		u->rc = orch_err_sys(ORCH_ERROR, "artifact %s: enter %s", u->url, u->dir);
+	else
+		u->rc = unpack_here(u);
+	if (u->rootfd >= 0)
+		close(u->rootfd);
+	if (u->rc < 0) /* the message is thread-local: hand it over */
+		snprintf(u->err, sizeof(u->err), "%s", orch_err_last());
+	return NULL;
 }
 
 int
 artifact_unpack_tar(const char *archive, const char *dir, enum artifact_kind kind,
     const char *url, const struct artifact_opts *o)
 {
-	const char *zflag = kind == ARTIFACT_TARGZ ? "-z" : NULL;
-	char *listing = NULL, *vlisting = NULL, what[256];
-	struct walk *w = NULL;
-	int rc, dfd = -1;
-	/* Optional flags go last so a NULL ends argv early. */
-	char *list_argv[] = {"tar", "-t", "-P", "-f", (char *)archive,
-	    (char *)zflag, NULL};
-	char *vlist_argv[] = {"tar", "-t", "-v", "--numeric-owner", "-f",
-	    (char *)archive, (char *)zflag, NULL};
-	char *x_argv[] = {"tar", "-x", "--no-same-owner", "--no-same-permissions",
-	    "--warning=no-timestamp", "-f", (char *)archive, "-C", (char *)dir,
-	    (char *)zflag, NULL};
+	struct unpack *u = calloc(1, sizeof(*u));
+	pthread_t th;
+	int rc;
 
-	snprintf(what, sizeof(what), "artifact %.200s", url);
-	rc = run_tar(&listing, list_argv, o->unpack_timeout_ms, what);
-	if (rc < 0)
-		goto out;
-	rc = check_listing(listing, url);
-	if (rc < 0)
-		goto out;
-	rc = run_tar(&vlisting, vlist_argv, o->unpack_timeout_ms, what);
-	if (rc < 0)
-		goto out;
-	rc = check_sizes(vlisting, o->max_unpacked_bytes, url);
-	if (rc < 0)
-		goto out;
-	rc = run_tar(NULL, x_argv, o->unpack_timeout_ms, what);
-	if (rc < 0)
-		goto out;
-	w = calloc(1, sizeof(*w));
-	if (w == NULL) {
-		rc = orch_err_set(ORCH_ERROR, "out of memory");
-		goto out;
+	if (u == NULL)
+		return orch_err_set(ORCH_ERROR, "out of memory");
+	artifact_opts_fill(&u->o, o);
+	u->url = url;
+	u->dir = dir;
+	u->rootfd = -1;
+	u->deadline = orch_mono_ms() + u->o.unpack_timeout_ms;
+	/* Opened here: a relative path means our cwd, not the thread's. */
+	u->archive_fd = open(archive, O_RDONLY | O_CLOEXEC);
+	if (u->archive_fd < 0)
+		rc = orch_err_sys(ORCH_ERROR, "artifact %s: open %s", url, archive);
+	else if ((rc = pthread_create(&th, NULL, unpack_thread, u)) != 0) {
+		errno = rc;
+		rc = orch_err_sys(ORCH_ERROR, "artifact %s: start unpacking", url);
+	} else {
+		pthread_join(th, NULL);
+		rc = u->rc < 0 ? orch_err_set(u->rc, "%s", u->err) : 0;
 	}
-	w->url = url;
-	if (realpath(dir, w->root_real) == NULL) {
-		rc = orch_err_sys(ORCH_ERROR, "realpath %s", dir);
-		goto out;
+	if (u->archive_fd >= 0)
+		close(u->archive_fd);
+	free(u);
+	if (rc < 0) { /* nothing an archive made outlives its refusal */
+		artifact_rm_tree(dir);
+		mkdir(dir, 0755);
 	}
-	w->root_len = strlen(w->root_real);
-	snprintf(w->path, sizeof(w->path), "%s", w->root_real);
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		rc = orch_err_sys(ORCH_ERROR, "open %s", dir);
-		goto out;
-	}
-	rc = walk_check(w, dfd, 0);
-out:
-	if (dfd >= 0)
-		close(dfd);
-	free(w);
-	free(listing);
-	free(vlisting);
 	return rc;
 }
