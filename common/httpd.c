@@ -20,6 +20,7 @@
 #include "err.h"
 #include "httpd.h"
 #include "log.h"
+#include "tls.h"
 #include "units.h"
 
 /* One open connection as the limits see it (MHD's socket context). The
@@ -58,6 +59,8 @@ struct httpd_call {
 	bool too_big;
 	enum call_state state;    /* RUN: reading, handling or answered */
 	struct httpd_resp late;   /* CALL_DONE: the answer to send */
+	bool has_peer;            /* peer holds a verified certificate's */
+	struct orch_principal peer;
 };
 
 struct httpd_stream {
@@ -616,6 +619,53 @@ utf8_valid(const char *s)
 	return true;
 }
 
+/* ---- TLS: the client certificate, before any handler (tls.h) ------- */
+
+const struct orch_principal *
+httpd_peer_cert(const struct httpd_req *req)
+{
+	return req->call != NULL && req->call->has_peer ? &req->call->peer : NULL;
+}
+
+/* With TLS, verify the client's certificate into call->peer. A request
+ * is refused (the answer is sent; *out_ret says what to return to MHD)
+ * when the certificate fails, or is missing on a route that is not
+ * public, or carries another role than cfg.cert_role. */
+static bool
+peer_check(struct httpd *h, struct MHD_Connection *conn, struct httpd_call *call,
+    const struct httpd_route *route, enum MHD_Result *out_ret)
+{
+	const union MHD_ConnectionInfo *ci;
+	char why[512], who[96];
+
+	if (h->cfg.tls == NULL)
+		return true;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	switch (tls_peer_verify(ci ? ci->tls_session : NULL, &call->peer, why, sizeof(why))) {
+	case TLS_PEER_OK:
+		call->has_peer = true;
+		break;
+	case TLS_PEER_NONE:
+		if (route != NULL && route->public)
+			return true;
+		*out_ret = send_error(h, conn, 401, "unauthorized",
+		    "this server needs a client certificate (mutual TLS)");
+		return false;
+	case TLS_PEER_REFUSED:
+		log_info("httpd: refused a client certificate: %s", why);
+		*out_ret = send_error(h, conn, 401, "unauthorized", why);
+		return false;
+	}
+	if (h->cfg.cert_role != ORCH_ROLE_NONE && call->peer.role != h->cfg.cert_role) {
+		snprintf(why, sizeof(why), "a certificate of %s may not call this server "
+		    "(only %s)", orch_principal_text(&call->peer, who, sizeof(who)),
+		    orch_role_word(h->cfg.cert_role));
+		*out_ret = send_error(h, conn, 403, "forbidden", why);
+		return false;
+	}
+	return true;
+}
+
 static enum MHD_Result
 access_cb(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -629,6 +679,7 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 	bool path_known = false;
 	char buf[1024];
 	const char *cl;
+	enum MHD_Result ret;
 
 	if (strlen(url) >= sizeof(buf))
 		return send_error(h, conn, 414, "uri too long", "the path is too long");
@@ -655,8 +706,10 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		call->h = h;
 		call->conn = conn;
 		*con_cls = call;
+		if (!peer_check(h, conn, call, route, &ret))
+			return ret;
 		if (route == NULL || !route->public) {
-			if (!token_ok(h, conn))
+			if (!call->has_peer && !token_ok(h, conn))
 				return send_error(h, conn, 401, "unauthorized",
 				    "missing or wrong bearer token");
 		}
@@ -810,9 +863,41 @@ httpd_parse_listen(char *out_addr, size_t addrlen, int *out_port, const char *s)
 	return 0;
 }
 
+/* MHD's options for TLS into opts (room for 4): the server's certificate
+ * and key, and the CA whose presence makes MHD ask every client for a
+ * certificate (peer_check verifies it). Plain HTTP: none, and a warning
+ * when others can reach the port. */
+static int
+tls_options(struct MHD_OptionItem *opts, unsigned *flags, const struct httpd_config *cfg,
+    const char *addr)
+{
+	size_t i = 0;
+
+	if (cfg->tls == NULL) {
+		if (tls_plain_listen_warns(addr))
+			log_warnx("listening on %s without TLS: tokens and data cross the "
+			    "network in clear; give --tls-cert, --tls-key and --tls-ca "
+			    "(docs/security.md)", cfg->listen);
+	} else {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+			return orch_err_set(ORCH_EINVALID, "this libmicrohttpd has no TLS support");
+		*flags |= MHD_USE_TLS;
+		opts[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
+		    cfg->tls->cert_pem};
+		opts[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+		    cfg->tls->key_pem};
+		opts[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+		    cfg->tls->ca_pem};
+	}
+	opts[i] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	return 0;
+}
+
 int
 httpd_start(struct httpd **out, const struct httpd_config *cfg)
 {
+	struct MHD_OptionItem tlsopts[4];
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	struct sockaddr_in sin;
 	const union MHD_DaemonInfo *info;
 	struct httpd *h;
@@ -820,7 +905,8 @@ httpd_start(struct httpd **out, const struct httpd_config *cfg)
 	int port, rc;
 
 	*out = NULL;
-	if ((rc = httpd_parse_listen(addr, sizeof(addr), &port, cfg->listen)) < 0)
+	if ((rc = httpd_parse_listen(addr, sizeof(addr), &port, cfg->listen)) < 0 ||
+	    (rc = tls_options(tlsopts, &flags, cfg, addr)) < 0)
 		return rc;
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return orch_err_set(ORCH_ERROR, "out of memory");
@@ -845,14 +931,14 @@ httpd_start(struct httpd **out, const struct httpd_config *cfg)
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(port);
 	inet_pton(AF_INET, addr, &sin.sin_addr);
-	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
-	    port, NULL, NULL, access_cb, h,
+	h->mhd = MHD_start_daemon(flags, port, NULL, NULL, access_cb, h,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
 	    MHD_OPTION_CONNECTION_LIMIT, h->cfg.conn_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, h->cfg.conn_timeout_s,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
 	    MHD_OPTION_NOTIFY_CONNECTION, notify_cb, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
+	    MHD_OPTION_ARRAY, tlsopts,
 	    /* No SO_REUSEPORT: a second daemon on a taken port must fail, not
 	     * share it. (MHD sets SO_REUSEADDR, so a restart binds at once.) */
 	    MHD_OPTION_END);

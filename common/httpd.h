@@ -50,11 +50,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "principal.h"
+
 #define HTTPD_MAX_PARAMS 4
 
 struct httpd;
 struct httpd_call;   /* one request and its answer; the server's */
 struct httpd_stream;
+struct tls_server;
 
 /* One request, lent to the handler for the duration of the call. */
 struct httpd_req {
@@ -108,6 +111,15 @@ struct httpd_config {
 	    const struct httpd_route *route, void *arg);
 	void (*after)(struct httpd_resp *out, const struct httpd_req *req,
 	    const struct httpd_route *route, void *arg);
+	/* HTTPS (tls.h); NULL: plain HTTP (a warning at start unless on
+	 * loopback). Every client is asked for a certificate: one that fails
+	 * verification is refused (401) on every route, a missing one on
+	 * every route not public, and a verified one stands in for the
+	 * bearer token (httpd_peer_cert() tells the handler whose it is). */
+	const struct tls_server *tls;
+	/* With tls: the one role a certificate may carry, others get 403
+	 * before any handler; ORCH_ROLE_NONE: any. */
+	enum orch_role cert_role;
 };
 
 /* Start listening. The config's strings must outlive the server. */
@@ -139,6 +151,10 @@ void httpd_free(struct httpd *h);
 const char *httpd_query(const struct httpd_req *req, const char *name);
 /* Value of a request header (name in any case), or NULL. Lent. */
 const char *httpd_header(const struct httpd_req *req, const char *name);
+
+/* The verified client certificate's principal (tls.h), or NULL when the
+ * request came without one (plain HTTP, or a public route). Lent. */
+const struct orch_principal *httpd_peer_cert(const struct httpd_req *req);
 
 /* Fill out with j serialised (j is stolen). */
 void httpd_reply_json(struct httpd_resp *out, int status, json_t *j);

@@ -259,6 +259,10 @@ api_start(struct slave *s)
 		.token = s->cfg.token,
 		.max_body = s->cfg.max_body,
 		.conn_limit = 128,
+		/* Only the controller commands a slave: a node's certificate
+		 * (another slave's) is refused. */
+		.tls = s->tls_srv,
+		.cert_role = ORCH_ROLE_CONTROLLER,
 		/* MHD counts whole seconds; round up. */
 		.conn_timeout_s = (unsigned)((s->cfg.idle_timeout_ms + 999) / 1000),
 	};

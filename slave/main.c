@@ -34,7 +34,7 @@ usage(const char *msg)
 	    "                  --token-file F [--labels k=v,...] [--cpu N] [--memory SIZE]\n"
 	    "                  [--port-range LO-HI] [--heartbeat DURATION] [--max-body SIZE]\n"
 	    "                  [--idle-timeout DURATION] [--log-max SIZE] [--advertise ADDR]\n"
-	    "                  [--no-cgroup]\n"
+	    "                  [--no-cgroup] [--tls-cert F --tls-key F --tls-ca F]\n"
 	    "                  [--log-level debug|info|warn]\n");
 	exit(2);
 }
@@ -110,6 +110,9 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 		{"no-cgroup", no_argument, NULL, 'G'},
 		{"log-level", required_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
+		{"tls-cert", required_argument, NULL, 'T'},
+		{"tls-key", required_argument, NULL, 'K'},
+		{"tls-ca", required_argument, NULL, 'A'},
 		{NULL, 0, NULL, 0},
 	};
 	char msg[512], *end;
@@ -133,6 +136,9 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 		case 't': *out_token_file = optarg; break;
 		case 'a': c->address = optarg; break;
 		case 'G': c->no_cgroup = true; break;
+		case 'T': c->tls.cert = optarg; break;
+		case 'K': c->tls.key = optarg; break;
+		case 'A': c->tls.ca = optarg; break;
 		case 'L':
 			if (split_labels(c, optarg) < 0)
 				usage(orch_err_last());
@@ -192,6 +198,12 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 	}
 	if (c->name == NULL || c->listen == NULL || c->data_dir == NULL || *out_token_file == NULL)
 		usage("--name, --listen, --data-dir and --token-file are required");
+	if (tls_files_check_server(&c->tls) < 0)
+		usage(orch_err_last());
+	/* Mutual TLS both ways: the controller, too, is reached over TLS. */
+	if (tls_files_any(&c->tls) && c->controller != NULL &&
+	    strncmp(c->controller, "https://", 8) != 0)
+		usage("--controller: with --tls-cert, want an https:// URL");
 }
 
 /* Instance ports inside the kernel's ephemeral range can be taken by any
@@ -310,6 +322,7 @@ free_all(struct slave *s)
 		free(s->cfg.labels[i]);
 	free(s->cfg.labels);
 	free(s->cfg.token);
+	tls_server_free(s->tls_srv);
 }
 
 int
@@ -344,6 +357,15 @@ main(int argc, char **argv)
 	if ((s.cfg.token = read_token(token_file)) == NULL) {
 		log_warnx("%s", orch_err_last());
 		goto out;
+	}
+	/* One certificate (O=node, CN=the node's name) serves the API and is
+	 * the client certificate of the reports to the controller. */
+	if (tls_files_any(&s.cfg.tls)) {
+		if (tls_server_load(&s.tls_srv, &s.cfg.tls) < 0) {
+			log_warnx("%s", orch_err_last());
+			goto out;
+		}
+		s.tls.files = s.cfg.tls;
 	}
 	if (mkdir(s.cfg.data_dir, 0711) < 0 && errno != EEXIST) {
 		log_warn("mkdir %s", s.cfg.data_dir);

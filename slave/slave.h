@@ -19,6 +19,7 @@
 
 #include "httpd.h"
 #include "proto.h"
+#include "tls.h"
 
 #define SLAVE_STABLE_MS 1000      /* a run at least this long that was Run restarts at once */
 #define SLAVE_LOG_TAIL (64 * 1024)
@@ -129,6 +130,7 @@ struct slave_config {
 	int64_t idle_timeout_ms;
 	uint64_t log_max;
 	bool no_cgroup;
+	struct tls_files tls;    /* --tls-cert/--tls-key/--tls-ca; all or none */
 };
 
 struct metrics {
@@ -144,6 +146,8 @@ struct evloop;
 
 struct slave {
 	struct slave_config cfg;
+	struct tls_server *tls_srv; /* the API's HTTPS; NULL: plain HTTP */
+	struct tls_client tls;      /* reports to the controller: cfg.tls */
 	struct evloop *loop;     /* epoll set, curl multi, transfers (loop.c) */
 	struct watch sigw;
 	struct httpd *httpd;
