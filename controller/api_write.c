@@ -875,6 +875,23 @@ check_heartbeat(struct ctl *c, const char *name, const json_t *body)
 	ctl_node_event(c, name, NULL, NULL, why);
 }
 
+/* Over mutual TLS a node's reports (registration, heartbeats, events)
+ * come from that node's certificate only (O=node, CN=NAME): a slave cannot
+ * report for another. Without a certificate, the token's rules apply. */
+static bool
+reporter_ok(struct httpd_resp *out, const struct httpd_req *req, const char *name)
+{
+	const struct orch_principal *p = httpd_peer_cert(req);
+	char who[96];
+
+	if (p == NULL || (p->role == ORCH_ROLE_NODE && name != NULL &&
+	    strcmp(p->name, name) == 0))
+		return true;
+	httpd_reply_error(out, 403, "forbidden", "a certificate of %s may not report for "
+	    "node %s", orch_principal_text(p, who, sizeof(who)), name ? name : "(none)");
+	return false;
+}
+
 void
 ctl_api_register(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 {
@@ -885,6 +902,10 @@ ctl_api_register(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	if ((body = body_object(out, req)) == NULL)
 		return;
 	name = json_string_value(json_object_get(body, "name"));
+	if (!reporter_ok(out, req, name)) {
+		json_decref(body);
+		return;
+	}
 	if (ctl_node_report(c, name, body, true) < 0)
 		reply_err(out);
 	else {
@@ -902,7 +923,7 @@ ctl_api_heartbeat(struct httpd_resp *out, const struct httpd_req *req, void *arg
 	const char *name = req->params[0], *bname;
 	json_t *body;
 
-	if ((body = body_object(out, req)) == NULL)
+	if (!reporter_ok(out, req, name) || (body = body_object(out, req)) == NULL)
 		return;
 	bname = json_string_value(json_object_get(body, "name"));
 	if (bname != NULL && strcmp(bname, name) != 0)
@@ -922,6 +943,8 @@ ctl_api_node_events(struct httpd_resp *out, const struct httpd_req *req, void *a
 	struct ctl *c = arg;
 	json_t *body;
 
+	if (!reporter_ok(out, req, req->params[0]))
+		return;
 	if ((body = body_object(out, req)) == NULL)
 		return;
 	if (ctl_node_events(c, req->params[0], body) < 0)
