@@ -299,10 +299,15 @@ client_print_detail_errors(FILE *f, const json_t *list)
 static void
 print_auth_hint(const struct client *c, long status)
 {
+	/* With a client certificate, the answer's detail already said what
+	 * was wrong with it (untrusted, expired, another role). */
+	if (c->ctx->tls.files.cert != NULL)
+		return;
 	if (c->token == NULL)
 		fprintf(stderr, "the controller wants a token: pass "
 		    "--token-file FILE (the file's first line is the token) "
-		    "or set ORCH_TOKEN\n");
+		    "or set ORCH_TOKEN%s\n", strncmp(c->url, "https://", 8) == 0 ?
+		    "; over TLS, or a client certificate: --cert FILE --key FILE" : "");
 	else if (status == 401)
 		fprintf(stderr, "the controller rejected the token from %s\n",
 		    c->token_from_file ? c->ctx->token_file : "ORCH_TOKEN");

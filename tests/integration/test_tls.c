@@ -460,6 +460,18 @@ TEST(tls_refuses_missing_untrusted_expired)
 	/* The same request with a good certificate passes. */
 	CHECK_EQ_INT(call(&body, &admin, "POST", url, NULL, "{\"dry_run\": true}"), 200);
 	free(body);
+	/* orchctl says why, and exits 1 (refused), not 3 (unreachable). */
+	{
+		struct run_result r;
+
+		REQUIRE(orchctl(&r, (const char *const[]){"--controller", T.ctl_url,
+		    "--tls-ca", pki_file("ca", "pem"), "--cert", pki_file("expired", "pem"),
+		    "--key", pki_file("expired", "key"), "apply", "--dry-run", NULL},
+		    (const char *const[]){"ORCH_TOKEN=", NULL}) == 0);
+		CHECK_EQ_INT(r.status, 1);
+		CHECK_CONTAINS(r.err, "expired");
+		run_result_free(&r);
+	}
 	/* A client that cannot verify the server (no CA) does not talk. */
 	CHECK_EQ_INT(call(NULL, &noca, "POST", url, NULL, "{\"dry_run\": true}"), 0);
 	/* The slaves refuse the same three. */
