@@ -4,7 +4,7 @@
  * daemons on loopback: a controller and two slaves that all listen with
  * --tls-cert/--tls-key/--tls-ca, orchctl over https with a client
  * certificate, and the refusals: no certificate, another CA's, an
- * expired one, a node's certificate commanding a slave, a node reporting
+ * expired one, one not yet valid, a node's certificate commanding a slave, a node reporting
  * for another node, plain HTTP to a TLS port.
  *
  * The tests share one cluster, started by the first and stopped by the
@@ -237,6 +237,8 @@ make_pki(void)
 	    (rc = pki_issue(T.pki, "ca", "admin", "admin", "alice", false)) < 0 ||
 	    (rc = pki_issue(T.pki, "ca", "read", "read", "bob", false)) < 0 ||
 	    (rc = pki_issue(T.pki, "ca", "expired", "admin", "old", true)) < 0 ||
+	    (rc = pki_issue_dates(T.pki, "ca", "future", "admin", "early", "20990101000000Z",
+	    "21000101000000Z")) < 0 ||
 	    (rc = pki_issue(T.pki, "ca2", "stranger", "admin", "mallory", false)) < 0 ||
 	    (rc = pki_issue(T.pki, "ca2", "stranger-ctl", "controller", "controller", false)) < 0)
 		return rc;
@@ -440,7 +442,7 @@ TEST(tls_refuses_missing_untrusted_expired)
 {
 	struct tls_client none = client("ca", NULL), other = client("ca", "stranger");
 	struct tls_client old = client("ca", "expired"), admin = client("ca", "admin");
-	struct tls_client noca = client(NULL, "admin");
+	struct tls_client noca = client(NULL, "admin"), future = client("ca", "future");
 	char url[256], *body = NULL;
 
 	REQUIRE(T.ctl != NULL);
@@ -456,6 +458,10 @@ TEST(tls_refuses_missing_untrusted_expired)
 	/* Expired (2020-2021), from the right CA. */
 	CHECK_EQ_INT(call(&body, &old, "POST", url, NULL, "{\"dry_run\": true}"), 401);
 	CHECK_CONTAINS(body, "expired");
+	free(body);
+	/* Not yet valid (2099-2100), from the right CA. */
+	CHECK_EQ_INT(call(&body, &future, "POST", url, NULL, "{\"dry_run\": true}"), 401);
+	CHECK_CONTAINS(body, "not yet valid");
 	free(body);
 	/* The same request with a good certificate passes. */
 	CHECK_EQ_INT(call(&body, &admin, "POST", url, NULL, "{\"dry_run\": true}"), 200);

@@ -86,6 +86,14 @@ int
 pki_issue(const char *dir, const char *ca, const char *file, const char *o,
     const char *cn, bool expired)
 {
+	return pki_issue_dates(dir, ca, file, o, cn, expired ? "20200101000000Z" : NULL,
+	    expired ? "20210101000000Z" : NULL);
+}
+
+int
+pki_issue_dates(const char *dir, const char *ca, const char *file, const char *o,
+    const char *cn, const char *start, const char *end)
+{
 	char db[512], cnf[600], key[600], pem[600], csr[600], subj[256], capem[600], cakey[600];
 	int rc;
 
@@ -101,11 +109,11 @@ pki_issue(const char *dir, const char *ca, const char *file, const char *o,
 	    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr,
 	    "-subj", subj, "-config", cnf, NULL})) < 0)
 		return rc;
-	if (expired)
+	if (start != NULL)
 		return openssl(db, (const char *const[]){"openssl", "ca", "-batch", "-notext",
 		    "-config", cnf, "-cert", capem, "-keyfile", cakey, "-in", csr, "-out", pem,
-		    "-startdate", "20200101000000Z", "-enddate", "20210101000000Z",
-		    "-extfile", cnf, "-extensions", "leaf_ext", NULL});
+		    "-startdate", start, "-enddate", end, "-extfile", cnf, "-extensions",
+		    "leaf_ext", NULL});
 	return openssl(db, (const char *const[]){"openssl", "ca", "-batch", "-notext",
 	    "-config", cnf, "-cert", capem, "-keyfile", cakey, "-in", csr, "-out", pem,
 	    "-days", "365", "-extfile", cnf, "-extensions", "leaf_ext", NULL});

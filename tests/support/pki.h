@@ -25,5 +25,9 @@ int pki_ca(const char *dir, const char *name);
  * 2021-01-01 only; else from now for a year. */
 int pki_issue(const char *dir, const char *ca, const char *file, const char *o,
     const char *cn, bool expired);
+/* The same with its validity from start to end (openssl's
+ * YYYYMMDDHHMMSSZ), e.g. in the future: not yet valid. */
+int pki_issue_dates(const char *dir, const char *ca, const char *file, const char *o,
+    const char *cn, const char *start, const char *end);
 
 #endif
