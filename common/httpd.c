@@ -863,36 +863,6 @@ httpd_parse_listen(char *out_addr, size_t addrlen, int *out_port, const char *s)
 	return 0;
 }
 
-/* MHD's options for TLS into opts (room for 4): the server's certificate
- * and key, and the CA whose presence makes MHD ask every client for a
- * certificate (peer_check verifies it). Plain HTTP: none, and a warning
- * when others can reach the port. */
-static int
-tls_options(struct MHD_OptionItem *opts, unsigned *flags, const struct httpd_config *cfg,
-    const char *addr)
-{
-	size_t i = 0;
-
-	if (cfg->tls == NULL) {
-		if (tls_plain_listen_warns(addr))
-			log_warnx("listening on %s without TLS: tokens and data cross the "
-			    "network in clear; give --tls-cert, --tls-key and --tls-ca "
-			    "(docs/security.md)", cfg->listen);
-	} else {
-		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-			return orch_err_set(ORCH_EINVALID, "this libmicrohttpd has no TLS support");
-		*flags |= MHD_USE_TLS;
-		opts[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
-		    cfg->tls->cert_pem};
-		opts[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
-		    cfg->tls->key_pem};
-		opts[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
-		    cfg->tls->ca_pem};
-	}
-	opts[i] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-	return 0;
-}
-
 int
 httpd_start(struct httpd **out, const struct httpd_config *cfg)
 {
@@ -906,7 +876,7 @@ httpd_start(struct httpd **out, const struct httpd_config *cfg)
 
 	*out = NULL;
 	if ((rc = httpd_parse_listen(addr, sizeof(addr), &port, cfg->listen)) < 0 ||
-	    (rc = tls_options(tlsopts, &flags, cfg, addr)) < 0)
+	    (rc = tls_mhd_options(tlsopts, &flags, cfg->tls, cfg->listen, addr)) < 0)
 		return rc;
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return orch_err_set(ORCH_ERROR, "out of memory");

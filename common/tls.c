@@ -4,11 +4,13 @@
 #include <arpa/inet.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
+#include "log.h"
 
 /* A PEM file is a few KiB; a bound keeps a wrong path (a log, /dev/zero)
  * from being read whole. */
@@ -112,6 +114,29 @@ tls_server_free(struct tls_server *t)
 	free(t->key_pem);
 	free(t->ca_pem);
 	free(t);
+}
+
+int
+tls_mhd_options(struct MHD_OptionItem *opts, unsigned *flags, const struct tls_server *t,
+    const char *listen, const char *addr)
+{
+	size_t i = 0;
+
+	if (t == NULL) {
+		if (tls_plain_listen_warns(addr))
+			log_warnx("listening on %s without TLS: tokens and data cross the "
+			    "network in clear; give --tls-cert, --tls-key and --tls-ca "
+			    "(docs/security.md)", listen);
+	} else {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+			return orch_err_set(ORCH_EINVALID, "this libmicrohttpd has no TLS support");
+		*flags |= MHD_USE_TLS;
+		opts[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, t->cert_pem};
+		opts[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, t->key_pem};
+		opts[i++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, t->ca_pem};
+	}
+	opts[i] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	return 0;
 }
 
 int

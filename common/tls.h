@@ -58,6 +58,17 @@ struct tls_server {
 int tls_server_load(struct tls_server **out, const struct tls_files *f);
 void tls_server_free(struct tls_server *t);
 
+struct MHD_OptionItem;
+
+/* libmicrohttpd's options for a server at listen (addr its dotted quad):
+ * with t, MHD_USE_TLS into *flags and the certificate, the key and the CA
+ * (whose presence makes MHD ask every client for a certificate) into
+ * opts, which has room for 4; without, none, and a warning when others
+ * can reach the port (tls_plain_listen_warns). 0, or ORCH_EINVALID when
+ * this libmicrohttpd has no TLS. */
+int tls_mhd_options(struct MHD_OptionItem *opts, unsigned *flags, const struct tls_server *t,
+    const char *listen, const char *addr);
+
 enum tls_peer {
 	TLS_PEER_NONE,     /* the client sent no certificate */
 	TLS_PEER_OK,       /* verified; *out is its principal */
