@@ -23,6 +23,7 @@
 #include "httpd_auth.h"
 #include "httpd_head.h"
 #include "log.h"
+#include "tls.h"
 #include "units.h"
 
 /* One open connection as the limits see it (MHD's socket context). The
@@ -63,6 +64,8 @@ struct httpd_call {
 	enum call_state state;    /* RUN: reading, handling or answered */
 	struct orch_principal who; /* authenticated on the first call */
 	struct httpd_resp late;   /* CALL_DONE: the answer to send */
+	bool has_peer;            /* peer holds a verified certificate's */
+	struct orch_principal peer;
 };
 
 struct httpd_stream {
@@ -591,7 +594,7 @@ auth_ok(struct httpd *h, struct MHD_Connection *conn, struct httpd_call *call,
 	int st;
 
 	st = httpd_auth_check(&call->who, why, sizeof(why), &h->cfg, route,
-	    req->nparams > 0 ? req->params[0] : NULL,
+	    req->nparams > 0 ? req->params[0] : NULL, call->has_peer ? &call->peer : NULL,
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
 	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE));
 	if (st == 0)
@@ -660,6 +663,43 @@ send_not_allowed(struct httpd *h, struct MHD_Connection *conn, const char *metho
 	return send_resp_hdr(h, conn, &r, MHD_HTTP_HEADER_ALLOW, allow);
 }
 
+/* ---- TLS: the client certificate, before any handler (tls.h) ------- */
+
+const struct orch_principal *
+httpd_peer_cert(const struct httpd_req *req)
+{
+	return req->call != NULL && req->call->has_peer ? &req->call->peer : NULL;
+}
+
+/* With TLS, verify the client's certificate, when it presents one, into
+ * call->peer (authentication then takes it before any token). A
+ * certificate that fails verification is refused (the answer is sent;
+ * *out_ret says what to return to MHD); a missing one is decided by the
+ * route's rule (httpd_auth_check). */
+static bool
+peer_check(struct httpd *h, struct MHD_Connection *conn, struct httpd_call *call,
+    enum MHD_Result *out_ret)
+{
+	const union MHD_ConnectionInfo *ci;
+	char why[512];
+
+	if (h->cfg.tls == NULL)
+		return true;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	switch (tls_peer_verify(ci ? ci->tls_session : NULL, &call->peer, why, sizeof(why))) {
+	case TLS_PEER_OK:
+		call->has_peer = true;
+		break;
+	case TLS_PEER_NONE:
+		break;
+	case TLS_PEER_REFUSED:
+		log_info("httpd: refused a client certificate: %s", why);
+		*out_ret = send_error(h, conn, 401, "unauthorized", why);
+		return false;
+	}
+	return true;
+}
+
 static enum MHD_Result
 access_cb(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -706,7 +746,8 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		if ((refused = httpd_head_refused(conn, method, version, &why)) != 0)
 			return send_error(h, conn, refused, refused == 501 ? "not implemented" :
 			    "bad request", why);
-		if (!auth_ok(h, conn, call, route, &req, &ret))
+		if (!peer_check(h, conn, call, &ret) ||
+		    !auth_ok(h, conn, call, route, &req, &ret))
 			return ret;
 		if (route == NULL)
 			return path_known ?
@@ -862,6 +903,8 @@ httpd_parse_listen(char *out_addr, size_t addrlen, int *out_port, const char *s)
 int
 httpd_start(struct httpd **out, const struct httpd_config *cfg)
 {
+	struct MHD_OptionItem tlsopts[4];
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	struct sockaddr_in sin;
 	const union MHD_DaemonInfo *info;
 	struct httpd *h;
@@ -869,7 +912,8 @@ httpd_start(struct httpd **out, const struct httpd_config *cfg)
 	int port, rc;
 
 	*out = NULL;
-	if ((rc = httpd_parse_listen(addr, sizeof(addr), &port, cfg->listen)) < 0)
+	if ((rc = httpd_parse_listen(addr, sizeof(addr), &port, cfg->listen)) < 0 ||
+	    (rc = tls_mhd_options(tlsopts, &flags, cfg->tls, cfg->listen, addr)) < 0)
 		return rc;
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return orch_err_set(ORCH_ERROR, "out of memory");
@@ -901,14 +945,14 @@ httpd_start(struct httpd **out, const struct httpd_config *cfg)
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(port);
 	inet_pton(AF_INET, addr, &sin.sin_addr);
-	h->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME,
-	    port, NULL, NULL, access_cb, h,
+	h->mhd = MHD_start_daemon(flags, port, NULL, NULL, access_cb, h,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
 	    MHD_OPTION_CONNECTION_LIMIT, h->cfg.conn_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, h->cfg.conn_timeout_s,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
 	    MHD_OPTION_NOTIFY_CONNECTION, notify_cb, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, h,
+	    MHD_OPTION_ARRAY, tlsopts,
 	    /* No SO_REUSEPORT: a second daemon on a taken port must fail, not
 	     * share it. (MHD sets SO_REUSEADDR, so a restart binds at once.) */
 	    MHD_OPTION_END);

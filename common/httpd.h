@@ -89,6 +89,7 @@ enum httpd_rule {
 struct httpd;
 struct httpd_call;   /* one request and its answer; the server's */
 struct httpd_stream;
+struct tls_server;
 
 /* One request, lent to the handler for the duration of the call. */
 struct httpd_req {
@@ -148,6 +149,14 @@ struct httpd_config {
 	    const struct httpd_route *route, void *arg);
 	void (*after)(struct httpd_resp *out, const struct httpd_req *req,
 	    const struct httpd_route *route, void *arg);
+	/* HTTPS (tls.h); NULL: plain HTTP (a warning at start unless on
+	 * loopback). Every client is asked for a certificate: one that fails
+	 * verification is refused (401) on every route; a missing one on
+	 * every route an anonymous caller may not call (a token alone is not
+	 * enough); a verified one is the caller's principal, before any
+	 * token, and the route's rule decides as for a token
+	 * (httpd_peer_cert() tells the handler whose it is). */
+	const struct tls_server *tls;
 };
 
 /* Whether who may call a route of rule: 0, 401 (unknown caller) or 403.
@@ -187,6 +196,10 @@ void httpd_free(struct httpd *h);
 const char *httpd_query(const struct httpd_req *req, const char *name);
 /* Value of a request header (name in any case), or NULL. Lent. */
 const char *httpd_header(const struct httpd_req *req, const char *name);
+
+/* The verified client certificate's principal (tls.h), or NULL when the
+ * request came without one (plain HTTP, or a public route). Lent. */
+const struct orch_principal *httpd_peer_cert(const struct httpd_req *req);
 
 /* Fill out with j serialised (j is stolen). */
 void httpd_reply_json(struct httpd_resp *out, int status, json_t *j);

@@ -71,14 +71,19 @@ httpd_authorize(enum httpd_rule rule, const struct orch_principal *who, const ch
  * credential that authenticates no one. */
 static bool
 authenticate(struct orch_principal *out, const struct httpd_config *cfg,
-    enum httpd_rule rule, const char *authorization, const char *cookie)
+    enum httpd_rule rule, const struct orch_principal *cert, const char *authorization,
+    const char *cookie)
 {
 	const struct orch_principal *p = NULL;
 	char id[SESSION_ID_LEN + 1];
 
 	memset(out, 0, sizeof(*out));
 	/* A verified client certificate (mTLS) takes precedence over any
-	 * token: its principal is set here, before the header is read. */
+	 * token: the TLS handshake proved it, the header only claims. */
+	if (cert != NULL) {
+		*out = *cert;
+		return true;
+	}
 	if (authorization != NULL) {
 		if (strncmp(authorization, "Bearer ", 7) != 0 ||
 		    (p = creds_lookup(cfg->creds, authorization + 7)) == NULL)
@@ -100,16 +105,21 @@ authenticate(struct orch_principal *out, const struct httpd_config *cfg,
 int
 httpd_auth_check(struct orch_principal *out, char *why, size_t whylen,
     const struct httpd_config *cfg, const struct httpd_route *route, const char *self,
-    const char *authorization, const char *cookie)
+    const struct orch_principal *cert, const char *authorization, const char *cookie)
 {
 	enum httpd_rule rule = route ? route->rule : HTTPD_ADMIN;
 	char who[ORCH_PRINCIPAL_NAME_MAX + 8];
 	int st;
 
 	memset(out, 0, sizeof(*out));
-	if (cfg->creds == NULL || rule == HTTPD_PUBLIC)
+	if (rule == HTTPD_PUBLIC || (cfg->creds == NULL && cfg->tls == NULL))
 		return 0;
-	if (!authenticate(out, cfg, rule, authorization, cookie)) {
+	if (cfg->tls != NULL && cert == NULL &&
+	    !(cfg->public_read && (rule == HTTPD_READ || route == NULL))) {
+		snprintf(why, whylen, "this server needs a client certificate (mutual TLS)");
+		return 401;
+	}
+	if (!authenticate(out, cfg, rule, cert, authorization, cookie)) {
 		snprintf(why, whylen, "the credential is not known");
 		return 401;
 	}
@@ -119,6 +129,11 @@ httpd_auth_check(struct orch_principal *out, char *why, size_t whylen,
 		st = out->role == ORCH_ROLE_NONE && !cfg->public_read ? 401 : 0;
 	else
 		st = httpd_authorize(rule, out, self, cfg->public_read);
+	/* Under mutual TLS a node's reports come from that node's
+	 * certificate only: admin's leave to report (a cluster on one bare
+	 * token) is for tokens. */
+	if (st == 0 && cert != NULL && rule == HTTPD_NODE_SELF && out->role != ORCH_ROLE_NODE)
+		st = 403;
 	if (st == 401)
 		snprintf(why, whylen, "this needs a credential: Authorization: Bearer TOKEN");
 	else if (st == 403)

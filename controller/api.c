@@ -437,6 +437,7 @@ ctl_api_start(struct ctl *c)
 		.max_body = CTL_MAX_BODY,
 		.guard = ctl_api_guard,
 		.after = ctl_api_after,
+		.tls = c->tls_srv,
 	};
 	int rc;
 

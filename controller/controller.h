@@ -27,6 +27,7 @@
 #include "manifest.h"
 #include "proto.h"
 #include "store.h"
+#include "tls.h"
 
 #define CTL_MAX_BODY (4 * 1024 * 1024) /* an apply body is small; events batches are not */
 #define CTL_CMD_TIMEOUT_MS 5000       /* one request to a slave */
@@ -61,6 +62,7 @@ struct ctl_config {
 	int64_t node_heartbeat_ms; /* --node-heartbeat: the slaves' period; 0 unknown */
 	int64_t resync_ms;
 	int log_level;
+	struct tls_files tls;     /* --tls-cert/--tls-key/--tls-ca; all or none */
 };
 
 struct ctl_node {
@@ -187,6 +189,8 @@ struct ctl {
 	struct sessions *sessions; /* the page's logins (common/session.h) */
 	char actor[ORCH_PRINCIPAL_NAME_MAX + 8]; /* the API write running now,
 	                             for its events; "" none */
+	struct tls_server *tls_srv; /* the API's HTTPS; NULL: plain HTTP */
+	struct tls_client tls;      /* calls to slaves: cfg.tls as the client */
 	struct store *store;
 	struct manifest_git *git;
 	struct httpd *http;       /* common/httpd.h: the API, page, streams */

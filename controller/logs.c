@@ -176,12 +176,14 @@ ctl_api_logs(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 	if (q->id == NULL || q->node == NULL || q->address == NULL)
 		fatalx("out of memory");
 	eid = curl_easy_escape(e, id, 0);
-	snprintf(url, sizeof(url), "http://%s/v1/instances/%s/logs?stream=%s%s%s", n->address,
-	    eid ? eid : id, stream, tail ? "&tail=" : "", tail ? tail : "");
+	snprintf(url, sizeof(url), "%s://%s/v1/instances/%s/logs?stream=%s%s%s",
+	    tls_scheme(&c->tls), n->address, eid ? eid : id, stream, tail ? "&tail=" : "",
+	    tail ? tail : "");
 	curl_free(eid);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
 	q->hdrs = curl_slist_append(NULL, auth);
 	curl_easy_setopt(e, CURLOPT_URL, url);
+	tls_curl_setup(e, &c->tls);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->hdrs);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)CTL_CMD_TIMEOUT_MS);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 2000L);

@@ -31,7 +31,8 @@ usage(const char *msg)
 	    "                       [--public-read]\n"
 	    "                       [--haproxy SOCKET [--haproxy-map FILE]]\n"
 	    "                       [--node-suspect 5s] [--node-lost 10s] [--node-heartbeat 2s]\n"
-	    "                       [--resync 5s] [--log-level debug|info|warn|error]\n");
+	    "                       [--resync 5s] [--log-level debug|info|warn|error]\n"
+	    "                       [--tls-cert F --tls-key F --tls-ca F]\n");
 	exit(2);
 }
 
@@ -82,7 +83,8 @@ static void
 parse_args(struct ctl_config *cfg, int argc, char **argv)
 {
 	enum { O_REPO = 256, O_BRANCH, O_MANIFEST, O_DATA, O_LISTEN, O_TOKEN, O_HAPROXY,
-	    O_HAPMAP, O_SUSPECT, O_LOST, O_HEARTBEAT, O_RESYNC, O_LOGLEVEL, O_PUBREAD, O_HELP };
+	    O_HAPMAP, O_SUSPECT, O_LOST, O_HEARTBEAT, O_RESYNC, O_LOGLEVEL, O_PUBREAD, O_HELP,
+	    O_TLS_CERT, O_TLS_KEY, O_TLS_CA };
 	static const struct option opts[] = {
 		{"repo", required_argument, NULL, O_REPO},
 		{"branch", required_argument, NULL, O_BRANCH},
@@ -99,6 +101,9 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		{"log-level", required_argument, NULL, O_LOGLEVEL},
 		{"public-read", no_argument, NULL, O_PUBREAD},
 		{"help", no_argument, NULL, O_HELP},
+		{"tls-cert", required_argument, NULL, O_TLS_CERT},
+		{"tls-key", required_argument, NULL, O_TLS_KEY},
+		{"tls-ca", required_argument, NULL, O_TLS_CA},
 		{NULL, 0, NULL, 0},
 	};
 	char addr[64];
@@ -129,6 +134,9 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 			break;
 		case O_RESYNC: cfg->resync_ms = duration_arg("--resync", optarg); break;
 		case O_PUBREAD: cfg->public_read = true; break;
+		case O_TLS_CERT: cfg->tls.cert = optarg; break;
+		case O_TLS_KEY: cfg->tls.key = optarg; break;
+		case O_TLS_CA: cfg->tls.ca = optarg; break;
 		case O_LOGLEVEL:
 			if (strcmp(optarg, "debug") == 0)
 				cfg->log_level = LOG_LEVEL_DEBUG;
@@ -168,6 +176,8 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		usage(orch_err_last());
 	if (*cfg->branch == '\0' || *cfg->manifest == '\0')
 		usage("--branch and --manifest must not be empty");
+	if (tls_files_check_server(&cfg->tls) < 0)
+		usage(orch_err_last());
 	check_node_timeouts(cfg);
 }
 
@@ -208,6 +218,15 @@ main(int argc, char **argv)
 	if (load_creds(&c) < 0) {
 		log_warnx("%s", orch_err_last());
 		goto out;
+	}
+	/* One certificate serves the API and, as the controller's client
+	 * certificate, the calls to slaves (who accept only O=controller). */
+	if (tls_files_any(&c.cfg.tls)) {
+		if (tls_server_load(&c.tls_srv, &c.cfg.tls) < 0) {
+			log_warnx("%s", orch_err_last());
+			goto out;
+		}
+		c.tls.files = c.cfg.tls;
 	}
 	if (mkdir(c.cfg.data_dir, 0750) < 0 && errno != EEXIST) {
 		log_warn("mkdir %s", c.cfg.data_dir);
@@ -264,6 +283,7 @@ out:
 	free(c.token);
 	creds_free(c.creds);
 	sessions_free(c.sessions);
+	tls_server_free(c.tls_srv);
 	if (lockfd >= 0)
 		close(lockfd);
 	return rc;

@@ -306,8 +306,9 @@ probe_tick(struct ctl *c, int64_t now)
 		n->probe_at = now + CTL_PROBE_MS;
 		if ((e = curl_easy_init()) == NULL)
 			continue;
-		snprintf(url, sizeof(url), "http://%s/healthz", n->address);
+		snprintf(url, sizeof(url), "%s://%s/healthz", tls_scheme(&c->tls), n->address);
 		curl_easy_setopt(e, CURLOPT_URL, url);
+		tls_curl_setup(e, &c->tls);
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)CTL_PROBE_MS);
 		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
 		curl_easy_setopt(e, CURLOPT_USERAGENT, "orch-controller");
@@ -403,10 +404,14 @@ send_cmd(struct ctl *c, struct ctl_cmd *m, struct ctl_node *n)
 	char url[1024], auth[1024];
 	CURL *e;
 
+	/* A controller with TLS talks TLS to every slave (mutual: its
+	 * certificate is its credential there). */
 	if (m->op == CMD_START)
-		snprintf(url, sizeof(url), "http://%s/v1/instances", n->address);
+		snprintf(url, sizeof(url), "%s://%s/v1/instances", tls_scheme(&c->tls),
+		    n->address);
 	else
-		snprintf(url, sizeof(url), "http://%s/v1/instances/%s", n->address, m->id);
+		snprintf(url, sizeof(url), "%s://%s/v1/instances/%s", tls_scheme(&c->tls),
+		    n->address, m->id);
 	if ((e = curl_easy_init()) == NULL) {
 		retry_later(m);
 		return;
@@ -415,6 +420,7 @@ send_cmd(struct ctl *c, struct ctl_cmd *m, struct ctl_node *n)
 	m->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	m->hdrs = curl_slist_append(m->hdrs, auth);
 	curl_easy_setopt(e, CURLOPT_URL, url);
+	tls_curl_setup(e, &c->tls);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, m->hdrs);
 	if (m->op == CMD_START)
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, m->body);

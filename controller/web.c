@@ -88,8 +88,8 @@ ctl_web_login(struct httpd_resp *out, const struct httpd_req *req, void *arg)
 		httpd_reply_error(out, 503, "unavailable", "no sessions: %s", orch_err_last());
 	else if (asprintf(&out->set_cookie, "%s=%s; HttpOnly; SameSite=Strict; Path=/;"
 	    " Max-Age=%lld%s", SESSION_COOKIE, id, SESSION_TTL_MS / 1000,
-	    /* TLS (issue 12, the mTLS part): "; Secure" once it serves https */
-	    "") < 0) {
+	    /* Served over https: the cookie never goes over plain http. */
+	    c->tls_srv != NULL ? "; Secure" : "") < 0) {
 		out->set_cookie = NULL;
 		httpd_reply_error(out, 500, "internal", "out of memory");
 	} else

@@ -137,13 +137,16 @@ client_open(struct client **out, const struct orchctl *ctx,
 	    strncmp(url, "https://", 8) != 0)
 		return orchctl_usage_error(cmd, "--controller: '%s' is not an "
 		    "http:// or https:// URL", url);
+	if (tls_files_check_client(&ctx->tls.files) < 0)
+		return orchctl_usage_error(cmd, "--cert/--key: %s", orch_err_last());
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		abort();
 	c->ctx = ctx;
 	c->timeout_ms = CLIENT_TIMEOUT_MS;
-	/* "host:port" as kubectl's --server takes it: plain http. */
-	if (asprintf(&c->url, "%s%s", strstr(url, "://") ? "" : "http://",
-	    url) < 0)
+	/* "host:port" as kubectl's --server takes it: plain http, or https
+	 * when a CA is given to verify the controller with. */
+	if (asprintf(&c->url, "%s%s", strstr(url, "://") ? "" :
+	    strcmp(tls_scheme(&ctx->tls), "https") == 0 ? "https://" : "http://", url) < 0)
 		abort();
 	len = strlen(c->url);
 	while (len > 0 && c->url[len - 1] == '/')
@@ -294,10 +297,15 @@ client_print_detail_errors(FILE *f, const json_t *list)
 static void
 print_auth_hint(const struct client *c, long status)
 {
+	/* With a client certificate, the answer's detail already said what
+	 * was wrong with it (untrusted, expired, another role). */
+	if (c->ctx->tls.files.cert != NULL)
+		return;
 	if (c->token == NULL)
 		fprintf(stderr, "the controller wants a token: pass "
 		    "--token-file FILE (the file's first line is the token) "
-		    "or set ORCH_TOKEN\n");
+		    "or set ORCH_TOKEN%s\n", strncmp(c->url, "https://", 8) == 0 ?
+		    "; over TLS, or a client certificate: --cert FILE --key FILE" : "");
 	else if (status == 401)
 		fprintf(stderr, "the controller rejected the token from %s\n",
 		    c->token_from_file ? c->ctx->token_file : "ORCH_TOKEN");
@@ -366,6 +374,7 @@ common_setup(struct client *c, CURL *h, const char *path, char **out_url)
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "orchctl/" ORCH_VERSION_STRING);
+	tls_curl_setup(h, &c->ctx->tls);
 	if (c->auth != NULL)
 		hdrs = curl_slist_append(hdrs, c->auth);
 	return hdrs;

@@ -40,6 +40,9 @@ enum {
 	OPT_CONTROLLER = 0x100,
 	OPT_TOKEN_FILE,
 	OPT_VERSION,
+	OPT_TLS_CA,
+	OPT_CERT,
+	OPT_KEY,
 };
 
 static const char global_options_help[] =
@@ -48,6 +51,11 @@ static const char global_options_help[] =
 "                      else http://127.0.0.1:7070)\n"
 "  --token-file FILE   file holding the API token (default: $ORCH_TOKEN\n"
 "                      holds the token itself)\n"
+"  --tls-ca FILE       CA to verify an https:// controller with (default:\n"
+"                      $ORCH_TLS_CA; a URL without a scheme is then https)\n"
+"  --cert FILE, --key FILE\n"
+"                      client certificate and key for mutual TLS (default:\n"
+"                      $ORCH_TLS_CERT, $ORCH_TLS_KEY)\n"
 "  -o, --output FMT    table (default, for people) or json (for machines)\n"
 "  -v, --verbose       say more (repeatable)\n"
 "  -h, --help          show help and exit\n"
@@ -175,6 +183,18 @@ bad_option_text(char *buf, size_t len, int argc, char **argv)
 		snprintf(buf, len, "%s", arg ? arg : "?");
 }
 
+/* --tls-ca, --cert, --key: one of the client's TLS files. */
+static void
+set_tls_file(struct orchctl *ctx, int opt, const char *path)
+{
+	if (opt == OPT_TLS_CA)
+		ctx->tls.files.ca = path;
+	else if (opt == OPT_CERT)
+		ctx->tls.files.cert = path;
+	else
+		ctx->tls.files.key = path;
+}
+
 #define COMMON_SHORT "ho:v"
 #define MAX_LONGOPTS 32
 
@@ -184,6 +204,9 @@ static const struct option common_longopts[] = {
 	{"verbose", no_argument, NULL, 'v'},
 	{"controller", required_argument, NULL, OPT_CONTROLLER},
 	{"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+	{"tls-ca", required_argument, NULL, OPT_TLS_CA},
+	{"cert", required_argument, NULL, OPT_CERT},
+	{"key", required_argument, NULL, OPT_KEY},
 };
 #define NCOMMON_LONG (sizeof(common_longopts) / sizeof(common_longopts[0]))
 
@@ -235,6 +258,11 @@ orchctl_getopt(int *out_exit, struct orchctl *ctx,
 			continue;
 		case OPT_TOKEN_FILE:
 			ctx->token_file = optarg;
+			continue;
+		case OPT_TLS_CA:
+		case OPT_CERT:
+		case OPT_KEY:
+			set_tls_file(ctx, c, optarg);
 			continue;
 		case ':':
 			bad_option_text(bad, sizeof(bad), argc, argv);
@@ -328,6 +356,9 @@ main(int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'},
 		{"controller", required_argument, NULL, OPT_CONTROLLER},
 		{"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+		{"tls-ca", required_argument, NULL, OPT_TLS_CA},
+		{"cert", required_argument, NULL, OPT_CERT},
+		{"key", required_argument, NULL, OPT_KEY},
 		{NULL, 0, NULL, 0},
 	};
 	struct orchctl ctx;
@@ -341,6 +372,12 @@ main(int argc, char **argv)
 		ctx.controller = env;
 	if ((env = getenv("ORCH_TOKEN")) != NULL && *env)
 		ctx.token = env;
+	if ((env = getenv("ORCH_TLS_CA")) != NULL && *env)
+		ctx.tls.files.ca = env;
+	if ((env = getenv("ORCH_TLS_CERT")) != NULL && *env)
+		ctx.tls.files.cert = env;
+	if ((env = getenv("ORCH_TLS_KEY")) != NULL && *env)
+		ctx.tls.files.key = env;
 
 	/* "+": stop at the verb; its options are the verb's to parse. */
 	opterr = 0;
@@ -366,6 +403,11 @@ main(int argc, char **argv)
 			break;
 		case OPT_TOKEN_FILE:
 			ctx.token_file = optarg;
+			break;
+		case OPT_TLS_CA:
+		case OPT_CERT:
+		case OPT_KEY:
+			set_tls_file(&ctx, c, optarg);
 			break;
 		case ':':
 			bad_option_text(bad, sizeof(bad), argc, argv);

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "manifest.h"
+#include "tls.h"
 
 #ifndef ORCH_VERSION_STRING
 #define ORCH_VERSION_STRING "0.1.0"
@@ -44,6 +45,8 @@ struct orchctl {
 	const char *controller; /* --controller or ORCH_CONTROLLER; NULL: none */
 	const char *token_file; /* --token-file; NULL: none */
 	const char *token;      /* ORCH_TOKEN; NULL: none */
+	/* --tls-ca/--cert/--key, else ORCH_TLS_CA/_CERT/_KEY; NULL: unset */
+	struct tls_client tls;
 	enum output_format output;
 	int verbose;            /* -v count */
 };

@@ -261,6 +261,10 @@ api_start(struct slave *s)
 		.arg = s,
 		.max_body = s->cfg.max_body,
 		.conn_limit = 128,
+		/* Only the controller commands a slave: the routes' rules
+		 * refuse a node's certificate (another slave's) as they refuse
+		 * its token. */
+		.tls = s->tls_srv,
 		/* MHD counts whole seconds; round up. */
 		.conn_timeout_s = (unsigned)((s->cfg.idle_timeout_ms + 999) / 1000),
 	};

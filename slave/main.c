@@ -39,6 +39,7 @@ usage(const char *msg)
 	    "                  [--port-range LO-HI] [--heartbeat DURATION] [--max-body SIZE]\n"
 	    "                  [--idle-timeout DURATION] [--log-max SIZE] [--advertise ADDR]\n"
 	    "                  [--no-cgroup] [--default-user USER]\n"
+	    "                  [--tls-cert F --tls-key F --tls-ca F]\n"
 	    "                  [--log-level debug|info|warn]\n");
 	exit(2);
 }
@@ -115,6 +116,9 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 		{"default-user", required_argument, NULL, 'U'},
 		{"log-level", required_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
+		{"tls-cert", required_argument, NULL, 'T'},
+		{"tls-key", required_argument, NULL, 'K'},
+		{"tls-ca", required_argument, NULL, 'A'},
 		{NULL, 0, NULL, 0},
 	};
 	char msg[512], *end;
@@ -139,6 +143,9 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 		case 'a': c->address = optarg; break;
 		case 'G': c->no_cgroup = true; break;
 		case 'U': c->default_user = optarg; break;
+		case 'T': c->tls.cert = optarg; break;
+		case 'K': c->tls.key = optarg; break;
+		case 'A': c->tls.ca = optarg; break;
 		case 'L':
 			if (split_labels(c, optarg) < 0)
 				usage(orch_err_last());
@@ -206,6 +213,12 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 		snprintf(msg, sizeof(msg), "--default-user: no user named \"%s\"", c->default_user);
 		usage(msg);
 	}
+	if (tls_files_check_server(&c->tls) < 0)
+		usage(orch_err_last());
+	/* Mutual TLS both ways: the controller, too, is reached over TLS. */
+	if (tls_files_any(&c->tls) && c->controller != NULL &&
+	    strncmp(c->controller, "https://", 8) != 0)
+		usage("--controller: with --tls-cert, want an https:// URL");
 }
 
 /* Whether uid (with groups) may search the dir st describes. */
@@ -375,6 +388,7 @@ free_all(struct slave *s)
 		explicit_bzero(s->cfg.token, strlen(s->cfg.token));
 	free(s->cfg.token);
 	creds_free(s->creds);
+	tls_server_free(s->tls_srv);
 }
 
 int
@@ -409,6 +423,15 @@ main(int argc, char **argv)
 	if (load_creds(&s, token_file) < 0) {
 		log_warnx("%s", orch_err_last());
 		goto out;
+	}
+	/* One certificate (O=node, CN=the node's name) serves the API and is
+	 * the client certificate of the reports to the controller. */
+	if (tls_files_any(&s.cfg.tls)) {
+		if (tls_server_load(&s.tls_srv, &s.cfg.tls) < 0) {
+			log_warnx("%s", orch_err_last());
+			goto out;
+		}
+		s.tls.files = s.cfg.tls;
 	}
 	if (mkdir(s.cfg.data_dir, 0711) < 0 && errno != EEXIST) {
 		log_warn("mkdir %s", s.cfg.data_dir);

@@ -196,6 +196,7 @@ post(struct slave *s, enum chan which, const char *path, json_t *body)
 	c->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	c->headers = curl_slist_append(c->headers, r->auth);
 	curl_easy_setopt(e, CURLOPT_URL, url);
+	tls_curl_setup(e, &s->tls);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
 	curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, text);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)REQUEST_TIMEOUT_MS);

@@ -19,6 +19,7 @@
 
 #include "httpd.h"
 #include "proto.h"
+#include "tls.h"
 
 #define SLAVE_STABLE_MS 1000      /* a run at least this long that was Run restarts at once */
 #define SLAVE_LOG_TAIL (64 * 1024)
@@ -135,6 +136,7 @@ struct slave_config {
 	/* Who instances without user: run as when the slave is root (issue
 	 * 12: never root by default); "nobody" unless --default-user. */
 	const char *default_user;
+	struct tls_files tls;    /* --tls-cert/--tls-key/--tls-ca; all or none */
 };
 
 struct metrics {
@@ -151,6 +153,8 @@ struct evloop;
 struct slave {
 	struct slave_config cfg;
 	struct creds *creds;     /* who may call the API (main.c, api.c) */
+	struct tls_server *tls_srv; /* the API's HTTPS; NULL: plain HTTP */
+	struct tls_client tls;      /* reports to the controller: cfg.tls */
 	struct evloop *loop;     /* epoll set, curl multi, transfers (loop.c) */
 	struct watch sigw;
 	struct httpd *httpd;
