@@ -108,8 +108,11 @@ int64_t chaos_wait_converged(struct chaos *ch);
 int chaos_orphans(struct chaos *ch);
 /* Zombie children of the slaves, seen twice 500 ms apart: the count. */
 int chaos_zombies(struct chaos *ch);
-/* The event log against the kills and the final state (each problem
- * printed): the count of problems, or -1 when the log cannot be read. */
+/* The event log against the kills and the final state (chaos_events.c;
+ * each problem printed): the count of problems, or -1 when the log
+ * cannot be read. A crash loop's summary may come up to a minute after
+ * its events: while problems remain the log is read again, for up to
+ * 70 s. */
 int chaos_event_problems(struct chaos *ch);
 /* A string member of a JSON object, "" when absent. */
 const char *chaos_jstr(const json_t *o, const char *key);
