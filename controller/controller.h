@@ -168,6 +168,7 @@ struct ctl_svc {
 	int64_t quiet_since;      /* mono ms the summary's minute began; 0 none */
 	int quiet_events;         /* instance events not recorded since */
 	int quiet_starts;         /* of them, replacements started */
+	int64_t quiet_since_wall; /* quiet_since on the wall clock (stored) */
 };
 
 struct ctl_watch {

@@ -257,6 +257,15 @@ main(int argc, char **argv)
 		log_warnx("%s", orch_err_last());
 		goto out;
 	}
+	/* The nodes' heartbeat windows and the reconcile's grace start now
+	 * that heartbeats can arrive: a slow start (a large store, a loaded
+	 * host) is the controller's time away, not the nodes'. Counted from
+	 * the process's start, 2.5 s of start-up under ASan made both nodes
+	 * Lost on arrival with --node-lost 3s (issue 11). */
+	c.start_mono = orch_mono_ms();
+	for (struct ctl_node *n = c.nodes; n != NULL; n = n->next)
+		if (!n->seen)
+			n->last_hb_mono = c.start_mono;
 	log_info("controller started repo=%s branch=%s manifest=%s node_suspect=%lldms "
 	    "node_lost=%lldms resync=%lldms", c.cfg.repo, c.cfg.branch, c.cfg.manifest,
 	    (long long)c.cfg.node_suspect_ms, (long long)c.cfg.node_lost_ms,

@@ -156,7 +156,17 @@ observe(struct ctl *c, struct ctl_node *n, const json_t *j, int64_t when, uint64
 		instance_status_free(st);
 		return;
 	}
-	if (i == NULL) {
+	if (i == NULL && gen == 0) {
+		/* An event about an instance we have no record of: most
+		 * likely a batch sent again (we took it, then died before
+		 * answering) about one we removed since. Bringing it back
+		 * would put a removed id in the log again and stop nothing;
+		 * if it does run, the slave's list (every heartbeat that
+		 * changed, and every 30 s) shows it, and that is where an
+		 * unknown instance is stopped (issue 11). */
+		log_debug("instance=%s node=%s: event about an unknown instance ignored",
+		    st->id, n->name);
+	} else if (i == NULL) {
 		/* Not ours (a record dropped while the node was away, or
 		 * a leftover of a service that is gone): destroy it. */
 		i = ctl_inst_new(c, st->id, st->service);

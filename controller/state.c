@@ -270,6 +270,12 @@ svc_record(const struct ctl_svc *s)
 	    "pin", s->pin, "rolled_back", s->rolled_back);
 	if (j != NULL && s->restart_gen > 0)
 		json_object_set_new(j, "restart_gen", json_integer(s->restart_gen));
+	/* A crash loop's events counted and not yet summarised: kept, so a
+	 * controller killed before the summary loses none of them. */
+	if (j != NULL && s->quiet_events > 0)
+		json_object_set_new(j, "coalesced", json_pack("{s:i, s:i, s:I}",
+		    "events", s->quiet_events, "starts", s->quiet_starts,
+		    "since", (json_int_t)s->quiet_since_wall));
 	return j;
 }
 
@@ -343,6 +349,19 @@ svc_put(struct store_batch *b, const char *key, struct ctl_svc *s)
 	store_batch_put(b, key, text);
 	free(s->saved);
 	s->saved = text;
+}
+
+/* Put service name's record into batch b (nothing when unknown). */
+static void
+svc_put_named(struct ctl *c, struct store_batch *b, const char *name)
+{
+	struct ctl_svc *s = ctl_svc_find(c, name);
+	char key[512];
+
+	if (s == NULL)
+		return;
+	snprintf(key, sizeof(key), "services/%s", s->name);
+	svc_put(b, key, s);
 }
 
 static void
@@ -420,8 +439,10 @@ coalesced(struct ctl *c, const char *service, const char *instance,
 	if (service == NULL || instance == NULL ||
 	    (s = ctl_svc_find(c, service)) == NULL || !s->crashloop)
 		return false;
-	if (s->quiet_since == 0)
+	if (s->quiet_since == 0) {
 		s->quiet_since = orch_mono_ms();
+		s->quiet_since_wall = orch_wall_ms();
+	}
 	s->quiet_events++;
 	if (from == NULL && to != NULL && strcmp(to, "Provision") == 0)
 		s->quiet_starts++; /* a replacement started (reconcile.c) */
@@ -445,6 +466,8 @@ batch_event(struct ctl *c, struct store_batch *b, const char *service,
 	char *text;
 
 	if (coalesced(c, service, instance, from, to)) {
+		/* The count goes to the store with the change it stands for. */
+		svc_put_named(c, b, service);
 		json_decref(ev);
 		return;
 	}
@@ -477,8 +500,10 @@ ctl_events_coalesce_flush(struct ctl *c, struct ctl_svc *s, bool force)
 	    s->memo.crash.why[0] ? ")" : "", s->quiet_events);
 	s->quiet_events = s->quiet_starts = 0;
 	s->quiet_since = s->crashloop ? now : 0;
+	s->quiet_since_wall = s->crashloop ? orch_wall_ms() : 0;
 	b = store_batch_new();
 	batch_event(c, b, s->name, NULL, NULL, NULL, NULL, cause);
+	svc_put_named(c, b, s->name); /* the counts go with the summary */
 	commit(c, b);
 	log_info("service=%s %s", s->name, cause);
 }
@@ -803,6 +828,22 @@ load_scale(const json_t *o)
 	return v < 0 || v > MANIFEST_MAX_REPLICAS ? CTL_SCALE_UNSET : (int)v;
 }
 
+
+/* The counts of svc_record()'s "coalesced", back on the mono clock. */
+static void
+load_coalesced(struct ctl_svc *s, const json_t *q)
+{
+	int64_t since = (int64_t)json_integer_value(json_object_get(q, "since"));
+	int64_t ago = orch_wall_ms() - since;
+
+	s->quiet_events = (int)json_integer_value(json_object_get(q, "events"));
+	s->quiet_starts = (int)json_integer_value(json_object_get(q, "starts"));
+	if (s->quiet_events > 0) {
+		s->quiet_since = orch_mono_ms() - (ago > 0 ? ago : 0);
+		s->quiet_since_wall = since;
+	}
+}
+
 static void
 load_svc(struct ctl *c, const json_t *o)
 {
@@ -821,6 +862,7 @@ load_svc(struct ctl *c, const json_t *o)
 	s->reason = orch_xstrdup(jstr(o, "reason"));
 	s->scale = load_scale(o);
 	s->restart_gen = (unsigned)json_integer_value(json_object_get(o, "restart_gen"));
+	load_coalesced(s, json_object_get(o, "coalesced"));
 	s->paused = json_is_true(json_object_get(o, "paused"));
 	s->rollback = json_is_true(json_object_get(o, "rollback"));
 	s->promote = json_is_true(json_object_get(o, "promote"));

@@ -473,4 +473,14 @@ int lifecycle_place(size_t *out, char *why, size_t whylen,
     const struct lifecycle_node *nodes, size_t nnodes,
     const struct lifecycle_place_req *req);
 
+/*
+ * Whether a Suspect node would take an instance of spec if it were Ready
+ * again: when nothing fits only because such a node is Suspect (missed
+ * heartbeats, or a controller just restarted and not yet heard from it),
+ * a start waits for it instead of failing the service. The node turns
+ * Ready, or Lost after --node-lost, and then nothing fits for real.
+ */
+bool lifecycle_place_suspect_fits(const struct lifecycle_node *nodes, size_t nnodes,
+    const struct service_spec *spec);
+
 #endif

@@ -188,3 +188,21 @@ lifecycle_place(size_t *out, char *why, size_t whylen,
 	return orch_err_set(ORCH_ENOTFOUND, "%s: %s", req->spec->name,
 	    whylen > 0 ? why : "no node fits");
 }
+
+bool
+lifecycle_place_suspect_fits(const struct lifecycle_node *nodes, size_t nnodes,
+    const struct service_spec *spec)
+{
+	char buf[256];
+
+	for (size_t i = 0; i < nnodes; i++) {
+		struct lifecycle_node n = nodes[i];
+
+		if (n.state != NODE_SUSPECT)
+			continue;
+		n.state = NODE_READY;
+		if (unfit(buf, sizeof(buf), &n, spec) == NULL)
+			return true;
+	}
+	return false;
+}

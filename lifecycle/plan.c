@@ -432,6 +432,12 @@ pl_start_needed(struct pctx *c, int ordinal, const char *what)
 		return true;
 	if (ordinal < 0 && c->spec == c->in->spec && crash_hold(c, NULL, 0))
 		return false; /* backing off, not stuck (crash.c) */
+	if (lifecycle_place_suspect_fits(c->nodes, c->in->nnodes, c->spec)) {
+		/* A Suspect node is not gone (a controller that just
+		 * restarted sees every node so until its heartbeat). */
+		pl_reason(c, PRIO_STUCK, "waiting for a Suspect node: %s", why);
+		return false;
+	}
 	c->failed = true;
 	pl_reason(c, PRIO_FAILED, "%s", why);
 	return false;

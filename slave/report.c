@@ -2,8 +2,9 @@
  * report.c - talking to the controller: registration, heartbeats and
  * event pushes, all as libcurl-multi transfers inside the loop (never a
  * blocking call). The controller may be away for any length of time:
- * requests fail, the slave backs off (doubling from 500ms to 30s) and
- * carries on supervising. Events wait in a bounded queue and are
+ * requests fail, the slave backs off (doubling from 500ms up to the
+ * heartbeat period for heartbeats, 30s for events) and carries on
+ * supervising. Events wait in a bounded queue and are
  * re-sent until a 2xx acknowledges them, in order, in batches.
  *
  *   POST {controller}/v1/nodes/register         node description
@@ -110,12 +111,23 @@ discard(char *ptr, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/*
+ * The next try after a failure: the backoff doubles from BACKOFF_MIN up to
+ * max. The heartbeat's max is the heartbeat period (no more often than
+ * when all is well, so no more load): a controller that comes back after
+ * an outage hears from every node within one period. A cap of 30 s let
+ * a restarted controller wait up to 30 s for nodes that were fine and
+ * declare them Lost after --node-lost (10 s), replacing their cattle
+ * (issue 11, found by the chaos test).
+ */
 static void
-channel_failed(struct channel *c)
+channel_failed(struct channel *c, int64_t max)
 {
+	if (max < BACKOFF_MIN)
+		max = BACKOFF_MIN;
 	c->backoff = c->backoff == 0 ? BACKOFF_MIN : c->backoff * 2;
-	if (c->backoff > BACKOFF_MAX)
-		c->backoff = BACKOFF_MAX;
+	if (c->backoff > max)
+		c->backoff = max;
 	c->next_at = orch_mono_ms() + c->backoff;
 }
 
@@ -143,7 +155,7 @@ request_done(struct slave *s, void *arg, CURL *easy, CURLcode res)
 			c->backoff = 0;
 			c->next_at = 0;
 		} else
-			channel_failed(c);
+			channel_failed(c, BACKOFF_MAX);
 		c->nsent = 0;
 		return;
 	}
@@ -153,6 +165,12 @@ request_done(struct slave *s, void *arg, CURL *easy, CURLcode res)
 		r->registered = true;
 		c->backoff = 0;
 		c->next_at = orch_mono_ms() + s->cfg.heartbeat_ms;
+		/* The controller answers again: queued events go now, not
+		 * after what is left of their own backoff. */
+		if (r->ch[CHAN_EVENTS].easy == NULL) {
+			r->ch[CHAN_EVENTS].backoff = 0;
+			r->ch[CHAN_EVENTS].next_at = 0;
+		}
 		if (c->full) {
 			memcpy(r->taken, c->digest, sizeof(r->taken));
 			r->full_at = orch_mono_ms();
@@ -174,7 +192,7 @@ request_done(struct slave *s, void *arg, CURL *easy, CURLcode res)
 	if (c->backoff == 0)
 		log_warnx("controller %s unreachable (%s, status %ld); retrying with backoff",
 		    s->cfg.controller, res == CURLE_OK ? "answered" : curl_easy_strerror(res), code);
-	channel_failed(c);
+	channel_failed(c, s->cfg.heartbeat_ms);
 }
 
 static void
@@ -189,7 +207,7 @@ post(struct slave *s, enum chan which, const char *path, json_t *body)
 	json_decref(body);
 	if (text == NULL || (e = curl_easy_init()) == NULL) {
 		free(text);
-		channel_failed(c);
+		channel_failed(c, BACKOFF_MAX);
 		return;
 	}
 	snprintf(url, sizeof(url), "%s%s", s->cfg.controller, path);
@@ -209,7 +227,7 @@ post(struct slave *s, enum chan which, const char *path, json_t *body)
 		c->easy = NULL;
 		curl_slist_free_all(c->headers);
 		c->headers = NULL;
-		channel_failed(c);
+		channel_failed(c, BACKOFF_MAX);
 	}
 }
 
