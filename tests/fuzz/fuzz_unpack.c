@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "artifact.h"
+#include "daemon.h"
 #include "err.h"
 
 #define FZ_MAX_BYTES (1u << 20)
@@ -84,22 +85,6 @@ fz_setup(void)
 	snprintf(fz_out, sizeof(fz_out), "%s/out", fz_base);
 	if (mkdir(fz_out, 0755) < 0)
 		fz_fail("mkdir %s: %s", fz_out, strerror(errno));
-}
-
-static int
-fz_count(const char *path)
-{
-	struct dirent *e;
-	DIR *d = opendir(path);
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
 }
 
 /* What an accepted archive left under rootfd/rel (dfd): see the top. */
@@ -182,9 +167,9 @@ fuzz_unpack_one(const uint8_t *data, size_t size)
 			fz_fail("refused with code %d: %s", rc, orch_err_last());
 		if (strncmp(orch_err_last(), "artifact fuzz://in", 18) != 0)
 			fz_fail("refusal without the artifact's name: \"%s\"", orch_err_last());
-		if (fz_count(fz_dir) != 0)
+		if (dir_entries(fz_dir) != 0)
 			fz_fail("refused (%s) but left %d entries", orch_err_last(),
-			    fz_count(fz_dir));
+			    dir_entries(fz_dir));
 	} else {
 		int dfd = open(fz_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -196,7 +181,7 @@ fuzz_unpack_one(const uint8_t *data, size_t size)
 			fz_fail("accepted %llu bytes, over the limit",
 			    (unsigned long long)bytes);
 	}
-	if (fz_count(fz_out) != 0 || fz_count(fz_base) != 3)
+	if (dir_entries(fz_out) != 0 || dir_entries(fz_base) != 3)
 		fz_fail("something appeared outside the artifact dir (rc %d)", rc);
 	artifact_rm_tree(fz_dir);
 	return 0;

@@ -17,6 +17,7 @@
 
 #include "artifact.h"
 #include "check.h"
+#include "daemon.h"
 #include "err.h"
 #include "sha256.h"
 #include "units.h"
@@ -45,7 +46,7 @@ sh(const char *fmt, ...)
 }
 
 static void
-write_file(const char *path, const char *text, mode_t mode)
+put_file(const char *path, const char *text, mode_t mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
 
@@ -83,23 +84,6 @@ hash_of(const char *path)
 	return h;
 }
 
-/* Entries of a dir, "." and ".." excluded; -1 when it does not exist. */
-static int
-count_entries(const char *path)
-{
-	struct dirent *e;
-	DIR *d = opendir(path);
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 static int
 exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -126,9 +110,9 @@ make_release(const char *name, const char *tag)
 	REQUIRE(sh("mkdir -p %s/%s/bin %s/%s/etc", src, name, src, name) == 0);
 	snprintf(path, sizeof(path), "%s/%s/bin/app", src, name);
 	snprintf(script, sizeof(script), "#!/bin/sh\necho %s\n", tag);
-	write_file(path, script, 0755);
+	put_file(path, script, 0755);
 	snprintf(path, sizeof(path), "%s/%s/etc/app.conf", src, name);
-	write_file(path, tag, 0644);
+	put_file(path, tag, 0644);
 	REQUIRE(sh("cd %s/%s && tar -czf %s/%s.tar.gz bin etc && "
 	    "tar -cf %s/%s.tar bin etc", src, name, src, name, src, name) == 0);
 }
@@ -296,7 +280,7 @@ TEST(artifact__file_url_targz)
 	CHECK(strncmp(marker, sha, SHA256_HEX_LEN) == 0);
 	/* Only the version dir: no temp file or dir left next to it. */
 	snprintf(svcdir, sizeof(svcdir), "%s/artifacts/web", data);
-	CHECK_EQ_INT(count_entries(svcdir), 1);
+	CHECK_EQ_INT(dir_entries(svcdir), 1);
 	free(dir);
 	teardown();
 }
@@ -315,7 +299,7 @@ TEST(artifact__plain_tar_and_single_file)
 
 	/* Not an archive: kept as-is under its URL name, executable. */
 	snprintf(url, sizeof(url), "%s/tool.sh", src);
-	write_file(url, "#!/bin/sh\necho single\n", 0644);
+	put_file(url, "#!/bin/sh\necho single\n", 0644);
 	snprintf(url, sizeof(url), "file://%s/tool.sh", src);
 	CHECK_EQ_INT(fetch(&dir, "tool", "2.0.0+build.7", url, hash_of(url + 7),
 	    NULL), 0);
@@ -342,7 +326,7 @@ TEST(artifact__bad_checksum_leaves_nothing)
 	CHECK_CONTAINS(orch_err_last(), "expected 0000000000");
 	CHECK_CONTAINS(orch_err_last(), hash_of(url + 7));
 	snprintf(svcdir, sizeof(svcdir), "%s/artifacts/web", data);
-	CHECK_EQ_INT(count_entries(svcdir), 0);
+	CHECK_EQ_INT(dir_entries(svcdir), 0);
 	CHECK(!exists("%s/1.0.0", svcdir));
 	teardown();
 }
@@ -408,7 +392,7 @@ TEST(artifact__http)
 	CHECK_EQ_INT(fetch(&dir, "web", "9.0.0", url, sha, NULL), ORCH_EUNAVAIL);
 
 	/* After all those failures only the two good versions are there. */
-	CHECK_EQ_INT(count_entries(svcdir), 2);
+	CHECK_EQ_INT(dir_entries(svcdir), 2);
 	CHECK(!exists("%s/9.0.0", svcdir));
 	http_stop();
 	teardown();
@@ -521,9 +505,9 @@ TEST(artifact__versions_side_by_side_and_reuse)
 	REQUIRE(mkdir(svcdir, 0755) == 0);
 	CHECK_EQ_INT(fetch(&d3, "web", "3.0.0", url1, sha1, NULL), ORCH_EEXISTS);
 	CHECK_CONTAINS(orch_err_last(), ARTIFACT_MARKER);
-	CHECK_EQ_INT(count_entries(svcdir), 0);
+	CHECK_EQ_INT(dir_entries(svcdir), 0);
 	snprintf(svcdir, sizeof(svcdir), "%s/artifacts/web", data);
-	CHECK_EQ_INT(count_entries(svcdir), 3);
+	CHECK_EQ_INT(dir_entries(svcdir), 3);
 	free(d1);
 	free(d2);
 	http_stop();
@@ -571,14 +555,14 @@ TEST(artifact__prune)
 	CHECK(exists("%s/1.3.0/bin/app", svcdir));
 	CHECK(exists("%s/1.4.0/bin/app", svcdir));
 	CHECK(exists("%s/not-ours", svcdir));
-	CHECK_EQ_INT(count_entries(svcdir), 4); /* no trash left */
+	CHECK_EQ_INT(dir_entries(svcdir), 4); /* no trash left */
 
 	/* Nothing more to do. */
 	CHECK_EQ_INT(artifact_prune(data, "web", 2, "1.0.0"), 0);
 	/* keep 0: only the in-use one survives (and what is not ours). */
 	CHECK_EQ_INT(artifact_prune(data, "web", 0, "1.3.0"), 2);
 	CHECK(exists("%s/1.3.0/bin/app", svcdir));
-	CHECK_EQ_INT(count_entries(svcdir), 2);
+	CHECK_EQ_INT(dir_entries(svcdir), 2);
 	/* A service with no artifacts yet. */
 	CHECK_EQ_INT(artifact_prune(data, "nothing-here", 1, NULL), 0);
 	CHECK_EQ_INT(artifact_prune(data, "../web", 1, NULL), ORCH_EINVALID);
@@ -598,7 +582,7 @@ check_refused(const char *archive, const char *why)
 	CHECK_CONTAINS(orch_err_last(), why);
 	CHECK(dir == NULL);
 	snprintf(svcdir, sizeof(svcdir), "%s/artifacts/evil", data);
-	CHECK_EQ_INT(count_entries(svcdir), 0);
+	CHECK_EQ_INT(dir_entries(svcdir), 0);
 }
 
 TEST(artifact__traversal_rejected)
@@ -625,7 +609,7 @@ TEST(artifact__traversal_rejected)
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	CHECK_EQ_INT(fetch(&dir, longname, "1.0.0", url, sha, NULL), ORCH_EINVALID);
-	CHECK_EQ_INT(count_entries(data), 0);
+	CHECK_EQ_INT(dir_entries(data), 0);
 
 	/* Archives with dangerous members, made with GNU tar -P (which
 	 * stores names as given). */
@@ -698,7 +682,7 @@ TEST(artifact__bad_inputs)
 	    ORCH_EINVALID);
 	CHECK_CONTAINS(orch_err_last(), "not a tar archive");
 	snprintf(svcdir, sizeof(svcdir), "%s/artifacts/web", data);
-	CHECK_EQ_INT(count_entries(svcdir), 0);
+	CHECK_EQ_INT(dir_entries(svcdir), 0);
 
 	/* A small gzip that would unpack to 8 MiB of zeros, over a 1 MiB cap. */
 	REQUIRE(sh("mkdir -p %s/bomb && head -c 8388608 /dev/zero > %s/bomb/z && "
@@ -712,7 +696,7 @@ TEST(artifact__bad_inputs)
 		CHECK_EQ_INT(fetch(&dir, "web", "1.0.0", url, hash_of(url + 7), &o),
 		    ORCH_ETOOBIG);
 		CHECK_CONTAINS(orch_err_last(), "unpacks to more than 1048576 bytes");
-		CHECK_EQ_INT(count_entries(svcdir), 0);
+		CHECK_EQ_INT(dir_entries(svcdir), 0);
 		/* Within the default cap it is fine. */
 		CHECK_EQ_INT(fetch(&dir, "web", "1.0.0", url, hash_of(url + 7), NULL),
 		    0);
@@ -807,7 +791,7 @@ TEST(artifact__concurrent_and_reaper_safe)
 	for (i = 0; i < 4; i++)
 		free(r[i].dir);
 	snprintf(svcdir, sizeof(svcdir), "%s/artifacts/web", data);
-	CHECK_EQ_INT(count_entries(svcdir), 1);
+	CHECK_EQ_INT(dir_entries(svcdir), 1);
 	teardown();
 }
 

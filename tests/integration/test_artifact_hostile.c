@@ -23,6 +23,7 @@
 
 #include "artifact.h"
 #include "check.h"
+#include "daemon.h"
 #include "err.h"
 #include "tarbuild.h"
 
@@ -67,22 +68,6 @@ exists(const char *fmt, ...)
 	return lstat(path, &st) == 0;
 }
 
-static int
-count_entries(const char *path)
-{
-	struct dirent *e;
-	DIR *d = opendir(path);
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* Unpack t's bytes into a fresh ROOT/dir with opts o (NULL: defaults).
  * With ORCH_WRITE_SEEDS=DIR the archive is also saved as DIR/name: the
  * fuzz target's seeds (tests/fuzz/seeds/unpack/) are made that way. */
@@ -120,15 +105,15 @@ unpack(struct tb *t, const struct artifact_opts *o, const char *name)
 static void
 check_outside_untouched(void)
 {
-	CHECK_EQ_INT(count_entries(out), 0);
-	CHECK_EQ_INT(count_entries(root), 3);
+	CHECK_EQ_INT(dir_entries(out), 0);
+	CHECK_EQ_INT(dir_entries(root), 3);
 }
 
 /* Refused with code and a message containing why; dir left empty. */
 #define CHECK_REFUSED(rc, code, why) do { \
 	CHECK_EQ_INT((rc), (code)); \
 	CHECK_CONTAINS(orch_err_last(), (why)); \
-	CHECK_EQ_INT(count_entries(dir), 0); \
+	CHECK_EQ_INT(dir_entries(dir), 0); \
 	check_outside_untouched(); \
 } while (0)
 
@@ -221,10 +206,10 @@ TEST(hostile__hard_links)
 	tb_close(&t);
 	CHECK_EQ_INT(unpack(&t, NULL, "hardlink-to-symlink"), ORCH_EINVALID);
 	CHECK_CONTAINS(orch_err_last(), "hard link h -> l does not name a file of the archive");
-	CHECK_EQ_INT(count_entries(dir), 0);
+	CHECK_EQ_INT(dir_entries(dir), 0);
 	/* The secret was never linked, nor changed. */
 	CHECK(stat(secret, &st) == 0 && st.st_nlink == 1 && st.st_size == 6);
-	CHECK_EQ_INT(count_entries(out), 1);
+	CHECK_EQ_INT(dir_entries(out), 1);
 	REQUIRE(unlink(secret) == 0);
 
 	/* A hard link to a file of the archive is fine (its data is not

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <sys/stat.h>
 
+#include "daemon.h"
 #include "sha256.h"
 #include "slave_fixture.h"
 #include "tarbuild.h"
@@ -53,22 +54,6 @@ http_start(int *out_port)
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 	*out_port = info ? info->port : 0;
 	return d;
-}
-
-static int
-count_entries(const char *path)
-{
-	struct dirent *e;
-	DIR *d = opendir(path);
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
 }
 
 TEST(slave_artifact_escape__dangling_chain_fails_the_instance)
@@ -114,9 +99,9 @@ TEST(slave_artifact_escape__dangling_chain_fails_the_instance)
 	json_decref(inst);
 	/* Nothing written outside, nothing of the artifact left behind. */
 	CHECK(stat(pwned, &st) < 0 && errno == ENOENT);
-	CHECK_EQ_INT(count_entries(outside), 0);
+	CHECK_EQ_INT(dir_entries(outside), 0);
 	snprintf(svcdir, sizeof(svcdir), "%s/artifacts/evil", fx.data_dir);
-	CHECK_EQ_INT(count_entries(svcdir), 0);
+	CHECK_EQ_INT(dir_entries(svcdir), 0);
 	fx_finish(&fx);
 	MHD_stop_daemon(httpd);
 	tb_free(&served);

@@ -378,6 +378,12 @@ cdp_start(const char *url, int64_t timeout_ms)
 	return ws_open(&cdp, port, wspath);
 }
 
+bool
+cdp_running(void)
+{
+	return cdp.fd >= 0;
+}
+
 void
 cdp_stop(void)
 {

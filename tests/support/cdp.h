@@ -15,6 +15,8 @@
 
 /* Start Chromium on url and connect to its page; 0 or ORCH_ERROR. */
 int cdp_start(const char *url, int64_t timeout_ms);
+/* Whether a browser is connected (cdp_start succeeded, no cdp_stop). */
+bool cdp_running(void);
 /* Stop it and remove its profile; accepts not started. */
 void cdp_stop(void);
 /* The value of a JavaScript expression (promises awaited; caller

@@ -1,6 +1,7 @@
 /* daemon.c - see daemon.h. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -382,4 +383,20 @@ write_secret(const char *path, const char *text)
 	if (chmod(path, 0600) < 0)
 		return orch_err_sys(ORCH_ERROR, "chmod %s", path);
 	return write_file(path, text);
+}
+
+int
+dir_entries(const char *path)
+{
+	struct dirent *e;
+	DIR *d = opendir(path);
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
 }

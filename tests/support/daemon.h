@@ -100,5 +100,7 @@ char *read_file(const char *path);
 /* write_file() for a credentials file: mode 0600, as the daemons
  * demand. */
 int write_secret(const char *path, const char *text);
+/* Entries of a dir, "." and ".." excluded; -1 when it cannot be read. */
+int dir_entries(const char *path);
 
 #endif
