@@ -111,16 +111,6 @@ first_event(const char *service, const char *instance, const char *to, long long
 }
 
 static long long
-last_seq(void)
-{
-	json_t *j = cluster_get(cl, "/v1/events?limit=1");
-	long long s = j ? json_integer_value(json_object_get(j, "last_seq")) : 0;
-
-	json_decref(j);
-	return s;
-}
-
-static long long
 inst_int(const char *id, const char *field)
 {
 	json_t *i = cluster_instance(cl, id);
@@ -275,7 +265,7 @@ TEST(deploy__update_one_at_a_time_new_before_old)
 
 	REQUIRE(cl != NULL && all_run());
 	snprintf(before, sizeof(before), "%s", cluster_ids(cl, "web"));
-	since = last_seq();
+	since = cluster_last_seq(cl);
 	REQUIRE(cluster_commit(cl, manifest("2.0.0", 2, true, false), sha2) == 0);
 	CHECK_EQ_INT(cluster_apply(cl, NULL), 200);
 	CHECK(WAIT_FOR(cluster_count(cl, "web", "Run") == 2 && all_run() &&
@@ -461,7 +451,7 @@ TEST(deploy__service_removed_is_destroyed)
 	REQUIRE(cluster_commit(cl, manifest("2.0.0", 2, true, true), NULL) == 0);
 	CHECK_EQ_INT(cluster_apply(cl, NULL), 200);
 	CHECK(WAIT_FOR(cluster_count(cl, "extra", "Run") == 1 && all_run(), CL_WAIT));
-	since = last_seq();
+	since = cluster_last_seq(cl);
 	REQUIRE(cluster_commit(cl, manifest("2.0.0", 2, true, false), NULL) == 0);
 	CHECK_EQ_INT(cluster_apply(cl, NULL), 200);
 	CHECK(WAIT_FOR(!service_exists("extra"), CL_WAIT));
@@ -559,7 +549,7 @@ TEST(deploy__rollback_service_and_revision_pause_resume)
 	json_decref(j);
 	CHECK(web_at("2.0.0"));
 	/* web goes back to its previous version, through Rollback; db stays. */
-	since = last_seq();
+	since = cluster_last_seq(cl);
 	j = cluster_call(cl, &st, "POST", "/v1/rollback", "{\"service\": \"web\"}");
 	CHECK_EQ_INT(st, 200);
 	json_decref(j);

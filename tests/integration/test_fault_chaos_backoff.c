@@ -67,16 +67,6 @@ lost_events(long long since)
 	return n;
 }
 
-static long long
-last_seq(void)
-{
-	json_t *j = cluster_call(cl, NULL, "GET", "/v1/events?since=0", NULL);
-	long long seq = json_integer_value(json_object_get(j, "last_seq"));
-
-	json_decref(j);
-	return seq;
-}
-
 TEST(fault_chaos_backoff__restarted_controller_hears_its_slaves_in_time)
 {
 	char before[4096];
@@ -88,7 +78,7 @@ TEST(fault_chaos_backoff__restarted_controller_hears_its_slaves_in_time)
 	REQUIRE(WAIT_FOR(cluster_service_is(cl, "web", "Run") &&
 	    cluster_count(cl, "web", "Run") == 2, CL_WAIT));
 	snprintf(before, sizeof(before), "%s", cluster_ids(cl, "web"));
-	seq = last_seq();
+	seq = cluster_last_seq(cl);
 	REQUIRE(cluster_ctl_stop(cl, SIGKILL) == 128 + SIGKILL);
 	/* The outage itself (not a wait for a result): long enough for the
 	 * old backoff to reach 4 s. */

@@ -66,16 +66,6 @@ events_of(const char *id, long long since)
 	return n;
 }
 
-static long long
-last_seq(void)
-{
-	json_t *j = cluster_call(cl, NULL, "GET", "/v1/events?since=0", NULL);
-	long long seq = json_integer_value(json_object_get(j, "last_seq"));
-
-	json_decref(j);
-	return seq;
-}
-
 /* The two events a slave sends for an instance it stops and removes. */
 static long
 post_again(const char *id, long long t)
@@ -160,7 +150,7 @@ TEST(fault_chaos_replay__a_batch_sent_again_brings_nothing_back)
 	REQUIRE(gone[0] != '\0');
 	REQUIRE(WAIT_FOR((i = cluster_instance(cl, gone)) == NULL || (json_decref(i), false),
 	    CL_WAIT));
-	seq = last_seq();
+	seq = cluster_last_seq(cl);
 	CHECK_EQ_INT(post_again(gone, (long long)orch_wall_ms() - 5000), 200);
 	/* Give a stop sent for nothing the time to come back as "removed". */
 	CHECK(!WAIT_FOR(events_of(gone, seq) > 0, 3000));

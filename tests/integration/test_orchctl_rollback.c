@@ -104,16 +104,6 @@ runs_only(const char *svc, const char *v)
 /* orchctl against the cluster, with its token (args NULL-terminated). */
 #define orchctl(r, ...) run_orchctl((r), NULL, cl->url, cl->token_file, NULL, __VA_ARGS__)
 
-static long long
-last_event_seq(void)
-{
-	json_t *j = cluster_get(cl, "/v1/events?limit=1");
-	long long seq = json_integer_value(json_object_get(j, "last_seq"));
-
-	json_decref(j);
-	return seq;
-}
-
 /* The id of svc's desired instance at version v (static buffer). */
 static const char *
 instance_at(const char *svc, const char *v)
@@ -245,7 +235,7 @@ TEST(orchctl_rollback__drags_the_dependency_back_first_and_waits)
 	CHECK(runs_only("db", "2.0.0") && runs_only("app", "2.0.0"));
 
 	/* --wait: follows it to the end, exit 0. */
-	since = last_event_seq();
+	since = cluster_last_seq(cl);
 	orchctl(&r, "rollback", "app", "--wait", "--timeout", "60s", NULL);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK_CONTAINS(r.out, "Rolling back app to its spec at ");

@@ -435,16 +435,6 @@ interrupt_ctl(pid_t pid)
 	return -1;
 }
 
-static long long
-last_seq(void)
-{
-	json_t *j = cluster_get(cl, "/v1/events?limit=1");
-	long long seq = json_integer_value(json_object_get(j, "last_seq"));
-
-	json_decref(j);
-	return seq;
-}
-
 /* Scale web between 2 and 3 until the follower printed a scale event
  * (it may not be streaming yet at the first one). */
 static bool
@@ -478,7 +468,7 @@ TEST(verbs__events_follow_shows_only_new_events)
 	pid_t pid;
 
 	REQUIRE(cl != NULL);
-	before = last_seq();
+	before = cluster_last_seq(cl);
 	REQUIRE(before > 10); /* a history to replay, if it were replayed */
 	snprintf(out, sizeof(out), "%s/events.out", cl->dir);
 	snprintf(err, sizeof(err), "%s/events.err", cl->dir);
@@ -735,7 +725,7 @@ TEST(verbs__restart_service_replaces_every_instance)
 	REQUIRE(cl != NULL);
 	REQUIRE(WAIT_FOR(cluster_count(cl, "web", "Run") == 2, CL_WAIT));
 	snprintf(before, sizeof(before), "%s", id_pids("web"));
-	seq = last_seq();
+	seq = cluster_last_seq(cl);
 	CTL(&r, "restart", "web");
 	CHECK_EQ_INT(r.status, 0);
 	CHECK_CONTAINS(r.out, "web: restart requested; every instance is replaced "

@@ -90,20 +90,6 @@ event_says(const char *instance, const char *needle)
 	return found;
 }
 
-/* The seq of the last event so far. */
-static long long
-last_seq(void)
-{
-	json_t *j = cluster_call(cl, NULL, "GET", "/v1/events?since=0", NULL), *ev;
-	long long seq = 0;
-	size_t k;
-
-	json_array_foreach(json_object_get(j, "events"), k, ev)
-		seq = json_integer_value(json_object_get(ev, "seq"));
-	json_decref(j);
-	return seq;
-}
-
 /* The cause of the first event after seq where instance left Run ("" when
  * none yet; static buffer). */
 static const char *
@@ -157,7 +143,7 @@ TEST(slave_reasons__killed_pet_restart_says_why)
 	CHECK(WAIT_FOR(instance_int("cache-0", "age_ms") >= 1500, CL_WAIT));
 	pid = instance_int("cache-0", "pid");
 	REQUIRE(pid > 0);
-	seq = last_seq();
+	seq = cluster_last_seq(cl);
 	CHECK(kill((pid_t)pid, SIGKILL) == 0);
 	CHECK(WAIT_FOR(instance_int("cache-0", "restarts") == 1 &&
 	    instance_int("cache-0", "pid") > 0 && instance_int("cache-0", "pid") != pid &&

@@ -199,16 +199,6 @@ web_has_pid(long long pid)
 	return has;
 }
 
-static long long
-last_event_seq(void)
-{
-	json_t *j = cluster_get(cl, "/v1/events?limit=1");
-	long long seq = json_integer_value(json_object_get(j, "last_seq"));
-
-	json_decref(j);
-	return seq;
-}
-
 /* Whether web moved to state `to` in an event after seq. */
 static bool
 web_went_to_since(const char *to, long long since)
@@ -303,7 +293,7 @@ TEST(revisions__a_failed_version_is_not_retried_by_an_unrelated_commit)
 	/* An unrelated change on top (the architecture's version only):
 	 * the plan says web stays, apply --wait ends, nothing rolls out. */
 	REQUIRE(cluster_commit(cl, manifest("2", "1.4.0", true, true, ""), unrelated) == 0);
-	since = last_event_seq();
+	since = cluster_last_seq(cl);
 	orchctl(&r, "apply", "--wait", "--timeout", "30s", NULL);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK_CONTAINS(r.out, "= web stays at 1.3.0: this would roll it out again to "

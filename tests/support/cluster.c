@@ -520,3 +520,13 @@ cluster_ids(struct cluster *cl, const char *service)
 	json_decref(j);
 	return buf;
 }
+
+long long
+cluster_last_seq(struct cluster *c)
+{
+	json_t *j = cluster_get(c, "/v1/events?limit=1");
+	long long seq = j ? json_integer_value(json_object_get(j, "last_seq")) : 0;
+
+	json_decref(j);
+	return seq;
+}

@@ -100,4 +100,7 @@ bool cluster_node_is(struct cluster *cl, const char *node, const char *want);
  * (static buffer) for comparing sets. */
 const char *cluster_ids(struct cluster *cl, const char *service);
 
+/* The seq of the controller's last event (0 when none or unreachable). */
+long long cluster_last_seq(struct cluster *c);
+
 #endif
