@@ -992,8 +992,10 @@ warned(struct cluster *c2, const char *node)
 	json_t *j = cluster_get(c2, "/v1/events?since=0");
 	bool yes;
 
-	snprintf(want, sizeof(want), "heartbeats every 300ms, but --node-suspect is "
-	    "500ms (less than two heartbeats)");
+	/* Both flags are scaled alike under valgrind (test_time_factor()). */
+	snprintf(want, sizeof(want), "heartbeats every %lldms, but --node-suspect is "
+	    "%lldms (less than two heartbeats)", (long long)(300 * test_time_factor()),
+	    (long long)(500 * test_time_factor()));
 	yes = json_has(j, want) && json_has(j, node);
 	json_decref(j);
 	return yes;

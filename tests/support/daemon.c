@@ -19,6 +19,20 @@
 #include "err.h"
 #include "procfs.h"
 
+int64_t
+test_time_factor(void)
+{
+	static int64_t factor;
+	const char *s, *vg;
+
+	if (factor == 0) {
+		s = getenv("ORCH_TEST_TIME_FACTOR");
+		vg = getenv("ORCH_TEST_VALGRIND");
+		factor = s != NULL && atol(s) >= 1 ? atol(s) : vg != NULL && *vg != '\0' ? 10 : 1;
+	}
+	return factor;
+}
+
 bool
 wait_for(bool (*cond)(void *arg), void *arg, int64_t timeout_ms)
 {
@@ -93,23 +107,57 @@ daemon_free_port(int *out)
 	return 0;
 }
 
+/* The daemons' liveness timings: how long a peer may stay silent, how
+ * often it speaks. Under a time factor (test_time_factor()) each is
+ * multiplied by it, so that a slowed daemon is not taken for a dead one;
+ * their ratios, which the controller checks, stay the same. Timers that
+ * do not judge a peer (--resync, --idle-timeout) are left alone. */
+static const char *const scaled_flags[] = {
+	"--node-suspect", "--node-lost", "--node-heartbeat", "--heartbeat",
+};
+
+/* argv[i] scaled into buf when it is the value of a scaled flag. */
+static const char *
+scaled_arg(const char *const *argv, size_t i, char *buf, size_t len)
+{
+	int64_t ms;
+
+	if (i == 0 || test_time_factor() == 1)
+		return argv[i];
+	for (size_t k = 0; k < sizeof(scaled_flags) / sizeof(scaled_flags[0]); k++)
+		if (strcmp(argv[i - 1], scaled_flags[k]) == 0 &&
+		    orch_parse_duration(&ms, argv[i]) == 0) {
+			snprintf(buf, len, "%lldms", (long long)(ms * test_time_factor()));
+			return buf;
+		}
+	return argv[i];
+}
+
 /*
  * exec argv. With ORCH_TEST_VALGRIND=DIR, orch's own daemons (orch-*) run
  * under valgrind's memcheck instead (scripts/valgrind-tests): same pid
  * (valgrind execs in place), the report in DIR/LOGNAME.PID.vg, exit 99 at
  * the end when memcheck saw an invalid access or a definite leak -- which
  * the tests that check a clean exit (ctl_exit) already assert. Instances
- * the slave starts run natively (no --trace-children).
+ * the slave starts run natively (no --trace-children). Not --quiet: the
+ * summaries tell a daemon that ended with a leak check from one killed -9
+ * (scripts/valgrind-tests counts both). Under a time factor, the
+ * liveness flags are scaled first (scaled_arg).
  */
 static void
 exec_daemon(const char *const *argv, const char *log_path)
 {
 	const char *base = strrchr(argv[0], '/'), *dir = getenv("ORCH_TEST_VALGRIND");
-	const char *vg[64], *lb = strrchr(log_path, '/');
-	char logopt[600];
-	size_t n = 0;
+	const char *vg[64], *lb = strrchr(log_path, '/'), *args[64];
+	char logopt[600], scaled[64][32];
+	size_t n = 0, na;
 
 	base = base ? base + 1 : argv[0];
+	for (na = 0; argv[na] != NULL && na < 63; na++)
+		args[na] = strncmp(base, "orch-", 5) == 0 ?
+		    scaled_arg(argv, na, scaled[na], sizeof(scaled[na])) : argv[na];
+	args[na] = NULL;
+	argv = args;
 	if (dir == NULL || *dir == '\0' || strncmp(base, "orch-", 5) != 0) {
 		execv(argv[0], (char *const *)argv);
 		return;
@@ -118,7 +166,6 @@ exec_daemon(const char *const *argv, const char *log_path)
 	snprintf(logopt, sizeof(logopt), "--log-file=%s/%s.%%p.vg", dir,
 	    lb ? lb + 1 : log_path);
 	vg[n++] = "/usr/bin/valgrind";
-	vg[n++] = "--quiet";
 	vg[n++] = "--leak-check=full";
 	vg[n++] = "--show-leak-kinds=definite";
 	vg[n++] = "--errors-for-leak-kinds=definite";
@@ -308,7 +355,7 @@ http_request(struct http_result *out, const char *method, const char *url,
 		return orch_err_set(ORCH_ERROR, "curl_easy_init failed");
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(timeout_ms * test_time_factor()));
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_collect);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);

@@ -25,10 +25,24 @@
 
 #include "units.h"
 
-/* Poll cond every 20 ms until it holds or timeout_ms passes; the value
- * is whether it held. Never a bare sleep as synchronisation. */
+/*
+ * How much slower than natively the daemons run in this test run: 1,
+ * or under valgrind (ORCH_TEST_VALGRIND set, scripts/valgrind-tests) 10,
+ * and ORCH_TEST_TIME_FACTOR=N overrides both. Every bound of waiting in
+ * the fixtures is multiplied by it (WAIT_FOR, wait_for, http_request,
+ * run_capture, daemon_stop), and so are the daemons' own liveness
+ * timings the tests pass (--node-suspect, --node-lost, --node-heartbeat,
+ * --heartbeat; see exec_daemon in daemon.c): a memcheck'd daemon is
+ * 10-30x slower, and a test must not fail merely for that. What a test
+ * asserts does not change, only how long it waits for it.
+ */
+int64_t test_time_factor(void);
+
+/* Poll cond every 20 ms until it holds or timeout_ms (times
+ * test_time_factor()) passes; the value is whether it held. Never a bare
+ * sleep as synchronisation. */
 #define WAIT_FOR(cond, timeout_ms) __extension__ ({                     \
-	int64_t wf_deadline_ = orch_mono_ms() + (timeout_ms);           \
+	int64_t wf_deadline_ = orch_mono_ms() + (int64_t)(timeout_ms) * test_time_factor(); \
 	bool wf_ok_;                                                    \
 	while (!(wf_ok_ = (cond)) && orch_mono_ms() < wf_deadline_)     \
 		usleep(20000);                                          \

@@ -125,7 +125,28 @@ destroy_at_exit(void)
 		netns_destroy(live);
 }
 
-/* Namespace i (1..) joined to the hub's bridge by a veth. */
+/*
+ * Connection tracking on in a namespace from its birth, before anything
+ * there connects. The one-way cuts match on the direction conntrack gave
+ * a connection; conntrack runs in a namespace only while a rule uses it,
+ * and a connection it first meets mid-stream gets the direction of the
+ * first packet it sees. Were the cut's own rules the first to switch it
+ * on, a slave's keep-alive heartbeat connection with an answer in flight
+ * would be recorded as opened by the controller, and its heartbeats
+ * would pass a "slave -> controller" cut for as long as it lives: seen
+ * under valgrind (a controller that answers slowly), where the node never
+ * went Lost in test_fault_partition. This table only counts.
+ */
+#define NETNS_TRACK \
+	"table inet orchtrack {\n" \
+	"  chain pre { type filter hook prerouting priority -150; policy accept;\n" \
+	"    ct state invalid counter\n  }\n" \
+	"  chain out { type filter hook output priority -150; policy accept;\n" \
+	"    ct state invalid counter\n  }\n" \
+	"}\n"
+
+/* Namespace i (1..) joined to the hub's bridge by a veth, its
+ * connections tracked (NETNS_TRACK). */
 static int
 wire(struct netns_net *net, size_t i)
 {
@@ -137,7 +158,8 @@ wire(struct netns_net *net, size_t i)
 	    (rc = ip("-n %s link add v%zu type veth peer name eth0 netns %s", hub, i, ns)) < 0 ||
 	    (rc = ip("-n %s link set v%zu master br0 up", hub, i)) < 0 ||
 	    (rc = ip("-n %s addr add %s/24 dev eth0", ns, net->addr[i])) < 0 ||
-	    (rc = ip("-n %s link set eth0 up", ns)) < 0)
+	    (rc = ip("-n %s link set eth0 up", ns)) < 0 ||
+	    (rc = netns_nft(ns, NETNS_TRACK)) < 0)
 		return rc;
 	return 0;
 }

@@ -43,7 +43,9 @@ struct netns_net {
  * The one-way cuts go by connection (conntrack), as a real one-way
  * failure does to TCP: every packet of a connection opened in the
  * dropped direction is lost, both ways, and connections opened the other
- * way pass untouched. */
+ * way pass untouched. Connection tracking is on in every namespace from
+ * its creation, so that each connection's direction is that of its SYN
+ * (netns.c, NETNS_TRACK). */
 enum netns_cut {
 	NETNS_CUT_BOTH,     /* nothing passes either way */
 	NETNS_CUT_TO_HUB,   /* connections from the namespace to the hub */

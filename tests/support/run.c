@@ -14,6 +14,7 @@
 #include "check.h"
 #include "err.h"
 #include "run.h"
+#include "daemon.h"
 #include "units.h"
 
 extern char **environ;
@@ -131,7 +132,7 @@ run_capture(struct run_result *out, const char *const *argv,
 
 	/* Drain both pipes together: a child that fills one while we block
 	 * on the other would deadlock. */
-	deadline = orch_mono_ms() + timeout_ms;
+	deadline = orch_mono_ms() + timeout_ms * test_time_factor();
 	while (open_out || open_err) {
 		struct pollfd pfd[2];
 		int64_t left = deadline - orch_mono_ms();
