@@ -700,118 +700,107 @@ peer_check(struct httpd *h, struct MHD_Connection *conn, struct httpd_call *call
 	return true;
 }
 
-static enum MHD_Result
-access_cb(void *cls, struct MHD_Connection *conn, const char *url,
-    const char *method, const char *version, const char *upload_data,
-    size_t *upload_data_size, void **con_cls)
+/* The route of method on url (NULL: none), its ":name" captures into req
+ * (held in buf); *path_known: some route has this path. */
+static const struct httpd_route *
+find_route(struct httpd *h, struct httpd_req *req, char *buf, size_t n,
+    const char *method, const char *url, bool *path_known)
 {
-	struct httpd *h = cls;
-	struct httpd_call *call = *con_cls;
-	const struct httpd_route *route = NULL;
-	struct httpd_resp resp = {0};
-	struct httpd_req req = {0};
-	bool path_known = false;
-	char buf[1024];
-	const char *cl;
-	enum MHD_Result ret;
-
-	if (strlen(url) >= sizeof(buf))
-		return send_error(h, conn, 414, "uri too long", "the path is too long");
-	/* MHD has decoded %XX: a byte that is not UTF-8 would reach names
-	 * and messages that JSON cannot carry. */
-	if (!utf8_valid(url))
-		return send_error(h, conn, 400, "bad request", "the path is not valid UTF-8");
+	*path_known = false;
 	for (size_t i = 0; i < h->cfg.nroutes; i++) {
-		if (!route_match(&req, buf, sizeof(buf), h->cfg.routes[i].pattern, url))
+		const char *m = h->cfg.routes[i].method;
+
+		if (!route_match(req, buf, n, h->cfg.routes[i].pattern, url))
 			continue;
-		path_known = true;
+		*path_known = true;
 		/* HEAD is GET without the body (MHD leaves the body out). */
-		if (strcmp(method, h->cfg.routes[i].method) == 0 ||
-		    (strcmp(method, "HEAD") == 0 && strcmp(h->cfg.routes[i].method, "GET") == 0)) {
-			route = &h->cfg.routes[i];
-			break;
-		}
+		if (strcmp(method, m) == 0 || (strcmp(method, "HEAD") == 0 &&
+		    strcmp(m, "GET") == 0))
+			return &h->cfg.routes[i];
 	}
-	if (call == NULL) {
-		/* First call: only headers are known. Reject early so an
-		 * unauthenticated or oversized body is never read. */
-		const char *why;
-		int refused;
+	return NULL;
+}
 
-		if ((call = calloc(1, sizeof(*call))) == NULL)
-			return MHD_NO;
-		call->h = h;
-		call->conn = conn;
-		*con_cls = call;
-		if ((refused = httpd_head_refused(conn, method, version, &why)) != 0)
-			return send_error(h, conn, refused, refused == 501 ? "not implemented" :
-			    "bad request", why);
-		if (!peer_check(h, conn, call, &ret) ||
-		    !auth_ok(h, conn, call, route, &req, &ret))
-			return ret;
-		if (route == NULL)
-			return path_known ?
-			    send_not_allowed(h, conn, method, url) :
-			    send_error(h, conn, 404, "not found", "no such path");
-		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-		    MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl != NULL && strtoull(cl, NULL, 10) > h->cfg.max_body)
-			return send_error(h, conn, 413, "body too large",
-			    "the request body is over the limit");
-		return MHD_YES;
-	}
-	if (call->state == CALL_DONE) {
-		/* Resumed by httpd_finish(): send the late answer. */
-		call->state = CALL_RUN;
-		return send_resp(h, conn, &call->late);
-	}
-	if (call->state == CALL_WAIT) {
-		/* Still waiting: park again. (Only a resume brings MHD back
-		 * here, and httpd_finish() marks the call done first.) */
-		MHD_suspend_connection(conn);
-		return MHD_YES;
-	}
-	if (*upload_data_size > 0) {
-		size_t n = *upload_data_size;
+/* The first call of a request: only its head is known. Everything that
+ * can be refused from the head is, here, so an unauthenticated or
+ * oversized body is never read. */
+static enum MHD_Result
+first_call(struct httpd *h, struct MHD_Connection *conn, const struct httpd_route *route,
+    bool path_known, const struct httpd_req *req, const char *method, const char *url,
+    const char *version, void **con_cls)
+{
+	struct httpd_call *call = calloc(1, sizeof(*call));
+	enum MHD_Result ret;
+	const char *why, *cl;
+	int refused;
 
-		*upload_data_size = 0;
-		if (call->too_big || call->len + n > h->cfg.max_body) {
-			/* Chunked bodies have no Content-Length: drop the rest. */
-			call->too_big = true;
-			return MHD_YES;
-		}
-		if (call->len + n + 1 > call->cap) {
-			size_t cap = (call->len + n + 1) * 2;
-			char *p = realloc(call->body, cap);
-
-			if (p == NULL)
-				return MHD_NO;
-			call->body = p;
-			call->cap = cap;
-		}
-		memcpy(call->body + call->len, upload_data, n);
-		call->len += n;
-		call->body[call->len] = '\0';
-		return MHD_YES;
-	}
-	if (call->too_big)
+	if (call == NULL)
+		return MHD_NO;
+	call->h = h;
+	call->conn = conn;
+	*con_cls = call;
+	if ((refused = httpd_head_refused(conn, method, version, &why)) != 0)
+		return send_error(h, conn, refused, refused == 501 ? "not implemented" :
+		    "bad request", why);
+	if (!peer_check(h, conn, call, &ret) || !auth_ok(h, conn, call, route, req, &ret))
+		return ret;
+	if (route == NULL)
+		return path_known ? send_not_allowed(h, conn, method, url) :
+		    send_error(h, conn, 404, "not found", "no such path");
+	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL && strtoull(cl, NULL, 10) > h->cfg.max_body)
 		return send_error(h, conn, 413, "body too large",
 		    "the request body is over the limit");
-	if (route == NULL) /* cannot happen: rejected on the first call */
-		return send_error(h, conn, 404, "not found", "no such path");
-	req.method = method;
-	req.path = url;
-	req.body = call->body ? call->body : "";
-	req.body_len = call->len;
-	req.call = call;
-	req.who = &call->who;
-	if (h->cfg.guard != NULL && !h->cfg.guard(&resp, &req, route, h->cfg.arg))
+	return MHD_YES;
+}
+
+/* A piece of the body: kept up to max_body; past it (chunked bodies have
+ * no Content-Length) the rest is dropped and the answer will be 413. */
+static enum MHD_Result
+take_body(struct httpd *h, struct httpd_call *call, const char *data, size_t n)
+{
+	if (call->too_big || call->len + n > h->cfg.max_body) {
+		call->too_big = true;
+		return MHD_YES;
+	}
+	if (call->len + n + 1 > call->cap) {
+		size_t cap = (call->len + n + 1) * 2;
+		char *p = realloc(call->body, cap);
+
+		if (p == NULL)
+			return MHD_NO;
+		call->body = p;
+		call->cap = cap;
+	}
+	memcpy(call->body + call->len, data, n);
+	call->len += n;
+	call->body[call->len] = '\0';
+	return MHD_YES;
+}
+
+/* The whole request is in: run the route's handler (through the guard
+ * and after hooks) and answer, or park the connection for a deferred
+ * answer. */
+static enum MHD_Result
+handle(struct httpd *h, struct MHD_Connection *conn, struct httpd_call *call,
+    const struct httpd_route *route, struct httpd_req *req, const char *method,
+    const char *url)
+{
+	struct httpd_resp resp = {0};
+
+	req->method = method;
+	req->path = url;
+	req->body = call->body ? call->body : "";
+	req->body_len = call->len;
+	req->call = call;
+	req->who = &call->who;
+	if (h->cfg.guard != NULL && !h->cfg.guard(&resp, req, route, h->cfg.arg))
 		return send_resp(h, conn, &resp);
 	h->cur = call;
-	route->fn(&resp, &req, h->cfg.arg);
+	route->fn(&resp, req, h->cfg.arg);
 	h->cur = NULL;
 	if (call->state != CALL_WAIT && h->cfg.after != NULL)
-		h->cfg.after(&resp, &req, route, h->cfg.arg);
+		h->cfg.after(&resp, req, route, h->cfg.arg);
 	if (call->state == CALL_WAIT) {
 		resp_drop(&resp);
 		conn_read_done(conn);
@@ -819,6 +808,55 @@ access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	}
 	return send_resp(h, conn, &resp);
+}
+
+static enum MHD_Result
+access_cb(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct httpd *h = cls;
+	struct httpd_call *call = *con_cls;
+	const struct httpd_route *route;
+	struct httpd_req req = {0};
+	bool path_known;
+	char buf[1024];
+
+	if (strlen(url) >= sizeof(buf))
+		return send_error(h, conn, 414, "uri too long", "the path is too long");
+	/* MHD has decoded %XX: a byte that is not UTF-8 would reach names
+	 * and messages that JSON cannot carry. */
+	if (!utf8_valid(url))
+		return send_error(h, conn, 400, "bad request", "the path is not valid UTF-8");
+	route = find_route(h, &req, buf, sizeof(buf), method, url, &path_known);
+	if (call == NULL)
+		return first_call(h, conn, route, path_known, &req, method, url, version,
+		    con_cls);
+	switch (call->state) {
+	case CALL_DONE:
+		/* Resumed by httpd_finish(): send the late answer. */
+		call->state = CALL_RUN;
+		return send_resp(h, conn, &call->late);
+	case CALL_WAIT:
+		/* Still waiting: park again. (Only a resume brings MHD back
+		 * here, and httpd_finish() marks the call done first.) */
+		MHD_suspend_connection(conn);
+		return MHD_YES;
+	case CALL_RUN:
+		break;
+	}
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		return take_body(h, call, upload_data, n);
+	}
+	if (call->too_big)
+		return send_error(h, conn, 413, "body too large",
+		    "the request body is over the limit");
+	if (route == NULL) /* cannot happen: rejected on the first call */
+		return send_error(h, conn, 404, "not found", "no such path");
+	return handle(h, conn, call, route, &req, method, url);
 }
 
 struct httpd_call *

@@ -83,3 +83,19 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+bool
+log_level_parse(enum log_level *out, const char *word)
+{
+	static const char *const words[] = {
+		[LOG_LEVEL_DEBUG] = "debug", [LOG_LEVEL_INFO] = "info",
+		[LOG_LEVEL_WARN] = "warn", [LOG_LEVEL_ERROR] = "error",
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(word, words[i]) == 0) {
+			*out = (enum log_level)i;
+			return true;
+		}
+	return false;
+}

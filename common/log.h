@@ -10,10 +10,13 @@
 #ifndef ORCH_LOG_H
 #define ORCH_LOG_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 
+/* "debug", "info", "warn", "error" into *out; false for anything else. */
+bool log_level_parse(enum log_level *out, const char *word);
 /* prog names the daemon in every line; out NULL means stderr (not owned). */
 void log_init(const char *prog, enum log_level min, FILE *out);
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -79,12 +79,80 @@ check_node_timeouts(const struct ctl_config *cfg)
 	}
 }
 
+enum { O_REPO = 256, O_BRANCH, O_MANIFEST, O_DATA, O_LISTEN, O_TOKEN, O_HAPROXY,
+    O_HAPMAP, O_SUSPECT, O_LOST, O_HEARTBEAT, O_RESYNC, O_LOGLEVEL, O_PUBREAD, O_HELP,
+    O_TLS_CERT, O_TLS_KEY, O_TLS_CA };
+
+/* One option (getopt_long's ch, its value in optarg). */
+static void
+parse_option(struct ctl_config *cfg, int ch, char **argv)
+{
+	char msg[512];
+
+	switch (ch) {
+	case O_REPO: cfg->repo = optarg; break;
+	case O_BRANCH: cfg->branch = optarg; break;
+	case O_MANIFEST: cfg->manifest = optarg; break;
+	case O_DATA: cfg->data_dir = optarg; break;
+	case O_LISTEN: cfg->listen = optarg; break;
+	case O_TOKEN: cfg->token_file = optarg; break;
+	case O_HAPROXY: cfg->haproxy = optarg; break;
+	case O_HAPMAP: cfg->haproxy_map = optarg; break;
+	case O_SUSPECT: cfg->node_suspect_ms = duration_arg("--node-suspect", optarg); break;
+	case O_LOST: cfg->node_lost_ms = duration_arg("--node-lost", optarg); break;
+	case O_HEARTBEAT: cfg->node_heartbeat_ms = duration_arg("--node-heartbeat", optarg); break;
+	case O_RESYNC: cfg->resync_ms = duration_arg("--resync", optarg); break;
+	case O_PUBREAD: cfg->public_read = true; break;
+	case O_TLS_CERT: cfg->tls.cert = optarg; break;
+	case O_TLS_KEY: cfg->tls.key = optarg; break;
+	case O_TLS_CA: cfg->tls.ca = optarg; break;
+	case O_LOGLEVEL: {
+		enum log_level level;
+
+		if (!log_level_parse(&level, optarg))
+			usage("--log-level: want debug, info, warn or error");
+		cfg->log_level = level;
+		break;
+	}
+	case O_HELP:
+		usage(NULL);
+	default:
+		if (optopt >= 256 || (optopt == 0 && argv[optind - 1][0] == '-')) {
+			snprintf(msg, sizeof(msg), "%s: unknown option or missing value",
+			    argv[optind - 1]);
+			usage(msg);
+		}
+		usage("unknown option");
+	}
+}
+
+/* The required options, and what the values mean together. */
+static void
+check_config(struct ctl_config *cfg)
+{
+	char addr[64];
+	int port;
+
+	if (cfg->repo == NULL)
+		usage("--repo is required");
+	if (cfg->data_dir == NULL)
+		usage("--data-dir is required");
+	if (cfg->listen == NULL)
+		usage("--listen is required");
+	if (cfg->token_file == NULL)
+		usage("--token-file is required");
+	if (httpd_parse_listen(addr, sizeof(addr), &port, cfg->listen) < 0)
+		usage(orch_err_last());
+	if (*cfg->branch == '\0' || *cfg->manifest == '\0')
+		usage("--branch and --manifest must not be empty");
+	if (tls_files_check_server(&cfg->tls) < 0)
+		usage(orch_err_last());
+	check_node_timeouts(cfg);
+}
+
 static void
 parse_args(struct ctl_config *cfg, int argc, char **argv)
 {
-	enum { O_REPO = 256, O_BRANCH, O_MANIFEST, O_DATA, O_LISTEN, O_TOKEN, O_HAPROXY,
-	    O_HAPMAP, O_SUSPECT, O_LOST, O_HEARTBEAT, O_RESYNC, O_LOGLEVEL, O_PUBREAD, O_HELP,
-	    O_TLS_CERT, O_TLS_KEY, O_TLS_CA };
 	static const struct option opts[] = {
 		{"repo", required_argument, NULL, O_REPO},
 		{"branch", required_argument, NULL, O_BRANCH},
@@ -106,8 +174,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		{"tls-ca", required_argument, NULL, O_TLS_CA},
 		{NULL, 0, NULL, 0},
 	};
-	char addr[64];
-	int ch, port;
+	int ch;
 
 	cfg->branch = "main";
 	cfg->manifest = "orch.yaml";
@@ -117,68 +184,11 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 	cfg->haproxy_map = "/etc/haproxy/orch.map"; /* docs/haproxy.md */
 	cfg->log_level = LOG_LEVEL_INFO;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case O_REPO: cfg->repo = optarg; break;
-		case O_BRANCH: cfg->branch = optarg; break;
-		case O_MANIFEST: cfg->manifest = optarg; break;
-		case O_DATA: cfg->data_dir = optarg; break;
-		case O_LISTEN: cfg->listen = optarg; break;
-		case O_TOKEN: cfg->token_file = optarg; break;
-		case O_HAPROXY: cfg->haproxy = optarg; break;
-		case O_HAPMAP: cfg->haproxy_map = optarg; break;
-		case O_SUSPECT: cfg->node_suspect_ms = duration_arg("--node-suspect", optarg); break;
-		case O_LOST: cfg->node_lost_ms = duration_arg("--node-lost", optarg); break;
-		case O_HEARTBEAT:
-			cfg->node_heartbeat_ms = duration_arg("--node-heartbeat", optarg);
-			break;
-		case O_RESYNC: cfg->resync_ms = duration_arg("--resync", optarg); break;
-		case O_PUBREAD: cfg->public_read = true; break;
-		case O_TLS_CERT: cfg->tls.cert = optarg; break;
-		case O_TLS_KEY: cfg->tls.key = optarg; break;
-		case O_TLS_CA: cfg->tls.ca = optarg; break;
-		case O_LOGLEVEL:
-			if (strcmp(optarg, "debug") == 0)
-				cfg->log_level = LOG_LEVEL_DEBUG;
-			else if (strcmp(optarg, "info") == 0)
-				cfg->log_level = LOG_LEVEL_INFO;
-			else if (strcmp(optarg, "warn") == 0)
-				cfg->log_level = LOG_LEVEL_WARN;
-			else if (strcmp(optarg, "error") == 0)
-				cfg->log_level = LOG_LEVEL_ERROR;
-			else
-				usage("--log-level: want debug, info, warn or error");
-			break;
-		case O_HELP:
-			usage(NULL);
-		default:
-			if (optopt >= 256 || (optopt == 0 && argv[optind - 1][0] == '-')) {
-				char msg[512];
-
-				snprintf(msg, sizeof(msg), "%s: unknown option or missing value",
-				    argv[optind - 1]);
-				usage(msg);
-			}
-			usage("unknown option");
-		}
-	}
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		parse_option(cfg, ch, argv);
 	if (optind < argc)
 		usage("unexpected arguments");
-	if (cfg->repo == NULL)
-		usage("--repo is required");
-	if (cfg->data_dir == NULL)
-		usage("--data-dir is required");
-	if (cfg->listen == NULL)
-		usage("--listen is required");
-	if (cfg->token_file == NULL)
-		usage("--token-file is required");
-	if (httpd_parse_listen(addr, sizeof(addr), &port, cfg->listen) < 0)
-		usage(orch_err_last());
-	if (*cfg->branch == '\0' || *cfg->manifest == '\0')
-		usage("--branch and --manifest must not be empty");
-	if (tls_files_check_server(&cfg->tls) < 0)
-		usage(orch_err_last());
-	check_node_timeouts(cfg);
+	check_config(cfg);
 }
 
 /* The credentials file: a bare token is admin. The controller commands

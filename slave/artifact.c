@@ -354,20 +354,11 @@ artifact_opts_fill(struct artifact_opts *o, const struct artifact_opts *in)
 		o->max_entries = 100000;
 }
 
-int
-artifact_fetch_opts(char **out_dir, const char *data_dir, const char *service,
-    const char *version, const struct artifact_spec *a,
-    const struct artifact_opts *opts)
+/* The request is well formed; sha gets its digest in lower case. */
+static int
+fetch_args(char sha[SHA256_HEX_LEN + 1], const char *data_dir, const char *service,
+    const char *version, const struct artifact_spec *a)
 {
-	struct artifact_opts o;
-	char sha[SHA256_HEX_LEN + 1], got[SHA256_HEX_LEN + 1], fname[256];
-	char *arts = NULL, *svcdir = NULL, *final = NULL, *tmpfile = NULL;
-	char *tmpdir = NULL, *dest = NULL;
-	enum artifact_kind kind = ARTIFACT_FILE;
-	int rc, fd = -1, i;
-
-	*out_dir = NULL;
-	artifact_opts_fill(&o, opts);
 	if (data_dir == NULL || data_dir[0] == '\0')
 		return orch_err_set(ORCH_EINVALID, "artifact: no data dir");
 	if (!artifact_name_valid(service, 0))
@@ -387,11 +378,115 @@ artifact_fetch_opts(char **out_dir, const char *data_dir, const char *service,
 	if (!sha256_hex_valid(a->sha256))
 		return orch_err_set(ORCH_EINVALID, "artifact %s: sha256 \"%s\" is "
 		    "not 64 hex digits", a->url, a->sha256 ? a->sha256 : "(null)");
-	for (i = 0; i < SHA256_HEX_LEN; i++)
+	for (int i = 0; i < SHA256_HEX_LEN; i++)
 		sha[i] = (char)((a->sha256[i] >= 'A' && a->sha256[i] <= 'F') ?
 		    a->sha256[i] - 'A' + 'a' : a->sha256[i]);
 	sha[SHA256_HEX_LEN] = '\0';
+	return 0;
+}
 
+/* Download url into a new temp file of svcdir (*out_tmpfile, open as
+ * *out_fd; the caller unlinks and closes both), checked against sha. */
+static int
+fetch_to_temp(char **out_tmpfile, int *out_fd, const char *svcdir, const char *version,
+    const char *url, const char *sha, const struct artifact_opts *o)
+{
+	char got[SHA256_HEX_LEN + 1];
+	int rc;
+
+	if (asprintf(out_tmpfile, "%s/.fetch-%s-XXXXXX", svcdir, version) < 0) {
+		*out_tmpfile = NULL;
+		return oom();
+	}
+	if ((*out_fd = mkostemp(*out_tmpfile, O_CLOEXEC)) < 0) {
+		free(*out_tmpfile);
+		*out_tmpfile = NULL;
+		return orch_err_sys(ORCH_ERROR, "create temp file in %s", svcdir);
+	}
+	if ((rc = download(got, *out_fd, url, o)) < 0)
+		return rc;
+	if (strcmp(got, sha) != 0)
+		return orch_err_set(ORCH_EINVALID, "checksum mismatch for %s: expected %s, "
+		    "got %s", url, sha, got);
+	return 0;
+}
+
+/* The version's content in a new temp dir of svcdir (*out_tmpdir; the
+ * caller removes it unless it is published): the downloaded file itself
+ * (taken from *tmpfile), or what its archive holds; then the marker. */
+static int
+make_content(char **out_tmpdir, const char *svcdir, const char *version, char **tmpfile,
+    int fd, const char *url, const char *sha, const struct artifact_opts *o)
+{
+	enum artifact_kind kind = ARTIFACT_FILE;
+	char fname[256], *dest;
+	int rc;
+
+	if ((rc = artifact_sniff(&kind, fd)) < 0)
+		return rc;
+	if (asprintf(out_tmpdir, "%s/.unpack-%s-XXXXXX", svcdir, version) < 0) {
+		*out_tmpdir = NULL;
+		return oom();
+	}
+	if (mkdtemp(*out_tmpdir) == NULL) {
+		free(*out_tmpdir);
+		*out_tmpdir = NULL;
+		return orch_err_sys(ORCH_ERROR, "create temp dir in %s", svcdir);
+	}
+	chmod(*out_tmpdir, 0755);
+	if (kind != ARTIFACT_FILE) {
+		if ((rc = artifact_unpack_tar(*tmpfile, *out_tmpdir, kind, url, o)) < 0)
+			return rc;
+		return write_marker(*out_tmpdir, sha);
+	}
+	file_name_from_url(fname, sizeof(fname), url);
+	if ((dest = join(*out_tmpdir, fname)) == NULL)
+		return oom();
+	if (fchmod(fd, 0755) < 0 || rename(*tmpfile, dest) < 0) {
+		rc = orch_err_sys(ORCH_ERROR, "move artifact to %s", dest);
+		free(dest);
+		return rc;
+	}
+	free(dest);
+	free(*tmpfile);
+	*tmpfile = NULL;
+	return write_marker(*out_tmpdir, sha);
+}
+
+/* Move the temp dir to its version's place, never over another one: when
+ * someone else unpacked this version meanwhile, theirs is used (if it is
+ * the same sha). *tmpdir is NULL once it has moved. */
+static int
+publish(char **tmpdir, const char *final, const char *service, const char *version,
+    const char *sha)
+{
+	int rc;
+
+	if (renameat2(AT_FDCWD, *tmpdir, AT_FDCWD, final, RENAME_NOREPLACE) == 0) {
+		free(*tmpdir);
+		*tmpdir = NULL;
+		return 0;
+	}
+	if (errno != EEXIST && errno != ENOTEMPTY)
+		return orch_err_sys(ORCH_ERROR, "rename %s to %s", *tmpdir, final);
+	rc = existing_version(final, service, version, sha);
+	return rc == 1 ? orch_err_set(ORCH_ERROR, "%s vanished", final) : rc;
+}
+
+int
+artifact_fetch_opts(char **out_dir, const char *data_dir, const char *service,
+    const char *version, const struct artifact_spec *a,
+    const struct artifact_opts *opts)
+{
+	struct artifact_opts o;
+	char sha[SHA256_HEX_LEN + 1];
+	char *arts = NULL, *svcdir = NULL, *final = NULL, *tmpfile = NULL, *tmpdir = NULL;
+	int rc, fd = -1;
+
+	*out_dir = NULL;
+	artifact_opts_fill(&o, opts);
+	if ((rc = fetch_args(sha, data_dir, service, version, a)) < 0)
+		return rc;
 	arts = join(data_dir, "artifacts");
 	svcdir = arts ? join(arts, service) : NULL;
 	final = svcdir ? join(svcdir, version) : NULL;
@@ -402,74 +497,11 @@ artifact_fetch_opts(char **out_dir, const char *data_dir, const char *service,
 	rc = existing_version(final, service, version, sha);
 	if (rc <= 0)
 		goto out; /* reused (0) or conflict */
-	if ((rc = mkdir_one(arts)) < 0 || (rc = mkdir_one(svcdir)) < 0)
+	if ((rc = mkdir_one(arts)) < 0 || (rc = mkdir_one(svcdir)) < 0 ||
+	    (rc = fetch_to_temp(&tmpfile, &fd, svcdir, version, a->url, sha, &o)) < 0 ||
+	    (rc = make_content(&tmpdir, svcdir, version, &tmpfile, fd, a->url, sha, &o)) < 0 ||
+	    (rc = publish(&tmpdir, final, service, version, sha)) < 0)
 		goto out;
-
-	if (asprintf(&tmpfile, "%s/.fetch-%s-XXXXXX", svcdir, version) < 0) {
-		tmpfile = NULL;
-		rc = oom();
-		goto out;
-	}
-	fd = mkostemp(tmpfile, O_CLOEXEC);
-	if (fd < 0) {
-		free(tmpfile);
-		tmpfile = NULL;
-		rc = orch_err_sys(ORCH_ERROR, "create temp file in %s", svcdir);
-		goto out;
-	}
-	rc = download(got, fd, a->url, &o);
-	if (rc < 0)
-		goto out;
-	if (strcmp(got, sha) != 0) {
-		rc = orch_err_set(ORCH_EINVALID, "checksum mismatch for %s: "
-		    "expected %s, got %s", a->url, sha, got);
-		goto out;
-	}
-	if ((rc = artifact_sniff(&kind, fd)) < 0)
-		goto out;
-	if (asprintf(&tmpdir, "%s/.unpack-%s-XXXXXX", svcdir, version) < 0) {
-		tmpdir = NULL;
-		rc = oom();
-		goto out;
-	}
-	if (mkdtemp(tmpdir) == NULL) {
-		free(tmpdir);
-		tmpdir = NULL;
-		rc = orch_err_sys(ORCH_ERROR, "create temp dir in %s", svcdir);
-		goto out;
-	}
-	chmod(tmpdir, 0755);
-	if (kind == ARTIFACT_FILE) {
-		file_name_from_url(fname, sizeof(fname), a->url);
-		dest = join(tmpdir, fname);
-		if (dest == NULL) {
-			rc = oom();
-			goto out;
-		}
-		if (fchmod(fd, 0755) < 0 || rename(tmpfile, dest) < 0) {
-			rc = orch_err_sys(ORCH_ERROR, "move artifact to %s", dest);
-			goto out;
-		}
-		free(tmpfile);
-		tmpfile = NULL;
-	} else if ((rc = artifact_unpack_tar(tmpfile, tmpdir, kind, a->url, &o)) < 0)
-		goto out;
-	if ((rc = write_marker(tmpdir, sha)) < 0)
-		goto out;
-	if (renameat2(AT_FDCWD, tmpdir, AT_FDCWD, final, RENAME_NOREPLACE) < 0) {
-		if (errno == EEXIST || errno == ENOTEMPTY) {
-			/* Someone else unpacked this version meanwhile. */
-			rc = existing_version(final, service, version, sha);
-			if (rc == 1)
-				rc = orch_err_set(ORCH_ERROR, "%s vanished", final);
-		} else
-			rc = orch_err_sys(ORCH_ERROR, "rename %s to %s", tmpdir, final);
-		if (rc < 0)
-			goto out;
-	} else {
-		free(tmpdir);
-		tmpdir = NULL;
-	}
 	rc = 0;
 out:
 	if (fd >= 0)
@@ -482,7 +514,6 @@ out:
 		*out_dir = final;
 		final = NULL;
 	}
-	free(dest);
 	free(tmpdir);
 	free(tmpfile);
 	free(final);

@@ -92,6 +92,108 @@ split_labels(struct slave_config *c, char *arg)
 	return 0;
 }
 
+/* One option (getopt_long's ch, its value in optarg). */
+static void
+parse_option(struct slave_config *c, int ch, char **out_token_file,
+    enum log_level *out_level)
+{
+	char *end;
+	uint64_t sz;
+	int lo, hi;
+
+	switch (ch) {
+	case 'n':
+		if (!proto_name_valid(optarg))
+			usage("--name: want [A-Za-z0-9_.-]");
+		c->name = optarg;
+		break;
+	case 'c':
+		if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
+			usage("--controller: want an http:// or https:// URL");
+		c->controller = optarg;
+		break;
+	case 'l': c->listen = optarg; break;
+	case 'd': c->data_dir = optarg; break;
+	case 't': *out_token_file = optarg; break;
+	case 'a': c->address = optarg; break;
+	case 'G': c->no_cgroup = true; break;
+	case 'U': c->default_user = optarg; break;
+	case 'T': c->tls.cert = optarg; break;
+	case 'K': c->tls.key = optarg; break;
+	case 'A': c->tls.ca = optarg; break;
+	case 'L':
+		if (split_labels(c, optarg) < 0)
+			usage(orch_err_last());
+		break;
+	case 'C':
+		c->cpu = strtod(optarg, &end);
+		if (*end || c->cpu <= 0)
+			usage("--cpu: want a positive number");
+		break;
+	case 'M':
+		if (orch_parse_size(&c->memory, optarg) < 0 || c->memory == 0)
+			usage("--memory: want a size such as 4G");
+		break;
+	case 'p':
+		if (sscanf(optarg, "%d-%d", &lo, &hi) != 2 || lo < 1 || hi > 65535 || lo > hi)
+			usage("--port-range: want LO-HI within 1-65535");
+		c->port_lo = lo;
+		c->port_hi = hi;
+		break;
+	case 'H':
+		if (orch_parse_duration(&c->heartbeat_ms, optarg) < 0 || c->heartbeat_ms < 10)
+			usage("--heartbeat: want a duration such as 2s");
+		break;
+	case 'b':
+		if (orch_parse_size(&sz, optarg) < 0 || sz < 1024)
+			usage("--max-body: want a size of at least 1K");
+		c->max_body = (size_t)sz;
+		break;
+	case 'i':
+		if (orch_parse_duration(&c->idle_timeout_ms, optarg) < 0 ||
+		    c->idle_timeout_ms < 1000 || c->idle_timeout_ms > 3600000)
+			usage("--idle-timeout: want a duration from 1s to 1h");
+		break;
+	case 'r':
+		if (orch_parse_size(&c->log_max, optarg) < 0 || c->log_max < 1024)
+			usage("--log-max: want a size of at least 1K");
+		break;
+	case 'v':
+		if (!log_level_parse(out_level, optarg) || *out_level == LOG_LEVEL_ERROR)
+			usage("--log-level: want debug, info or warn");
+		break;
+	case 'h':
+		usage(NULL);
+	default:
+		usage(NULL);
+	}
+}
+
+/* What the options mean together: the required ones, the default user,
+ * TLS all or nothing and with an https:// controller. */
+static void
+check_config(struct slave_config *c, const char *token_file)
+{
+	char msg[512];
+
+	if (c->name == NULL || c->listen == NULL || c->data_dir == NULL || token_file == NULL)
+		usage("--name, --listen, --data-dir and --token-file are required");
+	/* As root, every instance without user: runs as this user: one
+	 * that does not exist would fail them all, so refuse at the start. */
+	if (c->default_user == NULL)
+		c->default_user = "nobody";
+	if (geteuid() == 0 && getpwnam(c->default_user) == NULL) {
+		snprintf(msg, sizeof(msg), "--default-user: no user named \"%s\"", c->default_user);
+		usage(msg);
+	}
+	if (tls_files_check_server(&c->tls) < 0)
+		usage(orch_err_last());
+	/* Mutual TLS both ways: the controller, too, is reached over TLS. */
+	if (tls_files_any(&c->tls) && c->controller != NULL &&
+	    strncmp(c->controller, "https://", 8) != 0)
+		usage("--controller: with --tls-cert, want an https:// URL");
+}
+
 static void
 parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
     enum log_level *out_level)
@@ -121,104 +223,16 @@ parse_args(struct slave_config *c, int argc, char **argv, char **out_token_file,
 		{"tls-ca", required_argument, NULL, 'A'},
 		{NULL, 0, NULL, 0},
 	};
-	char msg[512], *end;
-	uint64_t sz;
-	int ch, lo, hi;
+	char msg[512];
+	int ch;
 
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'n':
-			if (!proto_name_valid(optarg))
-				usage("--name: want [A-Za-z0-9_.-]");
-			c->name = optarg;
-			break;
-		case 'c':
-			if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0)
-				usage("--controller: want an http:// or https:// URL");
-			c->controller = optarg;
-			break;
-		case 'l': c->listen = optarg; break;
-		case 'd': c->data_dir = optarg; break;
-		case 't': *out_token_file = optarg; break;
-		case 'a': c->address = optarg; break;
-		case 'G': c->no_cgroup = true; break;
-		case 'U': c->default_user = optarg; break;
-		case 'T': c->tls.cert = optarg; break;
-		case 'K': c->tls.key = optarg; break;
-		case 'A': c->tls.ca = optarg; break;
-		case 'L':
-			if (split_labels(c, optarg) < 0)
-				usage(orch_err_last());
-			break;
-		case 'C':
-			c->cpu = strtod(optarg, &end);
-			if (*end || c->cpu <= 0)
-				usage("--cpu: want a positive number");
-			break;
-		case 'M':
-			if (orch_parse_size(&c->memory, optarg) < 0 || c->memory == 0)
-				usage("--memory: want a size such as 4G");
-			break;
-		case 'p':
-			if (sscanf(optarg, "%d-%d", &lo, &hi) != 2 || lo < 1 || hi > 65535 || lo > hi)
-				usage("--port-range: want LO-HI within 1-65535");
-			c->port_lo = lo;
-			c->port_hi = hi;
-			break;
-		case 'H':
-			if (orch_parse_duration(&c->heartbeat_ms, optarg) < 0 || c->heartbeat_ms < 10)
-				usage("--heartbeat: want a duration such as 2s");
-			break;
-		case 'b':
-			if (orch_parse_size(&sz, optarg) < 0 || sz < 1024)
-				usage("--max-body: want a size of at least 1K");
-			c->max_body = (size_t)sz;
-			break;
-		case 'i':
-			if (orch_parse_duration(&c->idle_timeout_ms, optarg) < 0 ||
-			    c->idle_timeout_ms < 1000 || c->idle_timeout_ms > 3600000)
-				usage("--idle-timeout: want a duration from 1s to 1h");
-			break;
-		case 'r':
-			if (orch_parse_size(&c->log_max, optarg) < 0 || c->log_max < 1024)
-				usage("--log-max: want a size of at least 1K");
-			break;
-		case 'v':
-			if (strcmp(optarg, "debug") == 0)
-				*out_level = LOG_LEVEL_DEBUG;
-			else if (strcmp(optarg, "info") == 0)
-				*out_level = LOG_LEVEL_INFO;
-			else if (strcmp(optarg, "warn") == 0)
-				*out_level = LOG_LEVEL_WARN;
-			else
-				usage("--log-level: want debug, info or warn");
-			break;
-		case 'h':
-			usage(NULL);
-		default:
-			usage(NULL);
-		}
-	}
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		parse_option(c, ch, out_token_file, out_level);
 	if (optind < argc) {
 		snprintf(msg, sizeof(msg), "unexpected argument \"%s\"", argv[optind]);
 		usage(msg);
 	}
-	if (c->name == NULL || c->listen == NULL || c->data_dir == NULL || *out_token_file == NULL)
-		usage("--name, --listen, --data-dir and --token-file are required");
-	/* As root, every instance without user: runs as this user: one
-	 * that does not exist would fail them all, so refuse at the start. */
-	if (c->default_user == NULL)
-		c->default_user = "nobody";
-	if (geteuid() == 0 && getpwnam(c->default_user) == NULL) {
-		snprintf(msg, sizeof(msg), "--default-user: no user named \"%s\"", c->default_user);
-		usage(msg);
-	}
-	if (tls_files_check_server(&c->tls) < 0)
-		usage(orch_err_last());
-	/* Mutual TLS both ways: the controller, too, is reached over TLS. */
-	if (tls_files_any(&c->tls) && c->controller != NULL &&
-	    strncmp(c->controller, "https://", 8) != 0)
-		usage("--controller: with --tls-cert, want an https:// URL");
+	check_config(c, *out_token_file);
 }
 
 /* Whether uid (with groups) may search the dir st describes. */
