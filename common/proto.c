@@ -602,7 +602,7 @@ proto_status_encode(const struct instance_status *s)
 	for (size_t i = 0; i < s->nports; i++)
 		json_object_set_new(ports, s->ports[i].name, json_integer(s->ports[i].port));
 	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:i, s:i, s:o, s:o,"
-	    " s:o, s:o, s:I, s:o, s:I, s:b}",
+	    " s:o, s:o, s:I, s:I, s:o, s:I, s:b}",
 	    "id", s->id, "service", s->service, "version", s->version,
 	    "kind", proto_kind_name(s->kind),
 	    "node", opt_json_str(s->node),
@@ -614,6 +614,7 @@ proto_status_encode(const struct instance_status *s)
 	    "reason", opt_json_str(s->reason),
 	    "ports", ports,
 	    "started_at", (json_int_t)s->started_at,
+	    "changed_at", (json_int_t)s->changed_at,
 	    "data_dir", opt_json_str(s->data_dir),
 	    "backoff_ms", (json_int_t)s->backoff_ms,
 	    "cgroup", s->cgroup);
@@ -676,6 +677,7 @@ proto_status_decode(struct instance_status **out, const json_t *j)
 	    (rc = opt_intv(&s->exit_code, j, "exit_code", "exit_code", 0, 255)) < 0 ||
 	    (rc = opt_intv(&s->exit_signal, j, "exit_signal", "exit_signal", 0, 128)) < 0 ||
 	    (rc = opt_int(&s->started_at, j, "started_at", "started_at", 0, INT64_MAX)) < 0 ||
+	    (rc = opt_int(&s->changed_at, j, "changed_at", "changed_at", 0, INT64_MAX)) < 0 ||
 	    (rc = opt_int(&s->backoff_ms, j, "backoff_ms", "backoff_ms", 0, INT64_MAX)) < 0)
 		goto fail;
 	s->cgroup = json_is_true(json_object_get(j, "cgroup"));

@@ -84,6 +84,11 @@ struct instance_status {
 	struct instance_port *ports;
 	size_t nports;
 	int64_t started_at;   /* wall ms of the current process's start; 0 none */
+	/* The slave's wall ms of the last change of this status: what orders
+	 * the statuses of one instance that reach the controller by
+	 * different roads (events, command answers, lists), all stamped by
+	 * the same clock. 0: unknown. */
+	int64_t changed_at;
 	char *data_dir;
 	int64_t backoff_ms;   /* delay before the last restart */
 	bool cgroup;          /* limits enforced by a cgroup */

@@ -128,7 +128,10 @@ struct ctl_inst {
 	int missing;              /* consecutive heartbeats without it */
 	uint64_t listed_gen;      /* nodes.c: list_gen of the last full list holding it */
 	enum instance_state obs_state; /* the state its slave last reported */
-	int64_t obs_wall;         /* when what we know about it was true */
+	int64_t obs_wall;         /* when what we know about it was true: the
+	                             slave's changed_at of the status we took
+	                             (its clock), else our receive time */
+	bool obs_stamped;         /* obs_wall is the slave's changed_at */
 	int64_t ready_at;         /* wall ms it last became Run; 0 unknown */
 	int64_t created_mono;
 	int64_t held_mono;        /* traffic.c: its stop waits for the drain; 0 none */

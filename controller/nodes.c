@@ -152,7 +152,15 @@ observe(struct ctl *c, struct ctl_node *n, const json_t *j, int64_t when, uint64
 		return;
 	}
 	i = ctl_inst_find(c, st->id);
-	if (i != NULL && when > 0 && when < i->obs_wall) {
+	/* The status's own stamp orders it against what came by another
+	 * road (an answer to a command, a list): both are the slave's clock,
+	 * where the controller's receive time is not (a failure the slave saw
+	 * before its answer to the start arrived must not be taken as older
+	 * than that answer). */
+	if (st->changed_at > 0)
+		when = st->changed_at;
+	if (i != NULL && when > 0 && when < i->obs_wall &&
+	    (st->changed_at == 0 || i->obs_stamped)) {
 		instance_status_free(st);
 		return;
 	}
@@ -191,6 +199,7 @@ observe(struct ctl *c, struct ctl_node *n, const json_t *j, int64_t when, uint64
 			enum instance_state before = i->state;
 
 			i->obs_wall = when > 0 ? when : orch_wall_ms();
+			i->obs_stamped = st->changed_at > 0;
 			if (gen != 0)
 				i->listed_gen = gen;
 			ctl_inst_observe(c, i, st);
@@ -287,8 +296,10 @@ same_list(struct ctl *c, struct ctl_node *n, const char *digest, bool was_live)
 		if (i->listed_gen == n->list_gen && i->state != i->obs_state &&
 		    !(i->gone && i->state == INSTANCE_DESTROY))
 			return false;
+	/* Statuses stamped by the slave (changed_at) order themselves: an
+	 * older event cannot undo the list. Unstamped ones take our clock. */
 	for (struct ctl_inst *i = n->placed; i; i = i->on_next)
-		if (i->listed_gen == n->list_gen)
+		if (i->listed_gen == n->list_gen && !i->obs_stamped)
 			i->obs_wall = now;
 	count_missing(c, n);
 	return true;

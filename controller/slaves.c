@@ -202,7 +202,15 @@ take_status(struct ctl *c, struct ctl_inst *i, const char *text)
 	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
 
 	if (j != NULL && proto_status_decode(&st, j) == 0) {
-		i->obs_wall = orch_wall_ms();
+		/* Stamped by the slave: an event it sent after this status
+		 * (the process already died) may have come first. */
+		if (st->changed_at > 0 && st->changed_at < i->obs_wall && i->obs_stamped) {
+			instance_status_free(st);
+			json_decref(j);
+			return;
+		}
+		i->obs_wall = st->changed_at > 0 ? st->changed_at : orch_wall_ms();
+		i->obs_stamped = st->changed_at > 0;
 		ctl_inst_observe(c, i, st);
 		instance_status_free(st);
 	}

@@ -283,7 +283,7 @@ sync_want(struct ctl *c, struct sync *y)
 {
 	const struct lifecycle_traffic *t = &y->svc->traffic;
 	size_t cap = 0;
-	int n_new = 0, n_old = 0, wn, wo, in[2] = {0, 0};
+	int n_new = 0, n_old = 0, wn, wo, in[2] = {0, 0}, others[2] = {0, 0};
 
 	for (struct ctl_inst *i = c->insts; i; i = i->next)
 		cap++;
@@ -306,13 +306,21 @@ sync_want(struct ctl *c, struct sync *y)
 	} else if (t->mode == TRAFFIC_ACTIVE) {
 		/* The active set goes where most of it already is (the idle
 		 * colour after it was pre-warmed there), the rest to the
-		 * other colour. */
+		 * other colour. When none of it is in HAProxy yet (the whole
+		 * new set turned serving in the pass that switches), it goes
+		 * where the rest is not: into the idle colour, then the map
+		 * flips, and the old set never moves out from under its
+		 * requests. */
 		for (size_t k = 0; k < y->nw; k++)
 			for (int b = 0; b < 2; b++)
-				if (fp_is(y->w[k].i, t->active_fp) &&
-				    have_find(y->have[b], y->nhave[b], y->w[k].i->id))
-					in[b]++;
-		if (in[1 - y->live] > in[y->live])
+				if (have_find(y->have[b], y->nhave[b], y->w[k].i->id)) {
+					if (fp_is(y->w[k].i, t->active_fp))
+						in[b]++;
+					else
+						others[b]++;
+				}
+		if (in[1 - y->live] > in[y->live] || (in[1 - y->live] == in[y->live] &&
+		    others[y->live] > others[1 - y->live]))
 			y->target = 1 - y->live;
 		for (size_t k = 0; k < y->nw; k++)
 			y->w[k].colour = fp_is(y->w[k].i, t->active_fp) ? y->target :

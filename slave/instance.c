@@ -91,6 +91,7 @@ inst_set_state(struct slave *s, struct instance *in, enum inst_state st,
 	    in->health != HEALTH_STATE_UNHEALTHY)
 		in->health = HEALTH_STATE_NONE;
 	in->state = st;
+	in->changed_wall = orch_wall_ms();
 	s->state_dirty = true;
 	log_info("instance=%s service=%s state %s -> %s%s%s", in->spec->id,
 	    in->spec->service, inst_state_word(old), inst_state_word(st),
@@ -110,6 +111,7 @@ inst_set_health(struct slave *s, struct instance *in, enum health_state h)
 	log_info("instance=%s health %s -> %s", in->spec->id,
 	    proto_health_name(in->health), proto_health_name(h));
 	in->health = h;
+	in->changed_wall = orch_wall_ms();
 	s->state_dirty = true;
 }
 
@@ -142,6 +144,7 @@ inst_status_json(const struct slave *s, const struct instance *in)
 	st.exit_signal = in->exit_signal;
 	st.reason = in->reason;
 	st.started_at = in->pid ? in->started_wall : 0;
+	st.changed_at = in->changed_wall;
 	st.data_dir = in->data_dir;
 	st.backoff_ms = in->backoff_ms;
 	st.cgroup = in->cgroup_dirs[0] != NULL;
@@ -179,6 +182,7 @@ inst_new(struct slave *s, struct instance_spec *spec)
 	in->pidw.fd = -1;
 	in->probe.w.fd = -1;
 	in->exit_code = -1;
+	in->changed_wall = orch_wall_ms(); /* created (or re-adopted) now */
 	in->health = spec->health.type == HEALTH_NONE ? HEALTH_STATE_NONE : HEALTH_STATE_STARTING;
 	/* Room for the usual case up front, so a restart needs no allocation;
 	 * it grows (after the exec) only for a large restart.limit. */

@@ -100,6 +100,7 @@ struct instance {
 	int64_t alive_check_at;  /* adopted without a pidfd: next /proc check */
 	struct watch pidw;
 	int64_t started_mono, started_wall;
+	int64_t changed_wall;    /* wall ms of the status's last change (proto changed_at) */
 	int restarts;
 	int64_t *restart_times;  /* mono ms of restarts inside the window, oldest first */
 	size_t nrt, crt;         /* count, capacity */

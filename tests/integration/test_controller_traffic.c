@@ -119,6 +119,8 @@ hap_down(void)
 	hap.dir = NULL;
 }
 
+static int web_replicas = 3;
+
 static const char *
 manifest(const char *version, const char *extra_arg, const char *strategy)
 {
@@ -131,11 +133,11 @@ manifest(const char *version, const char *extra_arg, const char *strategy)
 	    "    version: \"%s\"\n"
 	    "    command: [\"%s\", \"--port\", \"${ORCH_PORT}\", \"--version\", \"%s\"%s]\n"
 	    "    ports: [http]\n"
-	    "    replicas: 3\n"
+	    "    replicas: %d\n"
 	    "    health: {type: http, path: /healthz, interval: 300ms, timeout: 300ms, unhealthy_threshold: 20}\n"
 	    "    stop: {signal: TERM, timeout: 2s}\n"
 	    "    strategy: %s\n",
-	    version, cluster_app("httpapp"), version, extra_arg, strategy);
+	    version, cluster_app("httpapp"), version, extra_arg, web_replicas, strategy);
 	return buf;
 }
 
@@ -473,6 +475,38 @@ TEST(traffic__bad_release_rolls_back_without_failures)
 	CHECK(only_answers("4.0.0", 300, "after rollback"));
 }
 
+/* (e) blue-green where the whole new set turns serving in one pass (one
+ * instance): the switch comes in the same pass as its first sync, and the
+ * new set must still go to the idle colour and the map flip, not the old
+ * set move out of the live one (it did, in CI, with three instances that
+ * turned Run together: both versions served for a moment). */
+TEST(traffic__blue_green_single_instance_flips)
+{
+	char before[HAPROXY_NAME_MAX] = "", after[HAPROXY_NAME_MAX] = "";
+	const struct loadgen_version *v4, *v6;
+	struct loadgen_result r;
+	struct loadgen *lg;
+
+	REQUIRE(cl != NULL);
+	CHECK(haproxy_live_backend(before, sizeof(before), hap.sock, hap.map, SVC) == 0);
+	REQUIRE((lg = load_start()) != NULL);
+	web_replicas = 1;
+	REQUIRE(cluster_commit(cl, manifest("6.0.0", "", "{type: blue-green, "
+	    "scale_down_delay: 1s}"), NULL) == 0);
+	CHECK_EQ_INT(cluster_apply(cl, NULL), 200);
+	CHECK(WAIT_FOR(settled("6.0.0", 1), CL_WAIT));
+	CHECK_EQ_INT(load_end(lg, &r, "blue-green 4.0.0 x3 -> 6.0.0 x1"), 0);
+	CHECK(haproxy_live_backend(after, sizeof(after), hap.sock, hap.map, SVC) == 0);
+	printf("# blue-green, one instance: live %s -> %s\n", before, after);
+	CHECK(strcmp(before, after) != 0);
+	v4 = loadgen_version(&r, "4.0.0");
+	v6 = loadgen_version(&r, "6.0.0");
+	CHECK(v4 != NULL && v6 != NULL);
+	if (v4 != NULL && v6 != NULL)
+		CHECK(v4->last_sent_ms <= v6->first_done_ms);
+	CHECK(only_answers("6.0.0", 300, "after blue-green of one"));
+}
+
 TEST(traffic__finish)
 {
 	REQUIRE(cl != NULL);
@@ -488,4 +522,5 @@ TEST(traffic__finish)
 CHECK_MAIN(traffic__start, traffic__rolling_update_loses_nothing,
     traffic__canary_steps_shift_shares, traffic__blue_green_flips_once,
     traffic__haproxy_restart_is_repaired,
-    traffic__bad_release_rolls_back_without_failures, traffic__finish)
+    traffic__bad_release_rolls_back_without_failures,
+    traffic__blue_green_single_instance_flips, traffic__finish)

@@ -104,7 +104,7 @@ cluster_slave_start(struct cluster *cl, size_t i)
 	argv[n++] = "--token-file";
 	argv[n++] = cl->token_file;
 	argv[n++] = "--heartbeat";
-	argv[n++] = "300ms";
+	argv[n++] = cl->slave_heartbeat != NULL ? cl->slave_heartbeat : "300ms";
 	argv[n++] = "--port-range";
 	argv[n++] = range;
 	argv[n] = NULL;

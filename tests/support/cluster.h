@@ -53,6 +53,7 @@ struct cluster {
 	char url[128];        /* http://127.0.0.1:PORT of the controller */
 	int ctl_port;
 	const char *const *ctl_extra; /* extra controller args, NULL-terminated */
+	const char *slave_heartbeat;  /* the slaves' --heartbeat; NULL: 300ms */
 	struct daemon *ctl;
 	int ctl_exit;         /* exit status of the last controller stop */
 	size_t nslaves;
