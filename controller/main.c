@@ -214,68 +214,84 @@ load_creds(struct ctl *c)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+/* Credentials and TLS files, then the data dir, locked. 0, or -1 (logged). */
+static int
+prepare(struct ctl *c, int *lockfd)
 {
-	struct ctl c;
 	char path[4096];
-	int rc = 1, lockfd = -1;
 
-	memset(&c, 0, sizeof(c));
-	parse_args(&c.cfg, argc, argv);
-	log_init("orch-controller", c.cfg.log_level, NULL);
-	c.start_mono = orch_mono_ms();
-	if (load_creds(&c) < 0) {
+	if (load_creds(c) < 0) {
 		log_warnx("%s", orch_err_last());
-		goto out;
+		return -1;
 	}
 	/* One certificate serves the API and, as the controller's client
 	 * certificate, the calls to slaves (who accept only O=controller). */
-	if (tls_files_any(&c.cfg.tls)) {
-		if (tls_server_load(&c.tls_srv, &c.cfg.tls) < 0) {
+	if (tls_files_any(&c->cfg.tls)) {
+		if (tls_server_load(&c->tls_srv, &c->cfg.tls) < 0) {
 			log_warnx("%s", orch_err_last());
-			goto out;
+			return -1;
 		}
-		c.tls.files = c.cfg.tls;
+		c->tls.files = c->cfg.tls;
 	}
-	if (mkdir(c.cfg.data_dir, 0750) < 0 && errno != EEXIST) {
-		log_warn("mkdir %s", c.cfg.data_dir);
-		goto out;
+	if (mkdir(c->cfg.data_dir, 0750) < 0 && errno != EEXIST) {
+		log_warn("mkdir %s", c->cfg.data_dir);
+		return -1;
 	}
 	/* One controller per data dir: two would both think they lead. */
-	snprintf(path, sizeof(path), "%s/controller.lock", c.cfg.data_dir);
-	if ((lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
-	    flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+	snprintf(path, sizeof(path), "%s/controller.lock", c->cfg.data_dir);
+	if ((*lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+	    flock(*lockfd, LOCK_EX | LOCK_NB) < 0) {
 		log_warn("%s: another orch-controller uses this data dir", path);
-		goto out;
+		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/state.db", c.cfg.data_dir);
-	if (store_open_sqlite(&c.store, path) < 0) {
+	return 0;
+}
+
+/* The store and what it holds, the repository, the loop and the API.
+ * 0, or -1 (logged). */
+static int
+bring_up(struct ctl *c)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/state.db", c->cfg.data_dir);
+	if (store_open_sqlite(&c->store, path) < 0) {
 		log_warnx("%s", orch_err_last());
-		goto out;
+		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/git", c.cfg.data_dir);
-	if (manifest_git_open(&c.git, c.cfg.repo, path) < 0) {
-		log_warnx("repository %s: %s", c.cfg.repo, orch_err_last());
-		goto out;
+	snprintf(path, sizeof(path), "%s/git", c->cfg.data_dir);
+	if (manifest_git_open(&c->git, c->cfg.repo, path) < 0) {
+		log_warnx("repository %s: %s", c->cfg.repo, orch_err_last());
+		return -1;
 	}
-	if (ctl_state_load(&c) < 0) {
+	if (ctl_state_load(c) < 0 || ctl_loop_init(c) < 0 || ctl_api_start(c) < 0) {
 		log_warnx("%s", orch_err_last());
-		goto out;
-	}
-	if (ctl_loop_init(&c) < 0 || ctl_api_start(&c) < 0) {
-		log_warnx("%s", orch_err_last());
-		goto out;
+		return -1;
 	}
 	/* The nodes' heartbeat windows and the reconcile's grace start now
 	 * that heartbeats can arrive: a slow start (a large store, a loaded
 	 * host) is the controller's time away, not the nodes'. Counted from
 	 * the process's start, 2.5 s of start-up under ASan made both nodes
 	 * Lost on arrival with --node-lost 3s (issue 11). */
-	c.start_mono = orch_mono_ms();
-	for (struct ctl_node *n = c.nodes; n != NULL; n = n->next)
+	c->start_mono = orch_mono_ms();
+	for (struct ctl_node *n = c->nodes; n != NULL; n = n->next)
 		if (!n->seen)
-			n->last_hb_mono = c.start_mono;
+			n->last_hb_mono = c->start_mono;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctl c;
+	int rc = 1, lockfd = -1;
+
+	memset(&c, 0, sizeof(c));
+	parse_args(&c.cfg, argc, argv);
+	log_init("orch-controller", c.cfg.log_level, NULL);
+	c.start_mono = orch_mono_ms();
+	if (prepare(&c, &lockfd) < 0 || bring_up(&c) < 0)
+		goto out;
 	log_info("controller started repo=%s branch=%s manifest=%s node_suspect=%lldms "
 	    "node_lost=%lldms resync=%lldms", c.cfg.repo, c.cfg.branch, c.cfg.manifest,
 	    (long long)c.cfg.node_suspect_ms, (long long)c.cfg.node_lost_ms,

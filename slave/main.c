@@ -405,95 +405,130 @@ free_all(struct slave *s)
 	tls_server_free(s->tls_srv);
 }
 
-int
-main(int argc, char **argv)
+/* Defaults, the command line, then what the machine says (cores,
+ * memory) where the flags do not. */
+static void
+configure(struct slave *s, int argc, char **argv, char **token_file)
 {
-	struct slave s;
 	enum log_level level = LOG_LEVEL_INFO;
-	char *token_file = NULL, *data_dir = NULL, lockpath[4096], addr[128], address[160];
-	int lockfd = -1, rc = 1;
 
-	memset(&s, 0, sizeof(s));
-	s.cfg.port_lo = 20000;
-	s.cfg.port_hi = 29999;
-	s.cfg.heartbeat_ms = 2000;
-	s.cfg.max_body = 1024 * 1024;
-	s.cfg.idle_timeout_ms = 10000;
-	s.cfg.log_max = 10 * 1024 * 1024;
-	parse_args(&s.cfg, argc, argv, &token_file, &level);
+	memset(s, 0, sizeof(*s));
+	s->cfg.port_lo = 20000;
+	s->cfg.port_hi = 29999;
+	s->cfg.heartbeat_ms = 2000;
+	s->cfg.max_body = 1024 * 1024;
+	s->cfg.idle_timeout_ms = 10000;
+	s->cfg.log_max = 10 * 1024 * 1024;
+	parse_args(&s->cfg, argc, argv, token_file, &level);
 	log_init("orch-slave", level, NULL);
-	if (s.cfg.cpu == 0)
-		s.cfg.cpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
-	if (s.cfg.memory == 0)
-		s.cfg.memory = physical_memory();
-	check_advertise(&s.cfg);
-	if ((data_dir = absolute_dir(s.cfg.data_dir)) == NULL) {
-		log_warn("--data-dir %s", s.cfg.data_dir);
-		goto out;
-	}
-	s.cfg.data_dir = data_dir;
+	if (s->cfg.cpu == 0)
+		s->cfg.cpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
+	if (s->cfg.memory == 0)
+		s->cfg.memory = physical_memory();
+	check_advertise(&s->cfg);
 	srandom((unsigned)(time(NULL) ^ getpid()));
-	warn_ephemeral_overlap(&s.cfg);
-	if (load_creds(&s, token_file) < 0) {
+	warn_ephemeral_overlap(&s->cfg);
+}
+
+/* What must hold before anything runs: the credentials, the TLS files,
+ * and the data dir, locked. 0, or -1 (logged). */
+static int
+prepare(struct slave *s, const char *token_file, char **data_dir, int *lockfd)
+{
+	char lockpath[4096];
+
+	if ((*data_dir = absolute_dir(s->cfg.data_dir)) == NULL) {
+		log_warn("--data-dir %s", s->cfg.data_dir);
+		return -1;
+	}
+	s->cfg.data_dir = *data_dir;
+	if (load_creds(s, token_file) < 0) {
 		log_warnx("%s", orch_err_last());
-		goto out;
+		return -1;
 	}
 	/* One certificate (O=node, CN=the node's name) serves the API and is
 	 * the client certificate of the reports to the controller. */
-	if (tls_files_any(&s.cfg.tls)) {
-		if (tls_server_load(&s.tls_srv, &s.cfg.tls) < 0) {
+	if (tls_files_any(&s->cfg.tls)) {
+		if (tls_server_load(&s->tls_srv, &s->cfg.tls) < 0) {
 			log_warnx("%s", orch_err_last());
-			goto out;
+			return -1;
 		}
-		s.tls.files = s.cfg.tls;
+		s->tls.files = s->cfg.tls;
 	}
-	if (mkdir(s.cfg.data_dir, 0711) < 0 && errno != EEXIST) {
-		log_warn("mkdir %s", s.cfg.data_dir);
-		goto out;
+	if (mkdir(s->cfg.data_dir, 0711) < 0 && errno != EEXIST) {
+		log_warn("mkdir %s", s->cfg.data_dir);
+		return -1;
 	}
-	warn_unreachable_data_dir(&s.cfg);
+	warn_unreachable_data_dir(&s->cfg);
 	/* One slave per data dir: a second would fight over the instances. */
-	snprintf(lockpath, sizeof(lockpath), "%s/slave.lock", s.cfg.data_dir);
-	if ((lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
-	    flock(lockfd, LOCK_EX | LOCK_NB) < 0) {
+	snprintf(lockpath, sizeof(lockpath), "%s/slave.lock", s->cfg.data_dir);
+	if ((*lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+	    flock(*lockfd, LOCK_EX | LOCK_NB) < 0) {
 		log_warn("%s: another orch-slave uses this data dir", lockpath);
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* The loop, the reports, cgroups, the state of the last run and its
+ * orphans, then the API. 0, or -1 (logged). */
+static int
+bring_up(struct slave *s)
+{
+	char addr[128];
+
 	/* Orphaned grandchildren of instances come to us and are reaped,
 	 * never left as zombies. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		log_warn("prctl(PR_SET_CHILD_SUBREAPER)");
 	signal(SIGPIPE, SIG_IGN);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-		log_warnx("curl_global_init failed");
-		goto out;
-	}
-	if (loop_init(&s) < 0 || report_init(&s) < 0) {
+	if (loop_init(s) < 0 || report_init(s) < 0) {
 		log_warnx("%s", orch_err_last());
-		goto out_curl;
+		return -1;
 	}
-	cgroup_detect(&s);
-	if (state_load(&s) < 0)
+	cgroup_detect(s);
+	if (state_load(s) < 0)
 		log_warnx("%s (starting with no instances)", orch_err_last());
 	/* Before the API answers or the controller hears of us: it must
 	 * never see a pet of ours twice. */
-	orphan_sweep(&s);
-	if (api_start(&s) < 0) {
+	orphan_sweep(s);
+	if (api_start(s) < 0) {
 		log_warnx("%s", orch_err_last());
-		goto out_curl;
+		return -1;
 	}
 	/* All is open now: libcurl's socketpair (opened without O_CLOEXEC),
 	 * the listener, what our parent left us. No instance inherits any of
 	 * it (issue 12; spawn.c marks them again in the child). */
 	if (orch_procfs_cloexec_all() < 0)
 		log_warn("/proc/self/fd");
-	if (httpd_parse_listen(addr, sizeof(addr), &(int){0}, s.cfg.listen) == 0) {
-		s.cfg.address = advertised(address, sizeof(address), &s.cfg, addr,
-		    httpd_port(s.httpd));
+	if (httpd_parse_listen(addr, sizeof(addr), &(int){0}, s->cfg.listen) == 0) {
+		s->cfg.address = advertised(s->address, sizeof(s->address), &s->cfg, addr,
+		    httpd_port(s->httpd));
 		log_info("node=%s listening on %s:%d advertise=%s data_dir=%s controller=%s",
-		    s.cfg.name, addr, httpd_port(s.httpd), s.cfg.address, s.cfg.data_dir,
-		    s.cfg.controller ? s.cfg.controller : "(none: standalone)");
+		    s->cfg.name, addr, httpd_port(s->httpd), s->cfg.address, s->cfg.data_dir,
+		    s->cfg.controller ? s->cfg.controller : "(none: standalone)");
 	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct slave s;
+	char *token_file = NULL, *data_dir = NULL;
+	int lockfd = -1, rc = 1;
+	bool curl = false;
+
+	configure(&s, argc, argv, &token_file);
+	if (prepare(&s, token_file, &data_dir, &lockfd) < 0)
+		goto out;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		log_warnx("curl_global_init failed");
+		goto out;
+	}
+	curl = true;
+	if (bring_up(&s) < 0)
+		goto out;
 	if (loop_run(&s) == 0)
 		rc = 0;
 	else
@@ -501,15 +536,10 @@ main(int argc, char **argv)
 	state_save(&s);
 	api_acks_flush(&s);
 	log_info("node=%s stopped; %zu instances left running", s.cfg.name, s.ninstances);
-out_curl:
-	free_all(&s);
-	curl_global_cleanup();
-	if (lockfd >= 0)
-		close(lockfd);
-	free(data_dir);
-	return rc;
 out:
 	free_all(&s);
+	if (curl)
+		curl_global_cleanup();
 	if (lockfd >= 0)
 		close(lockfd);
 	free(data_dir);

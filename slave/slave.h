@@ -153,6 +153,7 @@ struct evloop;
 
 struct slave {
 	struct slave_config cfg;
+	char address[160];       /* what cfg.address points to once listening */
 	struct creds *creds;     /* who may call the API (main.c, api.c) */
 	struct tls_server *tls_srv; /* the API's HTTPS; NULL: plain HTTP */
 	struct tls_client tls;      /* reports to the controller: cfg.tls */
