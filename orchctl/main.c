@@ -8,6 +8,7 @@
  * `orchctl -o json validate` mean the same.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,6 +347,29 @@ run_help(int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* What the environment says: ORCH_CONTROLLER, ORCH_TOKEN, ORCH_TLS_*
+ * (an empty variable says nothing). The options come after and win. */
+static void
+from_environment(struct orchctl *ctx)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} vars[] = {
+		{"ORCH_CONTROLLER", offsetof(struct orchctl, controller)},
+		{"ORCH_TOKEN", offsetof(struct orchctl, token)},
+		{"ORCH_TLS_CA", offsetof(struct orchctl, tls.files.ca)},
+		{"ORCH_TLS_CERT", offsetof(struct orchctl, tls.files.cert)},
+		{"ORCH_TLS_KEY", offsetof(struct orchctl, tls.files.key)},
+	};
+	const char *env;
+
+	memset(ctx, 0, sizeof(*ctx));
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		if ((env = getenv(vars[i].name)) != NULL && *env != '\0')
+			*(const char **)((char *)ctx + vars[i].off) = env;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -363,21 +387,10 @@ main(int argc, char **argv)
 	};
 	struct orchctl ctx;
 	const struct orchctl_cmd *cmd;
-	const char *env;
 	char bad[128];
 	int c, rc;
 
-	memset(&ctx, 0, sizeof(ctx));
-	if ((env = getenv("ORCH_CONTROLLER")) != NULL && *env)
-		ctx.controller = env;
-	if ((env = getenv("ORCH_TOKEN")) != NULL && *env)
-		ctx.token = env;
-	if ((env = getenv("ORCH_TLS_CA")) != NULL && *env)
-		ctx.tls.files.ca = env;
-	if ((env = getenv("ORCH_TLS_CERT")) != NULL && *env)
-		ctx.tls.files.cert = env;
-	if ((env = getenv("ORCH_TLS_KEY")) != NULL && *env)
-		ctx.tls.files.key = env;
+	from_environment(&ctx);
 
 	/* "+": stop at the verb; its options are the verb's to parse. */
 	opterr = 0;
