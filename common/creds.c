@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "creds.h"
+#include "readfile.h"
 #include "err.h"
 
 #define CREDS_FILE_MAX (64 * 1024)
@@ -102,53 +103,6 @@ creds_single(struct creds **out, const char *token, enum orch_role role)
 	return 0;
 }
 
-/* The file's text, if only its owner may read it. */
-static int
-read_private(char **out, const char *path)
-{
-	struct stat st;
-	char *buf = NULL;
-	ssize_t n;
-	int fd, rc = 0;
-
-	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-		return orch_err_sys(ORCH_EINVALID, "credentials file %s", path);
-	if (fstat(fd, &st) < 0) {
-		rc = orch_err_sys(ORCH_EINVALID, "credentials file %s", path);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = orch_err_set(ORCH_EINVALID, "credentials file %s is not a regular file", path);
-		goto out;
-	}
-	if ((st.st_mode & 077) != 0) {
-		rc = orch_err_set(ORCH_EINVALID, "credentials file %s is accessible by group or"
-		    " others (mode %04o): its tokens must be its owner's alone; chmod 600 %s",
-		    path, (unsigned)(st.st_mode & 07777), path);
-		goto out;
-	}
-	if ((buf = malloc(CREDS_FILE_MAX + 1)) == NULL) {
-		rc = orch_err_set(ORCH_ERROR, "out of memory");
-		goto out;
-	}
-	if ((n = read(fd, buf, CREDS_FILE_MAX + 1)) < 0) {
-		rc = orch_err_sys(ORCH_EINVALID, "credentials file %s", path);
-		goto out;
-	}
-	if (n > CREDS_FILE_MAX) {
-		rc = orch_err_set(ORCH_EINVALID, "credentials file %s is over 64 KiB", path);
-		goto out;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return rc;
-}
-
 /* Split line (trimmed, not a comment) into its words: at most two. */
 static int
 words(char **w, char *line)
@@ -212,7 +166,8 @@ creds_load(struct creds **out, const char *path, enum orch_role bare_role)
 	int rc;
 
 	*out = NULL;
-	if ((rc = read_private(&text, path)) < 0)
+	if ((rc = readfile_small(&text, path, CREDS_FILE_MAX, READFILE_PRIVATE,
+	    "credentials file")) < 0)
 		goto out;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		rc = orch_err_set(ORCH_ERROR, "out of memory");

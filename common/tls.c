@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "readfile.h"
 
 /* A PEM file is a few KiB; a bound keeps a wrong path (a log, /dev/zero)
  * from being read whole. */
@@ -43,41 +44,22 @@ tls_files_check_client(const struct tls_files *f)
 	return 0;
 }
 
+/* A PEM file's text; a private key must be its owner's alone. */
 static int
-read_pem(char **out, const char *path)
+read_pem(char **out, const char *path, bool key)
 {
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t n;
-	int rc = 0;
+	int rc;
 
-	*out = NULL;
-	if (f == NULL)
-		return orch_err_sys(ORCH_EINVALID, "TLS file %s", path);
-	if ((buf = malloc(TLS_PEM_MAX + 1)) == NULL) {
-		rc = orch_err_set(ORCH_ERROR, "out of memory");
-		goto out;
+	if ((rc = readfile_small(out, path, TLS_PEM_MAX, key ? READFILE_PRIVATE : 0,
+	    key ? "TLS key" : "TLS file")) < 0)
+		return rc;
+	if (strstr(*out, "-----BEGIN ") == NULL) {
+		free(*out);
+		*out = NULL;
+		return orch_err_set(ORCH_EINVALID, "TLS file %s: not PEM (no -----BEGIN line)",
+		    path);
 	}
-	n = fread(buf, 1, TLS_PEM_MAX + 1, f);
-	if (ferror(f)) {
-		rc = orch_err_sys(ORCH_EINVALID, "TLS file %s", path);
-		goto out;
-	}
-	if (n > TLS_PEM_MAX) {
-		rc = orch_err_set(ORCH_EINVALID, "TLS file %s: over 1 MiB, not a PEM file", path);
-		goto out;
-	}
-	buf[n] = '\0';
-	if (strstr(buf, "-----BEGIN ") == NULL) {
-		rc = orch_err_set(ORCH_EINVALID, "TLS file %s: not PEM (no -----BEGIN line)", path);
-		goto out;
-	}
-	*out = buf;
-	buf = NULL;
-out:
-	free(buf);
-	fclose(f);
-	return rc;
+	return 0;
 }
 
 int
@@ -93,9 +75,9 @@ tls_server_load(struct tls_server **out, const struct tls_files *f)
 		return orch_err_set(ORCH_EINVALID, "no TLS files given");
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return orch_err_set(ORCH_ERROR, "out of memory");
-	if ((rc = read_pem(&t->cert_pem, f->cert)) < 0 ||
-	    (rc = read_pem(&t->key_pem, f->key)) < 0 ||
-	    (rc = read_pem(&t->ca_pem, f->ca)) < 0) {
+	if ((rc = read_pem(&t->cert_pem, f->cert, false)) < 0 ||
+	    (rc = read_pem(&t->key_pem, f->key, true)) < 0 ||
+	    (rc = read_pem(&t->ca_pem, f->ca, false)) < 0) {
 		tls_server_free(t);
 		return rc;
 	}
